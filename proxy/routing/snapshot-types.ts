@@ -3,6 +3,11 @@
 // swaps one reference. Upstream handles are generic so routing/ does not depend on upstream/.
 
 import type { RequestSeries } from '../telemetry.ts';
+import type { BucketRanges } from './affinity.ts';
+import type { CompiledHeaderRoute } from './header-match.ts';
+import type { CookieKeyRing } from './key-ring.ts';
+import type { MirrorSampler } from './mirror.ts';
+import type { SwrrPicker } from './swrr.ts';
 
 export interface SnapshotBackend<U> {
   readonly index: number;
@@ -35,3 +40,79 @@ export type BackendPick<U> =
       readonly via: 'header' | 'sticky' | 'weight';
     }
   | { readonly kind: 'none' };
+
+/** Sticky-session settings and state of one route (snapshot.ts builds it, pick.ts uses it). */
+export interface CompiledSticky {
+  readonly cookieName: string;
+  readonly maxAgeSeconds: number;
+  readonly ring: CookieKeyRing;
+  /** Token of the non-first backends' revisions; a cookie drawn under another token re-draws. */
+  readonly revisionToken: string;
+  readonly ranges: BucketRanges;
+  /** Places new sessions with the same exact weighting as plain requests (separate state). */
+  readonly sessions: SwrrPicker;
+  /** Uniform in [0, 1): draws the bucket inside the chosen backend's range. */
+  readonly random: () => number;
+}
+
+export interface CompiledMirror<U> {
+  readonly backend: SnapshotBackend<U>;
+  readonly sampler: MirrorSampler;
+}
+
+/** One route of a snapshot with its picker state (fresh per snapshot). */
+export interface CompiledRoute<U> {
+  /** `app` label. */
+  readonly name: string;
+  /** `namespace` label; "" when not configured. */
+  readonly namespace: string;
+  /** Lower-case host or "*". */
+  readonly host: string;
+  /** Normalised prefix (no trailing slash except "/"). */
+  readonly pathPrefix: string;
+  readonly backends: readonly SnapshotBackend<U>[];
+  readonly timeouts: RouteTimeouts;
+  readonly headerRoutes: readonly CompiledHeaderRoute[];
+  readonly sticky: CompiledSticky | null;
+  readonly mirror: CompiledMirror<U> | null;
+  /** SWRR over the backends' weightBp for non-sticky requests. */
+  readonly weights: SwrrPicker;
+  /** Preallocated results per backend index, so a pick allocates nothing. */
+  readonly picks: {
+    readonly weight: readonly BackendPick<U>[];
+    readonly header: readonly BackendPick<U>[];
+    readonly sticky: readonly BackendPick<U>[];
+  };
+}
+
+/** An immutable, versioned routing table. */
+export interface RouteSnapshot<U> {
+  readonly version: number;
+  readonly routes: readonly CompiledRoute<U>[];
+  /** Exact host beats "*"; longest pathPrefix wins (segment boundaries); null when nothing matches. */
+  match(hostHeader: string | undefined, path: string): CompiledRoute<U> | null;
+  /** JSON-ready description for the admin /config endpoint. */
+  describe(): SnapshotDescription;
+}
+
+export interface SnapshotDescription {
+  version: number;
+  routes: RouteDescription[];
+}
+
+export interface RouteDescription {
+  name: string;
+  namespace: string;
+  match: { host: string; pathPrefix: string };
+  backends: { name: string; revision: string; address: string; weightPercent: number; weightBp: number }[];
+  stickySessions: {
+    cookie: string;
+    maxAgeSeconds: number;
+    revisionToken: string;
+    keyId: string;
+    buckets: { backend: string; start: number; end: number }[];
+  } | null;
+  headerRoutes: { name: string; backend: string; match: { header: string; kind: string; value: string }[] }[];
+  mirror: { backend: string; percent: number; percentBp: number } | null;
+  timeouts: RouteTimeouts;
+}
