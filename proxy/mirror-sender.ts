@@ -1,0 +1,74 @@
+// Mirroring: a copy of a request goes to the mirror backend, fire-and-forget, through undici. It
+// never delays or changes the client's response: the copy is sent after the decision, its answer is
+// read and discarded, failures are only counted, and at most `maxInFlight` copies are outstanding
+// (beyond that copies are dropped and counted). Requests with a body are not mirrored: copying a
+// streamed body would mean buffering it or slowing the client to the mirror's pace.
+
+import { Agent } from 'undici';
+import type { RequestHead } from './http1/head.ts';
+import { HOP_BY_HOP } from './http1/syntax.ts';
+import type { SnapshotBackend } from './routing/snapshot-types.ts';
+
+export interface MirrorStats {
+  sent: number;
+  failed: number;
+  dropped: number;
+  skippedWithBody: number;
+}
+
+export class MirrorSender {
+  readonly stats: MirrorStats = { sent: 0, failed: 0, dropped: 0, skippedWithBody: 0 };
+  private readonly agent: Agent;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+
+  constructor(maxInFlight = 64, timeoutMs = 10_000) {
+    this.maxInFlight = maxInFlight;
+    this.agent = new Agent({
+      connections: 32,
+      pipelining: 1,
+      connectTimeout: Math.min(timeoutMs, 5_000),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  send<U>(backend: SnapshotBackend<U>, head: RequestHead, clientIp: string, hasBody: boolean): void {
+    if (hasBody) {
+      this.stats.skippedWithBody++;
+      return;
+    }
+    if (this.inFlight >= this.maxInFlight) {
+      this.stats.dropped++;
+      return;
+    }
+    const headers: string[] = [];
+    const listed = head.connectionTokens;
+    for (let i = 0; i < head.names.length; i++) {
+      const n = head.names[i]!;
+      if (HOP_BY_HOP.has(n) || n === 'content-length' || n === 'expect' || listed?.includes(n)) continue;
+      headers.push(head.rawNames[i]!, head.values[i]!);
+    }
+    headers.push('x-forwarded-for', clientIp, 'x-sluice-mirror', '1');
+    this.inFlight++;
+    this.agent
+      .request({ origin: backend.address, path: head.target, method: head.method as 'GET', headers })
+      .then(
+        async (res) => {
+          await res.body.dump();
+          this.stats.sent++;
+        },
+        () => {
+          this.stats.failed++;
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,514 @@
+// The data port: accepts client connections, frames requests with the strict HTTP/1.1 core, routes
+// each on the snapshot current when its head arrived, and hands it to an Exchange. Owns the client
+// side of every limit: head size and head deadline (slowloris), idle keep-alive, body timeouts and
+// size, connection cap, WebSocket tunnel cap, and graceful shutdown (stop accepting, drain in-flight
+// exchanges up to a deadline, then close). Timeouts are checked by one coarse sweep, not a timer per
+// request.
+
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { type ErrorCode, errorResponse } from './errors.ts';
+import { Exchange, type ExchangeHost } from './forward.ts';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, type BodySink } from './http1/body.ts';
+import { findHeadEnd, hasBareLf, parseRequestHead, type RequestHead } from './http1/head.ts';
+import type { MirrorSender } from './mirror-sender.ts';
+import { mirrorTarget, pickBackend } from './routing/pick.ts';
+import type { RouteSnapshot, RouteTimeouts } from './routing/snapshot-types.ts';
+import type { Telemetry } from './telemetry.ts';
+import type { PoolRegistry, UpstreamPool } from './upstream/pool.ts';
+
+export interface DataServerOptions {
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+  maxConnections: number;
+  maxHeadBytes: number;
+  /** From the first byte of a request head to its end (slowloris). */
+  headersTimeoutMs: number;
+  /** Idle time allowed between requests on a keep-alive connection. */
+  keepAliveTimeoutMs: number;
+  /** Idle time allowed while receiving a request body. */
+  bodyTimeoutMs: number;
+  /** Largest request body accepted; 0 = unlimited. */
+  maxBodyBytes: number;
+  maxTunnels: number;
+  /** Keep X-Forwarded-Proto/-Host from the client (behind a trusted load balancer). */
+  trustForwarded: boolean;
+  defaultTimeouts: RouteTimeouts;
+}
+
+export const DEFAULT_ROUTE_TIMEOUTS: RouteTimeouts = {
+  connectMs: 5_000,
+  responseHeadersMs: 30_000,
+  idleBodyMs: 30_000,
+};
+
+export const DEFAULT_DATA_SERVER_OPTIONS: Omit<DataServerOptions, 'host' | 'port'> = {
+  maxConnections: 10_000,
+  maxHeadBytes: 16_384,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 60_000,
+  bodyTimeoutMs: 30_000,
+  maxBodyBytes: 0,
+  maxTunnels: 1_000,
+  trustForwarded: false,
+  defaultTimeouts: DEFAULT_ROUTE_TIMEOUTS,
+};
+
+const SWEEP_INTERVAL_MS = 250;
+
+const C_HEAD = 0;
+const C_BODY = 1;
+const C_WAIT = 2;
+const C_TUNNEL = 3;
+const C_CLOSED = 4;
+
+class ClientConnection implements ExchangeHost, BodySink {
+  readonly socket: Socket;
+  readonly server: DataServer;
+  readonly clientIp: string;
+  readonly secure: boolean;
+  readonly trustForwarded: boolean;
+  state = C_HEAD;
+  exchange: Exchange | null = null;
+  private pending: Buffer | null = null;
+  private readonly body = new BodyReader();
+  deadlineMs: number;
+  /** Kind of deadline: what to answer when it passes. */
+  private waitingForHead = false;
+  private paused = false;
+  private closeAfter = false;
+  /** Looks headers of the current request up; one closure per connection, not per request. */
+  private readonly lookup: (name: string) => string | undefined;
+
+  constructor(socket: Socket, server: DataServer) {
+    this.socket = socket;
+    this.server = server;
+    const ip = socket.remoteAddress ?? '';
+    this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.secure = server.secure;
+    this.trustForwarded = server.options.trustForwarded;
+    this.deadlineMs = performance.now() + server.options.keepAliveTimeoutMs;
+    this.lookup = (name) => {
+      const ex = this.exchange;
+      const head = ex === null ? this.currentHead : ex.head;
+      if (head === null) return undefined;
+      return name === 'cookie' ? head.cookie : head.get(name);
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (buf: Buffer) => this.onData(buf));
+    socket.on('drain', () => {
+      const ex = this.exchange;
+      if (ex !== null) ex.onClientDrain();
+    });
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => this.onClose());
+    socket.on('close', () => this.onClose());
+  }
+
+  private currentHead: RequestHead | null = null;
+
+  private onData(chunk: Buffer): void {
+    if (this.state === C_TUNNEL) {
+      const ex = this.exchange!;
+      if (!ex.tunnelWrite(chunk)) this.pauseClient();
+      return;
+    }
+    let buf = chunk;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    this.process(buf, 0);
+  }
+
+  private process(buf: Buffer, start: number): void {
+    let offset = start;
+    while (offset < buf.length && this.state !== C_CLOSED) {
+      if (this.state === C_HEAD) {
+        const n = findHeadEnd(buf, offset);
+        if (n === 0) {
+          const have = buf.length - offset;
+          if (have > this.server.options.maxHeadBytes) {
+            this.reject('SLUICE_HEADERS_TOO_LARGE');
+            return;
+          }
+          if (hasBareLf(buf, offset)) {
+            this.reject('SLUICE_BAD_REQUEST');
+            return;
+          }
+          this.pending = offset === 0 ? buf : buf.subarray(offset);
+          if (!this.waitingForHead) {
+            this.waitingForHead = true;
+            this.deadlineMs = performance.now() + this.server.options.headersTimeoutMs;
+          }
+          return;
+        }
+        if (n > this.server.options.maxHeadBytes) {
+          this.reject('SLUICE_HEADERS_TOO_LARGE');
+          return;
+        }
+        const parsed = parseRequestHead(buf.toString('latin1', offset, offset + n));
+        offset += n;
+        this.waitingForHead = false;
+        if (parsed.kind === 'error') {
+          this.reject(parsed.code);
+          return;
+        }
+        this.startRequest(parsed);
+      } else if (this.state === C_BODY) {
+        const end = this.body.feed(buf, offset, buf.length, this);
+        if (end < 0) {
+          const ex = this.exchange;
+          if (ex !== null) ex.fail('SLUICE_BAD_REQUEST');
+          this.destroy();
+          return;
+        }
+        offset = end;
+        if (this.body.done) {
+          this.state = C_WAIT;
+          const ex = this.exchange;
+          if (ex !== null) ex.onRequestBodyEnd();
+        } else {
+          this.deadlineMs = performance.now() + this.server.options.bodyTimeoutMs;
+        }
+      } else if (this.state === C_WAIT) {
+        // Pipelined bytes while the response is pending: keep them and stop reading until it ends.
+        this.pending = offset === 0 ? buf : buf.subarray(offset);
+        this.pauseClient();
+        return;
+      } else {
+        return;
+      }
+    }
+  }
+
+  private startRequest(head: RequestHead): void {
+    const server = this.server;
+    const startMs = performance.now();
+    let mode = BODY_NONE;
+    if (head.chunked) mode = BODY_CHUNKED;
+    else if (head.contentLength > 0) mode = BODY_LENGTH;
+    const max = server.options.maxBodyBytes;
+    if (max > 0 && head.contentLength > max) {
+      this.reject('SLUICE_PAYLOAD_TOO_LARGE');
+      return;
+    }
+    this.body.reset(mode, head.contentLength);
+    const hasBody = mode !== BODY_NONE;
+    this.state = hasBody ? C_BODY : C_WAIT;
+    this.deadlineMs = startMs + server.options.bodyTimeoutMs;
+    if (server.shuttingDown) this.closeAfter = true;
+
+    const snapshot = server.snapshot;
+    const route = snapshot === null ? null : snapshot.match(head.host, head.target);
+    if (route === null) {
+      this.localError('SLUICE_NO_ROUTE', hasBody);
+      return;
+    }
+    this.currentHead = head;
+    const pick = pickBackend(route, this.lookup, this.secure, Date.now());
+    this.currentHead = null;
+    if (pick.kind === 'none') {
+      this.localError('SLUICE_NO_BACKEND', hasBody);
+      return;
+    }
+
+    const upgrade =
+      head.upgrade !== null &&
+      head.hasConnectionToken('upgrade') &&
+      head.upgrade.toLowerCase() === 'websocket';
+    if (upgrade && server.tunnels >= server.options.maxTunnels)
+      return this.localError('SLUICE_TOO_MANY_TUNNELS', true);
+    if (head.expectContinue && hasBody) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const ex = new Exchange(
+      this,
+      head,
+      pick.backend,
+      route.timeouts,
+      pick.setCookie,
+      startMs,
+      hasBody,
+      upgrade,
+    );
+    this.exchange = ex;
+    const mirror = server.mirror === null ? null : mirrorTarget(route);
+    if (mirror !== null) server.mirror!.send(mirror, head, this.clientIp, hasBody);
+    ex.start();
+  }
+
+  /** BodySink: request body bytes from the framer. */
+  onBodyData(chunk: Buffer): void {
+    const ex = this.exchange;
+    if (ex !== null) ex.onRequestBody(chunk);
+  }
+
+  /** An error answered by the proxy itself, with the request's framing still known. */
+  private localError(code: ErrorCode, hasBody: boolean): void {
+    this.server.telemetry.upstreamError(code);
+    const keepAlive = !hasBody && !this.closeAfter;
+    this.socket.write(errorResponse(code, keepAlive));
+    if (keepAlive) {
+      this.state = C_HEAD;
+      this.deadlineMs = performance.now() + this.server.options.keepAliveTimeoutMs;
+    } else {
+      this.endGracefully();
+    }
+  }
+
+  /** A malformed or unacceptable request: answer and close, the framing can't be trusted. */
+  private reject(code: ErrorCode): void {
+    this.server.telemetry.upstreamError(code);
+    this.pending = null;
+    if (this.exchange === null) this.socket.write(errorResponse(code, false));
+    this.endGracefully();
+  }
+
+  private endGracefully(): void {
+    this.state = C_CLOSED;
+    this.socket.end();
+    // a peer that never reads its answer must not hold the socket open
+    this.deadlineMs = performance.now() + 5_000;
+  }
+
+  // --- ExchangeHost --------------------------------------------------------------------------------
+
+  write(data: string | Buffer): boolean {
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  exchangeDone(keepAlive: boolean): void {
+    this.exchange = null;
+    if (!keepAlive || this.closeAfter || this.server.shuttingDown || this.state === C_BODY) {
+      this.endGracefully();
+      return;
+    }
+    this.state = C_HEAD;
+    this.deadlineMs = performance.now() + this.server.options.keepAliveTimeoutMs;
+    this.resumeClient();
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.process(pending, 0);
+    }
+  }
+
+  destroy(): void {
+    this.state = C_CLOSED;
+    this.socket.destroy();
+  }
+
+  pauseClient(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeClient(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  startTunnel(exchange: Exchange): void {
+    this.state = C_TUNNEL;
+    this.server.tunnels++;
+    this.server.tunnelSet.add(this);
+    this.deadlineMs = Number.POSITIVE_INFINITY;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null && !exchange.tunnelWrite(pending)) this.pauseClient();
+    const up = exchange.conn!.socket;
+    // Raw relay with backpressure both ways; the exchange keeps the upstream socket as owner.
+    up.removeAllListeners('data');
+    up.removeAllListeners('drain');
+    up.removeAllListeners('end');
+    up.on('data', (b: Buffer) => {
+      if (!this.socket.write(b)) up.pause();
+    });
+    this.socket.on('drain', () => up.resume());
+    up.on('drain', () => this.resumeClient());
+    up.on('end', () => this.socket.end());
+    up.on('close', () => this.socket.destroy());
+    this.socket.on('close', () => up.destroy());
+  }
+
+  upstreamError(code: ErrorCode): void {
+    this.server.telemetry.upstreamError(code);
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  private onEnd(): void {
+    // Half-close from the client: finish the current exchange, then close.
+    if (this.state === C_TUNNEL) return;
+    if (this.exchange === null || this.state === C_BODY) {
+      if (this.state === C_BODY && this.exchange !== null) this.exchange.abort();
+      this.destroy();
+      return;
+    }
+    this.closeAfter = true;
+  }
+
+  private closed = false;
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.state = C_CLOSED;
+    const ex = this.exchange;
+    this.exchange = null;
+    if (ex !== null) {
+      if (ex.isTunnel) this.server.tunnels--;
+      ex.abort();
+    }
+    this.server.tunnelSet.delete(this);
+    this.server.forget(this);
+  }
+
+  /** Sweep: deadlines of the connection and of its exchange. */
+  check(nowMs: number): void {
+    const ex = this.exchange;
+    if (ex !== null && this.state !== C_TUNNEL) {
+      ex.checkDeadline(nowMs);
+      if (this.state === C_BODY && nowMs >= this.deadlineMs) {
+        ex.fail('SLUICE_REQUEST_TIMEOUT');
+        this.destroy();
+      }
+      return;
+    }
+    if (nowMs < this.deadlineMs) return;
+    if (this.state === C_HEAD && this.waitingForHead) {
+      this.reject('SLUICE_REQUEST_TIMEOUT');
+    } else if (this.state === C_CLOSED) {
+      this.socket.destroy();
+    } else if (this.state === C_HEAD) {
+      this.destroy(); // idle keep-alive connection
+    }
+  }
+
+  /** Shutdown: close now when idle; otherwise after the current response. */
+  closeWhenIdle(): void {
+    this.closeAfter = true;
+    if (this.exchange === null && this.state === C_HEAD && !this.waitingForHead) this.destroy();
+  }
+
+  /** Abort (weight 0 or removal): tunnels to a backend that no longer takes traffic are closed. */
+  tunnelBackendAddress(): string | null {
+    const ex = this.exchange;
+    return ex !== null && this.state === C_TUNNEL ? ex.backend.address : null;
+  }
+}
+
+export class DataServer {
+  readonly options: DataServerOptions;
+  readonly telemetry: Telemetry;
+  readonly pools: PoolRegistry;
+  readonly secure: boolean;
+  readonly mirror: MirrorSender | null;
+  snapshot: RouteSnapshot<UpstreamPool> | null = null;
+  shuttingDown = false;
+  tunnels = 0;
+  readonly tunnelSet = new Set<ClientConnection>();
+  private readonly connections = new Set<ClientConnection>();
+  private readonly server: Server;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    options: DataServerOptions,
+    telemetry: Telemetry,
+    pools: PoolRegistry,
+    mirror: MirrorSender | null,
+  ) {
+    this.options = options;
+    this.telemetry = telemetry;
+    this.pools = pools;
+    this.mirror = mirror;
+    this.secure = options.tls !== undefined;
+    const onConnection = (socket: Socket): void => {
+      this.telemetry.connectionOpened();
+      this.connections.add(new ClientConnection(socket, this));
+    };
+    this.server =
+      options.tls !== undefined
+        ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onConnection)
+        : createNetServer(onConnection);
+    this.server.maxConnections = options.maxConnections;
+  }
+
+  forget(conn: ClientConnection): void {
+    if (this.connections.delete(conn)) this.telemetry.connectionClosed();
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  /** Swaps the routing snapshot (requests in flight keep theirs) and drains pools no longer used. */
+  setSnapshot(snapshot: RouteSnapshot<UpstreamPool>): void {
+    this.snapshot = snapshot;
+    const live = new Set<string>();
+    const taking = new Set<string>();
+    for (const route of snapshot.routes) {
+      for (const b of route.backends) {
+        live.add(b.address);
+        if (b.weightBp > 0) taking.add(b.address);
+      }
+    }
+    this.pools.retain(live);
+    // WebSocket tunnels survive weight changes, so an abort (weight 0) must close them explicitly.
+    for (const conn of this.tunnelSet) {
+      const address = conn.tunnelBackendAddress();
+      if (address !== null && !taking.has(address)) conn.destroy();
+    }
+    this.telemetry.configApplied(snapshot.version);
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.host, port: this.options.port, backlog: 511 }, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        if (addr === null || typeof addr === 'string') return reject(new Error('no listen address'));
+        this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+        this.sweepTimer.unref();
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const conn of this.connections) conn.check(now);
+    this.pools.sweep(now);
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight exchanges finish (their connections close
+   * afterwards), and destroy whatever is left at the deadline.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.shuttingDown = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of this.connections) conn.closeWhenIdle();
+    const until = Date.now() + deadlineMs;
+    while (this.connections.size > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (const conn of this.connections) conn.destroy();
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.pools.closeAll();
+    await closed;
+  }
+}

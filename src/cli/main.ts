@@ -1,0 +1,63 @@
+// The `sluice` command (also installed as the kubectl plugin `kubectl-sluice`): dispatches to one
+// file per verb.
+
+import { readFileSync } from 'node:fs';
+
+const USAGE = `usage: sluice <command> [args]
+
+commands:
+  proxy            run the weighted-routing proxy (sluice proxy --help)
+  analysis run     run an AnalysisTemplate locally to completion (sluice analysis run --help)
+  demo             start two demo backends and the proxy in front of them (what \`npm start\` runs)
+  version          print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'proxy': {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        const { PROXY_USAGE } = await import('./proxy.ts');
+        process.stdout.write(PROXY_USAGE);
+        return 0;
+      }
+      const { runProxyCommand } = await import('./proxy.ts');
+      return runProxyCommand(rest);
+    }
+    case 'analysis': {
+      const { runAnalysisCommand } = await import('./analysis.ts');
+      return runAnalysisCommand(rest);
+    }
+    case 'demo': {
+      const { runDemo } = await import('../standalone/demo.ts');
+      return runDemo(rest);
+    }
+    case 'version':
+    case '--version': {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      process.stdout.write(`sluice ${pkg.version}\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return verb === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`sluice: unknown command "${verb}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,176 @@
+// `sluice proxy`: runs the data plane from a routes file (--config) or subscribed to a control
+// plane (--control). Flags are parsed once here into ProxyOptions; errors name the flag.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
+import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
+
+export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --control HOST:PORT) [options]
+
+  --config FILE          routes file; watched, invalid changes are rejected and the last good config kept
+  --control HOST:PORT    subscribe to a control plane instead of reading a file
+  --token-file FILE      bearer token for the control plane (or env SLUICE_CONTROL_TOKEN)
+  --control-ca FILE      CA bundle to verify the control plane (enables TLS)
+  --control-cert FILE    client certificate for mTLS (with --control-key)
+  --control-key FILE     client key for mTLS
+  --proxy-id ID          identity told to the control plane (default: hostname-pid)
+  --route NAME           a route this proxy serves (repeatable; told to the control plane)
+  --listen HOST:PORT     data port (default 127.0.0.1:8080)
+  --admin HOST:PORT      admin port: /metrics /healthz /ready /config (default 127.0.0.1:9901)
+  --tls-cert FILE        serve the data port over TLS (with --tls-key)
+  --tls-key FILE
+  --cookie-keys FILE     sticky-session signing keys, one "id:base64secret" per line, first signs
+                         (or env SLUICE_COOKIE_KEYS); without it a random key is used per process
+  --max-connections N    client connection cap (default 10000)
+  --max-body-bytes N     largest request body (default unlimited)
+  --trust-forwarded      keep the client's X-Forwarded-Proto/-Host (behind a trusted load balancer)
+  --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
+`;
+
+export class UsageError extends Error {}
+
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`--${flag}: expected HOST:PORT, got "${value}"`);
+  }
+  return { host, port };
+}
+
+function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function readFlagFile(flag: string, path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--${flag}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function parseProxyArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { options: ProxyOptions; drainMs: number } {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        control: { type: 'string' },
+        'token-file': { type: 'string' },
+        'control-ca': { type: 'string' },
+        'control-cert': { type: 'string' },
+        'control-key': { type: 'string' },
+        'proxy-id': { type: 'string' },
+        route: { type: 'string', multiple: true },
+        listen: { type: 'string', default: '127.0.0.1:8080' },
+        admin: { type: 'string', default: '127.0.0.1:9901' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'cookie-keys': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'trust-forwarded': { type: 'boolean' },
+        'drain-timeout': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  if ((str('config') === undefined) === (str('control') === undefined)) {
+    throw new UsageError('exactly one of --config and --control is required');
+  }
+  const options: ProxyOptions = {
+    listen: hostPort('listen', str('listen')!),
+    admin: hostPort('admin', str('admin')!),
+    configPath: str('config'),
+    data: {},
+  };
+  const l = options.listen;
+  const a = options.admin;
+  if (l.port !== 0 && l.port === a.port && l.host === a.host) {
+    throw new UsageError('--admin: must differ from --listen (metrics never share the data port)');
+  }
+  const control = str('control');
+  if (control !== undefined) {
+    hostPort('control', control);
+    const tokenFile = readFlagFile('token-file', str('token-file'));
+    const ca = readFlagFile('control-ca', str('control-ca'));
+    const cert = readFlagFile('control-cert', str('control-cert'));
+    const key = readFlagFile('control-key', str('control-key'));
+    if ((cert === undefined) !== (key === undefined))
+      throw new UsageError('--control-cert and --control-key go together');
+    options.control = {
+      target: control,
+      token: tokenFile?.toString('utf8').trim() ?? env.SLUICE_CONTROL_TOKEN,
+      tls: ca !== undefined || cert !== undefined ? { ca, cert, key } : undefined,
+      proxyId: str('proxy-id'),
+      routes: (values.route as string[] | undefined) ?? [],
+    };
+  }
+  const tlsCert = readFlagFile('tls-cert', str('tls-cert'));
+  const tlsKey = readFlagFile('tls-key', str('tls-key'));
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
+  if (tlsCert !== undefined && tlsKey !== undefined) options.data!.tls = { cert: tlsCert, key: tlsKey };
+  const keysText =
+    str('cookie-keys') !== undefined
+      ? readFlagFile('cookie-keys', str('cookie-keys'))!.toString()
+      : env.SLUICE_COOKIE_KEYS;
+  if (keysText !== undefined) {
+    const ring = parseKeyRing(keysText);
+    if (!ring.ok) throw new UsageError(`--cookie-keys: ${ring.message}`);
+    options.cookieKeys = ring.ring;
+  }
+  const maxConnections = positiveInt('max-connections', str('max-connections'));
+  if (maxConnections !== undefined) options.data!.maxConnections = maxConnections;
+  const maxBody = positiveInt('max-body-bytes', str('max-body-bytes'));
+  if (maxBody !== undefined) options.data!.maxBodyBytes = maxBody;
+  if (values['trust-forwarded'] === true) options.data!.trustForwarded = true;
+  const drainSec = positiveInt('drain-timeout', str('drain-timeout')) ?? 10;
+  return { options, drainMs: drainSec * 1000 };
+}
+
+export async function runProxyCommand(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseProxyArgs>;
+  try {
+    parsed = parseProxyArgs(argv, process.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`sluice proxy: ${err.message}\n\n${PROXY_USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    proxy = await startProxy(parsed.options);
+  } catch (err) {
+    process.stderr.write(`sluice proxy: ${(err as Error).message}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      proxy.close(parsed.drainMs).then(resolve, resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}
