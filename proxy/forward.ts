@@ -149,7 +149,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.requestBodyStarted = true;
     const conn = this.conn;
     if (conn === null || this.retried) {
-      (this.pendingBody ??= []).push(chunk);
+      if (this.pendingBody === null) this.pendingBody = [chunk];
+      else this.pendingBody.push(chunk);
       this.pendingBodyBytes += chunk.length;
       if (this.pendingBodyBytes > MAX_BUFFERED_REQUEST_BYTES) this.host.pauseClient();
       return;
@@ -354,7 +355,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
 
   /** In a tunnel: bytes from the client go straight to the backend. */
   tunnelWrite(buf: Buffer): boolean {
-    return this.conn?.socket.write(buf);
+    return this.conn?.socket.write(buf) === true;
   }
 
   // --- endings ----------------------------------------------------------------------------------

@@ -218,8 +218,10 @@ class ClientConnection implements ExchangeHost, BodySink {
       head.upgrade !== null &&
       head.hasConnectionToken('upgrade') &&
       head.upgrade.toLowerCase() === 'websocket';
-    if (upgrade && server.tunnels >= server.options.maxTunnels)
-      return this.localError('SLUICE_TOO_MANY_TUNNELS', true);
+    if (upgrade && server.tunnels >= server.options.maxTunnels) {
+      this.localError('SLUICE_TOO_MANY_TUNNELS', true);
+      return;
+    }
     if (head.expectContinue && hasBody) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     const ex = new Exchange(
       this,

@@ -37,7 +37,7 @@ class Fields {
   }
 
   hasConnectionToken(token: string): boolean {
-    return this.connectionTokens?.includes(token);
+    return this.connectionTokens?.includes(token) === true;
   }
 }
 
