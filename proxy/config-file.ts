@@ -88,10 +88,12 @@ export function parseRoutesYaml(file: string, text: string): RoutesFileResult {
 }
 
 function formatErrors(file: string, lc: LineCounter, root: unknown, errors: readonly ConfigError[]): string {
-  const lines = errors.slice(0, MAX_REPORTED_ERRORS).map((e) => {
-    const offset = locate(root, parseFieldPath(e.path), e.message.startsWith('unknown field'));
-    return formatAt(file, lc, offset, e.path === '' ? e.message : `${e.path}: ${e.message}`);
-  });
+  const located = errors.map((e) => ({
+    offset: locate(root, parseFieldPath(e.path), e.message.startsWith('unknown field')),
+    text: e.path === '' ? e.message : `${e.path}: ${e.message}`,
+  }));
+  located.sort((a, b) => a.offset - b.offset); // stable: same-place errors keep their order
+  const lines = located.slice(0, MAX_REPORTED_ERRORS).map((e) => formatAt(file, lc, e.offset, e.text));
   if (errors.length > MAX_REPORTED_ERRORS) lines.push(`(${errors.length - MAX_REPORTED_ERRORS} more errors)`);
   return lines.join('\n');
 }
