@@ -44,4 +44,9 @@ export interface MetricProvider {
   resume?(request: ProviderRequest, previous: ProviderResult): Promise<ProviderResult>;
   /** Stops a Running measurement (terminate / abort). */
   terminate?(request: ProviderRequest, previous: ProviderResult): Promise<ProviderResult>;
+  /**
+   * Metric-level metadata stored once on the MetricResult (Argo's GetMetadata), e.g.
+   * `{ ResolvedPrometheusQuery: "..." }`. Must not throw.
+   */
+  metricMetadata?(request: ProviderRequest): Readonly<Record<string, string>> | undefined;
 }
