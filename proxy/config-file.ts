@@ -98,6 +98,10 @@ function formatErrors(file: string, lc: LineCounter, root: unknown, errors: read
   return lines.join('\n');
 }
 
+// Content of each file as last read by loadRoutesFile: the watcher's baseline, so a change made
+// between the caller's load and the watch starting is still noticed.
+const loadedContent = new Map<string, string>();
+
 /** Reads, parses and validates a routes file. Never throws. */
 export async function loadRoutesFile(path: string): Promise<RoutesFileResult> {
   let text: string;
@@ -109,7 +113,9 @@ export async function loadRoutesFile(path: string): Promise<RoutesFileResult> {
       message: `${path}: cannot read: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
-  return parseRoutesYaml(path, text);
+  const result = parseRoutesYaml(path, text);
+  if (result.ok) loadedContent.set(resolve(path), text);
+  return result;
 }
 
 export interface RoutesFileHandlers {
@@ -131,8 +137,8 @@ export interface RoutesFileWatch {
 }
 
 /**
- * Watches a routes file. The content at the time of the call is the baseline (the caller has loaded
- * it with loadRoutesFile); every later change of content is parsed and reported once.
+ * Watches a routes file. The baseline is the content loadRoutesFile last loaded from this path (or
+ * the content at the time of the call); every later change of content is parsed and reported once.
  */
 export function watchRoutesFile(
   path: string,
@@ -193,13 +199,17 @@ export function watchRoutesFile(
     }, debounceMs);
   };
 
-  // Baseline: the content the caller serves now. Read synchronously so no change can slip in
-  // after this call goes unnoticed (one between the caller's load and this call would).
-  try {
-    lastSeen = readFileSync(absolute, 'utf8');
-  } catch {
-    lastSeen = null;
+  // Baseline: the content the caller serves, i.e. what loadRoutesFile last read successfully (else
+  // the file as it is now). One check runs right away to catch a change made since that load.
+  lastSeen = loadedContent.get(absolute) ?? null;
+  if (lastSeen === null) {
+    try {
+      lastSeen = readFileSync(absolute, 'utf8');
+    } catch {
+      lastSeen = null;
+    }
   }
+  schedule();
 
   let watcher: FSWatcher | null = null;
   try {

@@ -164,6 +164,26 @@ describe('watching the routes file', () => {
     expect(configs.map((c) => c.version)).toEqual([2, 3]);
   });
 
+  it('notices a change made between loading the file and starting the watch', async () => {
+    const path = join(dir, 'routes.yaml');
+    await writeFile(path, VALID);
+    expect((await loadRoutesFile(path)).ok).toBe(true);
+    await writeFile(path, withWeights(75, 25));
+    const { configs } = start(path);
+    await until('catch-up', () => configs.length === 1);
+    expect(canaryWeight(configs[0]!)).toBe(25);
+  });
+
+  it('does not re-apply the loaded content when the watch starts', async () => {
+    const path = join(dir, 'routes.yaml');
+    await writeFile(path, VALID);
+    expect((await loadRoutesFile(path)).ok).toBe(true);
+    const { configs, invalid } = start(path);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(configs).toHaveLength(0);
+    expect(invalid).toHaveLength(0);
+  });
+
   it('ignores writes that do not change the content and stops after close', async () => {
     const path = join(dir, 'routes.yaml');
     await writeFile(path, VALID);
