@@ -1,0 +1,204 @@
+// Starts the benchmark's processes: the shared backend and each target in front of it (direct,
+// Sluice, nginx, HAProxy, node-http-proxy), each on 127.0.0.1 with a generated config in a temp dir.
+// A target that cannot start is reported with a reason (and its log tail), never thrown.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, logTail, type ManagedProcess, spawnManaged, stopProcess, waitReady } from './processes.ts';
+import { renderTemplate } from './template.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const SLUICE_MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+const READY_TIMEOUT_MS = 10_000;
+
+export const TARGET_NAMES = ['direct', 'sluice', 'nginx', 'haproxy', 'node-http-proxy'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export interface RunningTarget {
+  name: TargetName;
+  /** URL the load is sent to. */
+  url: string;
+  /** Root of the process tree charged with CPU and RSS (the backend itself for "direct"). */
+  pid: number;
+  /** Processes to stop when done (none for "direct": the backend is shared). */
+  owned: ManagedProcess[];
+  /** Admin URL (Sluice only). */
+  adminUrl?: string;
+}
+
+export type StartResult =
+  | { ok: true; target: RunningTarget }
+  | { ok: false; name: TargetName; reason: string };
+
+export interface Backend {
+  name: string;
+  port: number;
+  url: string;
+  process: ManagedProcess;
+}
+
+function nodeArgs(script: string, args: string[]): string[] {
+  return ['--disable-warning=ExperimentalWarning', script, ...args];
+}
+
+export async function startBackend(dir: string, name = 'backend'): Promise<Backend> {
+  const port = await freePort();
+  const p = spawnManaged({
+    name: `backend-${name}`,
+    command: process.execPath,
+    args: nodeArgs(join(REPO_ROOT, 'bench', 'backend.ts'), ['--port', String(port), '--name', name]),
+    logDir: dir,
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  const ready = await waitReady(p, url, READY_TIMEOUT_MS);
+  if (!ready.ok) {
+    await stopProcess(p);
+    throw new Error(`backend ${name} did not start: ${ready.reason}\n${logTail(p)}`);
+  }
+  return { name, port, url, process: p };
+}
+
+async function started(
+  name: TargetName,
+  p: ManagedProcess,
+  url: string,
+  extra: Partial<RunningTarget> = {},
+): Promise<StartResult> {
+  const ready = await waitReady(p, url, READY_TIMEOUT_MS);
+  if (!ready.ok) {
+    const tail = logTail(p);
+    await stopProcess(p);
+    return { ok: false, name, reason: `${ready.reason}\n--- log tail ---\n${tail}` };
+  }
+  return { ok: true, target: { name, url, pid: p.pid, owned: [p], ...extra } };
+}
+
+export interface SluiceRoutesOptions {
+  routeName: string;
+  backends: { name: string; url: string; weight: number }[];
+  stickyCookie?: string;
+}
+
+/** The routes file (issue 2 format) for the benchmark: one catch-all route. */
+export function sluiceRoutesYaml(options: SluiceRoutesOptions): string {
+  const route: Record<string, unknown> = {
+    name: options.routeName,
+    match: { pathPrefix: '/' },
+    backends: options.backends.map((b) => ({
+      name: b.name,
+      revision: `rev-${b.name}`,
+      address: b.url.replace(/\/$/, ''),
+      weight: b.weight,
+    })),
+  };
+  if (options.stickyCookie) route.stickySessions = { cookie: options.stickyCookie, maxAgeSeconds: 3600 };
+  return stringify({ routes: [route] });
+}
+
+export async function startSluice(dir: string, routesPath: string): Promise<StartResult> {
+  if (!existsSync(SLUICE_MAIN)) {
+    return {
+      ok: false,
+      name: 'sluice',
+      reason: `${SLUICE_MAIN} does not exist yet (the proxy is not written)`,
+    };
+  }
+  const port = await freePort();
+  const adminPort = await freePort();
+  const p = spawnManaged({
+    name: 'sluice',
+    command: process.execPath,
+    args: nodeArgs(SLUICE_MAIN, [
+      'proxy',
+      '--config',
+      routesPath,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+    ]),
+    cwd: REPO_ROOT,
+    logDir: dir,
+  });
+  return started('sluice', p, `http://127.0.0.1:${port}/`, { adminUrl: `http://127.0.0.1:${adminPort}` });
+}
+
+/** Waits for the Sluice admin port without sending anything through the data port. */
+export async function waitSluiceAdmin(target: RunningTarget, timeoutMs = READY_TIMEOUT_MS): Promise<boolean> {
+  const p = target.owned[0];
+  if (!p || !target.adminUrl) return false;
+  return (await waitReady(p, `${target.adminUrl}/config`, timeoutMs)).ok;
+}
+
+type WriteResult = { ok: true; path: string } | { ok: false; error: string };
+
+function writeTemplate(
+  templateName: string,
+  dir: string,
+  values: Record<string, string | number>,
+): WriteResult {
+  const template = readFileSync(join(REPO_ROOT, 'bench', 'peers', templateName), 'utf8');
+  const rendered = renderTemplate(template, values);
+  if (!rendered.ok) return { ok: false, error: `bench/peers/${templateName}: ${rendered.error}` };
+  const path = join(dir, templateName);
+  writeFileSync(path, rendered.text);
+  return { ok: true, path };
+}
+
+export async function startNginx(dir: string, backend: Backend): Promise<StartResult> {
+  const port = await freePort();
+  // As root, nginx would drop its worker to "nobody", which cannot enter the 0700 temp dir.
+  const userDirective = process.getuid?.() === 0 ? `user ${userInfo().username};` : '';
+  const conf = writeTemplate('nginx.conf', dir, {
+    dir,
+    userDirective,
+    listenPort: port,
+    backendPort: backend.port,
+  });
+  if (!conf.ok) return { ok: false, name: 'nginx', reason: conf.error };
+  const p = spawnManaged({
+    name: 'nginx',
+    command: 'nginx',
+    args: ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf.path, '-g', 'daemon off;'],
+    logDir: dir,
+  });
+  return started('nginx', p, `http://127.0.0.1:${port}/`);
+}
+
+export async function startHaproxy(dir: string, backend: Backend): Promise<StartResult> {
+  const port = await freePort();
+  const cfg = writeTemplate('haproxy.cfg', dir, { listenPort: port, backendPort: backend.port });
+  if (!cfg.ok) return { ok: false, name: 'haproxy', reason: cfg.error };
+  const p = spawnManaged({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', cfg.path], logDir: dir });
+  return started('haproxy', p, `http://127.0.0.1:${port}/`);
+}
+
+export async function startNodeHttpProxy(dir: string, backend: Backend): Promise<StartResult> {
+  const port = await freePort();
+  const p = spawnManaged({
+    name: 'node-http-proxy',
+    command: process.execPath,
+    args: nodeArgs(join(REPO_ROOT, 'bench', 'peers', 'node-http-proxy.ts'), [
+      '--listen',
+      String(port),
+      '--target',
+      backend.url.replace(/\/$/, ''),
+    ]),
+    logDir: dir,
+  });
+  return started('node-http-proxy', p, `http://127.0.0.1:${port}/`);
+}
+
+export function directTarget(backend: Backend): RunningTarget {
+  return { name: 'direct', url: backend.url, pid: backend.process.pid, owned: [] };
+}
+
+/** First line of `<command> -v` (nginx prints it on stderr), or a note that it is missing. */
+export function toolVersion(command: string): string {
+  const result = spawnSync(command, ['-v'], { encoding: 'utf8', timeout: 5_000 });
+  if (result.error) return `${command}: not installed`;
+  const line = `${result.stdout}\n${result.stderr}`.split('\n').find((l) => l.trim() !== '');
+  return line?.trim() ?? `${command}: no version output`;
+}
