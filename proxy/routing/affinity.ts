@@ -106,20 +106,43 @@ export type StickyRejection =
   | 'future'
   | 'revision';
 
-export type StickyVerdict =
-  | { readonly ok: true; readonly bucket: number; readonly issuedAtSec: number; readonly kid: string }
-  | { readonly ok: false; readonly reason: StickyRejection };
+export interface VerifiedSticky {
+  readonly ok: true;
+  readonly bucket: number;
+  readonly issuedAtSec: number;
+  readonly kid: string;
+}
+
+export type StickyVerdict = VerifiedSticky | { readonly ok: false; readonly reason: StickyRejection };
+
+/** Bound of a verified-value cache; it is cleared when full (a burst of new sessions just re-verifies). */
+export const MAX_VERIFIED_CACHE_ENTRIES = 10_000;
 
 export interface StickyCheck {
   readonly ring: CookieKeyRing;
   readonly cookieName: string;
   readonly revisionToken: string;
   readonly maxAgeSeconds: number;
+  /**
+   * Values whose MAC and revision already verified under this ring, name and token (so one per
+   * snapshot): a returning session costs a Map lookup instead of an HMAC. Only signed values enter,
+   * so a client cannot fill it with forgeries; lifetimes are still checked on every request.
+   */
+  readonly verified?: Map<string, VerifiedSticky>;
+}
+
+function checkLifetime(v: VerifiedSticky, maxAgeSeconds: number, nowSec: number): StickyVerdict {
+  if (v.issuedAtSec > nowSec + MAX_FUTURE_SKEW_SECONDS) return { ok: false, reason: 'future' };
+  if (nowSec >= v.issuedAtSec + maxAgeSeconds) return { ok: false, reason: 'expired' };
+  return v;
 }
 
 /** Verifies one cookie value. Never throws. */
 export function verifyStickyValue(check: StickyCheck, value: string, nowSec: number): StickyVerdict {
   if (value.length > MAX_COOKIE_VALUE_LENGTH) return { ok: false, reason: 'too-long' };
+  const cache = check.verified;
+  const cached = cache?.get(value);
+  if (cached !== undefined) return checkLifetime(cached, check.maxAgeSeconds, nowSec);
   const parts = value.split('.');
   if (parts.length !== 6 || parts[0] !== VERSION) return { ok: false, reason: 'malformed' };
   const [, kid, rev, bucketText, issuedText, mac] = parts as [string, string, string, string, string, string];
@@ -140,12 +163,14 @@ export function verifyStickyValue(check: StickyCheck, value: string, nowSec: num
     return { ok: false, reason: 'bad-mac' };
   }
   const bucket = Number(bucketText);
-  const issuedAtSec = Number(issuedText);
   if (bucket >= BUCKET_COUNT) return { ok: false, reason: 'malformed' };
-  if (issuedAtSec > nowSec + MAX_FUTURE_SKEW_SECONDS) return { ok: false, reason: 'future' };
-  if (nowSec >= issuedAtSec + check.maxAgeSeconds) return { ok: false, reason: 'expired' };
   if (rev !== check.revisionToken) return { ok: false, reason: 'revision' };
-  return { ok: true, bucket, issuedAtSec, kid };
+  const verified: VerifiedSticky = Object.freeze({ ok: true, bucket, issuedAtSec: Number(issuedText), kid });
+  if (cache !== undefined) {
+    if (cache.size >= MAX_VERIFIED_CACHE_ENTRIES) cache.clear();
+    cache.set(value, verified);
+  }
+  return checkLifetime(verified, check.maxAgeSeconds, nowSec);
 }
 
 const MISSING: StickyVerdict = { ok: false, reason: 'missing' };

@@ -3,7 +3,7 @@
 // swaps one reference. Upstream handles are generic so routing/ does not depend on upstream/.
 
 import type { RequestSeries } from '../telemetry.ts';
-import type { BucketRanges } from './affinity.ts';
+import type { BucketRanges, VerifiedSticky } from './affinity.ts';
 import type { CompiledHeaderRoute } from './header-match.ts';
 import type { CookieKeyRing } from './key-ring.ts';
 import type { MirrorSampler } from './mirror.ts';
@@ -53,6 +53,8 @@ export interface CompiledSticky {
   readonly sessions: SwrrPicker;
   /** Uniform in [0, 1): draws the bucket inside the chosen backend's range. */
   readonly random: () => number;
+  /** Cookie values already verified in this snapshot (affinity.ts StickyCheck.verified). */
+  readonly verified: Map<string, VerifiedSticky>;
 }
 
 export interface CompiledMirror<U> {

@@ -69,6 +69,7 @@ function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () =
       ranges: bucketRanges(weightsBp),
       sessions: new SwrrPicker(weightsBp),
       random,
+      verified: new Map(),
     });
   }
 

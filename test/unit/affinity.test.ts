@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RoutesConfig } from '../../proxy/config.ts';
-import { verifyStickyCookie } from '../../proxy/routing/affinity.ts';
+import { MAX_VERIFIED_CACHE_ENTRIES, verifyStickyCookie } from '../../proxy/routing/affinity.ts';
 import { type CookieKeyRing, createKeyRing } from '../../proxy/routing/key-ring.ts';
 import { pickBackend } from '../../proxy/routing/pick.ts';
 import { buildSnapshot } from '../../proxy/routing/snapshot.ts';
@@ -281,11 +281,27 @@ describe('sticky sessions', () => {
   it('does not accept a cookie signed for another cookie name', () => {
     const route = stickyRoute({ canaryWeight: 40 });
     const value = cookieOf(pickBackend(route, cookieLookup(undefined), false, T0_MS)).split('=')[1]!;
-    const other = { ...route.sticky!, cookieName: 'other' };
+    const other = { ...route.sticky!, cookieName: 'other', verified: new Map() };
     expect(verifyStickyCookie(other, `other=${value}`, Math.floor(T0_MS / 1000))).toEqual({
       ok: false,
       reason: 'bad-mac',
     });
+  });
+
+  it('remembers verified cookies per snapshot, boundedly, and still expires them', () => {
+    const route = stickyRoute({ canaryWeight: 50, maxAgeSeconds: 100 });
+    const sessions = newSessions(route, 300);
+    for (const s of sessions) pickBackend(route, cookieLookup(s.cookie), false, T0_MS);
+    // Sessions drawn in the same second with the same bucket share one value.
+    expect(route.sticky!.verified.size).toBe(new Set(sessions.map((s) => s.cookie)).size);
+    const late = pickBackend(route, cookieLookup(sessions[0]!.cookie), false, T0_MS + 100_000);
+    expect(late.kind === 'backend' && late.setCookie).not.toBeNull();
+    for (let i = 0; i < MAX_VERIFIED_CACHE_ENTRIES; i++)
+      route.sticky!.verified.set(`filler${i}`, { ok: true, bucket: 0, issuedAtSec: 0, kid: 'x' });
+    const fresh = newSessions(route, 1, T0_MS + 5_000)[0]!.cookie;
+    pickBackend(route, cookieLookup(fresh), false, T0_MS + 5_000);
+    expect(route.sticky!.verified.size).toBeLessThanOrEqual(MAX_VERIFIED_CACHE_ENTRIES);
+    expect(route.sticky!.verified.has(fresh.split('=')[1]!)).toBe(true);
   });
 
   it('lets header routes take precedence over sticky cookies', () => {
