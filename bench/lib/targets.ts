@@ -97,7 +97,16 @@ export function sluiceRoutesYaml(options: SluiceRoutesOptions): string {
   return stringify({ routes: [route] });
 }
 
-export async function startSluice(dir: string, routesPath: string): Promise<StartResult> {
+/**
+ * Starts `sluice proxy` on a routes file. probe "data" waits for a 200 through the data port;
+ * "admin" waits for the admin /ready and a listening data port, sending nothing through the routes
+ * (the weights benchmark counts every request the proxy ever picked).
+ */
+export async function startSluice(
+  dir: string,
+  routesPath: string,
+  probe: 'data' | 'admin' = 'data',
+): Promise<StartResult> {
   if (!existsSync(SLUICE_MAIN)) {
     return {
       ok: false,
@@ -122,14 +131,17 @@ export async function startSluice(dir: string, routesPath: string): Promise<Star
     cwd: REPO_ROOT,
     logDir: dir,
   });
-  return started('sluice', p, `http://127.0.0.1:${port}/`, { adminUrl: `http://127.0.0.1:${adminPort}` });
-}
-
-/** Waits for the Sluice admin port without sending anything through the data port. */
-export async function waitSluiceAdmin(target: RunningTarget, timeoutMs = READY_TIMEOUT_MS): Promise<boolean> {
-  const p = target.owned[0];
-  if (!p || !target.adminUrl) return false;
-  return (await waitReady(p, `${target.adminUrl}/config`, timeoutMs)).ok;
+  const url = `http://127.0.0.1:${port}/`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  if (probe === 'data') return started('sluice', p, url, { adminUrl });
+  const adminReady = await waitReady(p, `${adminUrl}/ready`, READY_TIMEOUT_MS);
+  const dataReady = adminReady.ok ? await waitReady(p, url, READY_TIMEOUT_MS, true) : adminReady;
+  if (!dataReady.ok) {
+    const tail = logTail(p);
+    await stopProcess(p);
+    return { ok: false, name: 'sluice', reason: `${dataReady.reason}\n--- log tail ---\n${tail}` };
+  }
+  return { ok: true, target: { name: 'sluice', url, pid: p.pid, owned: [p], adminUrl } };
 }
 
 type WriteResult = { ok: true; path: string } | { ok: false; error: string };
