@@ -1,6 +1,7 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RoutesConfig } from '../../proxy/config.ts';
 import {
@@ -75,6 +76,16 @@ describe('routes file errors name file, line, column and field', () => {
     expect(!r.ok && r.message).toMatch(/^routes\.yaml:\d+:\d+: YAML syntax: /);
     const dup = parseRoutesYaml('routes.yaml', 'routes: []\nroutes: []\n');
     expect(!dup.ok && dup.message).toMatch(/^routes\.yaml:2:1: YAML syntax: Map keys must be unique/);
+  });
+
+  it('never throws on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        const r = parseRoutesYaml('routes.yaml', `routes:\n  - ${text}`);
+        return r.ok || /^routes\.yaml:\d+:\d+: /.test(r.message);
+      }),
+      { seed: 5, numRuns: 300 },
+    );
   });
 
   it('loads a real file and names it in errors', async () => {

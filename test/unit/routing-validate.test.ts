@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { percentToBp, validateRoutesConfig } from '../../proxy/routing/validate.ts';
 
@@ -413,5 +414,21 @@ describe('routes validation', () => {
     ]) {
       expect(validateRoutesConfig(input).ok).toBe(false);
     }
+  });
+
+  it('never throws on random structures shaped like a routes file', () => {
+    const value = fc.oneof(fc.anything(), fc.constant('http://127.0.0.1:1'), fc.double(), fc.integer());
+    const backend = fc.dictionary(fc.constantFrom('name', 'revision', 'address', 'weight', 'x'), value);
+    const route = fc.dictionary(
+      fc.constantFrom('name', 'match', 'backends', 'stickySessions', 'headerRoutes', 'mirror', 'timeouts'),
+      fc.oneof(value, fc.array(backend, { maxLength: 3 }), fc.dictionary(fc.string(), value)),
+    );
+    fc.assert(
+      fc.property(fc.array(route, { maxLength: 4 }), (routes) => {
+        const r = validateRoutesConfig({ routes });
+        return r.ok || r.errors.every((e) => typeof e.path === 'string' && e.message.length > 0);
+      }),
+      { seed: 3, numRuns: 300 },
+    );
   });
 });
