@@ -119,7 +119,7 @@ function safeGet(from: unknown, key: unknown): unknown {
   return null;
 }
 
-function compareSortable(name: string, a: unknown, b: unknown): number {
+export function compareSortable(name: string, a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   throw new ExprEvalError(`${name}: cannot compare ${goTypeName(a)} and ${goTypeName(b)}`);

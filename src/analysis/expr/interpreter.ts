@@ -4,7 +4,14 @@
 // are listed in index.ts.
 
 import type { Node, NodeOf } from './ast.ts';
-import { BUILTINS, type BuiltinContext, checkString, MAX_ARRAY_LENGTH, sortValues } from './builtins.ts';
+import {
+  BUILTINS,
+  type BuiltinContext,
+  checkString,
+  compareSortable,
+  MAX_ARRAY_LENGTH,
+  sortValues,
+} from './builtins.ts';
 import { ExprEvalError } from './eval-error.ts';
 import { compileSafeRegex, MAX_MATCH_SUBJECT_LENGTH } from './safe-regex.ts';
 import {
@@ -520,8 +527,11 @@ export class Interpreter implements BuiltinContext {
           const keyed = new Array<[unknown, unknown]>(n);
           for (let i = 0; i < n; i++) keyed[i] = [apply(i), items[i] ?? null];
           this.charge(n * Math.ceil(Math.log2(n + 1)));
-          const keys = sortValues('sortBy', keyed, extra ?? 'asc') as [unknown, unknown][];
-          return keys.map(([, v]) => v);
+          const order = extra ?? 'asc';
+          if (order !== 'asc' && order !== 'desc') sortValues('sortBy', [], order);
+          const sign = order === 'asc' ? 1 : -1;
+          keyed.sort((a, b) => sign * compareSortable('sortBy', a[0], b[0]));
+          return keyed.map(([, v]) => v);
         }
         default: {
           // reduce
@@ -549,6 +559,9 @@ function withPosition(err: unknown, pos: number): unknown {
 
 /** expr's runtime.Fetch on our value model. */
 function fetch(obj: unknown, key: unknown, pos: number): unknown {
+  if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) {
+    throw new ExprEvalError(`access to property ${JSON.stringify(key)} is not allowed`, pos);
+  }
   if (Array.isArray(obj) || typeof obj === 'string') {
     if (typeof key !== 'number') {
       throw new ExprEvalError(`cannot fetch ${formatGoValue(key)} from ${goTypeName(obj)}`, pos);
@@ -562,17 +575,7 @@ function fetch(obj: unknown, key: unknown, pos: number): unknown {
     const v = obj[i];
     return v === undefined ? null : v;
   }
-  if (isPlainMap(obj)) {
-    if (typeof key !== 'string') {
-      throw new ExprEvalError(`cannot fetch ${formatGoValue(key)} from ${goTypeName(obj)}`, pos);
-    }
-    if (FORBIDDEN_KEYS.has(key))
-      throw new ExprEvalError(`access to property ${JSON.stringify(key)} is not allowed`, pos);
-    return readOwn(obj, key);
-  }
-  if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) {
-    throw new ExprEvalError(`access to property ${JSON.stringify(key)} is not allowed`, pos);
-  }
+  if (isPlainMap(obj) && typeof key === 'string') return readOwn(obj, key);
   throw new ExprEvalError(`cannot fetch ${formatGoValue(key)} from ${goTypeName(obj)}`, pos);
 }
 
