@@ -304,7 +304,11 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       }
     }
     if (close) framing += 'connection: close\r\n';
-    if (this.setCookie !== null) framing += `set-cookie: ${this.setCookie}\r\n`;
+    if (this.setCookie !== null) {
+      framing += `set-cookie: ${this.setCookie}\r\n`;
+      // a shared cache must not hand one user's affinity cookie to another
+      if (res.get('cache-control') === undefined) framing += 'cache-control: private\r\n';
+    }
     this.state = ST_STREAMING;
     this.deadlineMs = performance.now() + this.timeouts.idleBodyMs;
     this.responseStarted = true;
