@@ -25,7 +25,6 @@ export const ERRORS = {
   SLUICE_UPSTREAM_RESET_MID_BODY: { status: 502, message: 'backend reset the connection mid-body' },
   SLUICE_CLIENT_WRITE_STALL: { status: 408, message: 'client stopped reading the response' },
   SLUICE_TOO_MANY_TUNNELS: { status: 503, message: 'too many open WebSocket tunnels' },
-  SLUICE_SHUTTING_DOWN: { status: 503, message: 'proxy is shutting down' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
