@@ -46,7 +46,9 @@ export type IngestResult =
   | { readonly ok: true; readonly stored: boolean; readonly reason?: 'duplicate' | 'stale' }
   | { readonly ok: false; readonly error: FieldError };
 
-export type QueryResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: FieldError };
+export type QueryResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: FieldError };
 
 export interface StatusCounts {
   readonly requests: number;
@@ -166,7 +168,8 @@ export class HistogramStore {
     const proxyId = report.proxyId ?? '';
     // Reports re-sent after a reconnect carry the same proxy and interval: keep the first.
     const dedupeKey = proxyId === '' ? undefined : `${proxyId}\u0000${report.startMs}\u0000${report.endMs}`;
-    if (dedupeKey !== undefined && series.keys.has(dedupeKey)) return { ok: true, stored: false, reason: 'duplicate' };
+    if (dedupeKey !== undefined && series.keys.has(dedupeKey))
+      return { ok: true, stored: false, reason: 'duplicate' };
     if (dedupeKey !== undefined) series.keys.add(dedupeKey);
     const interval: StoredInterval = {
       proxyId,
@@ -192,7 +195,8 @@ export class HistogramStore {
       this.roles.set(routeKey, roles);
     }
     const mark = roles.get(report.role);
-    if (mark === undefined || report.endMs >= mark.endMs) roles.set(report.role, { revision: report.revision, endMs: report.endMs });
+    if (mark === undefined || report.endMs >= mark.endMs)
+      roles.set(report.role, { revision: report.revision, endMs: report.endMs });
     this.evictOverCap();
     return { ok: true, stored: true };
   }
@@ -216,14 +220,20 @@ export class HistogramStore {
   }
 
   /** Per-interval records of one revision in (fromMs, toMs], oldest first (one per proxy and interval). */
-  series(query: WindowQuery): QueryResult<{ namespace: string; revision: string | undefined; intervals: StoredInterval[] }> {
+  series(
+    query: WindowQuery,
+  ): QueryResult<{ namespace: string; revision: string | undefined; intervals: StoredInterval[] }> {
     const checked = this.checkQuery(query);
     if (!checked.ok) return checked;
     const { namespace } = checked.value;
     this.prune(this.nowMs());
     const revision = this.resolveRevision(namespace, query.route, query.revision);
-    const stored = revision === undefined ? undefined : this.bySeries.get(seriesKey(namespace, query.route, revision));
-    const intervals = stored === undefined ? [] : stored.intervals.filter((i) => i.endMs > query.fromMs && i.endMs <= query.toMs);
+    const stored =
+      revision === undefined ? undefined : this.bySeries.get(seriesKey(namespace, query.route, revision));
+    const intervals =
+      stored === undefined
+        ? []
+        : stored.intervals.filter((i) => i.endMs > query.fromMs && i.endMs <= query.toMs);
     return { ok: true, value: { namespace, revision, intervals } };
   }
 
@@ -232,7 +242,15 @@ export class HistogramStore {
     const found = this.series(query);
     if (!found.ok) return found;
     const { namespace, revision, intervals } = found.value;
-    const counts = { requests: 0, errors: 0, count1xx: 0, count2xx: 0, count3xx: 0, count4xx: 0, count5xx: 0 };
+    const counts = {
+      requests: 0,
+      errors: 0,
+      count1xx: 0,
+      count2xx: 0,
+      count3xx: 0,
+      count4xx: 0,
+      count5xx: 0,
+    };
     const proxies = new Set<string>();
     for (const i of intervals) {
       counts.requests += i.requests;
@@ -261,16 +279,23 @@ export class HistogramStore {
   }
 
   private checkQuery(query: WindowQuery): QueryResult<{ namespace: string }> {
-    if (typeof query.route !== 'string' || query.route === '') return fail('query.route', 'must be a non-empty string');
+    if (typeof query.route !== 'string' || query.route === '')
+      return fail('query.route', 'must be a non-empty string');
     if (typeof query.revision !== 'string' || query.revision === '') {
       return fail('query.revision', 'must be a role (stable, canary) or a revision hash');
     }
-    if (!Number.isFinite(query.fromMs)) return fail('query.fromMs', 'must be a finite number of ms since the epoch');
-    if (!Number.isFinite(query.toMs) || query.toMs < query.fromMs) return fail('query.toMs', 'must be a finite number >= fromMs');
-    if (query.namespace !== undefined && query.namespace !== '') return { ok: true, value: { namespace: query.namespace } };
+    if (!Number.isFinite(query.fromMs))
+      return fail('query.fromMs', 'must be a finite number of ms since the epoch');
+    if (!Number.isFinite(query.toMs) || query.toMs < query.fromMs)
+      return fail('query.toMs', 'must be a finite number >= fromMs');
+    if (query.namespace !== undefined && query.namespace !== '')
+      return { ok: true, value: { namespace: query.namespace } };
     const namespaces = this.namespacesOf(query.route);
     if (namespaces.length > 1) {
-      return fail('query.namespace', `route "${query.route}" has reports in several namespaces (${namespaces.join(', ')}); name one`);
+      return fail(
+        'query.namespace',
+        `route "${query.route}" has reports in several namespaces (${namespaces.join(', ')}); name one`,
+      );
     }
     return { ok: true, value: { namespace: namespaces[0] ?? '' } };
   }
@@ -279,7 +304,8 @@ export class HistogramStore {
     const cutoff = now - this.retentionMs;
     for (const [key, series] of this.bySeries) {
       let drop = 0;
-      while (drop < series.intervals.length && (series.intervals[drop] as StoredInterval).endMs <= cutoff) drop++;
+      while (drop < series.intervals.length && (series.intervals[drop] as StoredInterval).endMs <= cutoff)
+        drop++;
       if (drop > 0) this.dropOldest(key, series, drop);
     }
   }
@@ -303,7 +329,8 @@ export class HistogramStore {
   private dropOldest(key: string, series: RevisionSeries, count: number): void {
     for (const interval of series.intervals.splice(0, count)) {
       this.bytes -= intervalBytes(interval);
-      if (interval.proxyId !== '') series.keys.delete(`${interval.proxyId}\u0000${interval.startMs}\u0000${interval.endMs}`);
+      if (interval.proxyId !== '')
+        series.keys.delete(`${interval.proxyId}\u0000${interval.startMs}\u0000${interval.endMs}`);
     }
     if (series.intervals.length === 0) this.bySeries.delete(key);
   }
@@ -359,7 +386,8 @@ function insertSorted(intervals: StoredInterval[], interval: StoredInterval): vo
   let i = intervals.length;
   while (i > 0) {
     const prev = intervals[i - 1] as StoredInterval;
-    if (prev.endMs < interval.endMs || (prev.endMs === interval.endMs && prev.proxyId <= interval.proxyId)) break;
+    if (prev.endMs < interval.endMs || (prev.endMs === interval.endMs && prev.proxyId <= interval.proxyId))
+      break;
     i--;
   }
   intervals.splice(i, 0, interval);
@@ -369,16 +397,28 @@ function fail(field: string, message: string): { ok: false; error: FieldError } 
   return { ok: false, error: { field, message } };
 }
 
-const COUNT_FIELDS = ['count1xx', 'count2xx', 'count3xx', 'count4xx', 'count5xx', 'requests', 'errors'] as const;
+const COUNT_FIELDS = [
+  'count1xx',
+  'count2xx',
+  'count3xx',
+  'count4xx',
+  'count5xx',
+  'requests',
+  'errors',
+] as const;
 const STRING_FIELDS = ['route', 'namespace', 'role', 'revision'] as const;
 
 /** Validates an untyped report (e.g. from the gRPC handler) and decodes its histogram. */
 export function parseReport(
   input: unknown,
-): { ok: true; value: { report: HistogramReport; buckets: LatencyBuckets } } | { ok: false; error: FieldError } {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail('report', 'must be an object');
+):
+  | { ok: true; value: { report: HistogramReport; buckets: LatencyBuckets } }
+  | { ok: false; error: FieldError } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return fail('report', 'must be an object');
   const r = input as Record<string, unknown>;
-  if (r.proxyId !== undefined && typeof r.proxyId !== 'string') return fail('report.proxyId', 'must be a string');
+  if (r.proxyId !== undefined && typeof r.proxyId !== 'string')
+    return fail('report.proxyId', 'must be a string');
   for (const field of STRING_FIELDS) {
     const v = r[field];
     if (typeof v !== 'string' || v === '') return fail(`report.${field}`, 'must be a non-empty string');
@@ -392,13 +432,16 @@ export function parseReport(
   if ((r.endMs as number) < (r.startMs as number)) return fail('report.endMs', 'must not be before startMs');
   for (const field of COUNT_FIELDS) {
     const v = r[field];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(`report.${field}`, 'must be a non-negative integer');
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      return fail(`report.${field}`, 'must be a non-negative integer');
   }
   const requests = r.requests as number;
   const classes = COUNT_FIELDS.slice(0, 5).reduce((sum, f) => sum + (r[f] as number), 0);
-  if (classes > requests) return fail('report.requests', `is ${requests} but the status classes add up to ${classes}`);
+  if (classes > requests)
+    return fail('report.requests', `is ${requests} but the status classes add up to ${classes}`);
   if ((r.errors as number) > requests) return fail('report.errors', `exceeds requests (${requests})`);
-  if (typeof r.histogram !== 'string') return fail('report.histogram', 'must be a base64 string (compressed HDR V2)');
+  if (typeof r.histogram !== 'string')
+    return fail('report.histogram', 'must be a base64 string (compressed HDR V2)');
   let buckets = EMPTY_BUCKETS;
   if (r.histogram !== '') {
     try {

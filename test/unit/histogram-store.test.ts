@@ -63,12 +63,22 @@ describe('histogram store', () => {
 
   it('merges reports from several proxies and answers rates and quantiles over a window', () => {
     const store = new HistogramStore({ nowMs: () => 60_000 });
-    expect(store.ingest(report({ proxyId: 'a', latenciesUs: [1000, 2000], errors: 1 }))).toEqual({ ok: true, stored: true });
+    expect(store.ingest(report({ proxyId: 'a', latenciesUs: [1000, 2000], errors: 1 }))).toEqual({
+      ok: true,
+      stored: true,
+    });
     expect(store.ingest(report({ proxyId: 'b', latenciesUs: [3000, 4000, 5000, 100_000] })).ok).toBe(true);
     const w = store.window({ route: 'checkout', revision: 'stable', fromMs: 0, toMs: 60_000 });
     expect(w.ok).toBe(true);
     if (!w.ok) return;
-    expect(w.value).toMatchObject({ namespace: 'shop', revision: 'rev1', requests: 6, errors: 1, intervals: 2, proxies: 2 });
+    expect(w.value).toMatchObject({
+      namespace: 'shop',
+      revision: 'rev1',
+      requests: 6,
+      errors: 1,
+      intervals: 2,
+      proxies: 2,
+    });
     expect(errorRate(w.value)).toBeCloseTo(1 / 6, 12);
     expect(successRate(w.value)).toBeCloseTo(5 / 6, 12);
     expect(requestRatePerSecond(w.value)).toBeCloseTo(6 / 60, 12);
@@ -80,7 +90,16 @@ describe('histogram store', () => {
     const store = new HistogramStore({ nowMs: () => 100_000 });
     store.ingest(report({ endMs: 10_000, startMs: 9_000 }));
     store.ingest(report({ endMs: 20_000, startMs: 19_000, latenciesUs: [7000] }));
-    store.ingest(report({ endMs: 20_000, startMs: 19_000, role: 'canary', revision: 'rev2', latenciesUs: [9000], errors: 1 }));
+    store.ingest(
+      report({
+        endMs: 20_000,
+        startMs: 19_000,
+        role: 'canary',
+        revision: 'rev2',
+        latenciesUs: [9000],
+        errors: 1,
+      }),
+    );
     const late = store.window({ route: 'checkout', revision: 'stable', fromMs: 10_000, toMs: 20_000 });
     expect(late.ok && late.value.requests).toBe(1);
     const canary = store.window({ route: 'checkout', revision: 'canary', fromMs: 0, toMs: 100_000 });
@@ -107,7 +126,11 @@ describe('histogram store', () => {
     expect(store.ingest(report({ startMs: 74_000, endMs: 75_000 })).ok).toBe(true);
     const w = store.window({ route: 'checkout', revision: 'stable', fromMs: 0, toMs: now });
     expect(w.ok && w.value.intervals).toBe(1);
-    expect(store.ingest(report({ startMs: 1_000, endMs: 2_000 }))).toEqual({ ok: true, stored: false, reason: 'stale' });
+    expect(store.ingest(report({ startMs: 1_000, endMs: 2_000 }))).toEqual({
+      ok: true,
+      stored: false,
+      reason: 'stale',
+    });
 
     const capped = new HistogramStore({ nowMs: () => 100_000, maxBytes: 1_000 });
     for (let i = 1; i <= 10; i++) capped.ingest(report({ startMs: i * 1000, endMs: i * 1000 + 1000 }));

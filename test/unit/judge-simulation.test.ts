@@ -3,7 +3,11 @@
 // Measured figures are printed (console.info) so that they can be quoted; the assertions are the
 // guarantees: false alarms under alpha, fast detection of gross and moderate regressions.
 import { describe, expect, it } from 'vitest';
-import { type JudgeMetricSpec, SequentialJudge, type StratumSample } from '../../src/analysis/providers/judge.ts';
+import {
+  type JudgeMetricSpec,
+  SequentialJudge,
+  type StratumSample,
+} from '../../src/analysis/providers/judge.ts';
 import type { LatencyBuckets } from '../../src/analysis/stats/buckets.ts';
 import { binomial, createPrng, type Prng, poisson } from '../../src/analysis/stats/prng.ts';
 
@@ -40,7 +44,11 @@ function latencyModel(medianMs: number, sigma: number): LatencyModel {
 function erf(x: number): number {
   // Abramowitz-Stegun 7.1.26 is plenty for building a test distribution.
   const t = 1 / (1 + 0.327_591_1 * Math.abs(x));
-  const y = 1 - ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592) *
+      t *
+      Math.exp(-x * x);
   return x >= 0 ? y : -y;
 }
 
@@ -76,8 +84,24 @@ function sample(rng: Prng, requests: number, errorRate: number, latency: Latency
 }
 
 const METRICS: JudgeMetricSpec[] = [
-  { kind: 'error-rate', label: 'error-rate', weight: 1, critical: false, direction: 'increase', quantile: 0.95, thresholdMs: undefined },
-  { kind: 'latency', label: 'latency-p95', weight: 1, critical: false, direction: 'increase', quantile: 0.95, thresholdMs: undefined },
+  {
+    kind: 'error-rate',
+    label: 'error-rate',
+    weight: 1,
+    critical: false,
+    direction: 'increase',
+    quantile: 0.95,
+    thresholdMs: undefined,
+  },
+  {
+    kind: 'latency',
+    label: 'latency-p95',
+    weight: 1,
+    critical: false,
+    direction: 'increase',
+    quantile: 0.95,
+    thresholdMs: undefined,
+  },
 ];
 const ALPHA = 0.05;
 
@@ -93,9 +117,19 @@ interface Scenario {
 }
 
 /** Runs one simulated analysis; returns the second and canary request count at the first flag. */
-function simulate(s: Scenario): { flaggedAtSecond: number | undefined; canaryRequestsAtFlag: number; flags: string[] } {
+function simulate(s: Scenario): {
+  flaggedAtSecond: number | undefined;
+  canaryRequestsAtFlag: number;
+  flags: string[];
+} {
   const rng = createPrng(s.seed);
-  const judge = new SequentialJudge({ alpha: ALPHA, metrics: METRICS, passScore: 95, marginalScore: 75, onNoData: 'Inconclusive' });
+  const judge = new SequentialJudge({
+    alpha: ALPHA,
+    metrics: METRICS,
+    passScore: 95,
+    marginalScore: 75,
+    onNoData: 'Inconclusive',
+  });
   let canaryRequests = 0;
   for (let second = 1; second <= s.seconds; second++) {
     const total = poisson(rng, s.requestsPerSecond);
@@ -108,7 +142,11 @@ function simulate(s: Scenario): { flaggedAtSecond: number | undefined; canaryReq
     // Checked every second: a flag is final (the classification uses the running maximum).
     const flags = judge.flagged();
     if (flags.some((f) => f === 'High')) {
-      return { flaggedAtSecond: second, canaryRequestsAtFlag: canaryRequests, flags: METRICS.map((m, i) => `${m.label}:${flags[i]}`) };
+      return {
+        flaggedAtSecond: second,
+        canaryRequestsAtFlag: canaryRequests,
+        flags: METRICS.map((m, i) => `${m.label}:${flags[i]}`),
+      };
     }
   }
   return { flaggedAtSecond: undefined, canaryRequestsAtFlag: canaryRequests, flags: [] };
@@ -141,11 +179,15 @@ describe('sluice/judge on simulated traffic', () => {
         });
         if (r.flaggedAtSecond !== undefined) {
           falseAlarms += 1;
-          for (const f of r.flags.filter((x) => x.endsWith('High'))) byMetric.set(f, (byMetric.get(f) ?? 0) + 1);
+          for (const f of r.flags.filter((x) => x.endsWith('High')))
+            byMetric.set(f, (byMetric.get(f) ?? 0) + 1);
         }
       }
       const rate = falseAlarms / runs;
-      console.info(`false alarms at ${canaryWeight * 100}% weight: ${falseAlarms}/${runs} = ${rate} (alpha ${ALPHA})`, Object.fromEntries(byMetric));
+      console.info(
+        `false alarms at ${canaryWeight * 100}% weight: ${falseAlarms}/${runs} = ${rate} (alpha ${ALPHA})`,
+        Object.fromEntries(byMetric),
+      );
       expect(rate).toBeLessThanOrEqual(ALPHA);
     }, 60_000);
   }

@@ -59,8 +59,14 @@ describe('beta-binomial', () => {
   it('the truncated beta-binomial equals the brute-force mixture over one side of p', () => {
     const m = 9;
     for (const x of [0, 1, 4, 9]) {
-      expect(Math.exp(truncatedBetaBinomialLogPmf(x, m, 1, 1, 0.1, 'above'))).toBeCloseTo(bruteForcePmf(x, m, 1, 1, 0.1, 1), 5);
-      expect(Math.exp(truncatedBetaBinomialLogPmf(x, m, 3, 2, 0.4, 'below'))).toBeCloseTo(bruteForcePmf(x, m, 3, 2, 0, 0.4), 5);
+      expect(Math.exp(truncatedBetaBinomialLogPmf(x, m, 1, 1, 0.1, 'above'))).toBeCloseTo(
+        bruteForcePmf(x, m, 1, 1, 0.1, 1),
+        5,
+      );
+      expect(Math.exp(truncatedBetaBinomialLogPmf(x, m, 3, 2, 0.4, 'below'))).toBeCloseTo(
+        bruteForcePmf(x, m, 3, 2, 0, 0.4),
+        5,
+      );
     }
   });
 });
@@ -120,7 +126,12 @@ describe('share e-process', () => {
     let x = 0;
     let m = 0;
     for (const [canary, stable] of observations) {
-      process.update({ canaryEvents: canary, baselineEvents: stable, canaryRequests: 200, baselineRequests: 800 });
+      process.update({
+        canaryEvents: canary,
+        baselineEvents: stable,
+        canaryRequests: 200,
+        baselineRequests: 800,
+      });
       x += canary;
       m += canary + stable;
     }

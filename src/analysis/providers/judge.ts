@@ -159,7 +159,10 @@ interface MetricState {
  * feed it directly.
  */
 export class SequentialJudge {
-  private readonly config: Pick<JudgeConfig, 'alpha' | 'metrics' | 'passScore' | 'marginalScore' | 'onNoData'>;
+  private readonly config: Pick<
+    JudgeConfig,
+    'alpha' | 'metrics' | 'passScore' | 'marginalScore' | 'onNoData'
+  >;
   private readonly states: MetricState[];
   private runningBaseline: LatencyBuckets = EMPTY_BUCKETS;
   private canaryLatency: LatencyBuckets[] = [];
@@ -170,7 +173,10 @@ export class SequentialJudge {
     this.config = config;
     const metricAlpha = config.alpha / Math.max(1, config.metrics.length);
     this.states = config.metrics.map((spec) => {
-      const sides: Side[] = spec.direction === 'either' ? ['above', 'below'] : [spec.direction === 'increase' ? 'above' : 'below'];
+      const sides: Side[] =
+        spec.direction === 'either'
+          ? ['above', 'below']
+          : [spec.direction === 'increase' ? 'above' : 'below'];
       return {
         spec,
         processes: sides.map((side) => new ShareEProcess(side)),
@@ -201,8 +207,10 @@ export class SequentialJudge {
         process.update({
           canaryEvents,
           baselineEvents,
-          canaryRequests: state.spec.kind === 'error-rate' ? stratum.canary.requests : stratum.canary.buckets.total,
-          baselineRequests: state.spec.kind === 'error-rate' ? stratum.baseline.requests : stratum.baseline.buckets.total,
+          canaryRequests:
+            state.spec.kind === 'error-rate' ? stratum.canary.requests : stratum.canary.buckets.total,
+          baselineRequests:
+            state.spec.kind === 'error-rate' ? stratum.baseline.requests : stratum.baseline.buckets.total,
         });
       }
     }
@@ -240,7 +248,12 @@ function classify(state: MetricState): Classification {
   return 'Pass';
 }
 
-function verdictOf(state: MetricState, canaryAll: LatencyBuckets, baselineAll: LatencyBuckets, withReport: boolean): MetricVerdict {
+function verdictOf(
+  state: MetricState,
+  canaryAll: LatencyBuckets,
+  baselineAll: LatencyBuckets,
+  withReport: boolean,
+): MetricVerdict {
   const snaps = state.processes.map((p) => p.snapshot());
   let logE = Number.NEGATIVE_INFINITY;
   let maxLogE = Number.NEGATIVE_INFINITY;
@@ -308,8 +321,10 @@ export function scoreOf(
     return { score: 0, phase: 'Failed', reason: `critical metric failed: ${criticalFailing.join(', ')}` };
   }
   const score = countedWeight === 0 ? 100 : Math.round((10_000 * passWeight) / countedWeight) / 100;
-  const phase: MeasurementPhase = score >= config.passScore ? 'Successful' : score >= config.marginalScore ? 'Inconclusive' : 'Failed';
-  const reason = failing.length === 0 ? 'no regression detected' : `regression detected: ${failing.join(', ')}`;
+  const phase: MeasurementPhase =
+    score >= config.passScore ? 'Successful' : score >= config.marginalScore ? 'Inconclusive' : 'Failed';
+  const reason =
+    failing.length === 0 ? 'no regression detected' : `regression detected: ${failing.join(', ')}`;
   return { score, phase, reason };
 }
 
@@ -318,7 +333,10 @@ export function scoreOf(
  * (ceil(endMs / 1 s)), oldest first. A side with no report in a stratum counts as zero requests.
  */
 export function stratify(canary: readonly StoredInterval[], baseline: readonly StoredInterval[]): Stratum[] {
-  const byKey = new Map<string, { order: number; proxyId: string; canary: StoredInterval[]; baseline: StoredInterval[] }>();
+  const byKey = new Map<
+    string,
+    { order: number; proxyId: string; canary: StoredInterval[]; baseline: StoredInterval[] }
+  >();
   const add = (interval: StoredInterval, which: 'canary' | 'baseline') => {
     const second = Math.ceil(interval.endMs / STRATUM_MS);
     const key = `${second}\u0000${interval.proxyId}`;
@@ -331,7 +349,9 @@ export function stratify(canary: readonly StoredInterval[], baseline: readonly S
   };
   for (const i of canary) add(i, 'canary');
   for (const i of baseline) add(i, 'baseline');
-  const entries = [...byKey.values()].sort((a, b) => a.order - b.order || (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0));
+  const entries = [...byKey.values()].sort(
+    (a, b) => a.order - b.order || (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0),
+  );
   return entries.map((e) => ({ canary: sampleOf(e.canary), baseline: sampleOf(e.baseline) }));
 }
 
@@ -359,12 +379,14 @@ export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): C
   if (!canary.ok) return canary;
   const alpha = optionalNumber(config, 'alpha', path, DEFAULT_JUDGE_ALPHA);
   if (!alpha.ok) return alpha;
-  if (!(alpha.value > 0 && alpha.value < 1)) return { ok: false, field: `${path}.alpha`, message: 'must be in (0, 1), e.g. 0.05' };
+  if (!(alpha.value > 0 && alpha.value < 1))
+    return { ok: false, field: `${path}.alpha`, message: 'must be in (0, 1), e.g. 0.05' };
   const passScore = optionalNumber(config, 'passScore', path, DEFAULT_PASS_SCORE);
   if (!passScore.ok) return passScore;
   const marginalScore = optionalNumber(config, 'marginalScore', path, DEFAULT_MARGINAL_SCORE);
   if (!marginalScore.ok) return marginalScore;
-  if (passScore.value < 0 || passScore.value > 100) return { ok: false, field: `${path}.passScore`, message: 'must be in 0..100' };
+  if (passScore.value < 0 || passScore.value > 100)
+    return { ok: false, field: `${path}.passScore`, message: 'must be in 0..100' };
   if (marginalScore.value < 0 || marginalScore.value > passScore.value) {
     return { ok: false, field: `${path}.marginalScore`, message: 'must be in 0..passScore' };
   }
@@ -373,9 +395,20 @@ export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): C
   let sinceMs: number | undefined;
   if (config.since !== undefined && config.since !== '') {
     const v = config.since;
-    sinceMs = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : Number.NaN;
+    sinceMs =
+      typeof v === 'number'
+        ? v
+        : typeof v === 'string'
+          ? /^\d+$/.test(v)
+            ? Number(v)
+            : Date.parse(v)
+          : Number.NaN;
     if (!Number.isFinite(sinceMs)) {
-      return { ok: false, field: `${path}.since`, message: 'must be an RFC 3339 timestamp or epoch milliseconds' };
+      return {
+        ok: false,
+        field: `${path}.since`,
+        message: 'must be an RFC 3339 timestamp or epoch milliseconds',
+      };
     }
   }
   const onNoData = config.onNoData ?? 'Inconclusive';
@@ -384,14 +417,22 @@ export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): C
   }
   const rawMetrics = config.metrics ?? [{ name: 'error-rate' }, { name: 'latency' }];
   if (!Array.isArray(rawMetrics) || rawMetrics.length === 0) {
-    return { ok: false, field: `${path}.metrics`, message: 'must be a non-empty list, e.g. [{name: error-rate}, {name: latency}]' };
+    return {
+      ok: false,
+      field: `${path}.metrics`,
+      message: 'must be a non-empty list, e.g. [{name: error-rate}, {name: latency}]',
+    };
   }
   const metrics: JudgeMetricSpec[] = [];
   for (const [i, raw] of rawMetrics.entries()) {
     const parsed = parseMetricSpec(raw, `${path}.metrics[${i}]`);
     if (!parsed.ok) return parsed;
     if (metrics.some((m) => m.label === parsed.value.label)) {
-      return { ok: false, field: `${path}.metrics[${i}]`, message: `duplicates metric "${parsed.value.label}"` };
+      return {
+        ok: false,
+        field: `${path}.metrics[${i}]`,
+        message: `duplicates metric "${parsed.value.label}"`,
+      };
     }
     metrics.push(parsed.value);
   }
@@ -414,36 +455,62 @@ export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): C
 }
 
 function parseMetricSpec(raw: unknown, path: string): ConfigResult<JudgeMetricSpec> {
-  if (!isRecord(raw)) return { ok: false, field: path, message: 'must be an object such as {name: error-rate}' };
+  if (!isRecord(raw))
+    return { ok: false, field: path, message: 'must be an object such as {name: error-rate}' };
   const name = raw.name;
-  if (name !== 'error-rate' && name !== 'latency') return { ok: false, field: `${path}.name`, message: 'must be error-rate or latency' };
+  if (name !== 'error-rate' && name !== 'latency')
+    return { ok: false, field: `${path}.name`, message: 'must be error-rate or latency' };
   const weight = optionalNumber(raw, 'weight', path, 1);
   if (!weight.ok) return weight;
-  if (!(weight.value > 0)) return { ok: false, field: `${path}.weight`, message: 'must be a positive number' };
+  if (!(weight.value > 0))
+    return { ok: false, field: `${path}.weight`, message: 'must be a positive number' };
   const critical = raw.critical ?? false;
-  if (typeof critical !== 'boolean') return { ok: false, field: `${path}.critical`, message: 'must be true or false' };
+  if (typeof critical !== 'boolean')
+    return { ok: false, field: `${path}.critical`, message: 'must be true or false' };
   const direction = raw.direction ?? 'increase';
   if (direction !== 'increase' && direction !== 'decrease' && direction !== 'either') {
     return { ok: false, field: `${path}.direction`, message: 'must be increase, decrease or either' };
   }
   const quantile = optionalNumber(raw, 'quantile', path, DEFAULT_JUDGE_QUANTILE);
   if (!quantile.ok) return quantile;
-  if (!(quantile.value > 0 && quantile.value < 1)) return { ok: false, field: `${path}.quantile`, message: 'must be in (0, 1), e.g. 0.95' };
+  if (!(quantile.value > 0 && quantile.value < 1))
+    return { ok: false, field: `${path}.quantile`, message: 'must be in (0, 1), e.g. 0.95' };
   let thresholdMs: number | undefined;
   if (raw.thresholdMs !== undefined) {
     const t = optionalNumber(raw, 'thresholdMs', path, 0);
     if (!t.ok) return t;
-    if (!(t.value > 0)) return { ok: false, field: `${path}.thresholdMs`, message: 'must be a positive number of milliseconds' };
+    if (!(t.value > 0))
+      return {
+        ok: false,
+        field: `${path}.thresholdMs`,
+        message: 'must be a positive number of milliseconds',
+      };
     thresholdMs = t.value;
   }
   if (name === 'error-rate' && (raw.quantile !== undefined || thresholdMs !== undefined)) {
-    return { ok: false, field: `${path}.name`, message: 'error-rate takes no quantile or thresholdMs (did you mean latency?)' };
+    return {
+      ok: false,
+      field: `${path}.name`,
+      message: 'error-rate takes no quantile or thresholdMs (did you mean latency?)',
+    };
   }
   const label =
-    name === 'error-rate' ? 'error-rate' : thresholdMs !== undefined ? `latency-${thresholdMs}ms` : `latency-p${+(quantile.value * 100).toFixed(3)}`;
+    name === 'error-rate'
+      ? 'error-rate'
+      : thresholdMs !== undefined
+        ? `latency-${thresholdMs}ms`
+        : `latency-p${+(quantile.value * 100).toFixed(3)}`;
   return {
     ok: true,
-    value: { kind: name, label, weight: weight.value, critical, direction, quantile: quantile.value, thresholdMs },
+    value: {
+      kind: name,
+      label,
+      weight: weight.value,
+      critical,
+      direction,
+      quantile: quantile.value,
+      thresholdMs,
+    },
   };
 }
 
@@ -498,7 +565,10 @@ export function judgeFromStore(
   const baseline = store.series({ ...query, revision: config.baseline });
   if (!baseline.ok) return errorResult(`${baseline.error.field} ${baseline.error.message}`, request.secrets);
   if (canary.value.revision !== undefined && canary.value.revision === baseline.value.revision) {
-    return errorResult(`canary and baseline both resolve to revision ${canary.value.revision} of route ${config.route}`, request.secrets);
+    return errorResult(
+      `canary and baseline both resolve to revision ${canary.value.revision} of route ${config.route}`,
+      request.secrets,
+    );
   }
   const judge = new SequentialJudge(config);
   for (const stratum of stratify(canary.value.intervals, baseline.value.intervals)) judge.observe(stratum);

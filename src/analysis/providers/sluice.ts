@@ -22,7 +22,14 @@ export const SLUICE_PROXY_TYPE = 'sluice/proxy';
 export const DEFAULT_WINDOW_MS = 60_000;
 export const DEFAULT_LATENCY_QUANTILE = 0.95;
 
-export const SLUICE_METRICS = ['latency', 'success-rate', 'error-rate', 'request-rate', 'requests', 'errors'] as const;
+export const SLUICE_METRICS = [
+  'latency',
+  'success-rate',
+  'error-rate',
+  'request-rate',
+  'requests',
+  'errors',
+] as const;
 export type SluiceMetric = (typeof SLUICE_METRICS)[number];
 
 export interface SluiceProxyConfig {
@@ -36,7 +43,9 @@ export interface SluiceProxyConfig {
   readonly window: string;
 }
 
-export type ConfigResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly field: string; readonly message: string };
+export type ConfigResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly field: string; readonly message: string };
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,
@@ -65,7 +74,10 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 /** The plugin block of a metric's provider: `provider.plugin["sluice/proxy"]` (or a bare key). */
-export function pluginConfig(provider: Readonly<Record<string, unknown>>, type: string): ConfigResult<{ path: string; config: Record<string, unknown> }> {
+export function pluginConfig(
+  provider: Readonly<Record<string, unknown>>,
+  type: string,
+): ConfigResult<{ path: string; config: Record<string, unknown> }> {
   const plugin = provider.plugin;
   let raw: unknown;
   let path: string;
@@ -80,7 +92,9 @@ export function pluginConfig(provider: Readonly<Record<string, unknown>>, type: 
   return { ok: true, value: { path, config: raw } };
 }
 
-export function parseSluiceProxyConfig(provider: Readonly<Record<string, unknown>>): ConfigResult<SluiceProxyConfig> {
+export function parseSluiceProxyConfig(
+  provider: Readonly<Record<string, unknown>>,
+): ConfigResult<SluiceProxyConfig> {
   const found = pluginConfig(provider, SLUICE_PROXY_TYPE);
   if (!found.ok) return found;
   const { path, config } = found.value;
@@ -88,7 +102,10 @@ export function parseSluiceProxyConfig(provider: Readonly<Record<string, unknown
   if (!route.ok) return route;
   const namespace = optionalString(config, 'namespace', path);
   if (!namespace.ok) return namespace;
-  const revision = config.revision === undefined ? { ok: true as const, value: 'canary' } : requiredString(config, 'revision', path);
+  const revision =
+    config.revision === undefined
+      ? { ok: true as const, value: 'canary' }
+      : requiredString(config, 'revision', path);
   if (!revision.ok) return revision;
   const metric = config.metric;
   if (typeof metric !== 'string' || !(SLUICE_METRICS as readonly string[]).includes(metric)) {
@@ -101,7 +118,8 @@ export function parseSluiceProxyConfig(provider: Readonly<Record<string, unknown
   }
   const window = optionalDuration(config, 'window', path, DEFAULT_WINDOW_MS);
   if (!window.ok) return window;
-  if (window.value.ms <= 0) return { ok: false, field: `${path}.window`, message: 'must be a positive duration' };
+  if (window.value.ms <= 0)
+    return { ok: false, field: `${path}.window`, message: 'must be a positive duration' };
   return {
     ok: true,
     value: {
@@ -169,8 +187,17 @@ export function runSluiceProxy(store: HistogramStore, request: ProviderRequest):
     if (config.metric === 'latency') metadata.quantile = String(config.quantile);
     const base = { result, value: String(result), metadata };
     if (w.requests > 0) return base;
-    const who = w.revision === undefined ? `no revision has reported the role "${config.revision}"` : `revision ${w.revision}`;
-    return { ...base, message: redact(`no requests for route ${config.route} (${who}) in the last ${config.window}`, request.secrets) };
+    const who =
+      w.revision === undefined
+        ? `no revision has reported the role "${config.revision}"`
+        : `revision ${w.revision}`;
+    return {
+      ...base,
+      message: redact(
+        `no requests for route ${config.route} (${who}) in the last ${config.window}`,
+        request.secrets,
+      ),
+    };
   } catch (error) {
     // Defensive: nothing above is expected to throw, but a provider must never throw into the engine.
     return errorResult(error instanceof Error ? error.message : String(error), request.secrets);
@@ -178,7 +205,11 @@ export function runSluiceProxy(store: HistogramStore, request: ProviderRequest):
 }
 
 /** The run's namespace when the route has reports there, else leave it to the store (the only namespace). */
-export function defaultNamespace(store: HistogramStore, route: string, runNamespace: string | undefined): string | undefined {
+export function defaultNamespace(
+  store: HistogramStore,
+  route: string,
+  runNamespace: string | undefined,
+): string | undefined {
   if (runNamespace === undefined) return undefined;
   return store.namespacesOf(route).includes(runNamespace) ? runNamespace : undefined;
 }
@@ -197,13 +228,22 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function requiredString(config: Record<string, unknown>, key: string, path: string): ConfigResult<string> {
+export function requiredString(
+  config: Record<string, unknown>,
+  key: string,
+  path: string,
+): ConfigResult<string> {
   const v = config[key];
-  if (typeof v !== 'string' || v === '') return { ok: false, field: `${path}.${key}`, message: 'must be a non-empty string' };
+  if (typeof v !== 'string' || v === '')
+    return { ok: false, field: `${path}.${key}`, message: 'must be a non-empty string' };
   return { ok: true, value: v };
 }
 
-export function optionalString(config: Record<string, unknown>, key: string, path: string): ConfigResult<string | undefined> {
+export function optionalString(
+  config: Record<string, unknown>,
+  key: string,
+  path: string,
+): ConfigResult<string | undefined> {
   const v = config[key];
   if (v === undefined || v === '') return { ok: true, value: undefined };
   if (typeof v !== 'string') return { ok: false, field: `${path}.${key}`, message: 'must be a string' };
@@ -211,11 +251,17 @@ export function optionalString(config: Record<string, unknown>, key: string, pat
 }
 
 /** Numbers may arrive as strings after `{{args.x}}` substitution. */
-export function optionalNumber(config: Record<string, unknown>, key: string, path: string, fallback: number): ConfigResult<number> {
+export function optionalNumber(
+  config: Record<string, unknown>,
+  key: string,
+  path: string,
+  fallback: number,
+): ConfigResult<number> {
   const v = config[key];
   if (v === undefined) return { ok: true, value: fallback };
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n)) return { ok: false, field: `${path}.${key}`, message: 'must be a number' };
+  if (typeof n !== 'number' || !Number.isFinite(n))
+    return { ok: false, field: `${path}.${key}`, message: 'must be a number' };
   return { ok: true, value: n };
 }
 
@@ -228,7 +274,8 @@ export function optionalDuration(
   const v = config[key];
   if (v === undefined) return { ok: true, value: { ms: fallbackMs, text: formatDuration(fallbackMs) } };
   const ms = typeof v === 'string' ? parseDurationMs(v) : undefined;
-  if (ms === undefined) return { ok: false, field: `${path}.${key}`, message: 'must be a duration such as "30s", "2m" or "1h"' };
+  if (ms === undefined)
+    return { ok: false, field: `${path}.${key}`, message: 'must be a duration such as "30s", "2m" or "1h"' };
   return { ok: true, value: { ms, text: v as string } };
 }
 

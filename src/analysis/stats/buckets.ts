@@ -121,6 +121,7 @@ export function countAbove(buckets: LatencyBuckets, thresholdUs: number): number
 export function meanUs(buckets: LatencyBuckets): number {
   if (buckets.total === 0) return Number.NaN;
   let sum = 0;
-  for (let i = 0; i < buckets.valuesUs.length; i++) sum += (buckets.valuesUs[i] as number) * (buckets.counts[i] as number);
+  for (let i = 0; i < buckets.valuesUs.length; i++)
+    sum += (buckets.valuesUs[i] as number) * (buckets.counts[i] as number);
   return sum / buckets.total;
 }

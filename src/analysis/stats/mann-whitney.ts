@@ -21,7 +21,8 @@ export interface MannWhitneyResult {
 export function mannWhitney(first: LatencyBuckets, second: LatencyBuckets): MannWhitneyResult {
   const n1 = first.total;
   const n2 = second.total;
-  if (n1 === 0 || n2 === 0) return { n1, n2, u: Number.NaN, z: Number.NaN, pValue: Number.NaN, cles: Number.NaN };
+  if (n1 === 0 || n2 === 0)
+    return { n1, n2, u: Number.NaN, z: Number.NaN, pValue: Number.NaN, cles: Number.NaN };
   let i = 0;
   let j = 0;
   let ranked = 0;
@@ -73,7 +74,11 @@ function erfc(x: number): number {
                   (0.096_784_18 +
                     t *
                       (-0.186_288_06 +
-                        t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))),
+                        t *
+                          (0.278_868_07 +
+                            t *
+                              (-1.135_203_98 +
+                                t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }

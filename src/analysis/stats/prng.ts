@@ -110,7 +110,9 @@ export function aliasTable(weights: readonly number[]): AliasTable {
   const scaled = weights.map((w) => (w * n) / total);
   const small: number[] = [];
   const large: number[] = [];
-  scaled.forEach((w, i) => (w < 1 ? small : large).push(i));
+  scaled.forEach((w, i) => {
+    (w < 1 ? small : large).push(i);
+  });
   while (small.length > 0 && large.length > 0) {
     const s = small.pop() as number;
     const l = large.pop() as number;
