@@ -16,6 +16,9 @@
 // - `/` always yields a float (`7 / 2 == 3.5`), `%` needs integers, `**` and `^` are powers.
 // - Comparisons chain like expr's parser: `1 < x < 3` means `1 < x && x < 3`.
 // - A condition must evaluate to a boolean: otherwise the error is `expected bool, but got float64`.
+// - Not copied: the pre-check on Argo's master branch (validateIndexedResultAccess) that fails any
+//   condition containing `result[` when the result is empty, even `len(result) == 0 || result[0] < 5`;
+//   here that condition is true on `[]`, as in released Argo with expr v1.17.
 //
 // ## Differences from expr-lang v1.17
 // - One number type. expr distinguishes int and float64; here every number is a JS double. Where expr

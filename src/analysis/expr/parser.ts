@@ -257,7 +257,7 @@ class Parser {
       const pos = this.cur.pos;
       this.next();
       if (this.is('Operator', ':')) {
-        // Elvis: `a ?: b` is `a ?? b` for nil... expr compiles it as `a ? a : b` on truthiness of a bool.
+        // `a ?: b` is parsed as expr's parser does: `a ? a : b` (so `a` must be a bool).
         this.next();
         const b = this.parseExpression(0);
         result = { k: 'cond', pos, c: result, a: result, b };
