@@ -110,7 +110,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       token: c.token,
       tls: c.tls,
       proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
-      routes: c.routes ?? [],
+      routes: (c.routes ?? []).map((name) => ({ name })),
       onSnapshot: (version: number, config: unknown) => {
         const result = apply(config, version);
         if (!result.ok) log.error({ version, reason: result.reason }, 'snapshot rejected (NACK)');

@@ -2,9 +2,10 @@
 // never delays or changes the client's response: the copy is sent after the decision, its answer is
 // read and discarded, failures are only counted, and at most `maxInFlight` copies are outstanding
 // (beyond that copies are dropped and counted). Requests with a body are not mirrored: copying a
-// streamed body would mean buffering it or slowing the client to the mirror's pace.
+// streamed body would mean buffering it or slowing the client to the mirror's pace. undici is loaded
+// on the first copy, so a proxy without mirror routes does not carry its memory.
 
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import type { RequestHead } from './http1/head.ts';
 import { HOP_BY_HOP } from './http1/syntax.ts';
 import type { SnapshotBackend } from './routing/snapshot-types.ts';
@@ -18,20 +19,29 @@ export interface MirrorStats {
 
 export class MirrorSender {
   readonly stats: MirrorStats = { sent: 0, failed: 0, dropped: 0, skippedWithBody: 0 };
-  private readonly agent: Agent;
+  private agent: Promise<Agent> | null = null;
   private inFlight = 0;
   private readonly maxInFlight: number;
+  private readonly timeoutMs: number;
 
   constructor(maxInFlight = 64, timeoutMs = 10_000) {
     this.maxInFlight = maxInFlight;
-    this.agent = new Agent({
-      connections: 32,
-      pipelining: 1,
-      connectTimeout: Math.min(timeoutMs, 5_000),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      keepAliveTimeout: 4_000,
-    });
+    this.timeoutMs = timeoutMs;
+  }
+
+  private getAgent(): Promise<Agent> {
+    this.agent ??= import('undici').then(
+      ({ Agent }) =>
+        new Agent({
+          connections: 32,
+          pipelining: 1,
+          connectTimeout: Math.min(this.timeoutMs, 5_000),
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          keepAliveTimeout: 4_000,
+        }),
+    );
+    return this.agent;
   }
 
   send<U>(backend: SnapshotBackend<U>, head: RequestHead, clientIp: string, hasBody: boolean): void {
@@ -52,8 +62,10 @@ export class MirrorSender {
     }
     headers.push('x-forwarded-for', clientIp, 'x-sluice-mirror', '1');
     this.inFlight++;
-    this.agent
-      .request({ origin: backend.address, path: head.target, method: head.method as 'GET', headers })
+    this.getAgent()
+      .then((agent) =>
+        agent.request({ origin: backend.address, path: head.target, method: head.method as 'GET', headers }),
+      )
       .then(
         async (res) => {
           await res.body.dump();
@@ -69,6 +81,6 @@ export class MirrorSender {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.agent !== null) await (await this.agent).close();
   }
 }
