@@ -58,12 +58,14 @@ export interface ControlClientOptions {
   proxyId: string;
   /** Software version announced in Hello. */
   proxyVersion?: string;
-  /** The routes this proxy serves, announced in Hello. */
-  routes: { name: string; namespace?: string }[];
+  /** The routes this proxy serves, announced in Hello: names, or names with a namespace. */
+  routes: (string | { name: string; namespace?: string })[];
   /** Applies a pushed snapshot; its answer becomes the ACK or the NACK reason. */
   onSnapshot(version: number, config: RoutesConfig): SnapshotResult;
-  /** Completed intervals not yet exported (HistogramStore.drainReports). */
-  drainReports(): HistogramReport[];
+  /** Completed intervals not yet exported, e.g. () => store.drainReports(). Give this or `histograms`. */
+  drainReports?(): HistogramReport[];
+  /** Shorthand for drainReports: anything with drainReports(), e.g. the proxy's HistogramStore. */
+  histograms?: { drainReports(): HistogramReport[] };
   reportIntervalMs?: number;
   maxBacklogReports?: number;
   maxReportsPerMessage?: number;
@@ -107,6 +109,9 @@ function validate(options: ControlClientOptions): void {
     throw new Error(`control: target must be host:port, got "${options.target}"`);
   }
   if (options.proxyId === '') throw new Error('control: proxyId must not be empty');
+  if ((options.drainReports === undefined) === (options.histograms === undefined)) {
+    throw new Error('control: give exactly one of drainReports or histograms');
+  }
   if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token)) {
     throw new Error('control: token must be printable ASCII without spaces');
   }
@@ -150,6 +155,9 @@ export function startControlClient(options: ControlClientOptions): ControlClient
     channelOptions['grpc.default_authority'] = options.tls.serverName;
   }
   const Service = controlPlaneService();
+  const histograms = options.histograms;
+  const drainReports = options.drainReports ?? (() => histograms?.drainReports() ?? []);
+  const servedRoutes = options.routes.map((r) => (typeof r === 'string' ? { name: r } : r));
 
   let closed = false;
   let isConnected = false;
@@ -200,7 +208,7 @@ export function startControlClient(options: ControlClientOptions): ControlClient
 
   const collect = (): void => {
     try {
-      enqueue(options.drainReports());
+      enqueue(drainReports());
     } catch (error) {
       logger.error({ err: error }, 'control: drainReports failed');
     }
@@ -302,7 +310,7 @@ export function startControlClient(options: ControlClientOptions): ControlClient
       hello: helloToWire({
         proxyId: options.proxyId,
         version: options.proxyVersion ?? '',
-        routes: options.routes,
+        routes: servedRoutes,
       }),
     });
   };

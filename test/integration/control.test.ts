@@ -118,6 +118,13 @@ describe('control client against the test control server', () => {
     expect(applied.map((a) => a.version)).toEqual([7, 8]);
   });
 
+  it('announces routes given as plain names', async () => {
+    const s = await server();
+    client(s.target, { routes: ['checkout', { name: 'payments', namespace: 'pay' }] });
+    const hello = await s.waitFor('hello');
+    expect(hello.hello.routes).toEqual([{ name: 'checkout' }, { name: 'payments', namespace: 'pay' }]);
+  });
+
   it('NACKs with the reason onSnapshot gives, and when onSnapshot throws', async () => {
     const s = await server();
     client(s.target, {
@@ -171,7 +178,7 @@ describe('control client against the test control server', () => {
     const s = await server();
     const store = new HistogramStore({ intervalMs: 100 });
     const series = store.series({ app: 'checkout', namespace: 'shop', role: 'canary', revision: '84b2a1' });
-    client(s.target, { drainReports: () => store.drainReports() });
+    client(s.target, { drainReports: undefined, histograms: store });
     await s.waitFor('hello');
     for (let i = 1; i <= 200; i++) series.record(i <= 10 ? 503 : 200, 'GET', i * 1_000);
 
@@ -251,6 +258,9 @@ describe('control client against the test control server', () => {
       /tls\.cert and tls\.key/,
     );
     expect(() => startControlClient({ ...base, token: 'has space' })).toThrow(/token/);
+    expect(() => startControlClient({ ...base, drainReports: undefined })).toThrow(
+      /drainReports or histograms/,
+    );
   });
 });
 
