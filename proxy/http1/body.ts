@@ -21,6 +21,7 @@ const S_TRAILER_START = 6;
 const S_TRAILER = 7;
 const S_TRAILER_LF = 8;
 const S_END_LF = 9;
+const S_SIZE_WS = 10;
 
 const MAX_SIZE_DIGITS = 12; // 2^48 bytes: far beyond any body, still exact in a double
 const MAX_EXTENSION_BYTES = 1024;
@@ -106,8 +107,12 @@ export class BodyReader {
           } else if (c === CR) {
             this.state = S_SIZE_LF;
             i++;
-          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+          } else if (c === 0x3b) {
             this.state = S_EXT;
+            this.sideBytes = 0;
+            i++;
+          } else if (c === 0x20 || c === 0x09) {
+            this.state = S_SIZE_WS;
             this.sideBytes = 0;
             i++;
           } else {
@@ -115,6 +120,14 @@ export class BodyReader {
           }
           break;
         }
+        case S_SIZE_WS:
+          // BWS after the size may only lead to an extension (RFC 9112 7.1.1): "5 junk" and "5 " are
+          // rejected, not read as 5, so no peer in front of us can frame them differently.
+          if (c === 0x3b) this.state = S_EXT;
+          else if ((c !== 0x20 && c !== 0x09) || ++this.sideBytes > MAX_EXTENSION_BYTES)
+            return this.fail('invalid chunk size');
+          i++;
+          break;
         case S_EXT:
           if (c === CR) {
             this.state = S_SIZE_LF;

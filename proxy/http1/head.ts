@@ -166,6 +166,10 @@ export function parseRequestHead(s: string): RequestHead | HeadError {
   const lineEnd = s.indexOf('\r\n');
   if (sp1 <= 0 || lineEnd < 0 || sp1 > lineEnd) return fail('SLUICE_BAD_REQUEST', 'malformed request line');
   if (!isToken(s, 0, sp1)) return fail('SLUICE_BAD_REQUEST', 'invalid method');
+  // CONNECT is refused in every target form, not only authority-form: an origin-form CONNECT would
+  // otherwise be forwarded and could open a tunnel at a backend that honours it.
+  if (sp1 === 7 && s.startsWith('CONNECT'))
+    return fail('SLUICE_METHOD_NOT_ALLOWED', 'CONNECT is not supported');
   const sp2 = s.indexOf(' ', sp1 + 1);
   if (sp2 < 0 || sp2 > lineEnd || lineEnd - sp2 !== 9)
     return fail('SLUICE_BAD_REQUEST', 'malformed request line');
@@ -190,13 +194,16 @@ export function parseRequestHead(s: string): RequestHead | HeadError {
     } else if (/^https?:\/\//i.test(target)) {
       // absolute-form (RFC 9112 3.2.2): forwarded in origin-form; its authority must agree with Host.
       const authStart = target.indexOf('//') + 2;
-      let pathStart = target.indexOf('/', authStart);
-      if (pathStart < 0) pathStart = target.length;
+      // the authority ends at the path or, without a path, at the query (RFC 3986 3.2)
+      let pathStart = authStart;
+      while (pathStart < target.length) {
+        const c = target.charCodeAt(pathStart);
+        if (c === 0x2f || c === 0x3f) break;
+        pathStart++;
+      }
       targetAuthority = target.slice(authStart, pathStart).toLowerCase();
       target = pathStart === target.length ? '/' : target.slice(pathStart);
       if (target.charCodeAt(0) === 0x3f) target = `/${target}`;
-    } else if (head.method === 'CONNECT') {
-      return fail('SLUICE_METHOD_NOT_ALLOWED', 'CONNECT is not supported');
     } else {
       return fail('SLUICE_BAD_REQUEST', 'request target must be in origin-form');
     }
