@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadResult, runClosedLoop, runPaced } from './lib/load.ts';
 import { clockTicksPerSecond, cpuUsPerRequest, readTreeCpuTicks, startRssSampler } from './lib/proc.ts';
-import { makeTempDir, stopAll, stopProcess } from './lib/processes.ts';
+import { installSignalHandlers, makeTempDir, stopAll, stopProcess } from './lib/processes.ts';
 import { type MachineInfo, machineInfo, writeResult } from './lib/results.ts';
 import { type BenchSettings, parseSettings, USAGE } from './lib/settings.ts';
 import {
@@ -303,6 +303,7 @@ export function printProxyResult(result: ProxyBenchResult): void {
 }
 
 async function main(): Promise<void> {
+  installSignalHandlers();
   const parsed = parseSettings(process.argv.slice(2), process.env);
   if (!parsed.ok) {
     process.stderr.write(`${parsed.error}\n${USAGE}\n`);

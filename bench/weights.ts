@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, request } from 'undici';
 import { cookieFromSetCookie } from './lib/cookies.ts';
-import { makeTempDir, stopAll, stopProcess } from './lib/processes.ts';
+import { installSignalHandlers, makeTempDir, stopAll, stopProcess } from './lib/processes.ts';
 import { type MachineInfo, machineInfo, writeResult } from './lib/results.ts';
 import { type BenchSettings, parseSettings, USAGE } from './lib/settings.ts';
 import { fmt, markdownTable } from './lib/table.ts';
@@ -41,6 +41,8 @@ export interface WeightRun {
   expectedCanary: number;
   /** |canary - expectedCanary|, in requests. */
   errorRequests: number;
+  /** Largest |canary - n x weight| over every prefix n of the sequential run. */
+  maxPrefixErrorRequests: number;
   pass: boolean;
 }
 
@@ -74,11 +76,23 @@ export interface WeightsBenchResult {
 }
 
 /** Scores a plain-weight run: expected canary count is N x weight. */
+/**
+ * Scores a plain-weight run from the backend that answered each request, in order. The expected
+ * canary count after n requests is n x weight; the bound must hold for every prefix, not only the
+ * total (issue 2: "never differs ... by more than one request").
+ */
 export function scoreWeightRun(
   canaryWeightPct: number,
-  counts: { canary: number; stable: number; other: number },
+  answers: readonly ('canary' | 'stable' | 'other')[],
 ): WeightRun {
-  const requests = counts.canary + counts.stable + counts.other;
+  const counts = { canary: 0, stable: 0, other: 0 };
+  let maxPrefixErrorRequests = 0;
+  answers.forEach((a, i) => {
+    counts[a]++;
+    const prefixError = Math.abs(counts.canary - ((i + 1) * canaryWeightPct) / 100);
+    maxPrefixErrorRequests = Math.max(maxPrefixErrorRequests, prefixError);
+  });
+  const requests = answers.length;
   const expectedCanary = (requests * canaryWeightPct) / 100;
   const errorRequests = Math.abs(counts.canary - expectedCanary);
   return {
@@ -87,7 +101,8 @@ export function scoreWeightRun(
     ...counts,
     expectedCanary,
     errorRequests,
-    pass: counts.other === 0 && errorRequests <= 1,
+    maxPrefixErrorRequests,
+    pass: counts.other === 0 && maxPrefixErrorRequests <= 1,
   };
 }
 
@@ -190,19 +205,18 @@ async function measureWeight(
   const routesPath = join(dir, `routes-weight-${weightPct}.yaml`);
   writeRoutes(routesPath, stable, canary, weightPct, false);
   const run = await withSluice(dir, routesPath, async (target) => {
-    const pool = new Pool(new URL(target.url).origin, { connections: CONCURRENCY });
-    const counts = { canary: 0, stable: 0, other: 0 };
+    // Sequential on one keep-alive connection: arrival order is pick order, so prefixes are exact.
+    const pool = new Pool(new URL(target.url).origin, { connections: 1 });
+    const answers: ('canary' | 'stable' | 'other')[] = [];
     try {
-      await forEachConcurrent(requests, CONCURRENCY, async () => {
+      for (let i = 0; i < requests; i++) {
         const { backend } = await ask(pool, undefined);
-        if (backend === canary.name) counts.canary++;
-        else if (backend === stable.name) counts.stable++;
-        else counts.other++;
-      });
+        answers.push(backend === canary.name ? 'canary' : backend === stable.name ? 'stable' : 'other');
+      }
     } finally {
       await pool.destroy();
     }
-    return scoreWeightRun(weightPct, counts);
+    return scoreWeightRun(weightPct, answers);
   });
   return run.ok ? run.value : run.reason;
 }
@@ -284,6 +298,7 @@ export function renderWeightTables(weights: readonly WeightRun[], sticky: readon
         { header: 'canary', align: 'right', cell: (w) => fmt(w.canary) },
         { header: 'expected', align: 'right', cell: (w) => fmt(w.expectedCanary, 2) },
         { header: 'error (requests)', align: 'right', cell: (w) => fmt(w.errorRequests, 2) },
+        { header: 'max error, any prefix', align: 'right', cell: (w) => fmt(w.maxPrefixErrorRequests, 2) },
         { header: 'failed', align: 'right', cell: (w) => fmt(w.other) },
         { header: 'target <= 1', cell: (w) => passText(w.pass) },
       ],
@@ -374,6 +389,7 @@ export function printWeightsResult(result: WeightsBenchResult): void {
 }
 
 async function main(): Promise<void> {
+  installSignalHandlers();
   const parsed = parseSettings(process.argv.slice(2), process.env);
   if (!parsed.ok) {
     process.stderr.write(`${parsed.error}\n${USAGE}\n`);

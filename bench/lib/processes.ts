@@ -21,7 +21,8 @@ export interface ManagedProcess {
 
 const processes = new Set<ManagedProcess>();
 const tempDirs = new Set<string>();
-let handlersInstalled = false;
+let exitHandlerInstalled = false;
+let signalHandlersInstalled = false;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -36,13 +37,19 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
   // Last resort: synchronous, so it also runs on process.exit() and uncaught errors.
   process.on('exit', () => {
     for (const p of processes) if (!p.hasExited()) killGroup(p.pid, 'SIGKILL');
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   });
+}
+
+/** For benchmark entry points: on SIGINT/SIGTERM stop everything started, then exit (130/143). */
+export function installSignalHandlers(): void {
+  if (signalHandlersInstalled) return;
+  signalHandlersInstalled = true;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nbench: ${signal}, stopping everything started...\n`);
