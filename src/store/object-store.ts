@@ -1,0 +1,105 @@
+// The ObjectStore seam (ARCHITECTURE.md): everything the reconcilers know about the API server.
+// Reads come from an informer cache (cluster mode) or memory (embedded mode), so they are
+// synchronous; writes are asynchronous and may fail with a conflict (optimistic concurrency on
+// resourceVersion) or not-found, reported as StoreError, never as a crash of the reconciler.
+
+export type Kind =
+  | 'Rollout'
+  | 'AnalysisTemplate'
+  | 'ClusterAnalysisTemplate'
+  | 'AnalysisRun'
+  | 'Experiment'
+  | 'ReplicaSet'
+  | 'Deployment'
+  | 'Service'
+  | 'Pod'
+  | 'Secret'
+  | 'Job'
+  | 'Event'
+  | 'Lease';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  generateName?: string;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic';
+
+export type StoreErrorReason =
+  | 'NotFound'
+  | 'Conflict'
+  | 'AlreadyExists'
+  | 'Invalid'
+  | 'Forbidden'
+  | 'Unavailable';
+
+/** A failed write, with the API server's reason and message. */
+export class StoreError extends Error {
+  readonly reason: StoreErrorReason;
+  readonly status: number;
+  constructor(reason: StoreErrorReason, status: number, message: string) {
+    super(message);
+    this.name = 'StoreError';
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ObjectStore {
+  /** From the cache; undefined when absent. Cluster-scoped kinds use namespace "". */
+  get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined;
+  /** From the cache; all namespaces when namespace is undefined; label selector as equality map. */
+  list<T extends KubeObject>(
+    kind: Kind,
+    namespace?: string,
+    selector?: Readonly<Record<string, string>>,
+  ): T[];
+  create<T extends KubeObject>(obj: T): Promise<T>;
+  /** Full update; fails with Conflict when metadata.resourceVersion is stale. */
+  update<T extends KubeObject>(obj: T): Promise<T>;
+  patch<T extends KubeObject>(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: unknown,
+    type?: PatchType,
+  ): Promise<T>;
+  /** Through the status subresource. */
+  patchStatus<T extends KubeObject>(kind: Kind, namespace: string, name: string, patch: unknown): Promise<T>;
+  delete(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    options?: { propagation?: 'Foreground' | 'Background' | 'Orphan' },
+  ): Promise<void>;
+  /** Change notifications for a kind; returns an unsubscribe function. */
+  watch(kind: Kind, handler: (type: WatchEventType, obj: KubeObject) => void): () => void;
+  /** A Kubernetes Event about `obj` (best effort: failures are logged, never thrown). */
+  recordEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
