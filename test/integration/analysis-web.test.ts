@@ -47,15 +47,13 @@ beforeAll(async () => {
   routes.set('/text', (_q, _b, res) => res.writeHead(200).end('42'));
   routes.set('/down', (_q, _b, res) => res.writeHead(503).end('unavailable'));
   routes.set('/echo', (req, body, res) =>
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          ct: req.headers['content-type'],
-          body: JSON.parse(body || 'null'),
-          auth: req.headers.authorization ?? null,
-        }),
-      ),
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        ct: req.headers['content-type'],
+        body: JSON.parse(body || 'null'),
+        auth: req.headers.authorization ?? null,
+      }),
+    ),
   );
   routes.set('/slow', (_q, _b, res) => {
     const t = setTimeout(() => res.writeHead(200).end('late'), 3_000);
@@ -117,16 +115,14 @@ beforeAll(async () => {
                   { metric: { a: 'y' }, value: [1, 'NaN'] },
                 ],
               };
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          status: 'success',
-          data,
-          warnings: q === 'warn' ? ['careful'] : undefined,
-          auth: req.headers.authorization,
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        status: 'success',
+        data,
+        warnings: q === 'warn' ? ['careful'] : undefined,
+        auth: req.headers.authorization,
+      }),
+    );
   });
 });
 
