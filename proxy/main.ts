@@ -118,6 +118,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       },
       histograms: telemetry.histograms,
       logger: log,
+      onConnectionChange: (connected: boolean) => telemetry.metrics.controlConnected(connected),
+      onReportsDropped: (n: number) => telemetry.metrics.reportsDropped(n),
     });
   }
 

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import pino from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -206,7 +207,7 @@ describe('forwarding', () => {
     async function* parts(): AsyncGenerator<Buffer> {
       for (let i = 0; i < body.length; i += 100_000) yield body.subarray(i, i + 100_000);
     }
-    const r2 = await request(`${base}/up`, { method: 'POST', body: parts(), dispatcher: agent });
+    const r2 = await request(`${base}/up`, { method: 'POST', body: Readable.from(parts()), dispatcher: agent });
     expect(r2.headers['x-received']).toBe(String(body.length));
     expect(r2.headers['x-sha']).toBe(expected);
     await r2.body.dump();
