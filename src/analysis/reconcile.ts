@@ -269,9 +269,9 @@ export function completeMeasurement(
   const hasConditions = Boolean(settings.successCondition || settings.failureCondition);
   let phase: AnalysisPhase;
   let message = answer.message;
-  if (answer.phase === 'Error' || answer.phase === 'Running') {
-    phase = answer.phase;
-  } else if (answer.phase !== undefined && !hasConditions) {
+  const decidedByProvider =
+    answer.phase === 'Error' || answer.phase === 'Running' || (answer.phase !== undefined && !hasConditions);
+  if (decidedByProvider && answer.phase !== undefined) {
     phase = answer.phase;
   } else {
     const verdict = evaluateConditions(settings, answer.result);

@@ -70,6 +70,13 @@ export interface RunnerOptions {
   readonly onEvent?: (event: ReconcileEvent) => void;
   /** Called after each reconcile with the new run (e.g. to persist status). */
   readonly onUpdate?: (run: AnalysisRun) => void;
+  /** Structured log sink (pino-compatible). Everything logged is already redacted. */
+  readonly logger?: AnalysisLogger;
+}
+
+export interface AnalysisLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
 }
 
 /** Wait used when nothing is scheduled but the run is not complete (should not happen; defensive). */
@@ -197,9 +204,27 @@ export async function runAnalysis(run: AnalysisRun, options: RunnerOptions): Pro
           signal: providerAbort.signal,
         });
         current = output.run;
-        for (const m of measurements) options.onMeasurement?.(m);
-        for (const t of output.transitions) options.onTransition?.(t);
-        for (const e of output.events) options.onEvent?.(e);
+        for (const m of measurements) {
+          options.onMeasurement?.(m);
+          // Measurement messages and values are redacted when the measurement is built.
+          const fields = { run: current.metadata.name, metric: m.metricName, phase: m.measurement.phase };
+          if (m.measurement.phase === 'Error') {
+            options.logger?.warn({ ...fields, error: m.measurement.message }, 'Measurement had error');
+          } else {
+            options.logger?.info({ ...fields, value: m.measurement.value }, 'Measurement Completed');
+          }
+        }
+        for (const t of output.transitions) {
+          options.onTransition?.(t);
+          options.logger?.info(
+            { run: current.metadata.name, metric: t.metricName, from: t.from, to: t.to },
+            'Metric transitioned',
+          );
+        }
+        for (const e of output.events) {
+          options.onEvent?.(e);
+          options.logger?.info({ run: current.metadata.name, reason: e.reason }, e.message);
+        }
         options.onUpdate?.(current);
         requeueAtMs = output.requeueAtMs;
         if (isCompletedPhase(current.status?.phase)) return current;

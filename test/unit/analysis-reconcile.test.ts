@@ -435,3 +435,34 @@ describe('planReconcile (pure)', () => {
     ).toBe('complete');
   });
 });
+
+describe('logging', () => {
+  it('logs measurements, transitions and the verdict without secret values', async () => {
+    const lines: string[] = [];
+    const logger = {
+      info: (f: Record<string, unknown>, m: string) => lines.push(`${m} ${JSON.stringify(f)}`),
+      warn: (f: Record<string, unknown>, m: string) => lines.push(`${m} ${JSON.stringify(f)}`),
+    };
+    const p = scriptedProvider({
+      m: [(req) => ({ phase: 'Error', message: `denied ${String(JSON.stringify(req.provider))}` })],
+    });
+    await runScripted(
+      runOf(
+        [
+          metric('m', {
+            consecutiveErrorLimit: 0,
+            provider: { web: { url: 'http://127.0.0.1:1/?k={{args.k}}' } },
+          }),
+        ],
+        {
+          args: [{ name: 'k', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
+        },
+      ),
+      p,
+      { logger, resolveSecret: async () => ({ ok: true, value: 'topsecret' }) },
+    );
+    expect(lines.some((l) => l.startsWith('Measurement had error'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('Analysis Completed. Result: Error'))).toBe(true);
+    expect(lines.join('\n')).not.toContain('topsecret');
+  });
+});
