@@ -466,3 +466,44 @@ describe('logging', () => {
     expect(lines.join('\n')).not.toContain('topsecret');
   });
 });
+
+describe('provider verdicts', () => {
+  it("a provider's own phase stands when the metric has no conditions; conditions override it otherwise", async () => {
+    const p = scriptedProvider({
+      verdict: [{ phase: 'Failed', result: 3 }],
+      conditioned: [{ phase: 'Failed', result: 3 }],
+    });
+    const run = await runScripted(
+      runOf([metric('verdict'), metric('conditioned', { successCondition: 'result == 3' })], {
+        dryRun: [{ metricName: 'verdict' }],
+      }),
+      p,
+    );
+    expect(resultOf(run, 'verdict').measurements[0]!.phase).toBe('Failed');
+    expect(resultOf(run, 'conditioned').measurements[0]!.phase).toBe('Successful');
+    expect(resultOf(run, 'conditioned').measurements[0]!.value).toBe('3');
+  });
+
+  it('terminating a Running measurement marks it "Metric Terminated"', async () => {
+    const terminate = new AbortController();
+    const provider: MetricProvider = {
+      type: 'web',
+      run: async (req) => {
+        terminate.abort();
+        return { phase: 'Running', resumeAtMs: req.nowMs + 60_000 };
+      },
+      terminate: async () => ({ phase: 'Successful' }),
+    };
+    const run = await runAnalysis(runOf([metric('m')]), {
+      providers: createProviderRegistry([provider]),
+      clock: virtualClock(),
+      terminateSignal: terminate.signal,
+    });
+    expect(resultOf(run, 'm').measurements[0]).toMatchObject({
+      phase: 'Successful',
+      message: 'Metric Terminated',
+    });
+    expect(run.status?.phase).toBe('Successful');
+    expect(run.status?.message).toBe('Run Terminated');
+  });
+});
