@@ -10,7 +10,8 @@ import { freePort, logTail, type ManagedProcess, spawnManaged, stopProcess, wait
 import { renderTemplate } from './template.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-export const SLUICE_MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/** The Sluice CLI entry; BENCH_SLUICE_MAIN overrides it (e.g. a tsc build, to measure without type stripping). */
+export const SLUICE_MAIN = process.env.BENCH_SLUICE_MAIN || join(REPO_ROOT, 'src', 'cli', 'main.ts');
 const READY_TIMEOUT_MS = 10_000;
 
 export const TARGET_NAMES = ['direct', 'sluice', 'nginx', 'haproxy', 'node-http-proxy'] as const;
