@@ -74,6 +74,11 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface ObjectStore {
   /** From the cache; undefined when absent. Cluster-scoped kinds use namespace "". */
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined;
+  /**
+   * A fresh read from the API server, bypassing the cache; undefined when absent. Secrets are only
+   * available this way (they are never cached, so the controller holds no copy of them).
+   */
+  read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined>;
   /** From the cache; all namespaces when namespace is undefined; label selector as equality map. */
   list<T extends KubeObject>(
     kind: Kind,

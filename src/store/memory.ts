@@ -1,0 +1,454 @@
+// An in-memory ObjectStore with the API server's write semantics, for fast unit tests of reconcilers
+// (never used against the cluster): a global resourceVersion counter; generation = 1 on create and bumped
+// only by changes outside metadata and status; Conflict on a stale resourceVersion (update, or a patch
+// carrying metadata.resourceVersion); status ignored by create/update/patch of kinds with a status
+// subresource and written only by patchStatus; no-op writes keep the resourceVersion and emit nothing;
+// deletes cascade through ownerReferences as the garbage collector would (synchronously), or orphan.
+// Reads return copies, so a reconciler cannot mutate the store by accident.
+
+import { randomUUID } from 'node:crypto';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../kube/patch.ts';
+import { isKind, RESOURCES } from '../kube/resources.ts';
+import {
+  type Kind,
+  type KubeObject,
+  type ObjectStore,
+  type PatchType,
+  StoreError,
+  type WatchEventType,
+} from './object-store.ts';
+
+export interface MemoryStoreOptions {
+  /** Clock for creationTimestamp and Event timestamps (ms since epoch). */
+  readonly now?: () => number;
+}
+
+export type WriteVerb = 'create' | 'update' | 'patch' | 'patchStatus' | 'delete';
+
+/** A write about to happen, shown to a fault injector. */
+export interface WriteAttempt {
+  readonly verb: WriteVerb;
+  readonly kind: Kind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+type Handler = (type: WatchEventType, obj: KubeObject) => void;
+
+const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Everything except metadata and status: a change here bumps generation. */
+function specPart(obj: KubeObject): string {
+  const { metadata: _m, status: _s, ...rest } = obj as KubeObject & { status?: unknown };
+  return JSON.stringify(rest);
+}
+
+function toTimestamp(ms: number): string {
+  // Kubernetes serialises metav1.Time with second precision.
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+export class MemoryStore implements ObjectStore {
+  readonly #objects = new Map<Kind, Map<string, KubeObject>>();
+  readonly #handlers = new Map<Kind, Set<Handler>>();
+  readonly #now: () => number;
+  #resourceVersion = 0;
+  #faults: ((attempt: WriteAttempt) => StoreError | undefined) | undefined;
+  /** Number of writes by verb and kind (`create Rollout`), for tests that count API calls. */
+  readonly writes = new Map<string, number>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Makes matching writes fail with the returned error (undefined lets the write through). */
+  injectFaults(fn: ((attempt: WriteAttempt) => StoreError | undefined) | undefined): void {
+    this.#faults = fn;
+  }
+
+  /**
+   * Inserts or replaces an object exactly as given (status included), assigning uid, resourceVersion
+   * and generation when absent: for setting up a test's starting state.
+   */
+  seed<T extends KubeObject>(obj: T): T {
+    const kind = this.#kindOf(obj);
+    const namespace = this.#namespaceOf(kind, obj);
+    const stored = structuredClone(obj) as T;
+    stored.apiVersion ||= RESOURCES[kind].apiVersion;
+    stored.metadata.namespace = RESOURCES[kind].namespaced ? namespace : undefined;
+    if (!RESOURCES[kind].namespaced) delete stored.metadata.namespace;
+    stored.metadata.uid ??= randomUUID();
+    stored.metadata.generation ??= 1;
+    stored.metadata.creationTimestamp ??= toTimestamp(this.#now());
+    stored.metadata.resourceVersion = this.#nextVersion();
+    const existed = this.#bucket(kind).has(key(namespace, obj.metadata.name));
+    this.#bucket(kind).set(key(namespace, obj.metadata.name), stored);
+    this.#emit(kind, existed ? 'MODIFIED' : 'ADDED', stored);
+    return structuredClone(stored);
+  }
+
+  get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined {
+    const obj = this.#bucket(kind).get(key(RESOURCES[kind].namespaced ? namespace : '', name));
+    return obj === undefined ? undefined : (structuredClone(obj) as T);
+  }
+
+  async read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined> {
+    return this.get<T>(kind, namespace, name);
+  }
+
+  list<T extends KubeObject>(
+    kind: Kind,
+    namespace?: string,
+    selector?: Readonly<Record<string, string>>,
+  ): T[] {
+    const out: T[] = [];
+    for (const obj of this.#bucket(kind).values()) {
+      if (namespace !== undefined && RESOURCES[kind].namespaced && obj.metadata.namespace !== namespace)
+        continue;
+      if (selector !== undefined) {
+        const labels = obj.metadata.labels ?? {};
+        if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
+      }
+      out.push(structuredClone(obj) as T);
+    }
+    return out.sort((a, b) =>
+      key(a.metadata.namespace ?? '', a.metadata.name).localeCompare(
+        key(b.metadata.namespace ?? '', b.metadata.name),
+      ),
+    );
+  }
+
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = this.#kindOf(obj);
+    const namespace = this.#namespaceOf(kind, obj);
+    let name = obj.metadata.name;
+    if (!name) {
+      if (!obj.metadata.generateName) {
+        throw new StoreError('Invalid', 422, `${kind}: metadata.name or metadata.generateName is required`);
+      }
+      do {
+        name = obj.metadata.generateName;
+        for (let i = 0; i < 5; i++) name += NAME_CHARS[Math.floor(Math.random() * NAME_CHARS.length)];
+      } while (this.#bucket(kind).has(key(namespace, name)));
+    }
+    this.#checkFault('create', kind, namespace, name);
+    if (this.#bucket(kind).has(key(namespace, name))) {
+      throw new StoreError('AlreadyExists', 409, `${RESOURCES[kind].plural} "${name}" already exists`);
+    }
+    const stored = structuredClone(obj) as T & { status?: unknown };
+    if (RESOURCES[kind].statusSubresource) delete stored.status;
+    stored.apiVersion ||= RESOURCES[kind].apiVersion;
+    stored.metadata = {
+      ...stored.metadata,
+      name,
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: toTimestamp(this.#now()),
+      resourceVersion: this.#nextVersion(),
+    };
+    if (RESOURCES[kind].namespaced) stored.metadata.namespace = namespace;
+    else delete stored.metadata.namespace;
+    delete stored.metadata.deletionTimestamp;
+    this.#bucket(kind).set(key(namespace, name), stored);
+    this.#count('create', kind);
+    this.#emit(kind, 'ADDED', stored);
+    return structuredClone(stored);
+  }
+
+  async update<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = this.#kindOf(obj);
+    const namespace = this.#namespaceOf(kind, obj);
+    this.#checkFault('update', kind, namespace, obj.metadata.name);
+    const current = this.#mustGet(kind, namespace, obj.metadata.name);
+    this.#checkVersion(kind, current, obj.metadata.resourceVersion);
+    return this.#commit(kind, namespace, current, structuredClone(obj), 'update') as Promise<T>;
+  }
+
+  async patch<T extends KubeObject>(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: unknown,
+    type: PatchType = 'merge',
+  ): Promise<T> {
+    const ns = RESOURCES[kind].namespaced ? namespace : '';
+    this.#checkFault('patch', kind, ns, name);
+    const current = this.#mustGet(kind, ns, name);
+    const next = this.#applyPatch(kind, current, patch, type);
+    this.#checkVersion(kind, current, next.metadata?.resourceVersion);
+    return this.#commit(kind, ns, current, next, 'patch') as Promise<T>;
+  }
+
+  async patchStatus<T extends KubeObject>(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: unknown,
+  ): Promise<T> {
+    const ns = RESOURCES[kind].namespaced ? namespace : '';
+    if (!RESOURCES[kind].statusSubresource) {
+      throw new StoreError('NotFound', 404, `${RESOURCES[kind].plural} has no status subresource`);
+    }
+    this.#checkFault('patchStatus', kind, ns, name);
+    const current = this.#mustGet(kind, ns, name);
+    const patched = this.#applyPatch(kind, current, patch, 'merge') as KubeObject & { status?: unknown };
+    this.#checkVersion(kind, current, patched.metadata?.resourceVersion);
+    // Through the status subresource only status changes; everything else is kept.
+    const next = structuredClone(current) as KubeObject & { status?: unknown };
+    if (patched.status === undefined) delete next.status;
+    else next.status = patched.status;
+    return this.#commit(kind, ns, current, next, 'patchStatus') as Promise<T>;
+  }
+
+  async delete(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    options: { propagation?: 'Foreground' | 'Background' | 'Orphan' } = {},
+  ): Promise<void> {
+    const ns = RESOURCES[kind].namespaced ? namespace : '';
+    this.#checkFault('delete', kind, ns, name);
+    const current = this.#mustGet(kind, ns, name);
+    this.#bucket(kind).delete(key(ns, name));
+    this.#count('delete', kind);
+    this.#emit(kind, 'DELETED', current);
+    const uid = current.metadata.uid;
+    if (uid === undefined) return;
+    const orphan = options.propagation === 'Orphan';
+    for (const [depKind, bucket] of this.#objects) {
+      for (const dep of [...bucket.values()]) {
+        const refs = dep.metadata.ownerReferences ?? [];
+        if (!refs.some((r) => r.uid === uid)) continue;
+        const depNs = dep.metadata.namespace ?? '';
+        if (orphan) {
+          const next = structuredClone(dep);
+          next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
+          if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
+          next.metadata.resourceVersion = this.#nextVersion();
+          bucket.set(key(depNs, dep.metadata.name), next);
+          this.#emit(depKind, 'MODIFIED', next);
+        } else if (refs.every((r) => r.uid === uid || !this.#uidExists(r.uid))) {
+          // The garbage collector deletes a dependent once none of its owners remain.
+          await this.delete(depKind, depNs, dep.metadata.name, options);
+        }
+      }
+    }
+  }
+
+  watch(kind: Kind, handler: Handler): () => void {
+    let set = this.#handlers.get(kind);
+    if (set === undefined) {
+      set = new Set();
+      this.#handlers.set(kind, set);
+    }
+    set.add(handler);
+    return () => {
+      set.delete(handler);
+    };
+  }
+
+  recordEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const namespace = obj.metadata.namespace || 'default';
+    const nowTs = toTimestamp(this.#now());
+    const existing = this.list<CoreEvent>('Event', namespace).find(
+      (e) =>
+        e.involvedObject.uid === obj.metadata.uid &&
+        e.involvedObject.name === obj.metadata.name &&
+        e.reason === reason &&
+        e.message === message &&
+        e.type === type,
+    );
+    if (existing !== undefined) {
+      const next = { ...existing, count: existing.count + 1, lastTimestamp: nowTs };
+      next.metadata.resourceVersion = this.#nextVersion();
+      this.#bucket('Event').set(key(namespace, existing.metadata.name), next);
+      this.#emit('Event', 'MODIFIED', next);
+      return;
+    }
+    const event: CoreEvent = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        name: `${obj.metadata.name}.${this.#now().toString(16)}${this.#resourceVersion.toString(16)}`,
+        namespace,
+      },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace,
+        ...(obj.metadata.uid !== undefined ? { uid: obj.metadata.uid } : {}),
+        ...(obj.metadata.resourceVersion !== undefined
+          ? { resourceVersion: obj.metadata.resourceVersion }
+          : {}),
+      },
+      reason,
+      message,
+      type,
+      count: 1,
+      firstTimestamp: nowTs,
+      lastTimestamp: nowTs,
+      source: { component: 'sluice-controller' },
+    };
+    this.seed(event);
+  }
+
+  // ---- internals ----
+
+  #bucket(kind: Kind): Map<string, KubeObject> {
+    let bucket = this.#objects.get(kind);
+    if (bucket === undefined) {
+      bucket = new Map();
+      this.#objects.set(kind, bucket);
+    }
+    return bucket;
+  }
+
+  #nextVersion(): string {
+    this.#resourceVersion += 1;
+    return String(this.#resourceVersion);
+  }
+
+  #kindOf(obj: KubeObject): Kind {
+    if (typeof obj?.kind !== 'string' || !isKind(obj.kind)) {
+      throw new StoreError('Invalid', 422, `kind: unsupported kind ${JSON.stringify(obj?.kind)}`);
+    }
+    if (typeof obj.metadata !== 'object' || obj.metadata === null) {
+      throw new StoreError('Invalid', 422, `${obj.kind}: metadata is required`);
+    }
+    return obj.kind;
+  }
+
+  #namespaceOf(kind: Kind, obj: KubeObject): string {
+    if (!RESOURCES[kind].namespaced) return '';
+    const ns = obj.metadata.namespace;
+    if (!ns)
+      throw new StoreError('Invalid', 422, `${kind} ${obj.metadata.name}: metadata.namespace is required`);
+    return ns;
+  }
+
+  #mustGet(kind: Kind, namespace: string, name: string): KubeObject {
+    const current = this.#bucket(kind).get(key(namespace, name));
+    if (current === undefined) {
+      throw new StoreError('NotFound', 404, `${RESOURCES[kind].plural} "${name}" not found`);
+    }
+    return current;
+  }
+
+  #uidExists(uid: string): boolean {
+    for (const bucket of this.#objects.values()) {
+      for (const obj of bucket.values()) if (obj.metadata.uid === uid) return true;
+    }
+    return false;
+  }
+
+  #checkVersion(kind: Kind, current: KubeObject, wanted: string | undefined): void {
+    if (wanted !== undefined && wanted !== '' && wanted !== current.metadata.resourceVersion) {
+      throw new StoreError(
+        'Conflict',
+        409,
+        `Operation cannot be fulfilled on ${RESOURCES[kind].plural} "${current.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+  }
+
+  #checkFault(verb: WriteVerb, kind: Kind, namespace: string, name: string): void {
+    const error = this.#faults?.({ verb, kind, namespace, name });
+    if (error !== undefined) throw error;
+  }
+
+  #applyPatch(kind: Kind, current: KubeObject, patch: unknown, type: PatchType): KubeObject {
+    let value: unknown;
+    if (type === 'json') {
+      const result = applyJsonPatch(current, patch);
+      if (!result.ok) throw new StoreError('Invalid', 422, result.error);
+      value = result.value;
+    } else if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+      throw new StoreError('Invalid', 422, `${type} patch: must be a JSON object`);
+    } else {
+      value = type === 'merge' ? applyMergePatch(current, patch) : applyStrategicMergePatch(current, patch);
+    }
+    if (typeof value !== 'object' || value === null || typeof (value as KubeObject).metadata !== 'object') {
+      throw new StoreError('Invalid', 422, `${RESOURCES[kind].plural}: patch removed metadata`);
+    }
+    return value as KubeObject;
+  }
+
+  /** Validates immutable fields, keeps server-owned metadata, bumps versions, stores and notifies. */
+  async #commit(
+    kind: Kind,
+    namespace: string,
+    current: KubeObject,
+    next: KubeObject & { status?: unknown },
+    verb: WriteVerb,
+  ): Promise<KubeObject> {
+    if (next.kind !== current.kind) throw new StoreError('Invalid', 422, `kind: may not be changed`);
+    if (next.metadata.name !== current.metadata.name) {
+      throw new StoreError('Invalid', 422, `metadata.name: field is immutable`);
+    }
+    if ((next.metadata.namespace ?? '') !== (current.metadata.namespace ?? '')) {
+      throw new StoreError('Invalid', 422, `metadata.namespace: field is immutable`);
+    }
+    if (verb !== 'patchStatus' && RESOURCES[kind].statusSubresource) {
+      const currentStatus = (current as KubeObject & { status?: unknown }).status;
+      if (currentStatus === undefined) delete next.status;
+      else next.status = structuredClone(currentStatus);
+    }
+    next.metadata = {
+      ...next.metadata,
+      uid: current.metadata.uid,
+      creationTimestamp: current.metadata.creationTimestamp,
+      resourceVersion: current.metadata.resourceVersion,
+      generation: current.metadata.generation,
+    };
+    for (const field of ['uid', 'creationTimestamp', 'generation'] as const) {
+      if (next.metadata[field] === undefined) delete next.metadata[field];
+    }
+    if (JSON.stringify(next) === JSON.stringify(current)) return structuredClone(current);
+    if (specPart(next) !== specPart(current))
+      next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+    next.metadata.resourceVersion = this.#nextVersion();
+    this.#bucket(kind).set(key(namespace, current.metadata.name), next);
+    this.#count(verb, kind);
+    this.#emit(kind, 'MODIFIED', next);
+    return structuredClone(next);
+  }
+
+  #count(verb: WriteVerb, kind: Kind): void {
+    const k = `${verb} ${kind}`;
+    this.writes.set(k, (this.writes.get(k) ?? 0) + 1);
+  }
+
+  #emit(kind: Kind, type: WatchEventType, obj: KubeObject): void {
+    const handlers = this.#handlers.get(kind);
+    if (handlers === undefined) return;
+    for (const handler of [...handlers]) handler(type, structuredClone(obj));
+  }
+}
+
+/** core/v1 Event as the store writes it. */
+export interface CoreEvent extends KubeObject {
+  involvedObject: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+  };
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source: { component: string };
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  return new MemoryStore(options);
+}
