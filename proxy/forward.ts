@@ -17,7 +17,13 @@ import {
   chunkHeader,
   LAST_CHUNK,
 } from './http1/body.ts';
-import { findHeadEnd, parseResponseHead, type RequestHead, type ResponseHead } from './http1/head.ts';
+import {
+  findHeadEnd,
+  hasBareLf,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from './http1/head.ts';
 import { HOP_BY_HOP } from './http1/syntax.ts';
 import type { RouteTimeouts, SnapshotBackend } from './routing/snapshot-types.ts';
 import type { PoolClient, UpstreamConnection, UpstreamOwner, UpstreamPool } from './upstream/pool.ts';
@@ -148,7 +154,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     if (this.state === ST_DONE) return;
     this.requestBodyStarted = true;
     const conn = this.conn;
-    if (conn === null || this.retried) {
+    if (conn === null) {
       if (this.pendingBody === null) this.pendingBody = [chunk];
       else this.pendingBody.push(chunk);
       this.pendingBodyBytes += chunk.length;
@@ -161,6 +167,9 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   onRequestBodyEnd(): void {
     this.requestBodyDone = true;
     if (this.state === ST_DONE) return;
+    // The response-headers budget counts from the end of the request: a long upload is bounded by
+    // the client connection's body timeout instead.
+    if (this.state === ST_WAITING_HEAD) this.deadlineMs = performance.now() + this.timeouts.responseHeadersMs;
     if (this.conn !== null && this.requestChunked && this.pendingBody === null)
       this.conn.socket.write(LAST_CHUNK);
     if (this.state === ST_STREAMING && this.responseBody.done) this.finish();
@@ -234,7 +243,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       this.state = ST_CONNECTING;
       const now = performance.now();
       this.deadlineMs = now + this.timeouts.connectMs;
-      this.backend.upstream.acquire(this, now, this.timeouts.connectMs);
+      // on a fresh socket: the other idle ones may be just as stale (e.g. the backend restarted)
+      this.backend.upstream.acquire(this, now, this.timeouts.connectMs, true);
       return;
     }
     this.fail('SLUICE_UPSTREAM_RESET');
@@ -249,6 +259,12 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       if (n === 0) {
         if (buf.length - offset > MAX_RESPONSE_HEAD_BYTES) {
           this.fail('SLUICE_UPSTREAM_HEADERS_TOO_LARGE');
+          return;
+        }
+        // A head with bare LF line endings never ends in CRLF CRLF: reject it now (RFC 9112 2.2)
+        // instead of waiting for the response-headers deadline.
+        if (hasBareLf(buf, offset)) {
+          this.fail('SLUICE_UPSTREAM_BAD_RESPONSE');
           return;
         }
         this.headBuf = offset === 0 ? buf : buf.subarray(offset);
@@ -471,7 +487,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
         this.fail('SLUICE_UPSTREAM_CONNECT_TIMEOUT');
         break;
       case ST_WAITING_HEAD:
-        this.fail('SLUICE_UPSTREAM_HEADERS_TIMEOUT');
+        if (this.requestBodyDone) this.fail('SLUICE_UPSTREAM_HEADERS_TIMEOUT');
         break;
       case ST_STREAMING:
         if (this.upstreamPaused) this.abortMidResponse('SLUICE_CLIENT_WRITE_STALL');

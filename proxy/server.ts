@@ -159,9 +159,13 @@ class ClientConnection implements ExchangeHost, BodySink {
       } else if (this.state === C_BODY) {
         const end = this.body.feed(buf, offset, buf.length, this);
         if (end < 0) {
-          const ex = this.exchange;
-          if (ex !== null) ex.fail('SLUICE_BAD_REQUEST');
-          this.destroy();
+          this.failBody('SLUICE_BAD_REQUEST');
+          return;
+        }
+        // A chunked body has no length up front: count it as it streams (Content-Length was checked).
+        const max = this.server.options.maxBodyBytes;
+        if (max > 0 && this.body.received > max) {
+          this.failBody('SLUICE_PAYLOAD_TOO_LARGE');
           return;
         }
         offset = end;
@@ -243,6 +247,17 @@ class ClientConnection implements ExchangeHost, BodySink {
   onBodyData(chunk: Buffer): void {
     const ex = this.exchange;
     if (ex !== null) ex.onRequestBody(chunk);
+  }
+
+  /**
+   * The request body can't be accepted: answer with `code` and close (or destroy, when the response
+   * already started). The answer is ended, not cut by a destroy that could turn into a reset.
+   */
+  private failBody(code: ErrorCode): void {
+    const ex = this.exchange;
+    if (ex !== null) ex.fail(code);
+    else this.reject(code);
+    if (this.state !== C_CLOSED) this.destroy();
   }
 
   /** An error answered by the proxy itself, with the request's framing still known. */
@@ -383,10 +398,7 @@ class ClientConnection implements ExchangeHost, BodySink {
     const ex = this.exchange;
     if (ex !== null && this.state !== C_TUNNEL) {
       ex.checkDeadline(nowMs);
-      if (this.state === C_BODY && nowMs >= this.deadlineMs) {
-        ex.fail('SLUICE_REQUEST_TIMEOUT');
-        this.destroy();
-      }
+      if (this.state === C_BODY && nowMs >= this.deadlineMs) this.failBody('SLUICE_REQUEST_TIMEOUT');
       return;
     }
     if (nowMs < this.deadlineMs) return;

@@ -135,10 +135,13 @@ export class UpstreamPool {
     return this.idle.length;
   }
 
-  /** Gives `client` a connection now (idle one), later (new or queued), or an error. */
-  acquire(client: PoolClient, nowMs: number, connectTimeoutMs: number): void {
+  /**
+   * Gives `client` a connection now (idle one), later (new or queued), or an error. `fresh` skips
+   * idle sockets (a retry after a keep-alive race must not land on another stale one).
+   */
+  acquire(client: PoolClient, nowMs: number, connectTimeoutMs: number, fresh = false): void {
     const idle = this.idle;
-    while (idle.length > 0) {
+    while (!fresh && idle.length > 0) {
       const conn = idle.pop()!;
       if (conn.closed || conn.socket.destroyed) continue;
       conn.reused = true;

@@ -95,7 +95,11 @@ function frameStream(pieces: Buffer[]): StreamResult {
   const reader = new BodyReader();
   let pending: Buffer | null = null;
   let current: Framed | null = null;
-  const sink = { onBodyData: (c: Buffer) => current !== null && (current.body += c.toString('latin1')) };
+  const sink = {
+    onBodyData: (c: Buffer): void => {
+      if (current !== null) current.body += c.toString('latin1');
+    },
+  };
   for (const piece of pieces) {
     let buf: Buffer = pending === null ? piece : Buffer.concat([pending, piece]);
     pending = null;
