@@ -1,0 +1,375 @@
+// Rollout (argoproj.io/v1alpha1): types, reserved labels/annotations and defaults, following Argo's
+// pkg/apis/rollouts/v1alpha1/types.go and utils/defaults/defaults.go. Objects come from the API server
+// (structural CRD schema), so shapes are trusted here; semantic checks are in rollout-validation.ts.
+// Quirk kept from Argo: status.observedGeneration is a STRING holding metadata.generation.
+
+import type { KubeObject } from '../store/object-store.ts';
+import type { AnalysisPhase } from './analysis-run.ts';
+import type { Argument } from './analysis-template.ts';
+import type { LabelSelector, PodTemplateSpec, WorkloadCondition } from './workloads.ts';
+
+export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
+
+// Reserved labels and annotations (Argo's v1alpha1 constants and utils/annotations).
+export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
+export const REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
+export const DESIRED_REPLICAS_ANNOTATION = 'rollout.argoproj.io/desired-replicas';
+/** Quirk: Argo's scale-down deadline annotation has no prefix. RFC 3339 value. */
+export const SCALE_DOWN_DEADLINE_ANNOTATION = 'scale-down-deadline';
+export const MANAGED_BY_ANNOTATION = 'argo-rollouts.argoproj.io/managed-by-rollouts';
+export const WORKLOAD_GENERATION_ANNOTATION = 'rollout.argoproj.io/workload-generation';
+export const ROLLOUT_TYPE_LABEL = 'rollout-type';
+export const STEP_INDEX_LABEL = 'step-index';
+
+export const DEFAULT_REPLICAS = 1;
+export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
+export const DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30;
+export const DEFAULT_MAX_SURGE = '25%';
+export const DEFAULT_MAX_UNAVAILABLE = '25%';
+export const DEFAULT_MAX_TRAFFIC_WEIGHT = 100;
+export const DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT = 5;
+export const DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT = 5;
+/** Argo re-queues an invalid Rollout every 20 s. */
+export const INVALID_SPEC_REQUEUE_MS = 20_000;
+
+export type IntOrString = number | string;
+
+export interface RolloutAnalysisTemplate {
+  templateName: string;
+  clusterScope?: boolean;
+}
+
+export interface PodTemplateHashValueFrom {
+  podTemplateHashValue?: 'Stable' | 'Latest';
+  fieldRef?: { fieldPath: string };
+}
+
+export interface AnalysisRunArgument {
+  name: string;
+  value?: string;
+  valueFrom?: PodTemplateHashValueFrom;
+}
+
+export interface RolloutAnalysis {
+  templates?: RolloutAnalysisTemplate[];
+  args?: AnalysisRunArgument[];
+  dryRun?: { metricName: string }[];
+  measurementRetention?: { metricName: string; limit: number }[];
+  analysisRunMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+export interface RolloutAnalysisBackground extends RolloutAnalysis {
+  startingStep?: number;
+}
+
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface SetHeaderRoute {
+  name: string;
+  match?: { headerName: string; headerValue: StringMatch }[];
+}
+
+export interface SetMirrorRoute {
+  name: string;
+  match?: { method?: StringMatch; path?: StringMatch; headers?: Record<string, StringMatch> }[];
+  percentage?: number;
+}
+
+export interface SetCanaryScale {
+  weight?: number;
+  replicas?: number;
+  matchTrafficWeight?: boolean;
+}
+
+export interface RolloutPause {
+  duration?: IntOrString;
+}
+
+export interface RolloutExperimentTemplate {
+  name: string;
+  specRef: 'canary' | 'stable';
+  replicas?: number;
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  selector?: LabelSelector;
+  weight?: number;
+  service?: { name?: string };
+}
+
+export interface RolloutExperimentStep {
+  templates: RolloutExperimentTemplate[];
+  duration?: string;
+  analyses?: (RolloutAnalysis & { name: string; templateName?: string; requiredForCompletion?: boolean })[];
+  dryRun?: { metricName: string }[];
+  analysisRunMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+export interface CanaryStep {
+  setWeight?: number;
+  pause?: RolloutPause;
+  analysis?: RolloutAnalysis;
+  experiment?: RolloutExperimentStep;
+  setCanaryScale?: SetCanaryScale;
+  setHeaderRoute?: SetHeaderRoute;
+  setMirrorRoute?: SetMirrorRoute;
+  plugin?: { name: string; config?: unknown };
+}
+
+export interface TrafficRouting {
+  istio?: Record<string, unknown>;
+  nginx?: Record<string, unknown>;
+  alb?: Record<string, unknown>;
+  smi?: Record<string, unknown>;
+  ambassador?: Record<string, unknown>;
+  appMesh?: Record<string, unknown>;
+  traefik?: Record<string, unknown>;
+  apisix?: Record<string, unknown>;
+  plugins?: Record<string, unknown>;
+  managedRoutes?: { name: string }[];
+  maxTrafficWeight?: number;
+}
+
+export interface AntiAffinity {
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight: number };
+  requiredDuringSchedulingIgnoredDuringExecution?: Record<string, never>;
+}
+
+export interface PodTemplateMetadata {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface CanaryStrategy {
+  canaryService?: string;
+  stableService?: string;
+  steps?: CanaryStep[];
+  trafficRouting?: TrafficRouting;
+  maxUnavailable?: IntOrString;
+  maxSurge?: IntOrString;
+  analysis?: RolloutAnalysisBackground;
+  antiAffinity?: AntiAffinity;
+  canaryMetadata?: PodTemplateMetadata;
+  stableMetadata?: PodTemplateMetadata;
+  scaleDownDelaySeconds?: number;
+  scaleDownDelayRevisionLimit?: number;
+  abortScaleDownDelaySeconds?: number;
+  dynamicStableScale?: boolean;
+  pingPong?: { pingService: string; pongService: string };
+  minPodsPerReplicaSet?: number;
+  replicaProgressThreshold?: { type: 'Percent' | 'Pods'; value: number };
+}
+
+export interface BlueGreenStrategy {
+  activeService: string;
+  previewService?: string;
+  previewReplicaCount?: number;
+  autoPromotionEnabled?: boolean;
+  autoPromotionSeconds?: number;
+  maxUnavailable?: IntOrString;
+  scaleDownDelaySeconds?: number;
+  scaleDownDelayRevisionLimit?: number;
+  abortScaleDownDelaySeconds?: number;
+  prePromotionAnalysis?: RolloutAnalysis;
+  postPromotionAnalysis?: RolloutAnalysis;
+  antiAffinity?: AntiAffinity;
+  previewMetadata?: PodTemplateMetadata;
+  activeMetadata?: PodTemplateMetadata;
+}
+
+export interface RolloutStrategy {
+  canary?: CanaryStrategy;
+  blueGreen?: BlueGreenStrategy;
+}
+
+export interface WorkloadRef {
+  apiVersion?: string;
+  kind?: string;
+  name?: string;
+  scaleDown?: 'never' | 'onsuccess' | 'progressively';
+}
+
+export interface RolloutSpec {
+  replicas?: number;
+  selector?: LabelSelector;
+  template?: PodTemplateSpec;
+  workloadRef?: WorkloadRef;
+  minReadySeconds?: number;
+  revisionHistoryLimit?: number;
+  paused?: boolean;
+  progressDeadlineSeconds?: number;
+  progressDeadlineAbort?: boolean;
+  restartAt?: string;
+  rollbackWindow?: { revisions?: number };
+  strategy: RolloutStrategy;
+  analysis?: { successfulRunHistoryLimit?: number; unsuccessfulRunHistoryLimit?: number };
+}
+
+export type PauseReason =
+  | 'CanaryPauseStep'
+  | 'BlueGreenPause'
+  | 'InconclusiveAnalysisRun'
+  | 'InconclusiveExperiment';
+
+export interface PauseCondition {
+  reason: PauseReason;
+  startTime: string;
+}
+
+export type RolloutConditionType =
+  | 'Progressing'
+  | 'Paused'
+  | 'Available'
+  | 'Healthy'
+  | 'Completed'
+  | 'ReplicaFailure'
+  | 'InvalidSpec';
+
+export interface RolloutCondition {
+  type: RolloutConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastUpdateTime: string;
+  lastTransitionTime: string;
+}
+
+export interface RolloutAnalysisRunStatus {
+  name: string;
+  status: AnalysisPhase | '';
+  message?: string;
+}
+
+export interface WeightDestination {
+  weight: number;
+  serviceName?: string;
+  podTemplateHash?: string;
+}
+
+export interface TrafficWeights {
+  canary: WeightDestination;
+  stable: WeightDestination;
+  additional?: WeightDestination[];
+  verified?: boolean;
+}
+
+export interface CanaryStatus {
+  currentStepAnalysisRunStatus?: RolloutAnalysisRunStatus;
+  currentBackgroundAnalysisRunStatus?: RolloutAnalysisRunStatus;
+  currentExperiment?: string;
+  weights?: TrafficWeights;
+  stablePingPong?: 'ping' | 'pong';
+}
+
+export interface BlueGreenStatus {
+  previewSelector?: string;
+  activeSelector?: string;
+  scaleUpPreviewCheckPoint?: boolean;
+  prePromotionAnalysisRunStatus?: RolloutAnalysisRunStatus;
+  postPromotionAnalysisRunStatus?: RolloutAnalysisRunStatus;
+}
+
+export type RolloutPhase = 'Healthy' | 'Degraded' | 'Paused' | 'Progressing';
+
+export interface RolloutStatus {
+  abort?: boolean;
+  abortedAt?: string;
+  pauseConditions?: PauseCondition[];
+  controllerPause?: boolean;
+  currentPodHash?: string;
+  currentStepHash?: string;
+  currentStepIndex?: number;
+  stableRS?: string;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  HPAReplicas?: number;
+  selector?: string;
+  collisionCount?: number;
+  observedGeneration?: string;
+  conditions?: RolloutCondition[];
+  restartedAt?: string;
+  promoteFull?: boolean;
+  phase?: RolloutPhase;
+  message?: string;
+  workloadObservedGeneration?: string;
+  canary?: CanaryStatus;
+  blueGreen?: BlueGreenStatus;
+}
+
+export interface Rollout extends KubeObject {
+  kind: 'Rollout';
+  spec: RolloutSpec;
+  status?: RolloutStatus;
+}
+
+// ---- defaults (utils/defaults/defaults.go) ----
+
+export function replicasOrDefault(ro: Rollout): number {
+  return ro.spec.replicas ?? DEFAULT_REPLICAS;
+}
+
+export function revisionHistoryLimitOrDefault(ro: Rollout): number {
+  return ro.spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT;
+}
+
+export function progressDeadlineSecondsOrDefault(ro: Rollout): number {
+  return ro.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
+}
+
+export function maxSurgeOrDefault(ro: Rollout): IntOrString {
+  return ro.spec.strategy.canary?.maxSurge ?? DEFAULT_MAX_SURGE;
+}
+
+export function maxUnavailableOrDefault(ro: Rollout): IntOrString {
+  if (ro.spec.strategy.blueGreen) return ro.spec.strategy.blueGreen.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE;
+  return ro.spec.strategy.canary?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE;
+}
+
+export function maxTrafficWeight(ro: Rollout): number {
+  return ro.spec.strategy.canary?.trafficRouting?.maxTrafficWeight ?? DEFAULT_MAX_TRAFFIC_WEIGHT;
+}
+
+/** Argo: scaleDownDelaySeconds (30 by default) for blueGreen, and for canary only with traffic routing. */
+export function scaleDownDelaySecondsOrDefault(ro: Rollout): number {
+  const bg = ro.spec.strategy.blueGreen;
+  if (bg) return bg.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
+  const c = ro.spec.strategy.canary;
+  if (c?.trafficRouting) return c.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
+  return 0;
+}
+
+/**
+ * Argo's GetAbortScaleDownDelaySecondsOrDefault: undefined = no delay (scale down immediately, basic
+ * canary); 0 = never scale down; otherwise seconds. Only blueGreen and traffic-routed canaries delay.
+ */
+export function abortScaleDownDelaySeconds(ro: Rollout): number | undefined {
+  const bg = ro.spec.strategy.blueGreen;
+  if (bg) return bg.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS;
+  const c = ro.spec.strategy.canary;
+  if (c?.trafficRouting) return c.abortScaleDownDelaySeconds ?? DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS;
+  return undefined;
+}
+
+export function autoPromotionEnabled(ro: Rollout): boolean {
+  return ro.spec.strategy.blueGreen?.autoPromotionEnabled ?? true;
+}
+
+export function canarySteps(ro: Rollout): CanaryStep[] {
+  return ro.spec.strategy.canary?.steps ?? [];
+}
+
+export function isTrafficRouted(ro: Rollout): boolean {
+  return ro.spec.strategy.canary?.trafficRouting !== undefined;
+}
+
+export function strategyName(ro: Rollout): 'canary' | 'blueGreen' | 'none' {
+  if (ro.spec.strategy.blueGreen) return 'blueGreen';
+  if (ro.spec.strategy.canary) return 'canary';
+  return 'none';
+}
