@@ -309,7 +309,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
 
     let framing = '';
     let close = this.closeClient;
-    if (mode === BODY_LENGTH || (mode === BODY_NONE && res.contentLength >= 0)) {
+    // HEAD and 304 keep the Content-Length they announce; a 204 must not carry one (RFC 9110 8.6).
+    if (mode === BODY_LENGTH || (mode === BODY_NONE && res.contentLength >= 0 && status !== 204)) {
       framing = `content-length: ${res.contentLength}\r\n`;
     } else if (mode === BODY_CHUNKED || mode === BODY_UNTIL_CLOSE) {
       if (head.versionMinor === 1) {

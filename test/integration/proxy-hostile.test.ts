@@ -280,10 +280,15 @@ describe('unusual but valid upstream responses', () => {
       'HTTP/1.1 304 Not Modified\r\nContent-Length: 4\r\n\r\nEVIL',
       304,
     ],
+    [
+      '204 with Content-Length and body bytes',
+      'HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nEVIL',
+      204,
+    ],
   ] as const)(
     '%s: no body is relayed and the stray bytes never reach another request',
-    async (_n, raw, status) => {
-      const path = `/nobody-${status}`;
+    async (name, raw, status) => {
+      const path = `/nobody-${name.replace(/[^a-z0-9]+/gi, '-')}`;
       upstream.on(path, (s) => {
         s.write(raw);
         return 'leave';
@@ -295,6 +300,8 @@ describe('unusual but valid upstream responses', () => {
       await conn.waitFor((t) => splitResponses(Buffer.from(t, 'latin1')).responses.length === 2);
       const { responses, rest } = splitResponses(Buffer.from(conn.text(), 'latin1'));
       expect(responses[0]!.status).toBe(status);
+      if (status === 204) expect(responses[0]!.headers.has('content-length')).toBe(false);
+      else expect(responses[0]!.headers.get('content-length')).toBe('4');
       expect(responses[1]!.body).toBe('ok /next');
       expect(rest).toBe('');
       expect(conn.text()).not.toContain('EVIL');
