@@ -550,6 +550,48 @@ describe('hostile clients and upstreams', () => {
     expect(upstream.requests.some((r) => r.target === '/big-chunked')).toBe(false);
   });
 
+  it('a client that half-closes while its response is pending is treated as gone (as nginx and Node do): the upstream request is abandoned', async () => {
+    let upstreamSocket: Socket | null = null;
+    upstream.on('/half-close', (s) => {
+      upstreamSocket = s; // never answers; the main route would wait 3 s for the head
+      return 'leave';
+    });
+    const conn = await rawConnect(proxy.port);
+    conn.socket.end('GET /half-close HTTP/1.1\r\nHost: h.test\r\n\r\n');
+    expect(await conn.ended).not.toBe('open');
+    expect(
+      await eventually(() => upstreamSocket !== null && (upstreamSocket as Socket).destroyed, 1_000),
+    ).toBe(true);
+  });
+
+  it('Connection: close from the client: one response, then the proxy closes', async () => {
+    const reply = await rawRequest(
+      proxy.port,
+      'GET /close-me HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: h.test\r\n\r\n',
+    );
+    expect(reply.ending).toBe('end');
+    expect(reply.responses.map((r) => r.body)).toEqual(['ok /close-me']);
+    expect(reply.responses[0]!.headers.get('connection')).toBe('close');
+    expect(upstream.requests.some((r) => r.target === '/never')).toBe(false);
+  });
+
+  it('an upstream that answers before the request body is complete: the answer is relayed, then both sides close', async () => {
+    const conn = await rawConnect(proxy.port);
+    conn.socket.on('error', () => {});
+    upstream.on('/early-answer', () => 'leave');
+    const upstreamSaw = eventually(() => upstream.received().includes('POST /early-answer'));
+    conn.socket.write('POST /early-answer HTTP/1.1\r\nHost: h.test\r\nContent-Length: 100000\r\n\r\nabc');
+    expect(await upstreamSaw).toBe(true);
+    // the raw upstream frames whole requests, so answer from here on the socket that got the head
+    const answered = upstream.lastSocket();
+    expect(answered).not.toBeNull();
+    answered!.write('HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nstop');
+    expect(await conn.ended).not.toBe('open');
+    const { responses } = splitResponses(Buffer.from(conn.text(), 'latin1'));
+    expect(responses.map((r) => [r.status, r.body])).toEqual([[413, 'stop']]);
+    expect(await eventually(() => answered!.destroyed)).toBe(true);
+  });
+
   it('pipelined requests: three GETs in one write get three responses in order', async () => {
     const reply = await rawRequest(
       proxy.port,
