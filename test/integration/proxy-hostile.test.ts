@@ -4,7 +4,8 @@
 // response started); slowloris, slow uploads, floods, resets, stalls, races, aborts and slow readers
 // each end the right way, with no leaked connection and a proxy that still answers afterwards.
 
-import type { Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../proxy/config.ts';
 import { ERRORS, type ErrorCode } from '../../proxy/errors.ts';
@@ -449,6 +450,50 @@ describe('hostile clients and upstreams', () => {
     expect(upstream.requests.filter((r) => r.target === '/race/go').length - before).toBe(2);
   });
 
+  it('keep-alive race: a retried PUT still forwards the body that arrives after the retry', async () => {
+    const served = new WeakSet<Socket>();
+    const sockets = new Set<Socket>();
+    const backend = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        if (served.has(s)) {
+          s.destroy(); // idle close racing the proxy's reuse of this socket
+          return;
+        }
+        buf += d.toString('latin1');
+        const headEnd = buf.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const length = Number(/content-length: *(\d+)/i.exec(buf.slice(0, headEnd))?.[1] ?? '0');
+        if (buf.length < headEnd + 4 + length) return;
+        served.add(s);
+        s.write(okResponse(`body=${buf.slice(headEnd + 4, headEnd + 4 + length)}`));
+        buf = '';
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const { port } = backend.address() as { port: number };
+    const small = await startTestProxy(routes(`http://127.0.0.1:${port}`, `http://127.0.0.1:${port}`));
+    try {
+      const conn = await rawConnect(small.port);
+      conn.socket.write('GET /prime HTTP/1.1\r\nHost: h.test\r\n\r\n');
+      await conn.waitFor((t) => splitResponses(Buffer.from(t, 'latin1')).responses.length === 1);
+      conn.socket.write('PUT /put HTTP/1.1\r\nHost: h.test\r\nContent-Length: 5\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 150)); // the head was sent, reset, and retried
+      conn.socket.write('hello');
+      await conn.waitFor((t) => splitResponses(Buffer.from(t, 'latin1')).responses.length === 2);
+      const res = splitResponses(Buffer.from(conn.text(), 'latin1')).responses[1]!;
+      expect([res.status, res.body]).toEqual([200, 'body=hello']);
+      conn.socket.destroy();
+    } finally {
+      await small.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => backend.close(() => r()));
+    }
+  });
+
   it('keep-alive race: a POST is not retried (502 SLUICE_UPSTREAM_RESET)', async () => {
     const served = new WeakSet<Socket>();
     upstream.on('/post-race/', (s, req) => {
@@ -617,5 +662,68 @@ describe('hostile clients and upstreams', () => {
     expect(responses.map((r) => r.status)).toEqual([100, 200]);
     expect(responses[1]!.body).toBe('body=hello expect=none');
     conn.socket.destroy();
+  });
+});
+
+describe('a valid pipelined stream gets the same responses however it is cut into writes', () => {
+  beforeAll(() => {
+    upstream.on('/echo/', (s, req) => {
+      s.write(okResponse(`${req.method} ${req.target} ${req.body.toString('latin1')}`));
+      return 'keep';
+    });
+  });
+  afterAll(expectHealthy);
+
+  const request = fc.record({
+    kind: fc.constantFrom('get', 'length', 'chunked'),
+    body: fc.string({ unit: fc.constantFrom(...'ab 0\r\n;GET/'.split('')), maxLength: 40 }),
+    id: fc.nat({ max: 999 }),
+  });
+  const serialize = (r: { kind: string; body: string; id: number }): string => {
+    const target = `/echo/${r.id}`;
+    if (r.kind === 'get') return `GET ${target} HTTP/1.1\r\nHost: h.test\r\n\r\n`;
+    if (r.kind === 'length')
+      return `POST ${target} HTTP/1.1\r\nHost: h.test\r\nContent-Length: ${r.body.length}\r\n\r\n${r.body}`;
+    const half = r.body.length >> 1;
+    const chunks = [r.body.slice(0, half), r.body.slice(half)].filter((c) => c.length > 0);
+    return (
+      `POST ${target} HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') +
+      '0\r\n\r\n'
+    );
+  };
+  const expected = (r: { kind: string; body: string; id: number }): string =>
+    r.kind === 'get' ? `GET /echo/${r.id} ` : `POST /echo/${r.id} ${r.body}`;
+
+  it('random requests in random pieces', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(request, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        async (requests, cuts) => {
+          const stream = Buffer.from(requests.map(serialize).join(''), 'latin1');
+          const points = [...new Set(cuts.map((c) => c % stream.length))].sort((a, b) => a - b);
+          const conn = await rawConnect(proxy.port);
+          try {
+            let prev = 0;
+            for (const p of [...points, stream.length]) {
+              if (p > prev) conn.socket.write(stream.subarray(prev, p));
+              prev = p;
+              await new Promise((r) => setImmediate(r));
+            }
+            await conn.waitFor(
+              (t) => splitResponses(Buffer.from(t, 'latin1')).responses.length === requests.length,
+              3_000,
+            );
+            const { responses, rest } = splitResponses(Buffer.from(conn.text(), 'latin1'));
+            expect(responses.map((r) => r.body)).toEqual(requests.map(expected));
+            expect(rest).toBe('');
+          } finally {
+            conn.socket.destroy();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
