@@ -4,9 +4,10 @@
 // carrying metadata.resourceVersion); status ignored by create/update/patch of kinds with a status
 // subresource and written only by patchStatus; no-op writes keep the resourceVersion and emit nothing;
 // deletes cascade through ownerReferences as the garbage collector would (synchronously), or orphan.
-// Reads return copies, so a reconciler cannot mutate the store by accident.
+// Reads return deeply frozen copies, as the cluster store's cache does: mutating what was read throws.
 
 import { randomUUID } from 'node:crypto';
+import { deepFreeze } from '../kube/freeze.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../kube/patch.ts';
 import { isKind, RESOURCES } from '../kube/resources.ts';
 import {
@@ -93,7 +94,7 @@ export class MemoryStore implements ObjectStore {
 
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined {
     const obj = this.#bucket(kind).get(key(RESOURCES[kind].namespaced ? namespace : '', name));
-    return obj === undefined ? undefined : (structuredClone(obj) as T);
+    return obj === undefined ? undefined : (deepFreeze(structuredClone(obj)) as T);
   }
 
   async read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined> {
@@ -113,7 +114,7 @@ export class MemoryStore implements ObjectStore {
         const labels = obj.metadata.labels ?? {};
         if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
       }
-      out.push(structuredClone(obj) as T);
+      out.push(deepFreeze(structuredClone(obj)) as T);
     }
     return out.sort((a, b) =>
       key(a.metadata.namespace ?? '', a.metadata.name).localeCompare(
@@ -263,7 +264,7 @@ export class MemoryStore implements ObjectStore {
         e.type === type,
     );
     if (existing !== undefined) {
-      const next = { ...existing, count: existing.count + 1, lastTimestamp: nowTs };
+      const next = { ...structuredClone(existing), count: existing.count + 1, lastTimestamp: nowTs };
       next.metadata.resourceVersion = this.#nextVersion();
       this.#bucket('Event').set(key(namespace, existing.metadata.name), next);
       this.#emit('Event', 'MODIFIED', next);
@@ -426,7 +427,7 @@ export class MemoryStore implements ObjectStore {
   #emit(kind: Kind, type: WatchEventType, obj: KubeObject): void {
     const handlers = this.#handlers.get(kind);
     if (handlers === undefined) return;
-    for (const handler of [...handlers]) handler(type, structuredClone(obj));
+    for (const handler of [...handlers]) handler(type, deepFreeze(structuredClone(obj)));
   }
 }
 

@@ -72,7 +72,10 @@ export class StoreError extends Error {
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface ObjectStore {
-  /** From the cache; undefined when absent. Cluster-scoped kinds use namespace "". */
+  /**
+   * From the cache; undefined when absent. Cluster-scoped kinds use namespace "". Objects returned by get,
+   * list and watch are deeply frozen: copy (structuredClone) before changing anything.
+   */
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined;
   /**
    * A fresh read from the API server, bypassing the cache; undefined when absent. Secrets are only

@@ -199,11 +199,15 @@ describe('memory store', () => {
     expect(store.get('ClusterAnalysisTemplate', '', 't')?.metadata.namespace).toBeUndefined();
   });
 
-  it('returns copies, so mutating a read object does not change the store', async () => {
+  it('returns frozen copies, so a reconciler mutating what it read fails loudly', async () => {
     const store = createMemoryStore();
     await store.create(rollout('a'));
     const got = store.get<Rollout>('Rollout', 'ns', 'a')!;
-    got.spec.replicas = 99;
+    expect(() => {
+      got.spec.replicas = 99;
+    }).toThrow(TypeError);
+    const copy = structuredClone(got);
+    copy.spec.replicas = 98;
     expect(store.get<Rollout>('Rollout', 'ns', 'a')?.spec.replicas).toBe(1);
   });
 

@@ -1,0 +1,230 @@
+// The ObjectStore over a real API server. Reads come from informer caches of the kinds the controller
+// watches (Secrets, Events and Leases are never cached: `get`/`list` return nothing for them, `read` asks
+// the API server). Writes go straight to the API server; the object it returns is folded into the cache at
+// once, so a reconcile never acts on a cache that misses its own writes. A stale resourceVersion comes back
+// as StoreError('Conflict'); the caller re-reads and retries (level-triggered).
+
+import type { Kind, KubeObject, ObjectStore, PatchType, WatchEventType } from '../store/object-store.ts';
+import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';
+import { EventRecorder, type EventRecorderOptions, kubeEventSink } from './events.ts';
+import { Informer, type InformerLogger } from './informer.ts';
+import { collectionPath, objectPath, RESOURCES } from './resources.ts';
+
+export const CACHED_KINDS: readonly Kind[] = [
+  'Rollout',
+  'ReplicaSet',
+  'Service',
+  'Pod',
+  'AnalysisRun',
+  'AnalysisTemplate',
+  'ClusterAnalysisTemplate',
+  'Experiment',
+  'Deployment',
+  'Job',
+];
+
+const CONTENT_TYPES: Readonly<Record<PatchType, string>> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+export interface KubeStoreOptions {
+  /** Watch only this namespace (cluster-scoped kinds are still watched cluster-wide). */
+  readonly namespace?: string;
+  /** Kinds to cache (default CACHED_KINDS). */
+  readonly kinds?: readonly Kind[];
+  readonly logger?: InformerLogger;
+  readonly events?: Omit<EventRecorderOptions, 'component'> & { component?: string };
+}
+
+function matches(obj: KubeObject, selector: Readonly<Record<string, string>> | undefined): boolean {
+  if (selector === undefined) return true;
+  const labels = obj.metadata.labels ?? {};
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
+export class KubeStore implements ObjectStore {
+  readonly client: KubeClient;
+  readonly #informers = new Map<Kind, Informer>();
+  readonly #recorder: EventRecorder;
+
+  constructor(client: KubeClient, options: KubeStoreOptions = {}) {
+    this.client = client;
+    for (const kind of options.kinds ?? CACHED_KINDS) {
+      this.#informers.set(kind, new Informer(client, kind, options.namespace, options.logger));
+    }
+    this.#recorder = new EventRecorder(kubeEventSink(client), {
+      component: 'sluice-controller',
+      ...options.events,
+      onError: (message) => {
+        options.events?.onError?.(message);
+        options.logger?.warn({ event: true }, message);
+      },
+    });
+  }
+
+  /** Starts every informer; resolves once all caches hold their first list (false if stopped first). */
+  async start(): Promise<boolean> {
+    const results = await Promise.all([...this.#informers.values()].map((i) => i.start()));
+    return results.every(Boolean);
+  }
+
+  get synced(): boolean {
+    return [...this.#informers.values()].every((i) => i.synced);
+  }
+
+  /** Objects held in each cache, for metrics and diagnostics. */
+  cacheSizes(): Record<string, number> {
+    return Object.fromEntries([...this.#informers].map(([k, i]) => [k, i.size]));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.#informers.values()].map((i) => i.stop()));
+    await this.#recorder.flush();
+  }
+
+  get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined {
+    return this.#informers.get(kind)?.get(namespace, name) as T | undefined;
+  }
+
+  list<T extends KubeObject>(
+    kind: Kind,
+    namespace?: string,
+    selector?: Readonly<Record<string, string>>,
+  ): T[] {
+    const informer = this.#informers.get(kind);
+    if (informer === undefined) return [];
+    const out: T[] = [];
+    const byNamespace = namespace !== undefined && RESOURCES[kind].namespaced;
+    for (const obj of informer.list()) {
+      if (byNamespace && obj.metadata.namespace !== namespace) continue;
+      if (matches(obj, selector)) out.push(obj as T);
+    }
+    return out;
+  }
+
+  async read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined> {
+    const res = await this.client.request('GET', objectPath(kind, namespace, name), {
+      record: this.#record('Get', kind, namespace, name),
+    });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw toStoreError(res.status, res.body, `get ${RESOURCES[kind].plural} ${name}`);
+    return this.#withKind(kind, res.body as T);
+  }
+
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = obj.kind as Kind;
+    this.#checkKind(kind);
+    const namespace = obj.metadata.namespace ?? '';
+    const res = await this.client.request(
+      'POST',
+      collectionPath(kind, RESOURCES[kind].namespaced ? namespace : undefined),
+      {
+        body: { ...obj, apiVersion: obj.apiVersion || RESOURCES[kind].apiVersion },
+        record: this.#record('Create', kind, namespace, obj.metadata.name || obj.metadata.generateName || ''),
+      },
+    );
+    return this.#written(kind, res, `create ${RESOURCES[kind].plural} ${obj.metadata.name}`);
+  }
+
+  async update<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = obj.kind as Kind;
+    this.#checkKind(kind);
+    const namespace = obj.metadata.namespace ?? '';
+    const res = await this.client.request('PUT', objectPath(kind, namespace, obj.metadata.name), {
+      body: obj,
+      record: this.#record('Update', kind, namespace, obj.metadata.name),
+    });
+    return this.#written(kind, res, `update ${RESOURCES[kind].plural} ${obj.metadata.name}`);
+  }
+
+  async patch<T extends KubeObject>(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: unknown,
+    type: PatchType = 'merge',
+  ): Promise<T> {
+    const res = await this.client.request('PATCH', objectPath(kind, namespace, name), {
+      body: patch,
+      contentType: CONTENT_TYPES[type],
+      record: this.#record('Patch', kind, namespace, name),
+    });
+    return this.#written(kind, res, `patch ${RESOURCES[kind].plural} ${name}`);
+  }
+
+  async patchStatus<T extends KubeObject>(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: unknown,
+  ): Promise<T> {
+    const res = await this.client.request('PATCH', `${objectPath(kind, namespace, name)}/status`, {
+      body: patch,
+      contentType: CONTENT_TYPES.merge,
+      record: this.#record('Patch', kind, namespace, name),
+    });
+    return this.#written(kind, res, `patch ${RESOURCES[kind].plural}/status ${name}`);
+  }
+
+  async delete(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    options: { propagation?: 'Foreground' | 'Background' | 'Orphan' } = {},
+  ): Promise<void> {
+    const res = await this.client.request('DELETE', objectPath(kind, namespace, name), {
+      body: {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        propagationPolicy: options.propagation ?? 'Background',
+      },
+      record: this.#record('Delete', kind, namespace, name),
+    });
+    if (res.status !== 200 && res.status !== 202) {
+      throw toStoreError(res.status, res.body, `delete ${RESOURCES[kind].plural} ${name}`);
+    }
+    const body = res.body as (KubeObject & { metadata?: { deletionTimestamp?: string } }) | undefined;
+    const informer = this.#informers.get(kind);
+    if (body?.kind === kind && body.metadata?.deletionTimestamp !== undefined) informer?.observe(body);
+    else informer?.forget(namespace, name);
+  }
+
+  watch(kind: Kind, handler: (type: WatchEventType, obj: KubeObject) => void): () => void {
+    const informer = this.#informers.get(kind);
+    if (informer === undefined) return () => {};
+    return informer.on(handler);
+  }
+
+  recordEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.#recorder.record(obj, type, reason, message);
+  }
+
+  #record(
+    verb: 'Get' | 'Create' | 'Update' | 'Patch' | 'Delete',
+    kind: Kind,
+    namespace: string,
+    name: string,
+  ) {
+    return { verb, resource: RESOURCES[kind].plural, namespace, name };
+  }
+
+  #checkKind(kind: Kind): void {
+    if (!Object.hasOwn(RESOURCES, kind))
+      throw toStoreError(422, { message: `kind: unsupported kind "${kind}"` }, 'write');
+  }
+
+  #withKind<T extends KubeObject>(kind: Kind, obj: T): T {
+    if (obj.kind && obj.apiVersion) return obj;
+    return { ...obj, kind, apiVersion: RESOURCES[kind].apiVersion };
+  }
+
+  #written<T extends KubeObject>(kind: Kind, res: KubeResponse, what: string): T {
+    if (res.status !== 200 && res.status !== 201) throw toStoreError(res.status, res.body, what);
+    const obj = this.#withKind(kind, res.body as T);
+    this.#informers.get(kind)?.observe(obj);
+    return obj;
+  }
+}
