@@ -1,0 +1,74 @@
+// `sluice promote NAME [--full]`: Argo's PromoteRollout. Reads the Rollout, computes the patches for its
+// state (patches.ts promotePatches), sends the status patch to the status subresource first and the
+// spec patch to the main resource; when the status subresource is not served it sends the unified
+// patch instead. Deprecated -c/--skip-current-step and -a/--skip-all-steps are accepted as in Argo.
+
+import type { Rollout } from '../../api/rollout.ts';
+import { CliApiError } from '../kube.ts';
+import { boolFlag } from '../flags.ts';
+import {
+  type CliIo,
+  EXIT_ERROR,
+  EXIT_OK,
+  helpOrUsageExit,
+  KUBE_FLAGS_USAGE,
+  parseOrUsage,
+  usageError,
+  withApi,
+} from './command.ts';
+import { promotePatches } from './patches.ts';
+
+export const PROMOTE_USAGE = `Promote a rollout: resume a rollout paused at a canary step or a paused blue-green
+pre-promotion. To skip analysis, pauses and steps entirely, use '--full'.
+
+Usage:
+  sluice promote ROLLOUT_NAME [--full]
+
+Flags:
+      --full                  fully promote: skip the remaining steps, pauses and analysis
+  -c, --skip-current-step     (deprecated) skip the current canary step
+  -a, --skip-all-steps        (deprecated, use --full) skip the remaining steps
+${KUBE_FLAGS_USAGE}`;
+
+const FLAGS = {
+  full: { type: 'boolean' },
+  'skip-current-step': { type: 'boolean', short: 'c' },
+  'skip-all-steps': { type: 'boolean', short: 'a' },
+} as const;
+
+export async function runPromote(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseOrUsage(argv, FLAGS, PROMOTE_USAGE, io);
+  if (args === undefined) return helpOrUsageExit(argv);
+  if (args.positionals.length !== 1) return usageError(io, 'promote needs exactly one ROLLOUT_NAME', PROMOTE_USAGE);
+  const name = args.positionals[0]!;
+  const full = boolFlag(args.values, 'full');
+  const options = {
+    full,
+    skipCurrentStep: boolFlag(args.values, 'skip-current-step'),
+    skipAllSteps: boolFlag(args.values, 'skip-all-steps'),
+  };
+  if (options.skipCurrentStep) io.err('Flag --skip-current-step has been deprecated, use without the flag instead ex: promote ROLLOUT_NAME\n');
+  if (options.skipAllSteps) io.err('Flag --skip-all-steps has been deprecated, use --full instead\n');
+  return withApi(io, args.kube, async (api) => {
+    let ro = await api.get<Rollout>('Rollout', api.namespace, name);
+    const plan = promotePatches(ro, options);
+    if (!plan.ok) {
+      io.err(`Error: ${plan.error}\n`);
+      return EXIT_ERROR;
+    }
+    let specPatch = plan.patches.spec;
+    if (plan.patches.status !== undefined) {
+      try {
+        ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(plan.patches.status), 'merge', 'status');
+      } catch (error) {
+        if (!(error instanceof CliApiError) || error.status !== 404) throw error;
+        specPatch = plan.patches.unified;
+      }
+    }
+    if (specPatch !== undefined) {
+      ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(specPatch), 'merge');
+    }
+    io.out(full ? `rollout '${ro.metadata.name}' fully promoted\n` : `rollout '${ro.metadata.name}' promoted\n`);
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,50 @@
+// `sluice restart NAME [-i/--in 30s]`: Argo's restart, a merge patch setting spec.restartAt to now (+in),
+// RFC 3339 UTC to the second, with Argo's patch text. The controller then evicts pods older than that.
+
+import { parsePauseDuration } from '../../api/rollout-validation.ts';
+import type { Rollout } from '../../api/rollout.ts';
+import { stringFlag } from '../flags.ts';
+import {
+  type CliIo,
+  EXIT_OK,
+  helpOrUsageExit,
+  KUBE_FLAGS_USAGE,
+  parseOrUsage,
+  usageError,
+  withApi,
+} from './command.ts';
+import { restartPatch } from './patches.ts';
+
+export const RESTART_USAGE = `Restart the pods of a rollout.
+
+Usage:
+  sluice restart ROLLOUT_NAME [--in 10s]
+
+Flags:
+  -i, --in DURATION   amount of time before the restart (e.g. 30s, 5m, 1h; a bare number is seconds)
+${KUBE_FLAGS_USAGE}`;
+
+const FLAGS = { in: { type: 'string', short: 'i' } } as const;
+
+export async function runRestart(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseOrUsage(argv, FLAGS, RESTART_USAGE, io);
+  if (args === undefined) return helpOrUsageExit(argv);
+  if (args.positionals.length !== 1) return usageError(io, 'restart needs exactly one ROLLOUT_NAME', RESTART_USAGE);
+  const name = args.positionals[0]!;
+  const inFlag = stringFlag(args.values, 'in');
+  let delayMs = 0;
+  if (inFlag !== undefined) {
+    // Argo parses --in as a DurationString: int seconds or a Go duration.
+    const parsed = parsePauseDuration(inFlag);
+    if (!parsed.ok || parsed.ms < 0) {
+      return usageError(io, `--in: invalid duration "${inFlag}"${parsed.ok ? ': must not be negative' : `: ${parsed.error}`}`, RESTART_USAGE);
+    }
+    delayMs = parsed.ms;
+  }
+  return withApi(io, args.kube, async (api) => {
+    const patch = restartPatch(new Date(io.nowMs() + delayMs));
+    const ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(patch), 'merge');
+    io.out(`rollout '${ro.metadata.name}' restarts in ${inFlag ?? '0s'}\n`);
+    return EXIT_OK;
+  });
+}
