@@ -25,6 +25,8 @@ export type ParsedArgs =
   | { ok: true; values: Readonly<Record<string, FlagValue>>; positionals: string[] }
   | { ok: false; error: string };
 
+const BOOL_VALUE_RE = /^(--([^=]+)|-([a-zA-Z]))=(true|false)$/;
+
 function flagName(message: string): string | undefined {
   const quoted = /'(-{1,2}[^',\s]+)(?:, (--[^'\s]+))?/.exec(message);
   if (quoted === null) return undefined;
@@ -41,8 +43,8 @@ export function parseVerbArgs(argv: readonly string[], flags: FlagSpecs = {}): P
   let afterDashDash = false;
   for (const token of argv) {
     if (!afterDashDash && token === '--') afterDashDash = true;
-    const m = afterDashDash ? null : /^(--([^=]+)|-([a-zA-Z]))=(true|false)$/.exec(token);
-    const name = m === null ? undefined : (m[2] ?? byShort.get(m[3] ?? ''));
+    const m: RegExpExecArray | null = afterDashDash ? null : BOOL_VALUE_RE.exec(token);
+    const name: string | undefined = m === null ? undefined : (m[2] ?? byShort.get(m[3] ?? ''));
     if (m !== null && name !== undefined && specs[name]?.type === 'boolean') {
       if (m[4] === 'true') tokens.push(`--${name}`);
       else explicitFalse.add(name);
