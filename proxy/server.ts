@@ -77,6 +77,8 @@ class ClientConnection implements ExchangeHost, BodySink {
   /** Kind of deadline: what to answer when it passes. */
   private waitingForHead = false;
   private paused = false;
+  /** Pipelined requests wait until the client has read enough of the earlier responses. */
+  private drainWait = false;
   private closeAfter = false;
   /** Looks headers of the current request up; one closure per connection, not per request. */
   private readonly lookup: (name: string) => string | undefined;
@@ -100,6 +102,7 @@ class ClientConnection implements ExchangeHost, BodySink {
     socket.on('drain', () => {
       const ex = this.exchange;
       if (ex !== null) ex.onClientDrain();
+      else if (this.drainWait) this.afterDrain();
     });
     socket.on('end', () => this.onEnd());
     socket.on('error', () => this.onClose());
@@ -126,6 +129,14 @@ class ClientConnection implements ExchangeHost, BodySink {
     let offset = start;
     while (offset < buf.length && this.state !== C_CLOSED) {
       if (this.state === C_HEAD) {
+        if (this.socket.writableNeedDrain) {
+          // A client that pipelines requests without reading the responses must not make us queue
+          // responses without bound: take the next request once the send buffer has drained.
+          this.pending = offset === 0 ? buf : buf.subarray(offset);
+          this.pauseClient();
+          this.drainWait = true;
+          return;
+        }
         const n = findHeadEnd(buf, offset);
         if (n === 0) {
           const have = buf.length - offset;
@@ -310,6 +321,17 @@ class ClientConnection implements ExchangeHost, BodySink {
     }
     this.state = C_HEAD;
     this.deadlineMs = performance.now() + this.server.options.keepAliveTimeoutMs;
+    this.resumeClient();
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.process(pending, 0);
+    }
+  }
+
+  private afterDrain(): void {
+    this.drainWait = false;
+    if (this.state !== C_HEAD) return;
     this.resumeClient();
     const pending = this.pending;
     if (pending !== null) {

@@ -567,6 +567,23 @@ describe('hostile clients and upstreams', () => {
     conn.socket.destroy();
   });
 
+  it('a client pipelining many requests without reading: the proxy stops taking requests once its send buffer is full', async () => {
+    const body = 'r'.repeat(16_384);
+    upstream.on('/amplify', (s) => {
+      s.write(okResponse(body));
+      return 'keep';
+    });
+    const conn = await rawConnect(proxy.port);
+    conn.socket.pause(); // never read
+    conn.socket.write('GET /amplify HTTP/1.1\r\nHost: h.test\r\n\r\n'.repeat(2_000));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const served = upstream.requests.filter((r) => r.target === '/amplify').length;
+    // the kernel buffers take some responses; without backpressure all 2,000 (32 MB) would be queued
+    expect(served).toBeGreaterThan(0);
+    expect(served).toBeLessThan(500);
+    conn.socket.destroy();
+  });
+
   it('a Content-Length above maxBodyBytes gets 413 up front, and the upstream sees nothing', async () => {
     const before = upstream.received().length;
     const reply = await rawRequest(
