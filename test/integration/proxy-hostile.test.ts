@@ -393,6 +393,25 @@ describe('hostile clients and upstreams', () => {
     }
   });
 
+  it('idle connections (silent from the start, or idle after a response) are closed after keepAliveTimeoutMs', async () => {
+    const small = await startTestProxy(routes(upstream.address, upstream.address), {
+      keepAliveTimeoutMs: SHORT_MS,
+    });
+    try {
+      const silent = await rawConnect(small.port);
+      const used = await rawConnect(small.port);
+      used.socket.write('GET /once HTTP/1.1\r\nHost: h.test\r\n\r\n');
+      await used.waitFor((t) => splitResponses(Buffer.from(t, 'latin1')).responses.length === 1);
+      const started = Date.now();
+      const endings = await Promise.all([silent.ended, used.ended]);
+      expect(endings.every((e) => e !== 'open')).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(await eventually(() => small.proxy.server.openConnections === 0)).toBe(true);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('upstream refuses the connection: 502 SLUICE_UPSTREAM_CONNECT_FAILED', async () => {
     const reply = await rawRequest(proxy.port, 'GET /refused/x HTTP/1.1\r\nHost: h.test\r\n\r\n', {
       responses: 1,
