@@ -1,0 +1,85 @@
+// `cluster:up` and `cluster:down` as a user runs them (the scripts, in a separate state directory so the
+// shared test cluster is untouched): up twice reuses the running cluster, down stops every process it
+// recorded and removes the state, and down twice is harmless.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterState, clusterAnswers, stopCluster } from '../cluster/control-plane.ts';
+import { KubeClient } from '../cluster/kube-client.ts';
+import { REPO_ROOT } from '../cluster/paths.ts';
+
+const run = promisify(execFile);
+const SCRIPT_TIMEOUT_MS = 120_000;
+
+let parent: string;
+let stateDir: string;
+
+async function script(name: 'up' | 'down'): Promise<{ stdout: string; stderr: string }> {
+  return await run(process.execPath, [join(REPO_ROOT, 'test', 'cluster', `${name}.ts`), '--dir', stateDir], {
+    timeout: SCRIPT_TIMEOUT_MS,
+    cwd: REPO_ROOT,
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(async () => {
+  parent = await mkdtemp(join(tmpdir(), 'sluice-cluster-lifecycle-'));
+  stateDir = join(parent, 'cluster');
+});
+
+afterAll(async () => {
+  // Whatever happened above, leave nothing running.
+  await stopCluster(stateDir, () => undefined);
+  await rm(parent, { recursive: true, force: true });
+});
+
+describe('cluster:up and cluster:down', () => {
+  it('start a working cluster, reuse it on a second up, and stop every process on down (twice is fine)', async () => {
+    const first = await script('up');
+    expect(first.stdout).toMatch(/cluster started in [\d.]+ s/);
+    const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as ClusterState;
+    expect(state.processes.map((p) => p.name)).toEqual([
+      'etcd',
+      'kube-apiserver',
+      'kube-controller-manager',
+      'pod-simulator',
+    ]);
+    expect(new URL(state.server).hostname).toBe('127.0.0.1');
+    for (const proc of state.processes) expect(alive(proc.pid), proc.name).toBe(true);
+    expect(await clusterAnswers(stateDir)).toBe(true);
+
+    const client = await KubeClient.fromKubeconfig(join(stateDir, 'kubeconfig'));
+    try {
+      const namespaces = await client.get('/api/v1/namespaces');
+      expect((namespaces.items as { metadata: { name: string } }[]).map((n) => n.metadata.name)).toContain(
+        'default',
+      );
+    } finally {
+      await client.close();
+    }
+
+    const second = await script('up');
+    expect(second.stdout).toMatch(/cluster already running/);
+    const again = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as ClusterState;
+    expect(again.processes.map((p) => p.pid)).toEqual(state.processes.map((p) => p.pid));
+
+    await script('down');
+    for (const proc of state.processes) expect(alive(proc.pid), proc.name).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
+    const secondDown = await script('down');
+    expect(secondDown.stdout).toMatch(/cluster stopped/);
+  });
+});
