@@ -1,0 +1,505 @@
+// The controller's Prometheus metrics, with Argo Rollouts' names and labels (controller/metrics/*.go) so
+// existing dashboards and alerts keep working. Object gauges (rollout_info, analysis_run_info, ...) are
+// computed from the store's cache at each scrape, as Argo's collectors do; reconcile histograms, error
+// and request counters are updated by the controller. Quirk kept: rollout_info's `phase` label is derived
+// from the Progressing condition's reason, not from status.phase.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ObjectStore } from '../store/object-store.ts';
+import { Collector, Counter, Histogram, Registry, type Sample } from './registry.ts';
+
+export const RECONCILE_BUCKETS_S = [0.01, 0.15, 0.25, 0.5, 1];
+const ANALYSIS_PHASES = ['Pending', 'Error', 'Failed', 'Successful', 'Running', 'Inconclusive'] as const;
+const LEGACY_ROLLOUT_PHASES = ['Completed', 'Progressing', 'Paused', 'Timeout', 'Error', 'Abort'] as const;
+
+/** The fields of a Rollout the metrics read; everything optional, as on a freshly applied object. */
+interface RolloutLike {
+  metadata: { name: string; namespace?: string };
+  spec?: {
+    replicas?: number;
+    strategy?: {
+      canary?: { trafficRouting?: Record<string, unknown> } | null;
+      blueGreen?: unknown;
+    };
+  };
+  status?: {
+    replicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    conditions?: { type: string; reason?: string; status?: string }[];
+  };
+}
+
+interface MetricLike {
+  name: string;
+  provider?: Record<string, unknown>;
+}
+
+interface AnalysisRunLike {
+  metadata: { name: string; namespace?: string };
+  spec?: { metrics?: MetricLike[]; dryRun?: { metricName: string }[] };
+  status?: { phase?: string; metricResults?: { name: string; phase?: string; dryRun?: boolean }[] };
+}
+
+interface TemplateLike {
+  metadata: { name: string; namespace?: string };
+  spec?: { metrics?: MetricLike[] };
+}
+
+export function rolloutStrategy(ro: RolloutLike): 'canary' | 'blueGreen' | 'none' {
+  if (ro.spec?.strategy?.blueGreen) return 'blueGreen';
+  if (ro.spec?.strategy?.canary) return 'canary';
+  return 'none';
+}
+
+const ROUTERS: readonly [string, string][] = [
+  ['alb', 'ALB'],
+  ['ambassador', 'Ambassador'],
+  ['istio', 'Istio'],
+  ['nginx', 'Nginx'],
+  ['smi', 'SMI'],
+  ['appMesh', 'AppMesh'],
+  ['traefik', 'Traefik'],
+  ['apisix', 'Apisix'],
+  ['plugins', 'Plugins'],
+];
+
+export function rolloutTrafficRouter(ro: RolloutLike): string {
+  const tr = ro.spec?.strategy?.canary?.trafficRouting;
+  if (tr === undefined || tr === null) return '';
+  return ROUTERS.filter(([key]) => tr[key] !== undefined && tr[key] !== null)
+    .map(([, label]) => label)
+    .join(',');
+}
+
+/** Argo's calculatePhase: from the Progressing condition's reason; InvalidSpec wins. */
+export function rolloutInfoPhase(ro: RolloutLike): string {
+  const conditions = ro.status?.conditions ?? [];
+  if (conditions.some((c) => c.type === 'InvalidSpec')) return 'InvalidSpec';
+  const reason = conditions.find((c) => c.type === 'Progressing')?.reason;
+  switch (reason) {
+    case 'NewReplicaSetAvailable':
+      return 'Completed';
+    case 'RolloutPaused':
+      return 'Paused';
+    case 'ServiceNotFound':
+    case 'ReplicaSetCreateError':
+      return 'Error';
+    case 'ProgressDeadlineExceeded':
+      return 'Timeout';
+    case 'RolloutAborted':
+      return 'Abort';
+    default:
+      return 'Progressing';
+  }
+}
+
+const PROVIDER_TYPES: Readonly<Record<string, string>> = {
+  prometheus: 'Prometheus',
+  kayenta: 'Kayenta',
+  web: 'Web',
+  datadog: 'Datadog',
+  wavefront: 'Wavefront',
+  newRelic: 'NewRelic',
+  job: 'Job',
+  cloudWatch: 'CloudWatch',
+  graphite: 'Graphite',
+  influxdb: 'Influxdb',
+  skywalking: 'SkyWalking',
+};
+
+/** Argo's metricproviders.Type: the provider's type name, or the plugin's name. */
+export function metricType(metric: MetricLike): string {
+  const provider = metric.provider ?? {};
+  for (const [key, value] of Object.entries(provider)) {
+    if (value === undefined || value === null) continue;
+    if (key === 'plugin' && typeof value === 'object') return Object.keys(value)[0] ?? 'Unknown Provider';
+    return PROVIDER_TYPES[key] ?? 'Unknown Provider';
+  }
+  return 'Unknown Provider';
+}
+
+function isDryRun(run: AnalysisRunLike, metricName: string): boolean {
+  for (const rule of run.spec?.dryRun ?? []) {
+    try {
+      if (new RegExp(rule.metricName, 'u').test(metricName)) return true;
+    } catch {
+      // An invalid rule matches nothing (the run is marked Error elsewhere).
+    }
+  }
+  return false;
+}
+
+export interface ControllerMetrics {
+  readonly registry: Registry;
+  readonly rolloutReconcile: Histogram;
+  readonly rolloutReconcileError: Counter;
+  readonly rolloutEvents: Counter;
+  readonly analysisRunReconcile: Histogram;
+  readonly analysisRunReconcileError: Counter;
+  readonly experimentReconcile: Histogram;
+  readonly experimentReconcileError: Counter;
+  readonly k8sRequests: Counter;
+  /** Registers a work queue's depth and adds (client-go's workqueue_depth / workqueue_adds_total). */
+  addQueue(name: string, queue: { readonly length: number; readonly adds: number }): void;
+  expose(): string;
+}
+
+export interface ControllerMetricsOptions {
+  readonly version: string;
+  /** Whether this replica currently leads (exposed as sluice_controller_leader). */
+  readonly isLeader?: () => boolean;
+}
+
+export function createControllerMetrics(
+  store: ObjectStore,
+  options: ControllerMetricsOptions,
+): ControllerMetrics {
+  const registry = new Registry();
+  const rollouts = () => store.list<RolloutLike & { apiVersion: string; kind: string }>('Rollout');
+  const runs = () => store.list<AnalysisRunLike & { apiVersion: string; kind: string }>('AnalysisRun');
+
+  registry.register(
+    new Collector('rollout_info', 'Information about rollout.', function* () {
+      for (const ro of rollouts()) {
+        yield {
+          labels: {
+            namespace: ro.metadata.namespace ?? '',
+            name: ro.metadata.name,
+            strategy: rolloutStrategy(ro),
+            traffic_router: rolloutTrafficRouter(ro),
+            phase: rolloutInfoPhase(ro),
+          },
+          value: 1,
+        };
+      }
+    }),
+  );
+  const replicaGauge = (suffix: string, help: string, value: (ro: RolloutLike) => number) =>
+    registry.register(
+      new Collector(`rollout_info_replicas_${suffix}`, help, function* () {
+        for (const ro of rollouts()) {
+          yield {
+            labels: { namespace: ro.metadata.namespace ?? '', name: ro.metadata.name },
+            value: value(ro),
+          };
+        }
+      }),
+    );
+  replicaGauge(
+    'available',
+    'The number of available replicas per rollout.',
+    (ro) => ro.status?.availableReplicas ?? 0,
+  );
+  replicaGauge(
+    'unavailable',
+    'The number of unavailable replicas per rollout.',
+    (ro) => (ro.status?.replicas ?? 0) - (ro.status?.availableReplicas ?? 0),
+  );
+  replicaGauge('desired', 'The number of desired replicas per rollout.', (ro) => ro.spec?.replicas ?? 1);
+  replicaGauge(
+    'updated',
+    'The number of updated replicas per rollout.',
+    (ro) => ro.status?.updatedReplicas ?? 0,
+  );
+  registry.register(
+    new Collector(
+      'rollout_phase',
+      'Information on the state of the rollout (DEPRECATED - use rollout_info)',
+      function* () {
+        for (const ro of rollouts()) {
+          const phase = rolloutInfoPhase(ro);
+          for (const p of LEGACY_ROLLOUT_PHASES) {
+            yield {
+              labels: {
+                namespace: ro.metadata.namespace ?? '',
+                name: ro.metadata.name,
+                strategy: rolloutStrategy(ro),
+                phase: p,
+              },
+              value: phase === p ? 1 : 0,
+            };
+          }
+        }
+      },
+    ),
+  );
+  const rolloutReconcile = registry.register(
+    new Histogram(
+      'rollout_reconcile',
+      'Rollout reconciliation performance.',
+      ['namespace', 'name'],
+      RECONCILE_BUCKETS_S,
+    ),
+  );
+  const rolloutReconcileError = registry.register(
+    new Counter('rollout_reconcile_error', 'Error occurring during the rollout', ['namespace', 'name']),
+  );
+  const rolloutEvents = registry.register(
+    new Counter('rollout_events_total', 'Count of rollout events', ['namespace', 'name', 'type', 'reason']),
+  );
+
+  registry.register(
+    new Collector('analysis_run_info', 'Information about analysis run.', function* () {
+      for (const run of runs()) {
+        yield {
+          labels: {
+            namespace: run.metadata.namespace ?? '',
+            name: run.metadata.name,
+            phase: run.status?.phase ?? '',
+          },
+          value: 1,
+        };
+      }
+    }),
+  );
+  registry.register(
+    new Collector(
+      'analysis_run_phase',
+      'Information on the state of the Analysis Run (DEPRECATED - use analysis_run_info)',
+      function* () {
+        for (const run of runs()) {
+          const phase = run.status?.phase ?? '';
+          for (const p of ANALYSIS_PHASES) {
+            yield {
+              labels: { namespace: run.metadata.namespace ?? '', name: run.metadata.name, phase: p },
+              value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
+            };
+          }
+        }
+      },
+    ),
+  );
+  registry.register(
+    new Collector(
+      'analysis_run_metric_type',
+      'Information on the type of a specific metric in the Analysis Runs.',
+      function* () {
+        for (const run of runs()) {
+          for (const m of run.spec?.metrics ?? []) {
+            yield {
+              labels: {
+                namespace: run.metadata.namespace ?? '',
+                name: run.metadata.name,
+                metric: m.name,
+                type: metricType(m),
+              },
+              value: 1,
+            };
+          }
+        }
+      },
+    ),
+  );
+  registry.register(
+    new Collector(
+      'analysis_run_metric_phase',
+      'Information on the duration of a specific metric in the Analysis Run',
+      function* () {
+        for (const run of runs()) {
+          const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
+          for (const m of run.spec?.metrics ?? []) {
+            const phase = results.get(m.name)?.phase ?? '';
+            const dryRun = String(results.get(m.name)?.dryRun ?? isDryRun(run, m.name));
+            for (const p of ANALYSIS_PHASES) {
+              yield {
+                labels: {
+                  namespace: run.metadata.namespace ?? '',
+                  name: run.metadata.name,
+                  metric: m.name,
+                  type: metricType(m),
+                  dry_run: dryRun,
+                  phase: p,
+                },
+                value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
+              };
+            }
+          }
+        }
+      },
+    ),
+  );
+  const analysisRunReconcile = registry.register(
+    new Histogram(
+      'analysis_run_reconcile',
+      'Analysis Run reconciliation performance.',
+      ['namespace', 'name'],
+      RECONCILE_BUCKETS_S,
+    ),
+  );
+  const analysisRunReconcileError = registry.register(
+    new Counter('analysis_run_reconcile_error', 'Error occurring during the analysis run', [
+      'namespace',
+      'name',
+    ]),
+  );
+  const templates = function* (): Iterable<TemplateLike> {
+    yield* store.list<TemplateLike & { apiVersion: string; kind: string }>('AnalysisTemplate');
+    yield* store.list<TemplateLike & { apiVersion: string; kind: string }>('ClusterAnalysisTemplate');
+  };
+  registry.register(
+    new Collector('analysis_template_info', 'Information about analysis templates.', function* () {
+      for (const t of templates())
+        yield { labels: { namespace: t.metadata.namespace ?? '', name: t.metadata.name }, value: 1 };
+    }),
+  );
+  registry.register(
+    new Collector(
+      'analysis_template_metric_info',
+      'Information on metrics in analysis templates.',
+      function* () {
+        for (const t of templates()) {
+          for (const m of t.spec?.metrics ?? []) {
+            yield {
+              labels: {
+                namespace: t.metadata.namespace ?? '',
+                name: t.metadata.name,
+                type: metricType(m),
+                metric: m.name,
+              },
+              value: 1,
+            };
+          }
+        }
+      },
+    ),
+  );
+  registry.register(
+    new Collector('experiment_info', 'Information about Experiment.', function* () {
+      for (const e of store.list<{
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string; namespace?: string };
+        status?: { phase?: string };
+      }>('Experiment')) {
+        yield {
+          labels: {
+            namespace: e.metadata.namespace ?? '',
+            name: e.metadata.name,
+            phase: e.status?.phase ?? '',
+          },
+          value: 1,
+        };
+      }
+    }),
+  );
+  const experimentReconcile = registry.register(
+    new Histogram(
+      'experiment_reconcile',
+      'Experiments reconciliation performance.',
+      ['namespace', 'name'],
+      RECONCILE_BUCKETS_S,
+    ),
+  );
+  const experimentReconcileError = registry.register(
+    new Counter('experiment_reconcile_error', 'Error occurring during the experiment', ['namespace', 'name']),
+  );
+  const k8sRequests = registry.register(
+    new Counter(
+      'controller_clientset_k8s_request_total',
+      'Number of kubernetes requests executed during application reconciliation.',
+      ['kind', 'namespace', 'name', 'verb', 'status_code'],
+    ),
+  );
+  registry.register(
+    new Collector('argo_rollouts_controller_info', 'Running Argo-rollouts version', () => [
+      { labels: { version: options.version }, value: 1 },
+    ]),
+  );
+  registry.register(
+    new Collector(
+      'sluice_controller_leader',
+      'Whether this controller replica holds the leader lease (1) or not (0).',
+      () => [{ labels: {}, value: (options.isLeader?.() ?? true) ? 1 : 0 }],
+    ),
+  );
+  const queues = new Map<string, { readonly length: number; readonly adds: number }>();
+  registry.register(
+    new Collector('workqueue_depth', 'Current depth of workqueue', function* () {
+      for (const [name, q] of queues) yield { labels: { name }, value: q.length };
+    }),
+  );
+  registry.register(
+    new Collector(
+      'workqueue_adds_total',
+      'Total number of adds handled by workqueue',
+      function* () {
+        for (const [name, q] of queues) yield { labels: { name }, value: q.adds };
+      },
+      'counter',
+    ),
+  );
+  registerProcessMetrics(registry);
+
+  return {
+    registry,
+    rolloutReconcile,
+    rolloutReconcileError,
+    rolloutEvents,
+    analysisRunReconcile,
+    analysisRunReconcileError,
+    experimentReconcile,
+    experimentReconcileError,
+    k8sRequests,
+    addQueue: (name, queue) => {
+      queues.set(name, queue);
+    },
+    expose: () => registry.expose(),
+  };
+}
+
+const START_TIME_S = Math.floor(Date.now() / 1000 - process.uptime());
+
+/** process_* metrics as the Prometheus client libraries name them. */
+export function registerProcessMetrics(registry: Registry): void {
+  registry.register(
+    new Collector(
+      'process_cpu_seconds_total',
+      'Total user and system CPU time spent in seconds.',
+      () => {
+        const u = process.cpuUsage();
+        return [{ labels: {}, value: (u.user + u.system) / 1e6 }];
+      },
+      'counter',
+    ),
+  );
+  registry.register(
+    new Collector('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [
+      { labels: {}, value: process.memoryUsage.rss() },
+    ]),
+  );
+  registry.register(
+    new Collector(
+      'process_start_time_seconds',
+      'Start time of the process since unix epoch in seconds.',
+      () => [{ labels: {}, value: START_TIME_S }],
+    ),
+  );
+  registry.register(
+    new Collector('process_open_fds', 'Number of open file descriptors.', (): Sample[] => {
+      try {
+        return [{ labels: {}, value: readdirSync('/proc/self/fd').length }];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  registry.register(
+    new Collector('process_max_fds', 'Maximum number of open file descriptors.', (): Sample[] => {
+      try {
+        const line = readFileSync('/proc/self/limits', 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith('Max open files'));
+        const soft = line?.split(/\s+/)[3];
+        return soft && /^\d+$/.test(soft) ? [{ labels: {}, value: Number(soft) }] : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  registry.register(
+    new Collector('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', () => [
+      { labels: {}, value: process.memoryUsage().heapUsed },
+    ]),
+  );
+}
