@@ -203,7 +203,7 @@ describe('upstream failures after the response started destroy the client connec
     expect(reply.text.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
     expect(reply.responses, 'the client must not see a complete response').toHaveLength(0);
     expect(reply.ending).not.toBe('open');
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('records an upstream reset mid-body as a 5xx of the route', async () => {
@@ -337,7 +337,7 @@ describe('hostile clients and upstreams', () => {
     const reply = await rawRequest(proxy.port, head, { dripMs: 20, timeoutMs: 3_000 });
     expectError(reply, 'SLUICE_REQUEST_TIMEOUT');
     expect(reply.ending).not.toBe('open');
-    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('slow body upload: 408 and close after bodyTimeoutMs of silence', async () => {
@@ -405,7 +405,7 @@ describe('hostile clients and upstreams', () => {
       const started = Date.now();
       const endings = await Promise.all([silent.ended, used.ended]);
       expect(endings.every((e) => e !== 'open')).toBe(true);
-      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(Date.now() - started).toBeLessThan(2_500);
       expect(await eventually(() => small.proxy.server.openConnections === 0)).toBe(true);
     } finally {
       await small.close();
@@ -428,7 +428,7 @@ describe('hostile clients and upstreams', () => {
     });
     expectError(reply, 'SLUICE_UPSTREAM_HEADERS_TIMEOUT');
     expect(Date.now() - started).toBeGreaterThanOrEqual(SHORT_MS - 10);
-    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('upstream resets before responding: 502 SLUICE_UPSTREAM_RESET', async () => {
@@ -641,7 +641,7 @@ describe('hostile clients and upstreams', () => {
     conn.socket.end('GET /half-close HTTP/1.1\r\nHost: h.test\r\n\r\n');
     expect(await conn.ended).not.toBe('open');
     expect(
-      await eventually(() => upstreamSocket !== null && (upstreamSocket as Socket).destroyed, 1_000),
+      await eventually(() => upstreamSocket !== null && (upstreamSocket as Socket).destroyed, 2_000),
     ).toBe(true);
   });
 
