@@ -1,0 +1,236 @@
+// The blue-green strategy (Argo's rollout/bluegreen.go): the new RS at previewReplicaCount until the
+// one-way scaleUpPreviewCheckPoint, preview Service switched as soon as the new RS exists, pre-promotion
+// analysis once the preview is saturated, the BlueGreenPause (autoPromotionEnabled false, or
+// autoPromotionSeconds counted from the pause start), the active switch once the new RS is fully
+// available, post-promotion analysis before the new RS becomes stable, the old active RS kept for
+// scaleDownDelaySeconds, fast rollback to an RS still inside its delay, and abort back to stableRS.
+
+import {
+  abortScaleDownDelaySeconds,
+  autoPromotionEnabled,
+  POD_TEMPLATE_HASH_LABEL,
+  replicasOrDefault,
+  SCALE_DOWN_DEADLINE_ANNOTATION,
+} from '../api/rollout.ts';
+import { type ReplicaSet, rsAvailable } from '../api/workloads.ts';
+import { reconcileAnalysis } from './analysis.ts';
+import {
+  addPause,
+  annotateRS,
+  type Ctx,
+  event,
+  findByHash,
+  hasPause,
+  isoTime,
+  pauseStart,
+  removePause,
+  requeueAt,
+  resumedByUser,
+  scaleRS,
+} from './context.ts';
+import { blueGreenNewRSReplicas } from './replicas.ts';
+import { scaleDownOtherReplicaSets, switchService } from './workload-ops.ts';
+
+function deadlineMs(rs: ReplicaSet): number | undefined {
+  const v = rs.metadata.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION];
+  if (!v) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function reconcileBlueGreen(ctx: Ctx): void {
+  const ro = ctx.ro;
+  const bg = ro.spec.strategy.blueGreen!;
+  const st = ctx.status;
+  const newRS = ctx.newRS;
+  const newHash = st.currentPodHash ?? '';
+  const replicas = replicasOrDefault(ro);
+  const activeSvc = ctx.obs.services[bg.activeService];
+  const activeHash = st.blueGreen?.activeSelector ?? activeSvc?.spec.selector?.[POD_TEMPLATE_HASH_LABEL];
+  const activeRS = findByHash(ctx.allRSs, activeHash);
+  st.blueGreen = { ...st.blueGreen };
+  const halted = ro.spec.paused === true;
+  const delaySec = bg.scaleDownDelaySeconds ?? 30;
+
+  const keep = new Set<string>([newRS.metadata.name]);
+  if (activeRS) keep.add(activeRS.metadata.name);
+  if (ctx.stableRS) keep.add(ctx.stableRS.metadata.name);
+
+  const switchActive = (hash: string, annotateOld: boolean): void => {
+    const previous = findByHash(ctx.allRSs, st.blueGreen?.activeSelector ?? activeHash);
+    if (switchService(ctx, bg.activeService, hash, true)) st.blueGreen = { ...st.blueGreen, activeSelector: hash };
+    if (annotateOld && previous && previous.metadata.name !== findByHash(ctx.allRSs, hash)?.metadata.name) {
+      annotateRS(ctx, previous, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + delaySec * 1000) });
+      requeueAt(ctx, ctx.nowMs + delaySec * 1000);
+    }
+  };
+
+  // --- abort: active back to stable, preview RS scaled down after abortScaleDownDelaySeconds ---
+  if (st.abort) {
+    st.pauseConditions = undefined;
+    st.controllerPause = undefined;
+    const stableHash = st.stableRS;
+    if (stableHash) {
+      switchActive(stableHash, false);
+      const stableRS = findByHash(ctx.allRSs, stableHash);
+      if (stableRS && !halted) scaleRS(ctx, stableRS, replicas);
+      if (bg.previewService) switchService(ctx, bg.previewService, stableHash, true);
+      st.blueGreen.previewSelector = stableHash;
+    }
+    if (!halted && newRS.metadata.name !== ctx.stableRS?.metadata.name && (newRS.spec.replicas ?? 1) > 0) {
+      const delay = abortScaleDownDelaySeconds(ro);
+      if (delay !== 0) {
+        const due = deadlineMs(newRS);
+        if (due === undefined) {
+          annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000) });
+          requeueAt(ctx, ctx.nowMs + (delay ?? 0) * 1000);
+        } else if (due > ctx.nowMs) requeueAt(ctx, due);
+        else scaleRS(ctx, newRS, 0, { [SCALE_DOWN_DEADLINE_ANNOTATION]: null });
+      }
+    }
+    if (!halted) scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    return;
+  }
+
+  // --- first deploy: nothing serves yet, so point everything at the new RS at once ---
+  if (!activeHash || !st.stableRS) {
+    if (!halted) scaleRS(ctx, newRS, replicas);
+    switchActive(newHash, false);
+    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
+    st.blueGreen.previewSelector = newHash;
+    st.stableRS = newHash;
+    return;
+  }
+
+  const promoted = st.stableRS === newHash && activeHash === newHash;
+  if (promoted) {
+    if (!halted) scaleRS(ctx, newRS, replicas);
+    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
+    st.blueGreen.previewSelector = newHash;
+    st.blueGreen.scaleUpPreviewCheckPoint = undefined;
+    st.promoteFull = undefined;
+    if (!halted) scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    return;
+  }
+  if (halted) return;
+
+  // --- fast rollback: the new RS is an older one still scaled up inside its delay ---
+  const withinDelay = deadlineMs(newRS) !== undefined && rsAvailable(newRS) >= replicas;
+  if (activeHash !== newHash && withinDelay) {
+    annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: null });
+    switchActive(newHash, true);
+    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
+    st.blueGreen.previewSelector = newHash;
+    st.stableRS = newHash;
+    event(ctx, 'Normal', 'RolloutCompleted', `Rollout completed update to revision ${ctx.revision} (${newHash}): Fast rollback`);
+    return;
+  }
+
+  if (activeHash !== newHash) {
+    // --- before the switch: preview stack ---
+    const desired = blueGreenNewRSReplicas(ro, newRS, activeRS);
+    scaleRS(ctx, newRS, desired);
+    if (activeRS) scaleRS(ctx, activeRS, replicas);
+    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
+    st.blueGreen.previewSelector = newHash;
+    scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    const saturated = rsAvailable(newRS) >= desired && (newRS.spec.replicas ?? 1) === desired;
+    if (!saturated) return;
+
+    if (st.promoteFull !== true) {
+      if (bg.prePromotionAnalysis) {
+        const out = reconcileAnalysis(
+          ctx,
+          bg.prePromotionAnalysis,
+          { type: 'PrePromotion', podHash: newHash, revision: ctx.revision },
+          st.blueGreen.prePromotionAnalysisRunStatus,
+          !hasPause(ctx, 'InconclusiveAnalysisRun'),
+        );
+        if (out?.kind === 'invalid') {
+          ctx.abortMessage = `PrePromotion analysis: ${out.error}`;
+          return;
+        }
+        st.blueGreen.prePromotionAnalysisRunStatus = out && 'status' in out ? out.status : undefined;
+        if (out?.kind === 'failed') {
+          ctx.abortMessage = out.message;
+          return;
+        }
+        if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) {
+          addPause(ctx, 'InconclusiveAnalysisRun');
+          return;
+        }
+        if (out?.kind !== 'successful' && !(out?.kind === 'inconclusive' && resumedByUser(ctx))) return;
+      }
+      // --- the BlueGreenPause handshake ---
+      const auto = autoPromotionEnabled(ro);
+      const autoSec = bg.autoPromotionSeconds ?? 0;
+      if (!auto || autoSec > 0) {
+        const start = pauseStart(ctx, 'BlueGreenPause');
+        const resumed = start === undefined && resumedByUser(ctx);
+        if (!resumed) {
+          if (start === undefined) {
+            addPause(ctx, 'BlueGreenPause');
+            if (auto) requeueAt(ctx, ctx.nowMs + autoSec * 1000);
+            return;
+          }
+          if (auto && ctx.nowMs >= start + autoSec * 1000) removePause(ctx, 'BlueGreenPause');
+          else {
+            if (auto) requeueAt(ctx, start + autoSec * 1000);
+            return;
+          }
+        }
+      }
+      if (bg.previewReplicaCount !== undefined && !st.blueGreen.scaleUpPreviewCheckPoint) {
+        st.blueGreen.scaleUpPreviewCheckPoint = true;
+        requeueAt(ctx, ctx.nowMs);
+        return;
+      }
+    }
+    if (rsAvailable(newRS) < replicas || (newRS.spec.replicas ?? 1) < replicas) {
+      scaleRS(ctx, newRS, replicas);
+      return;
+    }
+    const delayOld = !(bg.postPromotionAnalysis && bg.scaleDownDelaySeconds === undefined);
+    switchActive(newHash, delayOld);
+    st.pauseConditions = undefined;
+    st.controllerPause = undefined;
+  }
+
+  // --- after the switch: post-promotion analysis, then the new RS becomes stable ---
+  scaleRS(ctx, newRS, replicas);
+  if (bg.postPromotionAnalysis && st.promoteFull !== true) {
+    const out = reconcileAnalysis(
+      ctx,
+      bg.postPromotionAnalysis,
+      { type: 'PostPromotion', podHash: newHash, revision: ctx.revision },
+      st.blueGreen.postPromotionAnalysisRunStatus,
+      !hasPause(ctx, 'InconclusiveAnalysisRun'),
+    );
+    if (out?.kind === 'invalid') {
+      ctx.abortMessage = `PostPromotion analysis: ${out.error}`;
+      return;
+    }
+    st.blueGreen.postPromotionAnalysisRunStatus = out && 'status' in out ? out.status : undefined;
+    if (out?.kind === 'failed') {
+      ctx.abortMessage = out.message;
+      return;
+    }
+    if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) {
+      addPause(ctx, 'InconclusiveAnalysisRun');
+      return;
+    }
+    if (out?.kind !== 'successful' && !(out?.kind === 'inconclusive' && resumedByUser(ctx))) return;
+    if (bg.scaleDownDelaySeconds === undefined) {
+      const old = findByHash(ctx.allRSs, st.stableRS);
+      if (old && old.metadata.name !== newRS.metadata.name) {
+        annotateRS(ctx, old, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + delaySec * 1000) });
+        requeueAt(ctx, ctx.nowMs + delaySec * 1000);
+      }
+    }
+  }
+  st.stableRS = newHash;
+  st.promoteFull = undefined;
+  st.blueGreen.scaleUpPreviewCheckPoint = undefined;
+  st.controllerPause = undefined;
+  event(ctx, 'Normal', 'RolloutCompleted', `Rollout completed update to revision ${ctx.revision} (${newHash}): Completed blue-green update`);
+}

@@ -1,0 +1,316 @@
+// The canary strategy (Argo's rollout/canary.go, trafficrouting.go, service.go): ReplicaSet scaling
+// (basic nearest-weight math or traffic-routed ceil), older ReplicaSets, stable/canary Service
+// selectors, traffic router weights, step and background analysis, pause steps with the
+// controllerPause handshake, step progression, abort, promote-full and promotion of the stable RS.
+
+import { parsePauseDuration } from '../api/rollout-validation.ts';
+import {
+  abortScaleDownDelaySeconds,
+  type CanaryStep,
+  canarySteps,
+  replicasOrDefault,
+  SCALE_DOWN_DEADLINE_ANNOTATION,
+} from '../api/rollout.ts';
+import type { ReplicaSet } from '../api/workloads.ts';
+import { rsAvailable } from '../api/workloads.ts';
+import { reconcileAnalysis } from './analysis.ts';
+import {
+  addPause,
+  annotateRS,
+  type Ctx,
+  event,
+  hasPause,
+  isoTime,
+  pauseStart,
+  plannedReplicas,
+  removePause,
+  requeueAt,
+  resumedByUser,
+  scaleRS,
+} from './context.ts';
+import { scaleDownOtherReplicaSets, scaleDownOldBasic, switchService } from './workload-ops.ts';
+import {
+  atDesiredReplicaCountsForCanary,
+  basicCanaryReplicaCounts,
+  currentSetWeight,
+  trafficRoutedCanaryReplicaCounts,
+} from './replicas.ts';
+
+/** Argo's step string in RolloutStepCompleted messages. */
+export function stepString(step: CanaryStep): string {
+  if (step.setWeight !== undefined) return `setWeight: ${step.setWeight}`;
+  if (step.pause !== undefined) return step.pause.duration !== undefined ? `pause: ${step.pause.duration}` : 'pause';
+  if (step.analysis !== undefined) return 'analysis';
+  if (step.experiment !== undefined) return 'experiment';
+  if (step.setCanaryScale !== undefined) return 'setCanaryScale';
+  if (step.setHeaderRoute !== undefined) return 'setHeaderRoute';
+  if (step.setMirrorRoute !== undefined) return 'setMirrorRoute';
+  if (step.plugin !== undefined) return 'plugin';
+  return 'unknown';
+}
+
+function others(ctx: Ctx): ReplicaSet[] {
+  return ctx.allRSs.filter(
+    (rs) => rs.metadata.name !== ctx.newRS.metadata.name && rs.metadata.name !== ctx.stableRS?.metadata.name,
+  );
+}
+
+function deadlineMs(rs: ReplicaSet): number | undefined {
+  const v = rs.metadata.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION];
+  if (v === undefined || v === '') return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function reconcileCanary(ctx: Ctx): void {
+  const ro = ctx.ro;
+  const c = ro.spec.strategy.canary!;
+  const steps = canarySteps(ro);
+  const st = ctx.status;
+  const routed = c.trafficRouting !== undefined;
+  const newRS = ctx.newRS;
+  const promoted = () => st.stableRS === st.currentPodHash;
+
+  if (st.abort) {
+    st.currentStepIndex = steps.length > 0 ? 0 : st.currentStepIndex;
+    st.pauseConditions = undefined;
+    st.controllerPause = undefined;
+  }
+
+  const halted = ro.spec.paused === true;
+
+  // --- ReplicaSet scaling ---
+  if (!halted) {
+    const stableRS = ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
+    const olderRSs = others(ctx);
+    if (routed) {
+      let [canaryCount, stableCount] = trafficRoutedCanaryReplicaCounts(ro, st.canary?.weights);
+      if (promoted()) canaryCount = replicasOrDefault(ro);
+      if (st.abort && stableRS) {
+        // Keep the aborted canary for abortScaleDownDelaySeconds after the stable is fully available; 0 = never.
+        const delay = abortScaleDownDelaySeconds(ro);
+        const current = newRS.spec.replicas ?? 1;
+        const stableReady = rsAvailable(stableRS) >= replicasOrDefault(ro);
+        if (delay === 0) canaryCount = current;
+        else if (current > 0) {
+          const due = deadlineMs(newRS);
+          if (!stableReady) canaryCount = current;
+          else if (due === undefined) {
+            annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000) });
+            requeueAt(ctx, ctx.nowMs + (delay ?? 0) * 1000);
+            canaryCount = current;
+          } else if (due > ctx.nowMs) {
+            requeueAt(ctx, due);
+            canaryCount = current;
+          } else canaryCount = 0;
+        }
+      }
+      scaleRS(ctx, newRS, canaryCount, canaryCount === 0 && deadlineMs(newRS) !== undefined ? { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } : undefined);
+      if (stableRS) scaleRS(ctx, stableRS, stableCount);
+      scaleDownOtherReplicaSets(ctx, olderRSs, c.scaleDownDelayRevisionLimit);
+    } else {
+      const [canaryCount, stableCount] = basicCanaryReplicaCounts(ro, newRS, stableRS, olderRSs);
+      scaleRS(ctx, newRS, canaryCount);
+      if (stableRS) scaleRS(ctx, stableRS, stableCount);
+      scaleDownOldBasic(ctx, olderRSs);
+    }
+  }
+
+  // --- analysis (step + background) and step progression ---
+  if (!halted && !st.abort && !promoted()) progressSteps(ctx);
+  if (ctx.abortMessage !== undefined) return; // plan.ts re-plans the abort on the next pass
+
+  // --- promotion to stable ---
+  if (!halted && !st.abort && !promoted()) {
+    const done = st.promoteFull === true || (st.currentStepIndex ?? 0) >= steps.length;
+    const stableRS = ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
+    const canaryReady = rsAvailable(newRS) >= replicasOrDefault(ro) && plannedReplicas(ctx, newRS) >= replicasOrDefault(ro);
+    const basicReady =
+      routed || atDesiredReplicaCountsForCanary(ro, newRS, stableRS, others(ctx), st.canary?.weights);
+    if (done && canaryReady && basicReady) {
+      const previous = ctx.stableRS;
+      st.stableRS = st.currentPodHash;
+      st.promoteFull = undefined;
+      st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined, currentBackgroundAnalysisRunStatus: undefined };
+      event(
+        ctx,
+        'Normal',
+        'RolloutCompleted',
+        `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Completed all ${steps.length} canary steps`,
+      );
+      if (routed && previous && previous.metadata.name !== newRS.metadata.name && (previous.spec.replicas ?? 1) > 0) {
+        const delaySec = c.scaleDownDelaySeconds ?? 30;
+        annotateRS(ctx, previous, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + delaySec * 1000) });
+        requeueAt(ctx, ctx.nowMs + delaySec * 1000);
+      }
+      ctx.stableRS = newRS;
+    }
+  }
+
+  // --- services ---
+  const stableHash = st.stableRS ?? st.currentPodHash ?? '';
+  const canaryHash = st.abort || promoted() ? stableHash : (st.currentPodHash ?? '');
+  if (c.stableService) switchService(ctx, c.stableService, stableHash);
+  if (c.canaryService) switchService(ctx, c.canaryService, canaryHash);
+
+  // --- traffic routing ---
+  if (routed) planTraffic(ctx, stableHash, canaryHash);
+}
+
+function progressSteps(ctx: Ctx): void {
+  const ro = ctx.ro;
+  const c = ro.spec.strategy.canary!;
+  const steps = canarySteps(ro);
+  const st = ctx.status;
+  const index = st.currentStepIndex ?? 0;
+  const podHash = st.currentPodHash ?? '';
+
+  // Background analysis: from startingStep until promotion.
+  if (c.analysis && st.promoteFull !== true && index >= (c.analysis.startingStep ?? 0)) {
+    const inconclusivePaused = hasPause(ctx, 'InconclusiveAnalysisRun');
+    const out = reconcileAnalysis(
+      ctx,
+      c.analysis,
+      { type: 'Background', podHash, revision: ctx.revision },
+      st.canary?.currentBackgroundAnalysisRunStatus,
+      !inconclusivePaused,
+    );
+    if (out?.kind === 'invalid') {
+      ctx.abortMessage = `Background analysis: ${out.error}`;
+      return;
+    }
+    st.canary = { ...st.canary, currentBackgroundAnalysisRunStatus: out && 'status' in out ? out.status : undefined };
+    if (out?.kind === 'failed') {
+      ctx.abortMessage = out.message;
+      return;
+    }
+    if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) addPause(ctx, 'InconclusiveAnalysisRun');
+  }
+
+  if (st.promoteFull) {
+    st.currentStepIndex = steps.length > 0 ? steps.length : st.currentStepIndex;
+    st.pauseConditions = undefined;
+    st.controllerPause = undefined;
+    return;
+  }
+  if (index >= steps.length) return;
+  const step = steps[index]!;
+  let completed = false;
+
+  if (step.setWeight !== undefined || step.setCanaryScale !== undefined) {
+    const verified = st.canary?.weights?.verified;
+    completed =
+      atDesiredReplicaCountsForCanary(ro, ctx.newRS, ctx.stableRS, others(ctx), st.canary?.weights) &&
+      verified !== false;
+  } else if (step.pause !== undefined) {
+    const dur = step.pause.duration !== undefined ? parsePauseDuration(step.pause.duration) : undefined;
+    const durMs = dur?.ok ? dur.ms : undefined;
+    const start = pauseStart(ctx, 'CanaryPauseStep');
+    if (start === undefined && resumedByUser(ctx)) completed = true;
+    else if (start !== undefined) {
+      if (durMs !== undefined && ctx.nowMs >= start + durMs) {
+        removePause(ctx, 'CanaryPauseStep');
+        completed = true;
+      } else if (durMs !== undefined) requeueAt(ctx, start + durMs);
+    } else if (durMs === 0) completed = true;
+    else if ((st.pauseConditions ?? []).length === 0) {
+      addPause(ctx, 'CanaryPauseStep');
+      if (durMs !== undefined) requeueAt(ctx, ctx.nowMs + durMs);
+    }
+  } else if (step.analysis !== undefined) {
+    const inconclusivePaused = hasPause(ctx, 'InconclusiveAnalysisRun');
+    const out = reconcileAnalysis(
+      ctx,
+      step.analysis,
+      { type: 'Step', podHash, revision: ctx.revision, stepIndex: index },
+      st.canary?.currentStepAnalysisRunStatus,
+      !inconclusivePaused && (st.pauseConditions ?? []).length === 0,
+    );
+    if (out?.kind === 'invalid') {
+      ctx.abortMessage = `Step-based analysis: ${out.error}`;
+      return;
+    }
+    st.canary = { ...st.canary, currentStepAnalysisRunStatus: out && 'status' in out ? out.status : undefined };
+    if (out?.kind === 'successful') completed = true;
+    else if (out?.kind === 'failed') {
+      ctx.abortMessage = out.message;
+      return;
+    } else if (out?.kind === 'inconclusive') {
+      if (resumedByUser(ctx)) completed = true;
+      else addPause(ctx, 'InconclusiveAnalysisRun');
+    }
+  } else if (step.setHeaderRoute !== undefined || step.setMirrorRoute !== undefined) {
+    completed = true;
+  } else if (step.experiment !== undefined || step.plugin !== undefined) {
+    // Experiments and step plugins are not implemented yet: the step waits (promote skips it).
+    completed = false;
+  }
+
+  if (completed) {
+    st.currentStepIndex = index + 1;
+    if ((st.pauseConditions ?? []).length === 0) st.controllerPause = undefined;
+    st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined };
+    event(ctx, 'Normal', 'RolloutStepCompleted', `Rollout step ${index + 1}/${steps.length} completed (${stepString(step)})`);
+    requeueAt(ctx, ctx.nowMs);
+  }
+}
+
+function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
+  const ro = ctx.ro;
+  const c = ro.spec.strategy.canary!;
+  const st = ctx.status;
+  const replicas = replicasOrDefault(ro);
+  const prev = ctx.old.canary?.weights;
+  const prevWeight = prev?.canary.weight ?? 0;
+  const steps = canarySteps(ro);
+  const index = st.currentStepIndex ?? 0;
+  const promoted = st.stableRS === st.currentPodHash;
+  const newAvailable = rsAvailable(ctx.newRS);
+  let weight: number;
+  let removeManagedRoutes = false;
+  if (promoted || st.abort) {
+    weight = 0;
+    removeManagedRoutes = true;
+  } else if (newAvailable === 0) {
+    weight = 0;
+    removeManagedRoutes = true;
+  } else if (st.promoteFull) weight = prevWeight;
+  else if (index >= steps.length) weight = 100;
+  else {
+    const desired = currentSetWeight(ro);
+    const [canaryCount] = trafficRoutedCanaryReplicaCounts(ro, prev);
+    const ready = (ctx.newRS.spec.replicas ?? 1) === canaryCount && newAvailable >= canaryCount;
+    weight = ready ? desired : Math.min(prevWeight, desired);
+  }
+  // Stable capacity first: never lower the stable's share below what its available pods can carry.
+  const stableRS = ctx.stableRS;
+  if (!promoted && stableRS && weight !== prevWeight) {
+    const needed = Math.ceil(((100 - weight) * replicas) / 100);
+    if (rsAvailable(stableRS) < needed && weight > prevWeight) weight = prevWeight;
+  }
+  const step = index < steps.length ? steps[index] : undefined;
+  const headerRoute = !st.abort && ctx.revision > 1 ? step?.setHeaderRoute : undefined;
+  const mirrorRoute = !st.abort && ctx.revision > 1 ? step?.setMirrorRoute : undefined;
+  ctx.actions.push({
+    kind: 'traffic',
+    canaryHash,
+    stableHash,
+    ...(c.canaryService ? { canaryService: c.canaryService } : {}),
+    ...(c.stableService ? { stableService: c.stableService } : {}),
+    weight,
+    removeManagedRoutes,
+    resetWeightFirst: prevWeight > 0 && prev?.canary.podTemplateHash !== undefined && prev.canary.podTemplateHash !== canaryHash,
+    ...(headerRoute ? { headerRoute } : {}),
+    ...(mirrorRoute ? { mirrorRoute } : {}),
+  });
+  if (weight !== prevWeight) event(ctx, 'Normal', 'TrafficWeightUpdated', `Traffic weight updated from ${prevWeight} to ${weight}`);
+  const sameWeights = prev && prev.canary.weight === weight && prev.canary.podTemplateHash === canaryHash;
+  st.canary = {
+    ...st.canary,
+    weights: {
+      canary: { weight, podTemplateHash: canaryHash, ...(c.canaryService ? { serviceName: c.canaryService } : {}) },
+      stable: { weight: 100 - weight, podTemplateHash: stableHash, ...(c.stableService ? { serviceName: c.stableService } : {}) },
+      ...(sameWeights && prev.verified !== undefined ? { verified: prev.verified } : {}),
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The TrafficRouter seam (ARCHITECTURE.md), shaped on Argo's trafficroutingutil.TrafficRoutingReconciler:
+// UpdateHash, SetWeight, SetHeaderRoute, SetMirrorRoute, VerifyWeight (true/false/unknown) and
+// RemoveManagedRoutes. Several routers may serve one Rollout; the reconciler calls them in the fixed
+// order of ROUTER_ORDER. Weights here are percents of maxTrafficWeight as in Argo's API (the proxy
+// router converts to basis points). Routers report failures as results, never by throwing.
+
+import type { SetHeaderRoute, SetMirrorRoute } from '../api/rollout.ts';
+
+export interface WeightDestinationSpec {
+  readonly serviceName: string;
+  readonly podTemplateHash: string;
+  readonly weight: number;
+}
+
+export type RouterResult = { ok: true } | { ok: false; error: string };
+
+/** true = verified, false = not yet, undefined = the router cannot verify (Argo's nil). */
+export type Verification = boolean | undefined;
+
+export interface TrafficRouter {
+  /** e.g. 'Istio', 'Nginx', 'SMI', 'Service', 'Proxy'. */
+  readonly type: string;
+  updateHash(canaryHash: string, stableHash: string, additional: readonly WeightDestinationSpec[]): Promise<RouterResult>;
+  setWeight(canaryWeight: number, additional: readonly WeightDestinationSpec[]): Promise<RouterResult>;
+  setHeaderRoute(route: SetHeaderRoute): Promise<RouterResult>;
+  setMirrorRoute(route: SetMirrorRoute): Promise<RouterResult>;
+  verifyWeight(canaryWeight: number, additional: readonly WeightDestinationSpec[]): Promise<Verification>;
+  removeManagedRoutes(): Promise<RouterResult>;
+}
+
+/** Argo's NewTrafficRoutingReconciler order. */
+export const ROUTER_ORDER = [
+  'istio',
+  'nginx',
+  'alb',
+  'smi',
+  'ambassador',
+  'appMesh',
+  'traefik',
+  'apisix',
+  'plugins',
+] as const;
+
+/**
+ * Plain Services (basic canary, or a traffic router that is not available yet): the weight is carried
+ * by replica counts, so weight calls succeed without doing anything and verification is unknown.
+ * Service selectors themselves are switched by the reconciler (canaryService/stableService).
+ */
+export class ServiceRouter implements TrafficRouter {
+  readonly type = 'Service';
+  async updateHash(): Promise<RouterResult> {
+    return { ok: true };
+  }
+  async setWeight(): Promise<RouterResult> {
+    return { ok: true };
+  }
+  async setHeaderRoute(): Promise<RouterResult> {
+    return { ok: true };
+  }
+  async setMirrorRoute(): Promise<RouterResult> {
+    return { ok: true };
+  }
+  async verifyWeight(): Promise<Verification> {
+    return undefined;
+  }
+  async removeManagedRoutes(): Promise<RouterResult> {
+    return { ok: true };
+  }
+}
