@@ -1,0 +1,418 @@
+// The Rollout planner: observed state + now in, actions + the complete new status + events out. Pure
+// (no I/O, clock injected through Observed.nowMs). Level-triggered: everything is derived from the
+// objects and status as they are now, so a plan computed after a crash at any point continues from the
+// same step (deterministic ReplicaSet and AnalysisRun names, adoption of what exists).
+
+import { isCompletedPhase } from '../api/analysis-run.ts';
+import { validateRolloutSpec } from '../api/rollout-validation.ts';
+import {
+  canarySteps,
+  DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
+  DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT,
+  INVALID_SPEC_REQUEUE_MS,
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+  ROLLOUT_API_VERSION,
+  type Rollout,
+  type RolloutStatus,
+  replicasOrDefault,
+  revisionHistoryLimitOrDefault,
+} from '../api/rollout.ts';
+import { APPS_V1, type Pod, type ReplicaSet, isPodReady, rsAvailable } from '../api/workloads.ts';
+import { reconcileBlueGreen } from './bluegreen.ts';
+import { reconcileCanary } from './canary.ts';
+import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
+import {
+  type Ctx,
+  event,
+  findByHash,
+  isoTime,
+  type Observed,
+  type Plan,
+  requeueAt,
+  rsHash,
+  rsRevision,
+} from './context.ts';
+import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
+import { calculateRolloutPhase } from './phase.ts';
+import { maxUnavailable } from './replicas.ts';
+import { computeConditions, computeCounts, pruneUndefined } from './status.ts';
+
+/** Argo's ComputeStepHash: FNV-32a of the JSON steps, safe-encoded. */
+export function computeStepHash(ro: Rollout): string | undefined {
+  if (!ro.spec.strategy.canary) return undefined;
+  return safeEncodeString(String(fnv32a(new TextEncoder().encode(JSON.stringify(canarySteps(ro))))));
+}
+
+/** The Rollout with template and selector taken from its workloadRef Deployment, when it has one. */
+function effectiveRollout(obs: Observed): Rollout | string {
+  const ro = obs.rollout;
+  if (!ro.spec.workloadRef) return ro;
+  const w = obs.workload;
+  if (!w) return `spec.workloadRef.name: Invalid value: "${ro.spec.workloadRef.name ?? ''}": ${ro.spec.workloadRef.kind ?? 'Deployment'} "${ro.spec.workloadRef.name ?? ''}" not found`;
+  return { ...ro, spec: { ...ro.spec, template: w.spec.template, selector: w.spec.selector } };
+}
+
+function referenceError(ro: Rollout, obs: Observed): string | undefined {
+  const c = ro.spec.strategy.canary;
+  const bg = ro.spec.strategy.blueGreen;
+  const svc: [string, string | undefined][] = c
+    ? [
+        ['spec.strategy.canary.stableService', c.stableService],
+        ['spec.strategy.canary.canaryService', c.canaryService],
+      ]
+    : [
+        ['spec.strategy.blueGreen.activeService', bg?.activeService],
+        ['spec.strategy.blueGreen.previewService', bg?.previewService],
+      ];
+  for (const [path, name] of svc) {
+    if (name && !obs.services[name]) return `${path}: Invalid value: "${name}": service "${name}" not found`;
+  }
+  const analyses: [string, { templates?: { templateName: string; clusterScope?: boolean }[] } | undefined][] = [
+    ['spec.strategy.canary.analysis', c?.analysis],
+    ['spec.strategy.blueGreen.prePromotionAnalysis', bg?.prePromotionAnalysis],
+    ['spec.strategy.blueGreen.postPromotionAnalysis', bg?.postPromotionAnalysis],
+    ...canarySteps(ro).map((s, i) => [`spec.strategy.canary.steps[${i}].analysis`, s.analysis] as [string, typeof s.analysis]),
+  ];
+  for (const [path, a] of analyses) {
+    for (const [i, t] of (a?.templates ?? []).entries()) {
+      if (!obs.lookupTemplate(t.templateName, t.clusterScope === true)) {
+        const kind = t.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
+        return `${path}.templates[${i}].templateName: Invalid value: "${t.templateName}": ${kind} "${t.templateName}" not found`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function invalidPlan(obs: Observed, detail: string, actions: Plan['actions']): Plan {
+  const ro = obs.rollout;
+  const nowIso = isoTime(obs.nowMs);
+  const status: RolloutStatus = pruneUndefined({ ...(ro.status ?? {}) });
+  const message = MESSAGE.invalidSpec(ro.metadata.name, detail);
+  status.conditions = setCondition(status.conditions ?? [], newCondition('InvalidSpec', 'True', REASON.InvalidSpec, message, nowIso));
+  const phase = calculateRolloutPhase(ro.spec ?? { strategy: {} }, status);
+  status.phase = phase.phase;
+  status.message = phase.message;
+  status.observedGeneration = String(ro.metadata.generation ?? '');
+  const events =
+    getCondition(ro.status, 'InvalidSpec')?.message === message
+      ? []
+      : [{ type: 'Warning' as const, reason: REASON.InvalidSpec, message }];
+  return { actions, status, events, requeueAfterMs: INVALID_SPEC_REQUEUE_MS };
+}
+
+function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet {
+  const template = ro.spec.template ?? {};
+  const labels = { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash };
+  return {
+    apiVersion: APPS_V1,
+    kind: 'ReplicaSet',
+    metadata: {
+      name: `${ro.metadata.name}-${hash}`,
+      ...(ro.metadata.namespace ? { namespace: ro.metadata.namespace } : {}),
+      labels,
+      annotations: { [REVISION_ANNOTATION]: String(revision) },
+      ownerReferences: [
+        {
+          apiVersion: ROLLOUT_API_VERSION,
+          kind: 'Rollout',
+          name: ro.metadata.name,
+          uid: ro.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      replicas: 0,
+      ...(ro.spec.minReadySeconds !== undefined ? { minReadySeconds: ro.spec.minReadySeconds } : {}),
+      selector: { matchLabels: { ...(ro.spec.selector?.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash } },
+      template: { ...template, metadata: { ...(template.metadata ?? {}), labels } },
+    },
+  };
+}
+
+export function planRollout(obs: Observed): Plan {
+  const actions: Plan['actions'] = [];
+  if (obs.rollout.spec?.replicas === undefined) actions.push({ kind: 'setSpecReplicas', replicas: 1 });
+  const eff = effectiveRollout(obs);
+  if (typeof eff === 'string') return invalidPlan(obs, eff, actions);
+  const ro = eff;
+  const specError = validateRolloutSpec(ro) ?? referenceError(ro, obs);
+  if (specError) return invalidPlan(obs, specError, actions);
+
+  const nowIso = isoTime(obs.nowMs);
+  const old: RolloutStatus = obs.rollout.status ?? {};
+  const status: RolloutStatus = pruneUndefined({ ...old });
+  status.conditions = (status.conditions ?? []).filter((c) => c.type !== 'InvalidSpec');
+  const allRSs = obs.replicaSets.filter((rs) => !rs.metadata.deletionTimestamp).map((rs) => structuredClone(rs));
+
+  // --- the new ReplicaSet: adopt by semantic template comparison, else create under the computed hash ---
+  const template = ro.spec.template ?? {};
+  const hash = computePodTemplateHash(template, status.collisionCount);
+  const matching = allRSs.filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template));
+  let newRS = matching.find((rs) => rsHash(rs) === hash) ?? matching.sort((a, b) => rsRevision(b) - rsRevision(a))[0];
+  let newRSCreated = false;
+  const maxOldRevision = Math.max(0, ...allRSs.filter((rs) => rs !== newRS).map(rsRevision));
+  const revision = newRS && rsRevision(newRS) > maxOldRevision ? rsRevision(newRS) : maxOldRevision + 1;
+  if (!newRS) {
+    if (allRSs.some((rs) => rs.metadata.name === `${ro.metadata.name}-${hash}`)) {
+      // Hash collision with a different template: bump collisionCount and retry (Argo's behaviour).
+      status.collisionCount = (status.collisionCount ?? 0) + 1;
+      return { actions, status, events: [], requeueAfterMs: 0 };
+    }
+    newRS = newReplicaSet(ro, hash, revision);
+    newRSCreated = true;
+    actions.push({ kind: 'createReplicaSet', rs: newRS });
+    allRSs.push(newRS);
+  }
+  const events: Plan['events'] = [];
+  const podHash = rsHash(newRS) ?? hash;
+  if (newRSCreated) events.push({ type: 'Normal', reason: 'RolloutUpdated', message: `Rollout updated to revision ${revision}` });
+  if (newRSCreated) events.push({ type: 'Normal', reason: 'NewReplicaSetCreated', message: MESSAGE.newReplicaSetCreated(newRS.metadata.name) });
+  if (!newRSCreated && rsRevision(newRS) !== revision) {
+    actions.push({ kind: 'annotateReplicaSet', name: newRS.metadata.name, annotations: { [REVISION_ANNOTATION]: String(revision) } });
+  }
+  if (obs.rollout.metadata.annotations?.[REVISION_ANNOTATION] !== String(revision)) {
+    actions.push({ kind: 'patchRolloutAnnotations', annotations: { [REVISION_ANNOTATION]: String(revision) } });
+  }
+
+  const ctx: Ctx = {
+    ro,
+    obs,
+    nowMs: obs.nowMs,
+    nowIso,
+    old,
+    status,
+    actions,
+    events,
+    allRSs,
+    newRS,
+    newRSCreated,
+    stableRS: findByHash(allRSs, status.stableRS),
+    revision,
+    keepRuns: new Set(),
+  };
+
+  // --- resets: new pod template or new steps restart the steps; first deploy and rollback skip them ---
+  const steps = canarySteps(ro);
+  const stepHash = computeStepHash(ro);
+  const podHashChanged = old.currentPodHash !== undefined && old.currentPodHash !== podHash;
+  if (podHashChanged || (ro.spec.strategy.canary && old.currentStepHash !== undefined && old.currentStepHash !== stepHash)) {
+    status.currentStepIndex = steps.length > 0 ? 0 : undefined;
+    status.pauseConditions = undefined;
+    status.controllerPause = undefined;
+    status.canary = status.canary?.weights ? { weights: status.canary.weights } : undefined;
+    if (status.blueGreen) {
+      status.blueGreen = {
+        ...(status.blueGreen.activeSelector ? { activeSelector: status.blueGreen.activeSelector } : {}),
+        ...(status.blueGreen.previewSelector ? { previewSelector: status.blueGreen.previewSelector } : {}),
+      };
+    }
+    if (podHashChanged) {
+      status.abort = undefined;
+      status.abortedAt = undefined;
+      status.promoteFull = undefined;
+      if (ro.spec.restartAt) status.restartedAt = ro.spec.restartAt;
+    }
+  }
+  status.currentPodHash = podHash;
+  status.currentStepHash = stepHash;
+  if (ro.spec.strategy.canary) {
+    if (status.currentStepIndex === undefined && steps.length > 0) status.currentStepIndex = 0;
+    if (!status.stableRS) {
+      // Initial deploy: no steps.
+      status.stableRS = podHash;
+      ctx.stableRS = newRS;
+      if (steps.length > 0) status.currentStepIndex = steps.length;
+    } else if (podHashChanged && status.stableRS === podHash && steps.length > 0) {
+      status.currentStepIndex = steps.length;
+      event(ctx, 'Normal', 'SkipSteps', 'Rollback to stable ReplicaSets');
+    }
+  }
+
+  // --- abort requested by the user / retry ---
+  let abortReason: string | undefined;
+  const fullyPromoted = status.stableRS === podHash && (!ro.spec.strategy.blueGreen || status.blueGreen?.activeSelector === podHash);
+  if (status.abort && fullyPromoted) {
+    status.abort = undefined;
+    status.abortedAt = undefined;
+  }
+  if (status.abort && !status.abortedAt) {
+    status.abortedAt = nowIso;
+    event(ctx, 'Warning', REASON.RolloutAborted, MESSAGE.rolloutAborted(revision));
+  }
+  if (!status.abort && old.abortedAt && !podHashChanged) {
+    status.abortedAt = undefined;
+    status.canary = status.canary?.weights ? { weights: status.canary.weights } : undefined;
+    if (status.blueGreen) {
+      status.blueGreen = { ...status.blueGreen, prePromotionAnalysisRunStatus: undefined, postPromotionAnalysisRunStatus: undefined };
+    }
+    event(ctx, 'Normal', REASON.RolloutRetry, MESSAGE.rolloutRetry);
+  }
+
+  // --- restart (spec.restartAt) runs first, as in Argo ---
+  planRestart(ctx);
+
+  // --- strategy ---
+  if (ro.spec.strategy.blueGreen) reconcileBlueGreen(ctx);
+  else reconcileCanary(ctx);
+
+  if (ctx.abortMessage !== undefined) {
+    status.abort = true;
+    status.abortedAt = nowIso;
+    status.pauseConditions = undefined;
+    status.controllerPause = undefined;
+    abortReason = ctx.abortMessage;
+    event(ctx, 'Warning', REASON.RolloutAborted, MESSAGE.rolloutAborted(revision, abortReason));
+    requeueAt(ctx, ctx.nowMs);
+  }
+
+  // --- AnalysisRuns: terminate the ones no longer current, garbage-collect history ---
+  planRunHousekeeping(ctx);
+  // --- ReplicaSet history ---
+  planHistoryLimit(ctx);
+  // --- workloadRef scale-down ---
+  planWorkloadScaleDown(ctx);
+
+  computeCounts(ctx);
+  if (ro.spec.workloadRef && obs.workload?.metadata.generation !== undefined) {
+    status.workloadObservedGeneration = String(obs.workload.metadata.generation);
+  }
+  status.observedGeneration = String(obs.rollout.metadata.generation ?? '');
+  computeConditions(ctx, abortReason);
+  const phase = calculateRolloutPhase(ro.spec, status);
+  status.phase = phase.phase;
+  status.message = phase.message;
+  const prevPaused = (old.pauseConditions ?? []).length > 0 || false;
+  const nowPaused = (status.pauseConditions ?? []).length > 0;
+  if (prevPaused && !nowPaused && !status.abort) event(ctx, 'Normal', 'RolloutResumed', MESSAGE.rolloutResumed);
+  const requeueAfterMs = ctx.requeueAtMs === undefined ? undefined : Math.max(0, ctx.requeueAtMs - obs.nowMs);
+  return {
+    actions,
+    status: pruneUndefined(status),
+    events,
+    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
+  };
+}
+
+function planRunHousekeeping(ctx: Ctx): void {
+  const st = ctx.status;
+  const keep = new Set(ctx.keepRuns);
+  if (!st.abort) {
+    for (const r of [
+      st.canary?.currentStepAnalysisRunStatus,
+      st.canary?.currentBackgroundAnalysisRunStatus,
+      st.blueGreen?.prePromotionAnalysisRunStatus,
+      st.blueGreen?.postPromotionAnalysisRunStatus,
+    ]) {
+      if (r?.name) keep.add(r.name);
+    }
+  }
+  const runs = ctx.obs.analysisRuns;
+  for (const run of runs) {
+    const name = run.metadata.name ?? '';
+    if (!keep.has(name) && !isCompletedPhase(run.status?.phase) && run.spec.terminate !== true) {
+      ctx.actions.push({ kind: 'terminateAnalysisRun', name });
+    }
+  }
+  const completed = runs
+    .filter((r) => isCompletedPhase(r.status?.phase) && !keep.has(r.metadata.name ?? ''))
+    .sort((a, b) => created(b) - created(a));
+  const limits = ctx.ro.spec.analysis ?? {};
+  const okLimit = limits.successfulRunHistoryLimit ?? DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT;
+  const badLimit = limits.unsuccessfulRunHistoryLimit ?? DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT;
+  let ok = 0;
+  let bad = 0;
+  for (const run of completed) {
+    const good = run.status?.phase === 'Successful';
+    const n = good ? ++ok : ++bad;
+    if (n > (good ? okLimit : badLimit)) ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
+  }
+}
+
+function created(obj: { metadata: object }): number {
+  const ts = (obj.metadata as { creationTimestamp?: unknown }).creationTimestamp;
+  const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
+  return Number.isNaN(t) ? 0 : t;
+}
+
+function planHistoryLimit(ctx: Ctx): void {
+  const limit = revisionHistoryLimitOrDefault(ctx.ro);
+  const protectedNames = new Set([ctx.newRS.metadata.name, ctx.stableRS?.metadata.name]);
+  const activeRS = findByHash(ctx.allRSs, ctx.status.blueGreen?.activeSelector);
+  if (activeRS) protectedNames.add(activeRS.metadata.name);
+  const scaledDown = ctx.allRSs
+    .filter(
+      (rs) =>
+        !protectedNames.has(rs.metadata.name) &&
+        (rs.spec.replicas ?? 1) === 0 &&
+        (rs.status?.replicas ?? 0) === 0 &&
+        !ctx.actions.some((a) => a.kind === 'scaleReplicaSet' && a.name === rs.metadata.name),
+    )
+    .sort((a, b) => rsRevision(a) - rsRevision(b));
+  const excess = scaledDown.length - limit;
+  for (const rs of scaledDown.slice(0, Math.max(0, excess))) {
+    ctx.actions.push({ kind: 'deleteReplicaSet', name: rs.metadata.name });
+    const hash = rsHash(rs);
+    for (const run of ctx.obs.analysisRuns) {
+      if (run.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash && !ctx.keepRuns.has(run.metadata.name ?? '')) {
+        ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
+      }
+    }
+  }
+}
+
+function planWorkloadScaleDown(ctx: Ctx): void {
+  const ref = ctx.ro.spec.workloadRef;
+  const w = ctx.obs.workload;
+  if (!ref || !w || ref.kind !== 'Deployment') return;
+  const mode = ref.scaleDown ?? 'never';
+  if (mode === 'never') return;
+  const replicas = replicasOrDefault(ctx.ro);
+  const healthy = ctx.status.stableRS === ctx.status.currentPodHash && rsAvailable(ctx.newRS) >= replicas;
+  let target: number | undefined;
+  if (healthy) target = 0;
+  else if (mode === 'progressively') {
+    target = Math.max(0, Math.min(w.spec.replicas ?? 1, replicas - rsAvailable(ctx.newRS)));
+  }
+  if (target !== undefined && target !== (w.spec.replicas ?? 1)) {
+    ctx.actions.push({ kind: 'scaleDeployment', name: w.metadata.name, replicas: target });
+    event(ctx, 'Normal', 'ScalingDeployment', `Scaled Deployment ${w.metadata.name} from ${w.spec.replicas ?? 1} to ${target}`);
+  }
+}
+
+/** Argo's restart: pods older than restartAt are evicted, max(maxUnavailable,1) at a time, stable RS first. */
+function planRestart(ctx: Ctx): void {
+  const restartAt = ctx.ro.spec.restartAt;
+  const st = ctx.status;
+  if (!restartAt || restartAt === st.restartedAt) return;
+  const at = Date.parse(restartAt);
+  if (Number.isNaN(at)) return;
+  if (at > ctx.nowMs) {
+    requeueAt(ctx, at);
+    return;
+  }
+  const order = [ctx.stableRS, ctx.newRS, ...ctx.allRSs.filter((rs) => rs !== ctx.stableRS && rs !== ctx.newRS)];
+  const rank = new Map<string, number>();
+  order.forEach((rs, i) => {
+    if (rs && !rank.has(rs.metadata.name)) rank.set(rs.metadata.name, i);
+  });
+  const pods = (ctx.obs.pods ?? []).filter((p) => {
+    const owner = p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name;
+    return owner !== undefined && rank.has(owner) && !p.metadata.deletionTimestamp;
+  });
+  const old = pods.filter((p) => Date.parse(p.metadata.creationTimestamp ?? '') < at);
+  if (old.length === 0) {
+    st.restartedAt = restartAt;
+    event(ctx, 'Normal', 'RolloutRestarted', `Rollout restarted at ${restartAt}`);
+    return;
+  }
+  const unavailable = pods.filter((p) => !isPodReady(p)).length;
+  const allowed = Math.max(maxUnavailable(ctx.ro), 1) - unavailable;
+  const ownerRank = (p: Pod) => rank.get(p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name ?? '') ?? 99;
+  const victims = old.sort((a, b) => ownerRank(a) - ownerRank(b) || created(a) - created(b)).slice(0, Math.max(0, allowed));
+  for (const p of victims) ctx.actions.push({ kind: 'evictPod', name: p.metadata.name });
+  requeueAt(ctx, ctx.nowMs + 30_000);
+}

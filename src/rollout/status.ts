@@ -1,0 +1,187 @@
+// Status bookkeeping: replica counts (for blueGreen, HPAReplicas/selector/available describe the active
+// RS), the scale-subresource selector string, the Progressing/Paused/Available/Healthy/Completed
+// conditions with Argo's reasons and messages and the progress deadline, and the JSON merge patch
+// between the old and new status (Argo's persistRolloutStatus).
+
+import {
+  POD_TEMPLATE_HASH_LABEL,
+  progressDeadlineSecondsOrDefault,
+  replicasOrDefault,
+  type RolloutCondition,
+  type RolloutStatus,
+} from '../api/rollout.ts';
+import { type ReplicaSet, rsAvailable, rsReady, rsStatusReplicas } from '../api/workloads.ts';
+import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
+import { type Ctx, event, findByHash, requeueAt } from './context.ts';
+
+export function selectorString(matchLabels: Readonly<Record<string, string>>): string {
+  return Object.keys(matchLabels)
+    .sort()
+    .map((k) => `${k}=${matchLabels[k]}`)
+    .join(',');
+}
+
+export function computeCounts(ctx: Ctx): void {
+  const st = ctx.status;
+  const all = ctx.allRSs;
+  const sum = (f: (rs: ReplicaSet) => number) => all.reduce((n, rs) => n + f(rs), 0);
+  st.replicas = sum(rsStatusReplicas);
+  st.updatedReplicas = rsStatusReplicas(ctx.newRS);
+  const match = ctx.ro.spec.selector?.matchLabels ?? {};
+  if (ctx.ro.spec.strategy.blueGreen) {
+    const active = findByHash(all, st.blueGreen?.activeSelector);
+    st.readyReplicas = rsReady(active);
+    st.availableReplicas = rsAvailable(active);
+    st.HPAReplicas = rsStatusReplicas(active);
+    st.selector = selectorString(
+      st.blueGreen?.activeSelector ? { ...match, [POD_TEMPLATE_HASH_LABEL]: st.blueGreen.activeSelector } : match,
+    );
+  } else {
+    st.readyReplicas = sum(rsReady);
+    st.availableReplicas = sum(rsAvailable);
+    st.HPAReplicas = st.replicas;
+    st.selector = selectorString(match);
+  }
+}
+
+function progressed(old: RolloutStatus, st: RolloutStatus): boolean {
+  return (
+    old.updatedReplicas !== st.updatedReplicas ||
+    (old.replicas ?? 0) > (st.replicas ?? 0) ||
+    (old.readyReplicas ?? 0) < (st.readyReplicas ?? 0) ||
+    (old.availableReplicas ?? 0) < (st.availableReplicas ?? 0) ||
+    old.stableRS !== st.stableRS ||
+    old.currentStepIndex !== st.currentStepIndex ||
+    old.currentStepHash !== st.currentStepHash ||
+    old.blueGreen?.activeSelector !== st.blueGreen?.activeSelector ||
+    old.blueGreen?.previewSelector !== st.blueGreen?.previewSelector
+  );
+}
+
+/** Whether the progress deadline is suspended (Argo: paused, analysis/experiment steps, delayed scale-downs). */
+function deadlineSuspended(ctx: Ctx): boolean {
+  const st = ctx.status;
+  if (ctx.ro.spec.paused || (st.pauseConditions ?? []).length > 0) return true;
+  const steps = ctx.ro.spec.strategy.canary?.steps ?? [];
+  const step = steps[st.currentStepIndex ?? 0];
+  if (step && (step.analysis !== undefined || step.experiment !== undefined || step.pause !== undefined)) {
+    if (st.stableRS !== st.currentPodHash) return true;
+  }
+  return false;
+}
+
+export function computeConditions(ctx: Ctx, abortReason: string | undefined): void {
+  const st = ctx.status;
+  const old = ctx.old;
+  const nowIso = ctx.nowIso;
+  const replicas = replicasOrDefault(ctx.ro);
+  let conds: RolloutCondition[] = (st.conditions ?? []).filter((c) => c.type !== 'InvalidSpec');
+  const rsName = ctx.newRS.metadata.name;
+  const paused = ctx.ro.spec.paused === true || (st.pauseConditions ?? []).length > 0;
+  const completed = st.stableRS === st.currentPodHash;
+  const available = ctx.ro.spec.strategy.blueGreen
+    ? (st.availableReplicas ?? 0) >= replicas
+    : (st.availableReplicas ?? 0) >= replicas;
+  const healthy =
+    !paused &&
+    completed &&
+    (st.updatedReplicas ?? 0) >= replicas &&
+    (st.availableReplicas ?? 0) >= replicas &&
+    (ctx.ro.spec.strategy.blueGreen ? st.blueGreen?.activeSelector === st.currentPodHash : (st.replicas ?? 0) <= replicas);
+  const prev = getCondition(old, 'Progressing');
+
+  let progressing: RolloutCondition;
+  if (st.abort) {
+    const keepMsg = prev?.reason === REASON.RolloutAborted && abortReason === undefined;
+    progressing = keepMsg
+      ? prev
+      : newCondition('Progressing', 'False', REASON.RolloutAborted, MESSAGE.rolloutAborted(ctx.revision, abortReason), nowIso);
+  } else if (old.abortedAt && !st.abort) {
+    progressing = newCondition('Progressing', 'Unknown', REASON.RolloutRetry, MESSAGE.rolloutRetry, nowIso);
+  } else if (paused) {
+    progressing = newCondition('Progressing', 'Unknown', REASON.RolloutPaused, MESSAGE.rolloutPaused, nowIso);
+  } else if (healthy) {
+    progressing = newCondition('Progressing', 'True', REASON.NewReplicaSetAvailable, MESSAGE.replicaSetCompleted(rsName), nowIso);
+  } else if (prev?.reason === REASON.RolloutPaused) {
+    progressing = newCondition('Progressing', 'Unknown', REASON.RolloutResumed, MESSAGE.rolloutResumed, nowIso);
+  } else if (ctx.newRSCreated) {
+    progressing = newCondition('Progressing', 'True', REASON.NewReplicaSetCreated, MESSAGE.newReplicaSetCreated(rsName), nowIso);
+  } else if (prev && prev.reason === REASON.ProgressDeadlineExceeded && !progressed(old, st)) {
+    progressing = prev;
+  } else if (!prev || progressed(old, st) || prev.status !== 'True') {
+    progressing = newCondition('Progressing', 'True', REASON.ReplicaSetUpdated, MESSAGE.replicaSetProgressing(rsName), nowIso);
+    if (prev && prev.status === 'True') progressing.lastTransitionTime = prev.lastTransitionTime;
+  } else {
+    progressing = prev;
+  }
+  // Progress deadline (Argo's timeout check against lastUpdateTime).
+  if (progressing.status === 'True' && progressing.reason !== REASON.NewReplicaSetAvailable && !deadlineSuspended(ctx)) {
+    const deadlineMs = Date.parse(progressing.lastUpdateTime) + progressDeadlineSecondsOrDefault(ctx.ro) * 1000;
+    if (ctx.nowMs >= deadlineMs) {
+      progressing = newCondition('Progressing', 'False', REASON.ProgressDeadlineExceeded, MESSAGE.replicaSetTimedOut(rsName), nowIso);
+      event(ctx, 'Warning', REASON.ProgressDeadlineExceeded, MESSAGE.replicaSetTimedOut(rsName));
+    } else requeueAt(ctx, deadlineMs);
+  }
+  conds = progressing === prev ? conds : [...conds.filter((c) => c.type !== 'Progressing'), progressing];
+  if (progressing !== prev && prev && prev.status === progressing.status) {
+    conds = conds.map((c) => (c.type === 'Progressing' ? { ...progressing, lastTransitionTime: prev.lastTransitionTime } : c));
+  }
+
+  conds = setCondition(
+    conds,
+    paused
+      ? newCondition('Paused', 'True', REASON.RolloutPaused, MESSAGE.rolloutPaused, nowIso)
+      : newCondition('Paused', 'False', REASON.RolloutPaused, MESSAGE.rolloutResumed, nowIso),
+  );
+  conds = setCondition(
+    conds,
+    available
+      ? newCondition('Available', 'True', REASON.Available, MESSAGE.available, nowIso)
+      : newCondition('Available', 'False', REASON.Available, MESSAGE.notAvailable, nowIso),
+  );
+  conds = setCondition(
+    conds,
+    healthy
+      ? newCondition('Healthy', 'True', REASON.RolloutHealthy, MESSAGE.healthy, nowIso)
+      : newCondition('Healthy', 'False', REASON.RolloutHealthy, MESSAGE.notHealthy, nowIso),
+  );
+  conds = setCondition(
+    conds,
+    completed
+      ? newCondition('Completed', 'True', REASON.RolloutCompleted, `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Rollout completed update to revision ${ctx.revision}`, nowIso)
+      : newCondition('Completed', 'False', REASON.RolloutCompleted, `Rollout not completed, started update to revision ${ctx.revision} (${st.currentPodHash})`, nowIso),
+  );
+  st.conditions = conds;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** JSON merge patch (RFC 7396) turning `from` into `to`; undefined when equal. */
+export function mergePatch(from: unknown, to: unknown): unknown {
+  if (isObj(from) && isObj(to)) {
+    const out: Record<string, unknown> = {};
+    for (const k of new Set([...Object.keys(from), ...Object.keys(to)])) {
+      const a = from[k];
+      const b = to[k];
+      if (b === undefined) {
+        if (a !== undefined) out[k] = null;
+        continue;
+      }
+      if (a === undefined) {
+        out[k] = b;
+        continue;
+      }
+      const p = mergePatch(a, b);
+      if (p !== undefined) out[k] = p;
+    }
+    return Object.keys(out).length === 0 ? undefined : out;
+  }
+  return JSON.stringify(from) === JSON.stringify(to) ? undefined : to;
+}
+
+/** Removes undefined members recursively (so a status compares and serialises cleanly). */
+export function pruneUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value ?? {})) as T;
+}
