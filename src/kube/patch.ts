@@ -173,3 +173,24 @@ export function applyJsonPatch(target: unknown, operations: unknown): PatchResul
   }
   return { ok: true, value: doc };
 }
+
+/**
+ * The RFC 7386 merge patch that turns `from` into `to` (removed keys become null; arrays and scalars are
+ * replaced whole), or undefined when they are equal. This is how status is written: only what changed.
+ */
+export function createMergePatch(from: unknown, to: unknown): unknown {
+  if (JSON.stringify(from) === JSON.stringify(to)) return undefined;
+  if (!isObject(from) || !isObject(to)) return to === undefined ? null : structuredClone(to);
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(from)) {
+    if (!Object.hasOwn(to, key) || to[key] === undefined) {
+      if (from[key] !== undefined) patch[key] = null;
+    }
+  }
+  for (const [key, value] of Object.entries(to)) {
+    if (value === undefined) continue;
+    const diff = createMergePatch(from[key], value);
+    if (diff !== undefined) patch[key] = diff;
+  }
+  return Object.keys(patch).length === 0 ? undefined : patch;
+}
