@@ -61,7 +61,8 @@ export function parseVerbArgs(argv: readonly string[], flags: FlagSpecs = {}): P
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     const flag = flagName(message);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return { ok: false, error: `unknown flag: ${flag ?? message}` };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      return { ok: false, error: `unknown flag: ${flag ?? message}` };
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       if (flag !== undefined && specs[flag.replace(/^-+/, '')]?.type === 'boolean') {
         return { ok: false, error: `flag ${flag} takes no value (use ${flag}=true or ${flag}=false)` };
@@ -77,7 +78,11 @@ export function stringFlag(values: Readonly<Record<string, FlagValue>>, name: st
   return typeof v === 'string' ? v : undefined;
 }
 
-export function boolFlag(values: Readonly<Record<string, FlagValue>>, name: string, fallback = false): boolean {
+export function boolFlag(
+  values: Readonly<Record<string, FlagValue>>,
+  name: string,
+  fallback = false,
+): boolean {
   const v = values[name];
   return typeof v === 'boolean' ? v : fallback;
 }

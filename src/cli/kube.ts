@@ -49,7 +49,11 @@ export interface CliApi {
   /** The namespace from -n, else the kubeconfig context's, else `default`. */
   readonly namespace: string;
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T>;
-  list<T extends KubeObject>(kind: Kind, namespace: string | undefined, query?: ListQuery): Promise<ObjectList<T>>;
+  list<T extends KubeObject>(
+    kind: Kind,
+    namespace: string | undefined,
+    query?: ListQuery,
+  ): Promise<ObjectList<T>>;
   patch<T extends KubeObject>(
     kind: Kind,
     namespace: string,
@@ -98,7 +102,13 @@ class KubeCliApi implements CliApi {
     this.namespace = namespace;
   }
 
-  async #call<T>(method: string, path: string, what: string, body?: unknown, contentType?: string): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    what: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<T> {
     const res = await this.#client.request(method, path, {
       ...(body === undefined ? {} : { body }),
       ...(contentType === undefined ? {} : { contentType }),
@@ -111,14 +121,19 @@ class KubeCliApi implements CliApi {
     return this.#call<T>('GET', objectPath(kind, namespace, name), `get ${kind} ${name}`);
   }
 
-  async list<T extends KubeObject>(kind: Kind, namespace: string | undefined, query: ListQuery = {}): Promise<ObjectList<T>> {
+  async list<T extends KubeObject>(
+    kind: Kind,
+    namespace: string | undefined,
+    query: ListQuery = {},
+  ): Promise<ObjectList<T>> {
     const res = await this.#client.request('GET', collectionPath(kind, namespace), { query: { ...query } });
     if (res.status < 200 || res.status >= 300) throw apiError(res.status, res.body, `list ${kind}`);
     const body = isRecord(res.body) ? res.body : {};
     const items = Array.isArray(body.items) ? (body.items as T[]) : [];
     const meta = isRecord(body.metadata) ? body.metadata : {};
     // List items carry no kind; fill it in so renderers can rely on it.
-    for (const item of items) if (isRecord(item) && item.kind === undefined) (item as { kind: string }).kind = kind;
+    for (const item of items)
+      if (isRecord(item) && item.kind === undefined) (item as { kind: string }).kind = kind;
     return { items, resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '' };
   }
 
@@ -204,7 +219,10 @@ class KubeCliApi implements CliApi {
 export type ConnectResult = { ok: true; api: CliApi } | { ok: false; error: string };
 
 /** Resolves the kubeconfig and namespace as kubectl does, and connects. Never throws. */
-export async function connect(flags: KubeFlags, env: NodeJS.ProcessEnv = process.env): Promise<ConnectResult> {
+export async function connect(
+  flags: KubeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ConnectResult> {
   const loaded = loadKubeConfig({
     ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
     ...(flags.context === undefined ? {} : { context: flags.context }),
@@ -218,6 +236,9 @@ export async function connect(flags: KubeFlags, env: NodeJS.ProcessEnv = process
     const client = await KubeClient.create(kc);
     return { ok: true, api: new KubeCliApi(client, namespace) };
   } catch (error) {
-    return { ok: false, error: `kubeconfig ${loaded.source}: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      error: `kubeconfig ${loaded.source}: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }

@@ -2,19 +2,60 @@
 // file per verb.
 
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { processIo } from './rollouts/command.ts';
+import { isRolloutVerb, ROLLOUT_VERBS_USAGE, runRolloutVerb } from './rollouts/index.ts';
 
-const USAGE = `usage: sluice <command> [args]
+// Installed as the kubectl plugin `kubectl-sluice`, the same binary is run as `kubectl sluice ...`.
+const PROGRAM = basename(process.argv[1] ?? '').startsWith('kubectl-sluice') ? 'kubectl sluice' : 'sluice';
 
-commands:
+const USAGE = `usage: ${PROGRAM} <command> [args]
+
+rollout commands (as Argo's kubectl plugin; each takes --kubeconfig, --context, -n/--namespace):
+${ROLLOUT_VERBS_USAGE}
+other commands:
+  controller       run the Rollout controller (sluice controller --help)
   proxy            run the weighted-routing proxy (sluice proxy --help)
   analysis run     run an AnalysisTemplate locally to completion (sluice analysis run --help)
   demo             start two demo backends and the proxy in front of them (what \`npm start\` runs)
   version          print the version
 `;
 
+type ControllerModule = { runControllerCommand: (argv: string[]) => Promise<number> };
+
+function isControllerModule(mod: unknown): mod is ControllerModule {
+  return (
+    typeof mod === 'object' &&
+    mod !== null &&
+    typeof (mod as Record<string, unknown>).runControllerCommand === 'function'
+  );
+}
+
+/** The controller entry lives in ./controller.ts (another file's concern); loaded only for this verb. */
+async function runController(rest: string[]): Promise<number> {
+  const specifier = new URL('./controller.ts', import.meta.url).href;
+  let mod: unknown;
+  try {
+    mod = await import(specifier);
+  } catch (error) {
+    process.stderr.write(
+      `sluice controller: cannot load ${specifier}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return 1;
+  }
+  if (!isControllerModule(mod)) {
+    process.stderr.write(`sluice controller: ${specifier} does not export runControllerCommand\n`);
+    return 1;
+  }
+  return mod.runControllerCommand(rest);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb !== undefined && isRolloutVerb(verb)) return runRolloutVerb(verb, rest, processIo());
   switch (verb) {
+    case 'controller':
+      return runController(rest);
     case 'proxy': {
       if (rest.includes('--help') || rest.includes('-h')) {
         const { PROXY_USAGE } = await import('./proxy.ts');

@@ -2,8 +2,8 @@
 // parsing with usage errors, and running a verb body against the API with Argo's error printing
 // (`Error: <message>`, exit 1). Usage errors exit 2.
 
-import { CliApiError, type CliApi, type ConnectResult, connect, type KubeFlags } from '../kube.ts';
 import { type FlagSpecs, type FlagValue, parseVerbArgs, stringFlag } from '../flags.ts';
+import { type CliApi, CliApiError, type ConnectResult, connect, type KubeFlags } from '../kube.ts';
 
 export interface CliIo {
   out(text: string): void;
@@ -44,7 +44,12 @@ export interface VerbArgs {
 }
 
 /** Parses the verb's arguments; on a bad flag prints `Error: ...` and the usage, and returns undefined. */
-export function parseOrUsage(argv: readonly string[], flags: FlagSpecs, usage: string, io: CliIo): VerbArgs | undefined {
+export function parseOrUsage(
+  argv: readonly string[],
+  flags: FlagSpecs,
+  usage: string,
+  io: CliIo,
+): VerbArgs | undefined {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.out(usage);
     return undefined;
@@ -75,7 +80,11 @@ export function usageError(io: CliIo, message: string, usage: string): number {
 }
 
 /** Connects, runs `body`, closes; API and connection failures print `Error: <message>` and exit 1. */
-export async function withApi(io: CliIo, kube: KubeFlags, body: (api: CliApi) => Promise<number>): Promise<number> {
+export async function withApi(
+  io: CliIo,
+  kube: KubeFlags,
+  body: (api: CliApi) => Promise<number>,
+): Promise<number> {
   const connected = await io.connect(kube);
   if (!connected.ok) {
     io.err(`Error: ${connected.error}\n`);

@@ -13,7 +13,8 @@ export const ABORT_PATCH = '{"status":{"abort":true}}';
 export const RETRY_ROLLOUT_PATCH = '{"status":{"abort":false}}';
 export const UNPAUSE_PATCH = '{"spec":{"paused":false}}';
 export const CLEAR_PAUSE_CONDITIONS_PATCH = '{"status":{"pauseConditions":null}}';
-export const UNPAUSE_AND_CLEAR_PAUSE_CONDITIONS_PATCH = '{"spec":{"paused":false},"status":{"pauseConditions":null}}';
+export const UNPAUSE_AND_CLEAR_PAUSE_CONDITIONS_PATCH =
+  '{"spec":{"paused":false},"status":{"pauseConditions":null}}';
 export const PROMOTE_FULL_PATCH = '{"status":{"promoteFull":true}}';
 
 export function setCurrentStepIndexPatch(index: number): string {
@@ -84,8 +85,10 @@ export interface PromotePatches {
 
 export type PromotePlan = { ok: true; patches: PromotePatches } | { ok: false; error: string };
 
-export const USE_BOTH_SKIP_FLAGS_ERROR = 'Cannot use skip-current-step and skip-all-steps flags at the same time';
-export const SKIP_FLAGS_WITH_BLUE_GREEN_ERROR = 'Cannot skip steps of a bluegreen rollout. Run without a flags';
+export const USE_BOTH_SKIP_FLAGS_ERROR =
+  'Cannot use skip-current-step and skip-all-steps flags at the same time';
+export const SKIP_FLAGS_WITH_BLUE_GREEN_ERROR =
+  'Cannot skip steps of a bluegreen rollout. Run without a flags';
 export const SKIP_FLAG_WITH_NO_STEP_CANARY_ERROR = 'Cannot skip steps of a rollout without steps';
 
 function nextIndex(ro: Rollout, index: number): number {
@@ -130,7 +133,8 @@ export function promotePatches(ro: Rollout, options: PromoteOptions = {}): Promo
       // Argo: clear the controller pause too and move past the inconclusive step, or a following pause
       // step would leave the rollout stuck.
       const index = currentStepIndex(ro);
-      if (index !== undefined) patches.status = clearPauseConditionsAndControllerPausePatch(nextIndex(ro, index));
+      if (index !== undefined)
+        patches.status = clearPauseConditionsAndControllerPausePatch(nextIndex(ro, index));
     } else if (pauseConditions.length > 0) {
       patches.status = CLEAR_PAUSE_CONDITIONS_PATCH;
     } else if (ro.spec.strategy.canary) {
@@ -157,7 +161,11 @@ export interface RevisionCandidate {
 export type RevisionPick = { ok: true; candidate: RevisionCandidate } | { ok: false; error: string };
 
 /** Argo's rolloutRevision: the RS of `toRevision`, or (toRevision 0) the second-highest revision. */
-export function pickRevision(rolloutName: string, candidates: readonly RevisionCandidate[], toRevision: number): RevisionPick {
+export function pickRevision(
+  rolloutName: string,
+  candidates: readonly RevisionCandidate[],
+  toRevision: number,
+): RevisionPick {
   let latest: RevisionCandidate | undefined;
   let latestRevision = -1;
   let previous: RevisionCandidate | undefined;
@@ -178,7 +186,8 @@ export function pickRevision(rolloutName: string, candidates: readonly RevisionC
       return { ok: true, candidate: c };
     }
   }
-  if (toRevision > 0) return { ok: false, error: `unable to find specified revision ${toRevision} in history` };
+  if (toRevision > 0)
+    return { ok: false, error: `unable to find specified revision ${toRevision} in history` };
   if (previous === undefined) return { ok: false, error: `no revision found for rollout "${rolloutName}"` };
   return { ok: true, candidate: previous };
 }
@@ -223,7 +232,10 @@ export function deepDerivative(a: unknown, b: unknown): boolean {
 }
 
 /** Argo's equalIgnoreHash. */
-export function templatesEqualIgnoringHash(current: PodTemplateSpec | undefined, revision: PodTemplateSpec): boolean {
+export function templatesEqualIgnoringHash(
+  current: PodTemplateSpec | undefined,
+  revision: PodTemplateSpec,
+): boolean {
   return deepDerivative(withoutHashLabel(current ?? {}), withoutHashLabel(revision));
 }
 

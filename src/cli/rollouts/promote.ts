@@ -4,8 +4,8 @@
 // patch instead. Deprecated -c/--skip-current-step and -a/--skip-all-steps are accepted as in Argo.
 
 import type { Rollout } from '../../api/rollout.ts';
-import { CliApiError } from '../kube.ts';
 import { boolFlag } from '../flags.ts';
+import { CliApiError } from '../kube.ts';
 import {
   type CliIo,
   EXIT_ERROR,
@@ -39,7 +39,8 @@ const FLAGS = {
 export async function runPromote(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseOrUsage(argv, FLAGS, PROMOTE_USAGE, io);
   if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length !== 1) return usageError(io, 'promote needs exactly one ROLLOUT_NAME', PROMOTE_USAGE);
+  if (args.positionals.length !== 1)
+    return usageError(io, 'promote needs exactly one ROLLOUT_NAME', PROMOTE_USAGE);
   const name = args.positionals[0]!;
   const full = boolFlag(args.values, 'full');
   const options = {
@@ -47,7 +48,10 @@ export async function runPromote(argv: readonly string[], io: CliIo): Promise<nu
     skipCurrentStep: boolFlag(args.values, 'skip-current-step'),
     skipAllSteps: boolFlag(args.values, 'skip-all-steps'),
   };
-  if (options.skipCurrentStep) io.err('Flag --skip-current-step has been deprecated, use without the flag instead ex: promote ROLLOUT_NAME\n');
+  if (options.skipCurrentStep)
+    io.err(
+      'Flag --skip-current-step has been deprecated, use without the flag instead ex: promote ROLLOUT_NAME\n',
+    );
   if (options.skipAllSteps) io.err('Flag --skip-all-steps has been deprecated, use --full instead\n');
   return withApi(io, args.kube, async (api) => {
     let ro = await api.get<Rollout>('Rollout', api.namespace, name);
@@ -59,7 +63,14 @@ export async function runPromote(argv: readonly string[], io: CliIo): Promise<nu
     let specPatch = plan.patches.spec;
     if (plan.patches.status !== undefined) {
       try {
-        ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(plan.patches.status), 'merge', 'status');
+        ro = await api.patch<Rollout>(
+          'Rollout',
+          api.namespace,
+          name,
+          JSON.parse(plan.patches.status),
+          'merge',
+          'status',
+        );
       } catch (error) {
         if (!(error instanceof CliApiError) || error.status !== 404) throw error;
         specPatch = plan.patches.unified;
@@ -68,7 +79,9 @@ export async function runPromote(argv: readonly string[], io: CliIo): Promise<nu
     if (specPatch !== undefined) {
       ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(specPatch), 'merge');
     }
-    io.out(full ? `rollout '${ro.metadata.name}' fully promoted\n` : `rollout '${ro.metadata.name}' promoted\n`);
+    io.out(
+      full ? `rollout '${ro.metadata.name}' fully promoted\n` : `rollout '${ro.metadata.name}' promoted\n`,
+    );
     return EXIT_OK;
   });
 }

@@ -1,8 +1,8 @@
 // `sluice restart NAME [-i/--in 30s]`: Argo's restart, a merge patch setting spec.restartAt to now (+in),
 // RFC 3339 UTC to the second, with Argo's patch text. The controller then evicts pods older than that.
 
-import { parsePauseDuration } from '../../api/rollout-validation.ts';
 import type { Rollout } from '../../api/rollout.ts';
+import { parsePauseDuration } from '../../api/rollout-validation.ts';
 import { stringFlag } from '../flags.ts';
 import {
   type CliIo,
@@ -29,7 +29,8 @@ const FLAGS = { in: { type: 'string', short: 'i' } } as const;
 export async function runRestart(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseOrUsage(argv, FLAGS, RESTART_USAGE, io);
   if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length !== 1) return usageError(io, 'restart needs exactly one ROLLOUT_NAME', RESTART_USAGE);
+  if (args.positionals.length !== 1)
+    return usageError(io, 'restart needs exactly one ROLLOUT_NAME', RESTART_USAGE);
   const name = args.positionals[0]!;
   const inFlag = stringFlag(args.values, 'in');
   let delayMs = 0;
@@ -37,7 +38,11 @@ export async function runRestart(argv: readonly string[], io: CliIo): Promise<nu
     // Argo parses --in as a DurationString: int seconds or a Go duration.
     const parsed = parsePauseDuration(inFlag);
     if (!parsed.ok || parsed.ms < 0) {
-      return usageError(io, `--in: invalid duration "${inFlag}"${parsed.ok ? ': must not be negative' : `: ${parsed.error}`}`, RESTART_USAGE);
+      return usageError(
+        io,
+        `--in: invalid duration "${inFlag}"${parsed.ok ? ': must not be negative' : `: ${parsed.error}`}`,
+        RESTART_USAGE,
+      );
     }
     delayMs = parsed.ms;
   }

@@ -35,7 +35,10 @@ async function setImageOnce(api: CliApi, name: string, container: string, image:
   const ref = ro.spec.workloadRef;
   if (ref !== undefined && ro.spec.template === undefined) {
     if (ref.kind !== 'Deployment' || ref.name === undefined) {
-      return { ok: false, error: `set image: workloadRef kind "${ref.kind ?? ''}" is not supported (only Deployment)` };
+      return {
+        ok: false,
+        error: `set image: workloadRef kind "${ref.kind ?? ''}" is not supported (only Deployment)`,
+      };
     }
     const deploy = await api.get<Deployment>('Deployment', api.namespace, ref.name);
     const updated = setTemplateImage(deploy.spec.template, container, image);
@@ -48,7 +51,10 @@ async function setImageOnce(api: CliApi, name: string, container: string, image:
   }
   const updated = setTemplateImage(ro.spec.template, container, image);
   if (!updated.ok) return { ok: false, error: updated.error };
-  await api.update<Rollout>('Rollout', api.namespace, name, { ...ro, spec: { ...ro.spec, template: updated.value } });
+  await api.update<Rollout>('Rollout', api.namespace, name, {
+    ...ro,
+    spec: { ...ro.spec, template: updated.value },
+  });
   return { ok: true };
 }
 
@@ -57,9 +63,16 @@ export async function runSet(argv: readonly string[], io: CliIo): Promise<number
   if (args === undefined) return helpOrUsageExit(argv);
   const [what, ...rest] = args.positionals;
   if (what !== 'image') {
-    return usageError(io, what === undefined ? 'set needs a subcommand: image' : `set: unknown subcommand "${what}" (supported: image)`, SET_IMAGE_USAGE);
+    return usageError(
+      io,
+      what === undefined
+        ? 'set needs a subcommand: image'
+        : `set: unknown subcommand "${what}" (supported: image)`,
+      SET_IMAGE_USAGE,
+    );
   }
-  if (rest.length !== 2) return usageError(io, 'set image needs ROLLOUT_NAME and CONTAINER=IMAGE', SET_IMAGE_USAGE);
+  if (rest.length !== 2)
+    return usageError(io, 'set image needs ROLLOUT_NAME and CONTAINER=IMAGE', SET_IMAGE_USAGE);
   const name = rest[0]!;
   const pair = parseContainerImage(rest[1]!);
   if (pair === undefined) {
@@ -75,7 +88,8 @@ export async function runSet(argv: readonly string[], io: CliIo): Promise<number
         }
         break;
       } catch (error) {
-        if (error instanceof CliApiError && error.status === 409 && attempt < SET_IMAGE_MAX_ATTEMPTS) continue;
+        if (error instanceof CliApiError && error.status === 409 && attempt < SET_IMAGE_MAX_ATTEMPTS)
+          continue;
         throw error;
       }
     }

@@ -3,7 +3,7 @@
 // matches it, restores its pod template (minus the pod-template-hash label) with a JSON patch replacing
 // /spec/template, on the Rollout or on its workloadRef Deployment.
 
-import { type Rollout, REVISION_ANNOTATION } from '../../api/rollout.ts';
+import { REVISION_ANNOTATION, type Rollout } from '../../api/rollout.ts';
 import type { Deployment, LabelSelector, ReplicaSet } from '../../api/workloads.ts';
 import { stringFlag } from '../flags.ts';
 import {
@@ -56,7 +56,11 @@ export async function runUndo(argv: readonly string[], io: CliIo): Promise<numbe
   let toRevision = 0;
   if (toRevisionFlag !== undefined) {
     if (!/^\d+$/.test(toRevisionFlag)) {
-      return usageError(io, `--to-revision: must be a non-negative integer, got "${toRevisionFlag}"`, UNDO_USAGE);
+      return usageError(
+        io,
+        `--to-revision: must be a non-negative integer, got "${toRevisionFlag}"`,
+        UNDO_USAGE,
+      );
     }
     toRevision = Number(toRevisionFlag);
   }
@@ -72,7 +76,9 @@ export async function runUndo(argv: readonly string[], io: CliIo): Promise<numbe
       deploy = await api.get<Deployment>('Deployment', api.namespace, ref.name);
     }
     const selector = ro.spec.selector ?? deploy?.spec.selector;
-    const listed = await api.list<ReplicaSet>('ReplicaSet', api.namespace, { labelSelector: selectorQuery(selector) });
+    const listed = await api.list<ReplicaSet>('ReplicaSet', api.namespace, {
+      labelSelector: selectorQuery(selector),
+    });
     const owned = listed.items.filter((rs) =>
       (rs.metadata.ownerReferences ?? []).some((o) => o.controller === true && o.uid === ro.metadata.uid),
     );
@@ -94,7 +100,8 @@ export async function runUndo(argv: readonly string[], io: CliIo): Promise<numbe
     }
     const patch = undoPatch(picked.candidate.template);
     try {
-      if (deploy !== undefined) await api.patch('Deployment', api.namespace, deploy.metadata.name, patch, 'json');
+      if (deploy !== undefined)
+        await api.patch('Deployment', api.namespace, deploy.metadata.name, patch, 'json');
       else await api.patch('Rollout', api.namespace, name, patch, 'json');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
