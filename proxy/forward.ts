@@ -51,6 +51,8 @@ export interface ExchangeHost {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_RESPONSE_HEAD_BYTES = 65_536;
 const MAX_BUFFERED_REQUEST_BYTES = 65_536;
+/** A response head and a first body chunk up to this size go out in one write. */
+const COALESCE_MAX_BYTES = 16_384;
 
 const ST_CONNECTING = 0;
 const ST_WAITING_HEAD = 1;
@@ -292,6 +294,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       this.startResponse(parsed);
       if (this.state === ST_STREAMING && offset < buf.length) this.feedResponseBody(buf, offset);
       else if (this.state === ST_STREAMING && this.responseBody.done) this.finish();
+      this.flushHead();
       return;
     }
   }
@@ -329,7 +332,18 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.state = ST_STREAMING;
     this.deadlineMs = performance.now() + this.timeouts.idleBodyMs;
     this.responseStarted = true;
-    this.host.write(buildResponseHead(res, framing));
+    // Written together with the first body bytes when they are already here: one syscall, not two.
+    this.pendingHead = buildResponseHead(res, framing);
+  }
+
+  private pendingHead: string | null = null;
+
+  private flushHead(): void {
+    const h = this.pendingHead;
+    if (h !== null) {
+      this.pendingHead = null;
+      this.host.write(h);
+    }
   }
 
   private feedResponseBody(buf: Buffer, offset: number): void {
@@ -351,13 +365,22 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   onBodyData(chunk: Buffer): void {
     const host = this.host;
     let ok: boolean;
-    if (this.chunkedOut) {
+    const head = this.pendingHead;
+    if (head !== null && !this.chunkedOut && chunk.length <= COALESCE_MAX_BYTES) {
+      this.pendingHead = null;
+      const out = Buffer.allocUnsafe(head.length + chunk.length);
+      out.write(head, 0, 'latin1');
+      chunk.copy(out, head.length);
+      ok = host.write(out);
+    } else if (this.chunkedOut) {
+      this.flushHead();
       host.cork();
       host.write(chunkHeader(chunk.length));
       host.write(chunk);
       ok = host.write(CRLF);
       host.uncork();
     } else {
+      this.flushHead();
       ok = host.write(chunk);
     }
     if (!ok && !this.upstreamPaused && this.conn !== null) {
@@ -395,6 +418,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       this.responseBody.mode !== BODY_UNTIL_CLOSE &&
       !res.hasConnectionToken('close') &&
       (res.versionMinor === 1 || res.hasConnectionToken('keep-alive'));
+    this.flushHead();
     if (this.chunkedOut) this.host.write(LAST_CHUNK);
     this.complete(
       res.status,

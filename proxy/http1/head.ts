@@ -6,7 +6,7 @@
 // transfer codings other than a final "chunked", missing or duplicate Host.
 
 import type { ErrorCode } from '../errors.ts';
-import { CR, FIELD_VALUE_CHAR, HTAB, isToken, LF, SP, splitTokenList, TARGET_CHAR } from './syntax.ts';
+import { CR, FIELD_VALUE_CHAR, HTAB, isToken, LF, SP, splitTokenList, TARGET_CHAR, TCHAR } from './syntax.ts';
 
 export interface HeadError {
   readonly kind: 'error';
@@ -27,7 +27,7 @@ class Fields {
   chunked = false;
   hasTransferEncoding = false;
   /** Lower-cased tokens of Connection (close, keep-alive, upgrade and any header names to strip). */
-  connectionTokens: string[] | null = null;
+  connectionTokens: readonly string[] | null = null;
   upgrade: string | null = null;
 
   get(lowerName: string): string | undefined {
@@ -63,46 +63,88 @@ export class ResponseHead extends Fields {
 const MAX_FIELDS = 100;
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-/** Parses field lines from s[pos...]; s ends with the empty line. Returns null or an error detail. */
+/** Token characters of field names: 1 = tchar, 2 = upper-case letter (the name needs lower-casing). */
+const NAME_CHAR = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = TCHAR[c]!;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 2;
+  return t;
+})();
+
+/** Lower-case forms of the mixed-case field names seen so far ("Content-Type"), bounded. */
+const lowerNames = new Map<string, string>();
+const MAX_LOWER_NAMES = 512;
+
+function lowerName(raw: string): string {
+  let lower = lowerNames.get(raw);
+  if (lower === undefined) {
+    lower = raw.toLowerCase();
+    if (lowerNames.size < MAX_LOWER_NAMES) lowerNames.set(raw, lower);
+  }
+  return lower;
+}
+
+/**
+ * Parses field lines from s[pos...]; s ends with the empty line. One pass per line: the name is
+ * checked against tchar up to the colon (so whitespace before the colon fails), the value against
+ * field-vchar up to CR, which must be followed by LF. Returns null or the error.
+ */
 function parseFields(s: string, pos: number, f: Fields, isRequest: boolean): HeadError | null {
   const end = s.length;
   let count = 0;
   for (;;) {
-    if (pos >= end) return fail('SLUICE_BAD_REQUEST', 'head ended without an empty line');
-    const c = s.charCodeAt(pos);
+    if (pos >= end) return fail(badCode(isRequest), 'head ended without an empty line');
+    let c = s.charCodeAt(pos);
     if (c === CR) {
       if (pos + 2 === end && s.charCodeAt(pos + 1) === LF) return null;
       return fail(badCode(isRequest), 'bare CR in head');
     }
     if (c === SP || c === HTAB) return fail(badCode(isRequest), 'obs-fold (line folding) is not accepted');
-    const lineEnd = s.indexOf('\r\n', pos);
-    if (lineEnd < 0) return fail(badCode(isRequest), 'field line without CRLF');
-    const colon = s.indexOf(':', pos);
-    if (colon < 0 || colon > lineEnd) return fail(badCode(isRequest), 'field line without a colon');
-    if (!isToken(s, pos, colon)) return fail(badCode(isRequest), 'invalid field name');
-    let vs = colon + 1;
-    let ve = lineEnd;
-    while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HTAB)) vs++;
-    while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HTAB)) ve--;
-    for (let i = vs; i < ve; i++) {
-      if (FIELD_VALUE_CHAR[s.charCodeAt(i)] === 0)
-        return fail(badCode(isRequest), 'invalid character in field value');
+    let i = pos;
+    let upper = false;
+    for (;;) {
+      const t = NAME_CHAR[c]!;
+      if (t === 0 || i >= end) break;
+      if (t === 2) upper = true;
+      c = s.charCodeAt(++i);
     }
+    if (i === pos || c !== 0x3a /* : */) {
+      return fail(
+        badCode(isRequest),
+        i < end && c === CR ? 'field line without a colon' : 'invalid field name',
+      );
+    }
+    const nameEnd = i;
+    i++;
+    c = s.charCodeAt(i);
+    while (c === SP || c === HTAB) c = s.charCodeAt(++i);
+    const vs = i;
+    let ve = i;
+    while (c !== CR) {
+      if (i >= end || FIELD_VALUE_CHAR[c] === 0)
+        return fail(badCode(isRequest), 'invalid character in field value');
+      if (c !== SP && c !== HTAB) ve = i + 1;
+      c = s.charCodeAt(++i);
+    }
+    if (s.charCodeAt(i + 1) !== LF) return fail(badCode(isRequest), 'bare CR in field line');
     if (++count > MAX_FIELDS) {
       return fail(
         isRequest ? 'SLUICE_HEADERS_TOO_LARGE' : 'SLUICE_UPSTREAM_BAD_RESPONSE',
         'too many field lines',
       );
     }
-    const rawName = s.slice(pos, colon);
-    const name = rawName.toLowerCase();
+    const rawName = s.slice(pos, nameEnd);
+    const name = upper ? lowerName(rawName) : rawName;
     const value = s.slice(vs, ve);
     f.rawNames.push(rawName);
     f.names.push(name);
     f.values.push(value);
-    const err = noteSpecial(f, name, value, isRequest);
-    if (err !== null) return err;
-    pos = lineEnd + 2;
+    const n = name.length;
+    if (n === 14 || n === 17 || n === 10 || n === 7) {
+      const err = noteSpecial(f, name, value, isRequest);
+      if (err !== null) return err;
+    }
+    pos = i + 2;
   }
 }
 
@@ -110,20 +152,46 @@ function badCode(isRequest: boolean): ErrorCode {
   return isRequest ? 'SLUICE_BAD_REQUEST' : 'SLUICE_UPSTREAM_BAD_RESPONSE';
 }
 
+/** Parses a Content-Length value: digits, or a list of identical digit runs (RFC 9112 6.3); -1 if invalid. */
+function parseContentLength(value: string): number {
+  let result = -1;
+  let n = 0;
+  let digits = 0;
+  let i = 0;
+  const len = value.length;
+  for (;;) {
+    while (i < len && (value.charCodeAt(i) === SP || value.charCodeAt(i) === HTAB)) i++;
+    const start = i;
+    n = 0;
+    while (i < len) {
+      const d = value.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+      i++;
+    }
+    digits = i - start;
+    if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return -1;
+    if (result !== -1 && result !== n) return -2;
+    result = n;
+    while (i < len && (value.charCodeAt(i) === SP || value.charCodeAt(i) === HTAB)) i++;
+    if (i === len) return result;
+    if (value.charCodeAt(i) !== 0x2c /* , */) return -1;
+    i++;
+  }
+}
+
+const KEEP_ALIVE_TOKENS: readonly string[] = Object.freeze(['keep-alive']);
+const CLOSE_TOKENS: readonly string[] = Object.freeze(['close']);
+
 function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean): HeadError | null {
   switch (name) {
     case 'content-length': {
-      // RFC 9112 6.3: a list of identical values may be accepted; anything else is unrecoverable.
-      for (const part of value.split(',')) {
-        const v = part.trim();
-        if (v.length === 0 || v.length > MAX_CONTENT_LENGTH_DIGITS || !/^[0-9]+$/.test(v)) {
-          return fail(badCode(isRequest), 'invalid Content-Length');
-        }
-        const n = Number(v);
-        if (f.contentLength !== -1 && f.contentLength !== n)
-          return fail(badCode(isRequest), 'differing Content-Length');
-        f.contentLength = n;
+      const n = parseContentLength(value);
+      if (n === -2 || (n >= 0 && f.contentLength !== -1 && f.contentLength !== n)) {
+        return fail(badCode(isRequest), 'differing Content-Length');
       }
+      if (n < 0) return fail(badCode(isRequest), 'invalid Content-Length');
+      f.contentLength = n;
       return null;
     }
     case 'transfer-encoding': {
@@ -138,9 +206,17 @@ function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean)
       }
       return null;
     }
-    case 'connection':
-      f.connectionTokens = (f.connectionTokens ?? []).concat(splitTokenList(value));
+    case 'connection': {
+      // The two values almost every peer sends skip the split.
+      const tokens =
+        value === 'keep-alive' || value === 'Keep-Alive'
+          ? KEEP_ALIVE_TOKENS
+          : value === 'close' || value === 'Close'
+            ? CLOSE_TOKENS
+            : splitTokenList(value);
+      f.connectionTokens = f.connectionTokens === null ? tokens : f.connectionTokens.concat(tokens);
       return null;
+    }
     case 'upgrade':
       f.upgrade = value;
       return null;
