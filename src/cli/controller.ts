@@ -1,0 +1,157 @@
+// `sluice controller`: runs the Rollout and AnalysisRun controllers against a Kubernetes API server.
+// Flags mirror Argo's rollouts-controller where they overlap. Exits 0 after SIGTERM/SIGINT (in-flight
+// reconciles drained, lease released), 1 when leadership is lost or startup fails, 2 on bad flags.
+
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import {
+  Controller,
+  type ControllerOptions,
+  DEFAULT_ANALYSIS_THREADS,
+  DEFAULT_ROLLOUT_THREADS,
+} from '../kube/controller.ts';
+
+export const CONTROLLER_USAGE = `Usage: sluice controller [flags]
+
+Runs the Sluice controller (Argo Rollouts API: Rollouts, AnalysisRuns) against a Kubernetes cluster.
+
+Flags:
+  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+  --context NAME             kubeconfig context
+  -n, --namespace NS         watch and reconcile only this namespace (default: all)
+  --metrics-port PORT        Prometheus metrics on :PORT/metrics (default 8090)
+  --healthz-port PORT        health on :PORT/healthz (default 8080)
+  --listen-host HOST         address of the metrics and health servers (default 0.0.0.0)
+  --leader-elect[=BOOL]      elect a leader with a coordination.k8s.io Lease (default true)
+  --lease-namespace NS       namespace of the Lease (default $POD_NAMESPACE, else --namespace, else default)
+  --instance-id ID           only reconcile objects labelled argo-rollouts.argoproj.io/controller-instance-id=ID
+  --rollout-threads N        concurrent Rollout reconciles (default ${DEFAULT_ROLLOUT_THREADS})
+  --analysis-threads N       concurrent AnalysisRun reconciles (default ${DEFAULT_ANALYSIS_THREADS})
+  --qps N, --burst N         client-side API rate limit (default 40 / 80)
+  --loglevel LEVEL           debug, info, warn, error (default info)
+  -h, --help                 show this help
+`;
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+export type ParsedControllerArgs =
+  | { ok: true; options: ControllerOptions & { logLevel: string } }
+  | { ok: false; help?: boolean; error?: string };
+
+function port(value: string | undefined, flag: string, fallback: number): number | string {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) > 65_535)
+    return `${flag}: must be a port number (0-65535), got "${value}"`;
+  return Number(value);
+}
+
+function positive(value: string | undefined, flag: string): number | string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) return `${flag}: must be a positive integer, got "${value}"`;
+  return Number(value);
+}
+
+/** Parses the flags; errors name the flag. */
+export function parseControllerArgs(argv: readonly string[]): ParsedControllerArgs {
+  // --leader-elect alone means true; parseArgs wants a value for string options.
+  const args = argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      allowPositionals: false,
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        'metrics-port': { type: 'string' },
+        'healthz-port': { type: 'string' },
+        'listen-host': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'lease-namespace': { type: 'string' },
+        'instance-id': { type: 'string' },
+        'rollout-threads': { type: 'string' },
+        'analysis-threads': { type: 'string' },
+        qps: { type: 'string' },
+        burst: { type: 'string' },
+        loglevel: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  if (values.help) return { ok: false, help: true };
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const metricsPort = port(str('metrics-port'), '--metrics-port', 8090);
+  if (typeof metricsPort === 'string') return { ok: false, error: metricsPort };
+  const healthzPort = port(str('healthz-port'), '--healthz-port', 8080);
+  if (typeof healthzPort === 'string') return { ok: false, error: healthzPort };
+  const elect = str('leader-elect') ?? 'true';
+  if (elect !== 'true' && elect !== 'false')
+    return { ok: false, error: `--leader-elect: must be true or false, got "${elect}"` };
+  const numbers: Record<string, number | undefined> = {};
+  for (const flag of ['rollout-threads', 'analysis-threads', 'qps', 'burst']) {
+    const v = positive(str(flag), `--${flag}`);
+    if (typeof v === 'string') return { ok: false, error: v };
+    numbers[flag] = v;
+  }
+  const logLevel = str('loglevel') ?? 'info';
+  if (!LOG_LEVELS.has(logLevel))
+    return { ok: false, error: `--loglevel: must be one of ${[...LOG_LEVELS].join(', ')}` };
+  const namespace = str('namespace');
+  if (namespace === '') return { ok: false, error: '--namespace: must not be empty' };
+  return {
+    ok: true,
+    options: {
+      logLevel,
+      metricsPort,
+      healthzPort,
+      leaderElect: elect === 'true',
+      ...(str('kubeconfig') !== undefined ? { kubeconfig: str('kubeconfig') } : {}),
+      ...(str('context') !== undefined ? { context: str('context') } : {}),
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(str('listen-host') !== undefined ? { listenHost: str('listen-host') } : {}),
+      ...(str('lease-namespace') !== undefined ? { leaseNamespace: str('lease-namespace') } : {}),
+      ...(str('instance-id') ? { instanceId: str('instance-id') } : {}),
+      ...(numbers['rollout-threads'] !== undefined ? { rolloutThreads: numbers['rollout-threads'] } : {}),
+      ...(numbers['analysis-threads'] !== undefined ? { analysisThreads: numbers['analysis-threads'] } : {}),
+      ...(numbers.qps !== undefined ? { qps: numbers.qps } : {}),
+      ...(numbers.burst !== undefined ? { burst: numbers.burst } : {}),
+    },
+  };
+}
+
+/** Runs the controller until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runControllerCommand(argv: string[]): Promise<number> {
+  const parsed = parseControllerArgs(argv);
+  if (!parsed.ok) {
+    if (parsed.help) {
+      process.stdout.write(CONTROLLER_USAGE);
+      return 0;
+    }
+    process.stderr.write(`sluice controller: ${parsed.error}\n\n${CONTROLLER_USAGE}`);
+    return 2;
+  }
+  const { logLevel, ...options } = parsed.options;
+  const logger = pino({ level: logLevel, base: { component: 'sluice-controller' } });
+  const controller = new Controller({ ...options, logger });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'signal received');
+    void controller.stop(0);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await controller.start();
+  } catch (error) {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'startup failed');
+    process.stderr.write(`sluice controller: ${error instanceof Error ? error.message : String(error)}\n`);
+    await controller.stop(1);
+    return 1;
+  }
+  const code = await controller.done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return code;
+}
