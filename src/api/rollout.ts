@@ -5,8 +5,7 @@
 
 import type { KubeObject } from '../store/object-store.ts';
 import type { AnalysisPhase } from './analysis-run.ts';
-import type { Argument } from './analysis-template.ts';
-import type { LabelSelector, PodTemplateSpec, WorkloadCondition } from './workloads.ts';
+import type { LabelSelector, PodTemplateSpec } from './workloads.ts';
 
 export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
 

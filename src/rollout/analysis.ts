@@ -6,6 +6,7 @@
 // in status, or else an unfinished, unterminated run with the same labels (a run created by a
 // controller that died before writing status is adopted, never duplicated).
 
+import { buildAnalysisRun, resolveFieldPath, type TemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import type { Argument } from '../api/analysis-template.ts';
@@ -19,7 +20,6 @@ import {
   type RolloutAnalysisRunStatus,
   STEP_INDEX_LABEL,
 } from '../api/rollout.ts';
-import { buildAnalysisRun, resolveFieldPath, type TemplateLookup } from '../analysis/args.ts';
 import { type Ctx, event } from './context.ts';
 
 export type RunType = 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion';
@@ -47,7 +47,8 @@ export function runBaseName(ro: Rollout, key: RunKey): string {
 
 function matchesKey(run: AnalysisRun, key: RunKey): boolean {
   const labels = run.metadata.labels ?? {};
-  if (labels[ROLLOUT_TYPE_LABEL] !== key.type || labels[POD_TEMPLATE_HASH_LABEL] !== key.podHash) return false;
+  if (labels[ROLLOUT_TYPE_LABEL] !== key.type || labels[POD_TEMPLATE_HASH_LABEL] !== key.podHash)
+    return false;
   if (key.type === 'Step' && labels[STEP_INDEX_LABEL] !== String(key.stepIndex ?? 0)) return false;
   return true;
 }
@@ -62,7 +63,9 @@ export function findCurrentRun(
     const run = runs.find((r) => r.metadata.name === recorded.name);
     if (run && matchesKey(run, key)) return run;
   }
-  return runs.find((r) => matchesKey(r, key) && !isCompletedPhase(r.status?.phase) && r.spec.terminate !== true);
+  return runs.find(
+    (r) => matchesKey(r, key) && !isCompletedPhase(r.status?.phase) && r.spec.terminate !== true,
+  );
 }
 
 /** Argo's CreateWithCollisionCounter, decided up front: the base name, else `<base>.<N>`. */
@@ -84,8 +87,10 @@ export function resolveRolloutArgs(
   const args: Argument[] = [];
   for (const arg of analysis.args ?? []) {
     if (arg.value !== undefined) args.push({ name: arg.name, value: arg.value });
-    else if (arg.valueFrom?.podTemplateHashValue === 'Stable') args.push({ name: arg.name, value: stableHash });
-    else if (arg.valueFrom?.podTemplateHashValue === 'Latest') args.push({ name: arg.name, value: latestHash });
+    else if (arg.valueFrom?.podTemplateHashValue === 'Stable')
+      args.push({ name: arg.name, value: stableHash });
+    else if (arg.valueFrom?.podTemplateHashValue === 'Latest')
+      args.push({ name: arg.name, value: latestHash });
     else if (arg.valueFrom?.fieldRef) {
       const v = resolveFieldPath(ro, arg.valueFrom.fieldRef.fieldPath);
       if (!v.ok) return { ok: false, error: `args.${arg.name}: ${v.error}` };
@@ -140,7 +145,10 @@ export function buildRolloutAnalysisRun(
       ...run,
       metadata: {
         ...run.metadata,
-        annotations: { ...(analysis.analysisRunMetadata?.annotations ?? {}), [REVISION_ANNOTATION]: String(key.revision) },
+        annotations: {
+          ...(analysis.analysisRunMetadata?.annotations ?? {}),
+          [REVISION_ANNOTATION]: String(key.revision),
+        },
         ownerReferences: [
           {
             apiVersion: ROLLOUT_API_VERSION,
@@ -219,7 +227,12 @@ export function reconcileAnalysis(
   if (phase === 'Failed' || phase === 'Error') {
     const detail = run.status?.message ? `: ${run.status.message}` : '';
     if (recorded?.status !== phase) {
-      event(ctx, 'Warning', `AnalysisRun${phase}`, `${PREFIX[key.type]} Analysis Run '${name}' Status New: '${phase}' Previous: '${recorded?.status || 'Running'}'`);
+      event(
+        ctx,
+        'Warning',
+        `AnalysisRun${phase}`,
+        `${PREFIX[key.type]} Analysis Run '${name}' Status New: '${phase}' Previous: '${recorded?.status || 'Running'}'`,
+      );
     }
     return { kind: 'failed', status, message: `${PREFIX[key.type]} analysis phase error/failed${detail}` };
   }

@@ -58,7 +58,8 @@ export function reconcileBlueGreen(ctx: Ctx): void {
 
   const switchActive = (hash: string, annotateOld: boolean): void => {
     const previous = findByHash(ctx.allRSs, st.blueGreen?.activeSelector ?? activeHash);
-    if (switchService(ctx, bg.activeService, hash, true)) st.blueGreen = { ...st.blueGreen, activeSelector: hash };
+    if (switchService(ctx, bg.activeService, hash, true))
+      st.blueGreen = { ...st.blueGreen, activeSelector: hash };
     if (annotateOld && previous && previous.metadata.name !== findByHash(ctx.allRSs, hash)?.metadata.name) {
       annotateRS(ctx, previous, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + delaySec * 1000) });
       requeueAt(ctx, ctx.nowMs + delaySec * 1000);
@@ -82,13 +83,20 @@ export function reconcileBlueGreen(ctx: Ctx): void {
       if (delay !== 0) {
         const due = deadlineMs(newRS);
         if (due === undefined) {
-          annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000) });
+          annotateRS(ctx, newRS, {
+            [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000),
+          });
           requeueAt(ctx, ctx.nowMs + (delay ?? 0) * 1000);
         } else if (due > ctx.nowMs) requeueAt(ctx, due);
         else scaleRS(ctx, newRS, 0, { [SCALE_DOWN_DEADLINE_ANNOTATION]: null });
       }
     }
-    if (!halted) scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    if (!halted)
+      scaleDownOtherReplicaSets(
+        ctx,
+        ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
+        bg.scaleDownDelayRevisionLimit,
+      );
     return;
   }
 
@@ -109,7 +117,12 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     st.blueGreen.previewSelector = newHash;
     st.blueGreen.scaleUpPreviewCheckPoint = undefined;
     st.promoteFull = undefined;
-    if (!halted) scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    if (!halted)
+      scaleDownOtherReplicaSets(
+        ctx,
+        ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
+        bg.scaleDownDelayRevisionLimit,
+      );
     return;
   }
   if (halted) return;
@@ -122,7 +135,12 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
     st.blueGreen.previewSelector = newHash;
     st.stableRS = newHash;
-    event(ctx, 'Normal', 'RolloutCompleted', `Rollout completed update to revision ${ctx.revision} (${newHash}): Fast rollback`);
+    event(
+      ctx,
+      'Normal',
+      'RolloutCompleted',
+      `Rollout completed update to revision ${ctx.revision} (${newHash}): Fast rollback`,
+    );
     return;
   }
 
@@ -133,7 +151,11 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     if (activeRS) scaleRS(ctx, activeRS, replicas);
     if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
     st.blueGreen.previewSelector = newHash;
-    scaleDownOtherReplicaSets(ctx, ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)), bg.scaleDownDelayRevisionLimit);
+    scaleDownOtherReplicaSets(
+      ctx,
+      ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
+      bg.scaleDownDelayRevisionLimit,
+    );
     const saturated = rsAvailable(newRS) >= desired && (newRS.spec.replicas ?? 1) === desired;
     if (!saturated) return;
 
@@ -232,5 +254,10 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   st.promoteFull = undefined;
   st.blueGreen.scaleUpPreviewCheckPoint = undefined;
   st.controllerPause = undefined;
-  event(ctx, 'Normal', 'RolloutCompleted', `Rollout completed update to revision ${ctx.revision} (${newHash}): Completed blue-green update`);
+  event(
+    ctx,
+    'Normal',
+    'RolloutCompleted',
+    `Rollout completed update to revision ${ctx.revision} (${newHash}): Completed blue-green update`,
+  );
 }

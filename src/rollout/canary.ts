@@ -3,7 +3,6 @@
 // selectors, traffic router weights, step and background analysis, pause steps with the
 // controllerPause handshake, step progression, abort, promote-full and promotion of the stable RS.
 
-import { parsePauseDuration } from '../api/rollout-validation.ts';
 import {
   abortScaleDownDelaySeconds,
   type CanaryStep,
@@ -11,6 +10,7 @@ import {
   replicasOrDefault,
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../api/rollout.ts';
+import { parsePauseDuration } from '../api/rollout-validation.ts';
 import type { ReplicaSet } from '../api/workloads.ts';
 import { rsAvailable } from '../api/workloads.ts';
 import { reconcileAnalysis } from './analysis.ts';
@@ -28,18 +28,19 @@ import {
   resumedByUser,
   scaleRS,
 } from './context.ts';
-import { scaleDownOtherReplicaSets, scaleDownOldBasic, switchService } from './workload-ops.ts';
 import {
   atDesiredReplicaCountsForCanary,
   basicCanaryReplicaCounts,
   currentSetWeight,
   trafficRoutedCanaryReplicaCounts,
 } from './replicas.ts';
+import { scaleDownOldBasic, scaleDownOtherReplicaSets, switchService } from './workload-ops.ts';
 
 /** Argo's step string in RolloutStepCompleted messages. */
 export function stepString(step: CanaryStep): string {
   if (step.setWeight !== undefined) return `setWeight: ${step.setWeight}`;
-  if (step.pause !== undefined) return step.pause.duration !== undefined ? `pause: ${step.pause.duration}` : 'pause';
+  if (step.pause !== undefined)
+    return step.pause.duration !== undefined ? `pause: ${step.pause.duration}` : 'pause';
   if (step.analysis !== undefined) return 'analysis';
   if (step.experiment !== undefined) return 'experiment';
   if (step.setCanaryScale !== undefined) return 'setCanaryScale';
@@ -81,7 +82,8 @@ export function reconcileCanary(ctx: Ctx): void {
 
   // --- ReplicaSet scaling ---
   if (!halted) {
-    const stableRS = ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
+    const stableRS =
+      ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
     const olderRSs = others(ctx);
     if (routed) {
       let [canaryCount, stableCount] = trafficRoutedCanaryReplicaCounts(ro, st.canary?.weights);
@@ -96,7 +98,9 @@ export function reconcileCanary(ctx: Ctx): void {
           const due = deadlineMs(newRS);
           if (!stableReady) canaryCount = current;
           else if (due === undefined) {
-            annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000) });
+            annotateRS(ctx, newRS, {
+              [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + (delay ?? 0) * 1000),
+            });
             requeueAt(ctx, ctx.nowMs + (delay ?? 0) * 1000);
             canaryCount = current;
           } else if (due > ctx.nowMs) {
@@ -105,7 +109,14 @@ export function reconcileCanary(ctx: Ctx): void {
           } else canaryCount = 0;
         }
       }
-      scaleRS(ctx, newRS, canaryCount, canaryCount === 0 && deadlineMs(newRS) !== undefined ? { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } : undefined);
+      scaleRS(
+        ctx,
+        newRS,
+        canaryCount,
+        canaryCount === 0 && deadlineMs(newRS) !== undefined
+          ? { [SCALE_DOWN_DEADLINE_ANNOTATION]: null }
+          : undefined,
+      );
       if (stableRS) scaleRS(ctx, stableRS, stableCount);
       scaleDownOtherReplicaSets(ctx, olderRSs, c.scaleDownDelayRevisionLimit);
     } else {
@@ -123,22 +134,33 @@ export function reconcileCanary(ctx: Ctx): void {
   // --- promotion to stable ---
   if (!halted && !st.abort && !promoted()) {
     const done = st.promoteFull === true || (st.currentStepIndex ?? 0) >= steps.length;
-    const stableRS = ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
-    const canaryReady = rsAvailable(newRS) >= replicasOrDefault(ro) && plannedReplicas(ctx, newRS) >= replicasOrDefault(ro);
+    const stableRS =
+      ctx.stableRS && ctx.stableRS.metadata.name !== newRS.metadata.name ? ctx.stableRS : undefined;
+    const canaryReady =
+      rsAvailable(newRS) >= replicasOrDefault(ro) && plannedReplicas(ctx, newRS) >= replicasOrDefault(ro);
     const basicReady =
       routed || atDesiredReplicaCountsForCanary(ro, newRS, stableRS, others(ctx), st.canary?.weights);
     if (done && canaryReady && basicReady) {
       const previous = ctx.stableRS;
       st.stableRS = st.currentPodHash;
       st.promoteFull = undefined;
-      st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined, currentBackgroundAnalysisRunStatus: undefined };
+      st.canary = {
+        ...st.canary,
+        currentStepAnalysisRunStatus: undefined,
+        currentBackgroundAnalysisRunStatus: undefined,
+      };
       event(
         ctx,
         'Normal',
         'RolloutCompleted',
         `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Completed all ${steps.length} canary steps`,
       );
-      if (routed && previous && previous.metadata.name !== newRS.metadata.name && (previous.spec.replicas ?? 1) > 0) {
+      if (
+        routed &&
+        previous &&
+        previous.metadata.name !== newRS.metadata.name &&
+        (previous.spec.replicas ?? 1) > 0
+      ) {
         const delaySec = c.scaleDownDelaySeconds ?? 30;
         annotateRS(ctx, previous, { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(ctx.nowMs + delaySec * 1000) });
         requeueAt(ctx, ctx.nowMs + delaySec * 1000);
@@ -179,7 +201,10 @@ function progressSteps(ctx: Ctx): void {
       ctx.abortMessage = `Background analysis: ${out.error}`;
       return;
     }
-    st.canary = { ...st.canary, currentBackgroundAnalysisRunStatus: out && 'status' in out ? out.status : undefined };
+    st.canary = {
+      ...st.canary,
+      currentBackgroundAnalysisRunStatus: out && 'status' in out ? out.status : undefined,
+    };
     if (out?.kind === 'failed') {
       ctx.abortMessage = out.message;
       return;
@@ -230,7 +255,10 @@ function progressSteps(ctx: Ctx): void {
       ctx.abortMessage = `Step-based analysis: ${out.error}`;
       return;
     }
-    st.canary = { ...st.canary, currentStepAnalysisRunStatus: out && 'status' in out ? out.status : undefined };
+    st.canary = {
+      ...st.canary,
+      currentStepAnalysisRunStatus: out && 'status' in out ? out.status : undefined,
+    };
     if (out?.kind === 'successful') completed = true;
     else if (out?.kind === 'failed') {
       ctx.abortMessage = out.message;
@@ -250,7 +278,12 @@ function progressSteps(ctx: Ctx): void {
     st.currentStepIndex = index + 1;
     if ((st.pauseConditions ?? []).length === 0) st.controllerPause = undefined;
     st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined };
-    event(ctx, 'Normal', 'RolloutStepCompleted', `Rollout step ${index + 1}/${steps.length} completed (${stepString(step)})`);
+    event(
+      ctx,
+      'Normal',
+      'RolloutStepCompleted',
+      `Rollout step ${index + 1}/${steps.length} completed (${stepString(step)})`,
+    );
     requeueAt(ctx, ctx.nowMs);
   }
 }
@@ -299,17 +332,29 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
     ...(c.stableService ? { stableService: c.stableService } : {}),
     weight,
     removeManagedRoutes,
-    resetWeightFirst: prevWeight > 0 && prev?.canary.podTemplateHash !== undefined && prev.canary.podTemplateHash !== canaryHash,
+    resetWeightFirst:
+      prevWeight > 0 &&
+      prev?.canary.podTemplateHash !== undefined &&
+      prev.canary.podTemplateHash !== canaryHash,
     ...(headerRoute ? { headerRoute } : {}),
     ...(mirrorRoute ? { mirrorRoute } : {}),
   });
-  if (weight !== prevWeight) event(ctx, 'Normal', 'TrafficWeightUpdated', `Traffic weight updated from ${prevWeight} to ${weight}`);
+  if (weight !== prevWeight)
+    event(ctx, 'Normal', 'TrafficWeightUpdated', `Traffic weight updated from ${prevWeight} to ${weight}`);
   const sameWeights = prev && prev.canary.weight === weight && prev.canary.podTemplateHash === canaryHash;
   st.canary = {
     ...st.canary,
     weights: {
-      canary: { weight, podTemplateHash: canaryHash, ...(c.canaryService ? { serviceName: c.canaryService } : {}) },
-      stable: { weight: 100 - weight, podTemplateHash: stableHash, ...(c.stableService ? { serviceName: c.stableService } : {}) },
+      canary: {
+        weight,
+        podTemplateHash: canaryHash,
+        ...(c.canaryService ? { serviceName: c.canaryService } : {}),
+      },
+      stable: {
+        weight: 100 - weight,
+        podTemplateHash: stableHash,
+        ...(c.stableService ? { serviceName: c.stableService } : {}),
+      },
       ...(sameWeights && prev.verified !== undefined ? { verified: prev.verified } : {}),
     },
   };

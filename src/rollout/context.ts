@@ -54,9 +54,18 @@ export type Action =
       /** Annotation changes; null removes. */
       readonly annotations?: Readonly<Record<string, string | null>>;
     }
-  | { readonly kind: 'annotateReplicaSet'; readonly name: string; readonly annotations: Readonly<Record<string, string | null>> }
+  | {
+      readonly kind: 'annotateReplicaSet';
+      readonly name: string;
+      readonly annotations: Readonly<Record<string, string | null>>;
+    }
   | { readonly kind: 'deleteReplicaSet'; readonly name: string }
-  | { readonly kind: 'switchService'; readonly service: string; readonly hash: string; readonly rolloutName: string }
+  | {
+      readonly kind: 'switchService';
+      readonly service: string;
+      readonly hash: string;
+      readonly rolloutName: string;
+    }
   | { readonly kind: 'createAnalysisRun'; readonly run: AnalysisRun }
   | { readonly kind: 'terminateAnalysisRun'; readonly name: string }
   | { readonly kind: 'deleteAnalysisRun'; readonly name: string }
@@ -180,7 +189,11 @@ export function scaleRS(
   }
 }
 
-export function annotateRS(ctx: Ctx, rs: ReplicaSet, annotations: Readonly<Record<string, string | null>>): void {
+export function annotateRS(
+  ctx: Ctx,
+  rs: ReplicaSet,
+  annotations: Readonly<Record<string, string | null>>,
+): void {
   const changed = Object.entries(annotations).some(([k, v]) => (rs.metadata.annotations?.[k] ?? null) !== v);
   if (!changed) return;
   if (ctx.newRSCreated && rs.metadata.name === ctx.newRS.metadata.name) {
@@ -206,7 +219,10 @@ export function pauseStart(ctx: Ctx, reason: string): number | undefined {
   return p ? Date.parse(p.startTime) : undefined;
 }
 
-export function addPause(ctx: Ctx, reason: 'CanaryPauseStep' | 'BlueGreenPause' | 'InconclusiveAnalysisRun'): void {
+export function addPause(
+  ctx: Ctx,
+  reason: 'CanaryPauseStep' | 'BlueGreenPause' | 'InconclusiveAnalysisRun',
+): void {
   if (hasPause(ctx, reason)) return;
   ctx.status.pauseConditions = [...(ctx.status.pauseConditions ?? []), { reason, startTime: ctx.nowIso }];
   ctx.status.controllerPause = true;

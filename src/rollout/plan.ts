@@ -4,7 +4,6 @@
 // same step (deterministic ReplicaSet and AnalysisRun names, adoption of what exists).
 
 import { isCompletedPhase } from '../api/analysis-run.ts';
-import { validateRolloutSpec } from '../api/rollout-validation.ts';
 import {
   canarySteps,
   DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
@@ -18,7 +17,8 @@ import {
   replicasOrDefault,
   revisionHistoryLimitOrDefault,
 } from '../api/rollout.ts';
-import { APPS_V1, type Pod, type ReplicaSet, isPodReady, rsAvailable } from '../api/workloads.ts';
+import { validateRolloutSpec } from '../api/rollout-validation.ts';
+import { APPS_V1, isPodReady, type Pod, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
 import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
@@ -49,7 +49,8 @@ function effectiveRollout(obs: Observed): Rollout | string {
   const ro = obs.rollout;
   if (!ro.spec.workloadRef) return ro;
   const w = obs.workload;
-  if (!w) return `spec.workloadRef.name: Invalid value: "${ro.spec.workloadRef.name ?? ''}": ${ro.spec.workloadRef.kind ?? 'Deployment'} "${ro.spec.workloadRef.name ?? ''}" not found`;
+  if (!w)
+    return `spec.workloadRef.name: Invalid value: "${ro.spec.workloadRef.name ?? ''}": ${ro.spec.workloadRef.kind ?? 'Deployment'} "${ro.spec.workloadRef.name ?? ''}" not found`;
   return { ...ro, spec: { ...ro.spec, template: w.spec.template, selector: w.spec.selector } };
 }
 
@@ -68,12 +69,15 @@ function referenceError(ro: Rollout, obs: Observed): string | undefined {
   for (const [path, name] of svc) {
     if (name && !obs.services[name]) return `${path}: Invalid value: "${name}": service "${name}" not found`;
   }
-  const analyses: [string, { templates?: { templateName: string; clusterScope?: boolean }[] } | undefined][] = [
-    ['spec.strategy.canary.analysis', c?.analysis],
-    ['spec.strategy.blueGreen.prePromotionAnalysis', bg?.prePromotionAnalysis],
-    ['spec.strategy.blueGreen.postPromotionAnalysis', bg?.postPromotionAnalysis],
-    ...canarySteps(ro).map((s, i) => [`spec.strategy.canary.steps[${i}].analysis`, s.analysis] as [string, typeof s.analysis]),
-  ];
+  const analyses: [string, { templates?: { templateName: string; clusterScope?: boolean }[] } | undefined][] =
+    [
+      ['spec.strategy.canary.analysis', c?.analysis],
+      ['spec.strategy.blueGreen.prePromotionAnalysis', bg?.prePromotionAnalysis],
+      ['spec.strategy.blueGreen.postPromotionAnalysis', bg?.postPromotionAnalysis],
+      ...canarySteps(ro).map(
+        (s, i) => [`spec.strategy.canary.steps[${i}].analysis`, s.analysis] as [string, typeof s.analysis],
+      ),
+    ];
   for (const [path, a] of analyses) {
     for (const [i, t] of (a?.templates ?? []).entries()) {
       if (!obs.lookupTemplate(t.templateName, t.clusterScope === true)) {
@@ -90,7 +94,10 @@ function invalidPlan(obs: Observed, detail: string, actions: Plan['actions']): P
   const nowIso = isoTime(obs.nowMs);
   const status: RolloutStatus = pruneUndefined({ ...(ro.status ?? {}) });
   const message = MESSAGE.invalidSpec(ro.metadata.name, detail);
-  status.conditions = setCondition(status.conditions ?? [], newCondition('InvalidSpec', 'True', REASON.InvalidSpec, message, nowIso));
+  status.conditions = setCondition(
+    status.conditions ?? [],
+    newCondition('InvalidSpec', 'True', REASON.InvalidSpec, message, nowIso),
+  );
   const phase = calculateRolloutPhase(ro.spec ?? { strategy: {} }, status);
   status.phase = phase.phase;
   status.message = phase.message;
@@ -127,7 +134,9 @@ function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet 
     spec: {
       replicas: 0,
       ...(ro.spec.minReadySeconds !== undefined ? { minReadySeconds: ro.spec.minReadySeconds } : {}),
-      selector: { matchLabels: { ...(ro.spec.selector?.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash } },
+      selector: {
+        matchLabels: { ...(ro.spec.selector?.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash },
+      },
       template: { ...template, metadata: { ...(template.metadata ?? {}), labels } },
     },
   };
@@ -146,13 +155,16 @@ export function planRollout(obs: Observed): Plan {
   const old: RolloutStatus = obs.rollout.status ?? {};
   const status: RolloutStatus = pruneUndefined({ ...old });
   status.conditions = (status.conditions ?? []).filter((c) => c.type !== 'InvalidSpec');
-  const allRSs = obs.replicaSets.filter((rs) => !rs.metadata.deletionTimestamp).map((rs) => structuredClone(rs));
+  const allRSs = obs.replicaSets
+    .filter((rs) => !rs.metadata.deletionTimestamp)
+    .map((rs) => structuredClone(rs));
 
   // --- the new ReplicaSet: adopt by semantic template comparison, else create under the computed hash ---
   const template = ro.spec.template ?? {};
   const hash = computePodTemplateHash(template, status.collisionCount);
   const matching = allRSs.filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template));
-  let newRS = matching.find((rs) => rsHash(rs) === hash) ?? matching.sort((a, b) => rsRevision(b) - rsRevision(a))[0];
+  let newRS =
+    matching.find((rs) => rsHash(rs) === hash) ?? matching.sort((a, b) => rsRevision(b) - rsRevision(a))[0];
   let newRSCreated = false;
   const maxOldRevision = Math.max(0, ...allRSs.filter((rs) => rs !== newRS).map(rsRevision));
   const revision = newRS && rsRevision(newRS) > maxOldRevision ? rsRevision(newRS) : maxOldRevision + 1;
@@ -169,17 +181,35 @@ export function planRollout(obs: Observed): Plan {
   }
   const events: Plan['events'] = [];
   const podHash = rsHash(newRS) ?? hash;
-  if (newRSCreated) events.push({ type: 'Normal', reason: 'RolloutUpdated', message: `Rollout updated to revision ${revision}` });
-  if (newRSCreated) events.push({ type: 'Normal', reason: 'NewReplicaSetCreated', message: MESSAGE.newReplicaSetCreated(newRS.metadata.name) });
+  if (newRSCreated)
+    events.push({
+      type: 'Normal',
+      reason: 'RolloutUpdated',
+      message: `Rollout updated to revision ${revision}`,
+    });
+  if (newRSCreated)
+    events.push({
+      type: 'Normal',
+      reason: 'NewReplicaSetCreated',
+      message: MESSAGE.newReplicaSetCreated(newRS.metadata.name),
+    });
   if (!newRSCreated && rsRevision(newRS) !== revision) {
-    actions.push({ kind: 'annotateReplicaSet', name: newRS.metadata.name, annotations: { [REVISION_ANNOTATION]: String(revision) } });
+    actions.push({
+      kind: 'annotateReplicaSet',
+      name: newRS.metadata.name,
+      annotations: { [REVISION_ANNOTATION]: String(revision) },
+    });
   }
   if (obs.rollout.metadata.annotations?.[REVISION_ANNOTATION] !== String(revision)) {
-    actions.push({ kind: 'patchRolloutAnnotations', annotations: { [REVISION_ANNOTATION]: String(revision) } });
+    actions.push({
+      kind: 'patchRolloutAnnotations',
+      annotations: { [REVISION_ANNOTATION]: String(revision) },
+    });
   }
 
   const ctx: Ctx = {
-    ro,
+    // The replica math reads rollout.status: give it the status being built (same object, mutated in place).
+    ro: { ...ro, status },
     obs,
     nowMs: obs.nowMs,
     nowIso,
@@ -199,7 +229,10 @@ export function planRollout(obs: Observed): Plan {
   const steps = canarySteps(ro);
   const stepHash = computeStepHash(ro);
   const podHashChanged = old.currentPodHash !== undefined && old.currentPodHash !== podHash;
-  if (podHashChanged || (ro.spec.strategy.canary && old.currentStepHash !== undefined && old.currentStepHash !== stepHash)) {
+  if (
+    podHashChanged ||
+    (ro.spec.strategy.canary && old.currentStepHash !== undefined && old.currentStepHash !== stepHash)
+  ) {
     status.currentStepIndex = steps.length > 0 ? 0 : undefined;
     status.pauseConditions = undefined;
     status.controllerPause = undefined;
@@ -234,7 +267,10 @@ export function planRollout(obs: Observed): Plan {
 
   // --- abort requested by the user / retry ---
   let abortReason: string | undefined;
-  const fullyPromoted = status.stableRS === podHash && (!ro.spec.strategy.blueGreen || status.blueGreen?.activeSelector === podHash);
+  const fullyPromoted =
+    status.stableRS === podHash &&
+    (!ro.spec.strategy.blueGreen || status.blueGreen?.activeSelector === podHash);
+  if (status.abort === false) status.abort = undefined;
   if (status.abort && fullyPromoted) {
     status.abort = undefined;
     status.abortedAt = undefined;
@@ -247,7 +283,11 @@ export function planRollout(obs: Observed): Plan {
     status.abortedAt = undefined;
     status.canary = status.canary?.weights ? { weights: status.canary.weights } : undefined;
     if (status.blueGreen) {
-      status.blueGreen = { ...status.blueGreen, prePromotionAnalysisRunStatus: undefined, postPromotionAnalysisRunStatus: undefined };
+      status.blueGreen = {
+        ...status.blueGreen,
+        prePromotionAnalysisRunStatus: undefined,
+        postPromotionAnalysisRunStatus: undefined,
+      };
     }
     event(ctx, 'Normal', REASON.RolloutRetry, MESSAGE.rolloutRetry);
   }
@@ -287,7 +327,8 @@ export function planRollout(obs: Observed): Plan {
   status.message = phase.message;
   const prevPaused = (old.pauseConditions ?? []).length > 0 || false;
   const nowPaused = (status.pauseConditions ?? []).length > 0;
-  if (prevPaused && !nowPaused && !status.abort) event(ctx, 'Normal', 'RolloutResumed', MESSAGE.rolloutResumed);
+  if (prevPaused && !nowPaused && !status.abort)
+    event(ctx, 'Normal', 'RolloutResumed', MESSAGE.rolloutResumed);
   const requeueAfterMs = ctx.requeueAtMs === undefined ? undefined : Math.max(0, ctx.requeueAtMs - obs.nowMs);
   return {
     actions,
@@ -328,7 +369,8 @@ function planRunHousekeeping(ctx: Ctx): void {
   for (const run of completed) {
     const good = run.status?.phase === 'Successful';
     const n = good ? ++ok : ++bad;
-    if (n > (good ? okLimit : badLimit)) ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
+    if (n > (good ? okLimit : badLimit))
+      ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
   }
 }
 
@@ -357,7 +399,10 @@ function planHistoryLimit(ctx: Ctx): void {
     ctx.actions.push({ kind: 'deleteReplicaSet', name: rs.metadata.name });
     const hash = rsHash(rs);
     for (const run of ctx.obs.analysisRuns) {
-      if (run.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash && !ctx.keepRuns.has(run.metadata.name ?? '')) {
+      if (
+        run.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash &&
+        !ctx.keepRuns.has(run.metadata.name ?? '')
+      ) {
         ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
       }
     }
@@ -379,7 +424,12 @@ function planWorkloadScaleDown(ctx: Ctx): void {
   }
   if (target !== undefined && target !== (w.spec.replicas ?? 1)) {
     ctx.actions.push({ kind: 'scaleDeployment', name: w.metadata.name, replicas: target });
-    event(ctx, 'Normal', 'ScalingDeployment', `Scaled Deployment ${w.metadata.name} from ${w.spec.replicas ?? 1} to ${target}`);
+    event(
+      ctx,
+      'Normal',
+      'ScalingDeployment',
+      `Scaled Deployment ${w.metadata.name} from ${w.spec.replicas ?? 1} to ${target}`,
+    );
   }
 }
 
@@ -394,7 +444,11 @@ function planRestart(ctx: Ctx): void {
     requeueAt(ctx, at);
     return;
   }
-  const order = [ctx.stableRS, ctx.newRS, ...ctx.allRSs.filter((rs) => rs !== ctx.stableRS && rs !== ctx.newRS)];
+  const order = [
+    ctx.stableRS,
+    ctx.newRS,
+    ...ctx.allRSs.filter((rs) => rs !== ctx.stableRS && rs !== ctx.newRS),
+  ];
   const rank = new Map<string, number>();
   order.forEach((rs, i) => {
     if (rs && !rank.has(rs.metadata.name)) rank.set(rs.metadata.name, i);
@@ -411,8 +465,11 @@ function planRestart(ctx: Ctx): void {
   }
   const unavailable = pods.filter((p) => !isPodReady(p)).length;
   const allowed = Math.max(maxUnavailable(ctx.ro), 1) - unavailable;
-  const ownerRank = (p: Pod) => rank.get(p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name ?? '') ?? 99;
-  const victims = old.sort((a, b) => ownerRank(a) - ownerRank(b) || created(a) - created(b)).slice(0, Math.max(0, allowed));
+  const ownerRank = (p: Pod) =>
+    rank.get(p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name ?? '') ?? 99;
+  const victims = old
+    .sort((a, b) => ownerRank(a) - ownerRank(b) || created(a) - created(b))
+    .slice(0, Math.max(0, allowed));
   for (const p of victims) ctx.actions.push({ kind: 'evictPod', name: p.metadata.name });
   requeueAt(ctx, ctx.nowMs + 30_000);
 }

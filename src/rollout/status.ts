@@ -6,9 +6,9 @@
 import {
   POD_TEMPLATE_HASH_LABEL,
   progressDeadlineSecondsOrDefault,
-  replicasOrDefault,
   type RolloutCondition,
   type RolloutStatus,
+  replicasOrDefault,
 } from '../api/rollout.ts';
 import { type ReplicaSet, rsAvailable, rsReady, rsStatusReplicas } from '../api/workloads.ts';
 import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
@@ -34,7 +34,9 @@ export function computeCounts(ctx: Ctx): void {
     st.availableReplicas = rsAvailable(active);
     st.HPAReplicas = rsStatusReplicas(active);
     st.selector = selectorString(
-      st.blueGreen?.activeSelector ? { ...match, [POD_TEMPLATE_HASH_LABEL]: st.blueGreen.activeSelector } : match,
+      st.blueGreen?.activeSelector
+        ? { ...match, [POD_TEMPLATE_HASH_LABEL]: st.blueGreen.activeSelector }
+        : match,
     );
   } else {
     st.readyReplicas = sum(rsReady);
@@ -87,7 +89,9 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
     completed &&
     (st.updatedReplicas ?? 0) >= replicas &&
     (st.availableReplicas ?? 0) >= replicas &&
-    (ctx.ro.spec.strategy.blueGreen ? st.blueGreen?.activeSelector === st.currentPodHash : (st.replicas ?? 0) <= replicas);
+    (ctx.ro.spec.strategy.blueGreen
+      ? st.blueGreen?.activeSelector === st.currentPodHash
+      : (st.replicas ?? 0) <= replicas);
   const prev = getCondition(old, 'Progressing');
 
   let progressing: RolloutCondition;
@@ -95,36 +99,79 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
     const keepMsg = prev?.reason === REASON.RolloutAborted && abortReason === undefined;
     progressing = keepMsg
       ? prev
-      : newCondition('Progressing', 'False', REASON.RolloutAborted, MESSAGE.rolloutAborted(ctx.revision, abortReason), nowIso);
+      : newCondition(
+          'Progressing',
+          'False',
+          REASON.RolloutAborted,
+          MESSAGE.rolloutAborted(ctx.revision, abortReason),
+          nowIso,
+        );
   } else if (old.abortedAt && !st.abort) {
     progressing = newCondition('Progressing', 'Unknown', REASON.RolloutRetry, MESSAGE.rolloutRetry, nowIso);
   } else if (paused) {
     progressing = newCondition('Progressing', 'Unknown', REASON.RolloutPaused, MESSAGE.rolloutPaused, nowIso);
   } else if (healthy) {
-    progressing = newCondition('Progressing', 'True', REASON.NewReplicaSetAvailable, MESSAGE.replicaSetCompleted(rsName), nowIso);
+    progressing = newCondition(
+      'Progressing',
+      'True',
+      REASON.NewReplicaSetAvailable,
+      MESSAGE.replicaSetCompleted(rsName),
+      nowIso,
+    );
   } else if (prev?.reason === REASON.RolloutPaused) {
-    progressing = newCondition('Progressing', 'Unknown', REASON.RolloutResumed, MESSAGE.rolloutResumed, nowIso);
+    progressing = newCondition(
+      'Progressing',
+      'Unknown',
+      REASON.RolloutResumed,
+      MESSAGE.rolloutResumed,
+      nowIso,
+    );
   } else if (ctx.newRSCreated) {
-    progressing = newCondition('Progressing', 'True', REASON.NewReplicaSetCreated, MESSAGE.newReplicaSetCreated(rsName), nowIso);
+    progressing = newCondition(
+      'Progressing',
+      'True',
+      REASON.NewReplicaSetCreated,
+      MESSAGE.newReplicaSetCreated(rsName),
+      nowIso,
+    );
   } else if (prev && prev.reason === REASON.ProgressDeadlineExceeded && !progressed(old, st)) {
     progressing = prev;
   } else if (!prev || progressed(old, st) || prev.status !== 'True') {
-    progressing = newCondition('Progressing', 'True', REASON.ReplicaSetUpdated, MESSAGE.replicaSetProgressing(rsName), nowIso);
+    progressing = newCondition(
+      'Progressing',
+      'True',
+      REASON.ReplicaSetUpdated,
+      MESSAGE.replicaSetProgressing(rsName),
+      nowIso,
+    );
     if (prev && prev.status === 'True') progressing.lastTransitionTime = prev.lastTransitionTime;
   } else {
     progressing = prev;
   }
   // Progress deadline (Argo's timeout check against lastUpdateTime).
-  if (progressing.status === 'True' && progressing.reason !== REASON.NewReplicaSetAvailable && !deadlineSuspended(ctx)) {
-    const deadlineMs = Date.parse(progressing.lastUpdateTime) + progressDeadlineSecondsOrDefault(ctx.ro) * 1000;
+  if (
+    progressing.status === 'True' &&
+    progressing.reason !== REASON.NewReplicaSetAvailable &&
+    !deadlineSuspended(ctx)
+  ) {
+    const deadlineMs =
+      Date.parse(progressing.lastUpdateTime) + progressDeadlineSecondsOrDefault(ctx.ro) * 1000;
     if (ctx.nowMs >= deadlineMs) {
-      progressing = newCondition('Progressing', 'False', REASON.ProgressDeadlineExceeded, MESSAGE.replicaSetTimedOut(rsName), nowIso);
+      progressing = newCondition(
+        'Progressing',
+        'False',
+        REASON.ProgressDeadlineExceeded,
+        MESSAGE.replicaSetTimedOut(rsName),
+        nowIso,
+      );
       event(ctx, 'Warning', REASON.ProgressDeadlineExceeded, MESSAGE.replicaSetTimedOut(rsName));
     } else requeueAt(ctx, deadlineMs);
   }
   conds = progressing === prev ? conds : [...conds.filter((c) => c.type !== 'Progressing'), progressing];
   if (progressing !== prev && prev && prev.status === progressing.status) {
-    conds = conds.map((c) => (c.type === 'Progressing' ? { ...progressing, lastTransitionTime: prev.lastTransitionTime } : c));
+    conds = conds.map((c) =>
+      c.type === 'Progressing' ? { ...progressing, lastTransitionTime: prev.lastTransitionTime } : c,
+    );
   }
 
   conds = setCondition(
@@ -148,8 +195,20 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
   conds = setCondition(
     conds,
     completed
-      ? newCondition('Completed', 'True', REASON.RolloutCompleted, `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Rollout completed update to revision ${ctx.revision}`, nowIso)
-      : newCondition('Completed', 'False', REASON.RolloutCompleted, `Rollout not completed, started update to revision ${ctx.revision} (${st.currentPodHash})`, nowIso),
+      ? newCondition(
+          'Completed',
+          'True',
+          REASON.RolloutCompleted,
+          `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Rollout completed update to revision ${ctx.revision}`,
+          nowIso,
+        )
+      : newCondition(
+          'Completed',
+          'False',
+          REASON.RolloutCompleted,
+          `Rollout not completed, started update to revision ${ctx.revision} (${st.currentPodHash})`,
+          nowIso,
+        ),
   );
   st.conditions = conds;
 }

@@ -4,7 +4,12 @@
 // by scale-down-deadline (blue-green, traffic-routed canary, with scaleDownDelayRevisionLimit) or
 // within maxUnavailable (basic canary, oldest first).
 
-import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, replicasOrDefault, SCALE_DOWN_DEADLINE_ANNOTATION } from '../api/rollout.ts';
+import {
+  MANAGED_BY_ANNOTATION,
+  POD_TEMPLATE_HASH_LABEL,
+  replicasOrDefault,
+  SCALE_DOWN_DEADLINE_ANNOTATION,
+} from '../api/rollout.ts';
 import { type ReplicaSet, rsAvailable, rsSpecReplicas } from '../api/workloads.ts';
 import { type Ctx, event, findByHash, requeueAt, rsRevision, scaleRS } from './context.ts';
 import { maxUnavailable, sumAvailable } from './replicas.ts';
@@ -24,7 +29,12 @@ export function switchService(ctx: Ctx, serviceName: string, hash: string, force
     if (managed && available === 0) return false;
   }
   ctx.actions.push({ kind: 'switchService', service: serviceName, hash, rolloutName: ctx.ro.metadata.name });
-  event(ctx, 'Normal', 'SwitchService', `Switched selector for service '${serviceName}' from '${current ?? ''}' to '${hash}'`);
+  event(
+    ctx,
+    'Normal',
+    'SwitchService',
+    `Switched selector for service '${serviceName}' from '${current ?? ''}' to '${hash}'`,
+  );
   return true;
 }
 
@@ -40,7 +50,11 @@ function deadlineMs(rs: ReplicaSet): number | undefined {
  * it meanwhile), immediately when they carry no deadline, and beyond scaleDownDelayRevisionLimit the
  * oldest delayed ones go at once.
  */
-export function scaleDownOtherReplicaSets(ctx: Ctx, olderRSs: readonly ReplicaSet[], revisionLimit?: number): void {
+export function scaleDownOtherReplicaSets(
+  ctx: Ctx,
+  olderRSs: readonly ReplicaSet[],
+  revisionLimit?: number,
+): void {
   const live = olderRSs.filter((rs) => rsSpecReplicas(rs) > 0).sort((a, b) => rsRevision(b) - rsRevision(a));
   let delayed = 0;
   for (const rs of live) {

@@ -20,7 +20,11 @@ export type Verification = boolean | undefined;
 export interface TrafficRouter {
   /** e.g. 'Istio', 'Nginx', 'SMI', 'Service', 'Proxy'. */
   readonly type: string;
-  updateHash(canaryHash: string, stableHash: string, additional: readonly WeightDestinationSpec[]): Promise<RouterResult>;
+  updateHash(
+    canaryHash: string,
+    stableHash: string,
+    additional: readonly WeightDestinationSpec[],
+  ): Promise<RouterResult>;
   setWeight(canaryWeight: number, additional: readonly WeightDestinationSpec[]): Promise<RouterResult>;
   setHeaderRoute(route: SetHeaderRoute): Promise<RouterResult>;
   setMirrorRoute(route: SetMirrorRoute): Promise<RouterResult>;

@@ -1,0 +1,124 @@
+// Executes a Plan's actions through the ObjectStore, in order, idempotently: creates tolerate
+// AlreadyExists (the object is adopted on the next reconcile), deletes tolerate NotFound, every other
+// write is a merge patch of just the fields the plan decides. The first failure stops the sequence (a
+// later action may depend on an earlier one, e.g. traffic after the canary RS exists) and is returned,
+// never thrown. Traffic actions call every router in order: reset weight first if needed, managed
+// routes, updateHash, setWeight, then verifyWeight.
+
+import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
+import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
+import type { TrafficRouter, Verification } from '../traffic/router.ts';
+import type { Action, TrafficAction } from './context.ts';
+
+export type ApplyResult =
+  | { ok: true; verified: Verification; applied: number }
+  | { ok: false; error: string; applied: number };
+
+function reason(err: unknown): string {
+  if (err instanceof StoreError) return `${err.reason}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function tolerate(p: Promise<unknown>, ok: 'AlreadyExists' | 'NotFound'): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof StoreError && err.reason === ok) return;
+    throw err;
+  }
+}
+
+async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction): Promise<Verification> {
+  let verified: Verification;
+  for (const r of routers) {
+    const check = (res: { ok: true } | { ok: false; error: string }, verb: string) => {
+      if (!res.ok) throw new Error(`${r.type} router ${verb}: ${res.error}`);
+    };
+    if (a.resetWeightFirst) check(await r.setWeight(0, []), 'setWeight');
+    if (a.removeManagedRoutes) check(await r.removeManagedRoutes(), 'removeManagedRoutes');
+    if (a.headerRoute) check(await r.setHeaderRoute(a.headerRoute), 'setHeaderRoute');
+    if (a.mirrorRoute) check(await r.setMirrorRoute(a.mirrorRoute), 'setMirrorRoute');
+    check(await r.updateHash(a.canaryHash, a.stableHash, []), 'updateHash');
+    check(await r.setWeight(a.weight, []), 'setWeight');
+    const v = await r.verifyWeight(a.weight, []);
+    if (v === false) verified = false;
+    else if (v === true && verified !== false) verified = true;
+  }
+  return verified;
+}
+
+async function applyOne(
+  store: ObjectStore,
+  ro: Rollout,
+  a: Action,
+  routers: readonly TrafficRouter[],
+): Promise<Verification | 'none'> {
+  const ns = ro.metadata.namespace ?? '';
+  switch (a.kind) {
+    case 'setSpecReplicas':
+      await store.patch('Rollout', ns, ro.metadata.name, { spec: { replicas: a.replicas } });
+      return 'none';
+    case 'patchRolloutAnnotations':
+      await store.patch('Rollout', ns, ro.metadata.name, { metadata: { annotations: a.annotations } });
+      return 'none';
+    case 'createReplicaSet':
+      await tolerate(store.create(a.rs), 'AlreadyExists');
+      return 'none';
+    case 'scaleReplicaSet':
+      await store.patch('ReplicaSet', ns, a.name, {
+        ...(a.annotations ? { metadata: { annotations: a.annotations } } : {}),
+        spec: { replicas: a.replicas },
+      });
+      return 'none';
+    case 'annotateReplicaSet':
+      await store.patch('ReplicaSet', ns, a.name, { metadata: { annotations: a.annotations } });
+      return 'none';
+    case 'deleteReplicaSet':
+      await tolerate(store.delete('ReplicaSet', ns, a.name), 'NotFound');
+      return 'none';
+    case 'switchService':
+      await store.patch('Service', ns, a.service, {
+        metadata: { annotations: { [MANAGED_BY_ANNOTATION]: a.rolloutName } },
+        spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: a.hash } },
+      });
+      return 'none';
+    case 'createAnalysisRun':
+      await tolerate(store.create(a.run as unknown as KubeObject), 'AlreadyExists');
+      return 'none';
+    case 'terminateAnalysisRun':
+      await tolerate(store.patch('AnalysisRun', ns, a.name, { spec: { terminate: true } }), 'NotFound');
+      return 'none';
+    case 'deleteAnalysisRun':
+      await tolerate(store.delete('AnalysisRun', ns, a.name), 'NotFound');
+      return 'none';
+    case 'traffic':
+      return applyTraffic(routers, a);
+    case 'scaleDeployment':
+      await store.patch('Deployment', ns, a.name, { spec: { replicas: a.replicas } });
+      return 'none';
+    case 'evictPod':
+      // The ObjectStore has no eviction subresource: a delete (PDBs are not consulted).
+      await tolerate(store.delete('Pod', ns, a.name), 'NotFound');
+      return 'none';
+  }
+}
+
+export async function applyActions(
+  store: ObjectStore,
+  ro: Rollout,
+  actions: readonly Action[],
+  routers: readonly TrafficRouter[],
+): Promise<ApplyResult> {
+  let verified: Verification;
+  let applied = 0;
+  for (const a of actions) {
+    try {
+      const v = await applyOne(store, ro, a, routers);
+      if (v !== 'none') verified = v;
+      applied++;
+    } catch (err) {
+      return { ok: false, error: `${a.kind}: ${reason(err)}`, applied };
+    }
+  }
+  return { ok: true, verified, applied };
+}

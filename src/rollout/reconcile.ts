@@ -1,0 +1,128 @@
+// One reconcile of one Rollout: observe (from the store's cache), plan (pure), apply (idempotent),
+// then write the status through the status subresource as a merge patch of old vs new, and record the
+// plan's events. Called by the `sluice controller` work queue and directly by tests.
+
+import type { AnalysisRun } from '../api/analysis-run.ts';
+import type { AnalysisTemplate } from '../api/analysis-template.ts';
+import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
+import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
+import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
+import { applyActions } from './apply.ts';
+import type { Observed, Plan } from './context.ts';
+import { planRollout } from './plan.ts';
+import { mergePatch } from './status.ts';
+
+export interface ReconcileDeps {
+  /** The traffic routers of a Rollout, in Argo's fixed order. Default: a ServiceRouter. */
+  readonly routers?: (ro: Rollout) => readonly TrafficRouter[];
+  /** Structured log sink. */
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Called with each plan before it is applied (tests, debugging). */
+  readonly onPlan?: (plan: Plan) => void;
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+  /** A write that failed; the caller re-queues with back-off. */
+  error?: string;
+}
+
+export const APPLY_ERROR_REQUEUE_MS = 5_000;
+
+function controlledBy(obj: KubeObject, ro: Rollout): boolean {
+  return (obj.metadata.ownerReferences ?? []).some(
+    (o) =>
+      o.controller === true &&
+      o.kind === 'Rollout' &&
+      (ro.metadata.uid ? o.uid === ro.metadata.uid : o.name === ro.metadata.name),
+  );
+}
+
+/** Gathers what the planner needs from the store's cache. */
+export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): Observed {
+  const ns = ro.metadata.namespace ?? '';
+  const replicaSets = store.list<ReplicaSet>('ReplicaSet', ns).filter((rs) => controlledBy(rs, ro));
+  const names = new Set<string>();
+  const c = ro.spec.strategy?.canary;
+  const bg = ro.spec.strategy?.blueGreen;
+  for (const n of [c?.stableService, c?.canaryService, bg?.activeService, bg?.previewService])
+    if (n) names.add(n);
+  const services: Record<string, Service | undefined> = {};
+  for (const n of names) services[n] = store.get<Service>('Service', ns, n);
+  const analysisRuns = store
+    .list<KubeObject>('AnalysisRun', ns)
+    .filter((r) => controlledBy(r, ro)) as unknown as AnalysisRun[];
+  const lookupTemplate = (name: string, clusterScope: boolean): AnalysisTemplate | undefined =>
+    clusterScope
+      ? (store.get<KubeObject>('ClusterAnalysisTemplate', '', name) as unknown as
+          | AnalysisTemplate
+          | undefined)
+      : (store.get<KubeObject>('AnalysisTemplate', ns, name) as unknown as AnalysisTemplate | undefined);
+  let pods: Pod[] | undefined;
+  if (ro.spec.restartAt && ro.spec.restartAt !== ro.status?.restartedAt) {
+    const rsNames = new Set(replicaSets.map((rs) => rs.metadata.name));
+    pods = store
+      .list<Pod>('Pod', ns)
+      .filter((p) =>
+        (p.metadata.ownerReferences ?? []).some((o) => o.kind === 'ReplicaSet' && rsNames.has(o.name)),
+      );
+  }
+  const workload =
+    ro.spec.workloadRef?.name && (ro.spec.workloadRef.kind ?? 'Deployment') === 'Deployment'
+      ? store.get<Deployment>('Deployment', ns, ro.spec.workloadRef.name)
+      : undefined;
+  return {
+    rollout: ro,
+    replicaSets,
+    services,
+    analysisRuns,
+    lookupTemplate,
+    ...(pods ? { pods } : {}),
+    ...(workload ? { workload } : {}),
+    nowMs,
+  };
+}
+
+export async function reconcileRollout(
+  store: ObjectStore,
+  namespace: string,
+  name: string,
+  nowMs: number,
+  deps: ReconcileDeps = {},
+): Promise<ReconcileResult> {
+  const ro = store.get<Rollout>('Rollout', namespace, name);
+  if (!ro || ro.metadata.deletionTimestamp) return {};
+  let plan: Plan;
+  try {
+    plan = planRollout(observeRollout(store, ro, nowMs));
+  } catch (err) {
+    // A planner bug must not take the controller down: report and retry later.
+    const message = err instanceof Error ? err.message : String(err);
+    deps.log?.('error', 'rollout planning failed', { namespace, name, error: message });
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
+  }
+  deps.onPlan?.(plan);
+  const routers =
+    deps.routers?.(ro) ?? (isTrafficRouted(ro) || ro.spec.strategy?.canary ? [new ServiceRouter()] : []);
+  const applied = await applyActions(store, ro, plan.actions, routers);
+  if (!applied.ok) {
+    deps.log?.('warn', 'rollout apply failed', { namespace, name, error: applied.error });
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
+  }
+  const status = plan.status;
+  if (status.canary?.weights && applied.verified !== undefined) {
+    status.canary.weights.verified = applied.verified;
+  }
+  const patch = mergePatch(ro.status ?? {}, status);
+  if (patch !== undefined) {
+    try {
+      await store.patchStatus('Rollout', namespace, name, { status: patch });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `patchStatus: ${message}` };
+    }
+  }
+  for (const e of plan.events) store.recordEvent(ro, e.type, e.reason, e.message);
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}
