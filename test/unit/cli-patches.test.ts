@@ -24,7 +24,16 @@ function canary(status: Rollout['status'] = {}, extra: Partial<Rollout['spec']> 
     kind: 'Rollout',
     metadata: { name: 'ro', namespace: 'ns', generation: 1 },
     spec: {
-      strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }, { analysis: { templates: [{ templateName: 't' }] } }] } },
+      strategy: {
+        canary: {
+          steps: [
+            { setWeight: 20 },
+            { pause: {} },
+            { setWeight: 50 },
+            { analysis: { templates: [{ templateName: 't' }] } },
+          ],
+        },
+      },
       ...extra,
     },
     status,
@@ -57,7 +66,11 @@ describe('simple action patches are byte-for-byte Argo’s', () => {
 
 describe('promote sends the patch for the rollout’s state (Argo getPatches)', () => {
   it('a canary paused at a pause step: clears the pause conditions only', () => {
-    const ro = canary({ currentStepIndex: 1, controllerPause: true, pauseConditions: [{ reason: 'CanaryPauseStep', startTime: 't' }] });
+    const ro = canary({
+      currentStepIndex: 1,
+      controllerPause: true,
+      pauseConditions: [{ reason: 'CanaryPauseStep', startTime: 't' }],
+    });
     const plan = promotePatches(ro);
     expect(plan).toEqual({
       ok: true,
@@ -69,7 +82,10 @@ describe('promote sends the patch for the rollout’s state (Argo getPatches)', 
   });
 
   it('a manually paused rollout also gets spec.paused=false on the main resource', () => {
-    const ro = canary({ currentStepIndex: 1, pauseConditions: [{ reason: 'CanaryPauseStep', startTime: 't' }] }, { paused: true });
+    const ro = canary(
+      { currentStepIndex: 1, pauseConditions: [{ reason: 'CanaryPauseStep', startTime: 't' }] },
+      { paused: true },
+    );
     const plan = promotePatches(ro);
     expect(plan.ok && plan.patches.spec).toBe('{"spec":{"paused":false}}');
     expect(plan.ok && plan.patches.status).toBe('{"status":{"pauseConditions":null}}');
@@ -108,7 +124,9 @@ describe('promote sends the patch for the rollout’s state (Argo getPatches)', 
   });
 
   it('a blue-green paused before promotion: clears the pause conditions', () => {
-    const plan = promotePatches(blueGreen({ controllerPause: true, pauseConditions: [{ reason: 'BlueGreenPause', startTime: 't' }] }));
+    const plan = promotePatches(
+      blueGreen({ controllerPause: true, pauseConditions: [{ reason: 'BlueGreenPause', startTime: 't' }] }),
+    );
     expect(plan.ok && plan.patches).toEqual({
       status: '{"status":{"pauseConditions":null}}',
       unified: '{"spec":{"paused":false},"status":{"pauseConditions":null}}',
@@ -189,8 +207,14 @@ describe('undo', () => {
     ];
     expect(pickRevision('ro', candidates, 0)).toMatchObject({ ok: true, candidate: { name: 'rs2' } });
     expect(pickRevision('ro', candidates, 1)).toMatchObject({ ok: true, candidate: { name: 'rs1' } });
-    expect(pickRevision('ro', candidates, 7)).toEqual({ ok: false, error: 'unable to find specified revision 7 in history' });
-    expect(pickRevision('ro', [candidates[0]!], 0)).toEqual({ ok: false, error: 'no revision found for rollout "ro"' });
+    expect(pickRevision('ro', candidates, 7)).toEqual({
+      ok: false,
+      error: 'unable to find specified revision 7 in history',
+    });
+    expect(pickRevision('ro', [candidates[0]!], 0)).toEqual({
+      ok: false,
+      error: 'no revision found for rollout "ro"',
+    });
   });
 
   it('restores the template without the pod-template-hash label, as a JSON patch on /spec/template', () => {
@@ -200,7 +224,10 @@ describe('undo', () => {
   it('treats a template equal but for the hash label and defaulted fields as already in place', () => {
     const rsTemplate = {
       metadata: { labels: { app: 'x', 'rollouts-pod-template-hash': 'abc' }, creationTimestamp: null },
-      spec: { containers: [{ name: 'app', image: 'v1', imagePullPolicy: 'IfNotPresent' }], restartPolicy: 'Always' },
+      spec: {
+        containers: [{ name: 'app', image: 'v1', imagePullPolicy: 'IfNotPresent' }],
+        restartPolicy: 'Always',
+      },
     };
     expect(templatesEqualIgnoringHash(t('v1'), rsTemplate)).toBe(true);
     expect(templatesEqualIgnoringHash(t('v2'), rsTemplate)).toBe(false);
@@ -234,7 +261,10 @@ describe('set image', () => {
   });
 
   it('names the missing container', () => {
-    expect(setTemplateImage(template, 'nope', 'x')).toEqual({ ok: false, error: 'unable to find container named "nope"' });
+    expect(setTemplateImage(template, 'nope', 'x')).toEqual({
+      ok: false,
+      error: 'unable to find container named "nope"',
+    });
   });
 
   it('parses CONTAINER=IMAGE and rejects anything else', () => {

@@ -4,7 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Rollout } from '../../src/api/rollout.ts';
 import type { ReplicaSet } from '../../src/api/workloads.ts';
-import { type AnalysisRunObject, buildRolloutInfo, clientRolloutPhase, podInfo } from '../../src/cli/rollouts/info.ts';
+import {
+  type AnalysisRunObject,
+  buildRolloutInfo,
+  clientRolloutPhase,
+  podInfo,
+} from '../../src/cli/rollouts/info.ts';
 import { headerLine, rolloutRow, rowLine } from '../../src/cli/rollouts/list.ts';
 import { humanDuration, renderRollout, tabulate } from '../../src/cli/rollouts/tree.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
@@ -15,10 +20,20 @@ const ago = (s: number): string => new Date(NOW - s * 1000).toISOString();
 const rollout: Rollout = {
   apiVersion: 'argoproj.io/v1alpha1',
   kind: 'Rollout',
-  metadata: { name: 'orders', namespace: 'shop', uid: 'ro-uid', generation: 3, creationTimestamp: ago(6 * 86400) },
+  metadata: {
+    name: 'orders',
+    namespace: 'shop',
+    uid: 'ro-uid',
+    generation: 3,
+    creationTimestamp: ago(6 * 86400),
+  },
   spec: {
     replicas: 3,
-    strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }, { analysis: { templates: [{ templateName: 't' }] } }] } },
+    strategy: {
+      canary: {
+        steps: [{ setWeight: 20 }, { pause: {} }, { analysis: { templates: [{ templateName: 't' }] } }],
+      },
+    },
   },
   status: {
     observedGeneration: '3',
@@ -36,7 +51,14 @@ const rollout: Rollout = {
   },
 };
 
-function rs(name: string, hash: string, revision: number, replicas: number, image: string, ageS: number): ReplicaSet {
+function rs(
+  name: string,
+  hash: string,
+  revision: number,
+  replicas: number,
+  image: string,
+  ageS: number,
+): ReplicaSet {
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
@@ -47,7 +69,15 @@ function rs(name: string, hash: string, revision: number, replicas: number, imag
       creationTimestamp: ago(ageS),
       labels: { 'rollouts-pod-template-hash': hash },
       annotations: { 'rollout.argoproj.io/revision': String(revision) },
-      ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'orders', uid: 'ro-uid', controller: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'Rollout',
+          name: 'orders',
+          uid: 'ro-uid',
+          controller: true,
+        },
+      ],
     },
     spec: { replicas, selector: {}, template: { spec: { containers: [{ name: 'app', image }] } } },
     status: { replicas, availableReplicas: replicas, readyReplicas: replicas, observedGeneration: 1 },
@@ -58,14 +88,23 @@ function pod(name: string, owner: string, ageS: number, state: 'running' | 'cras
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, creationTimestamp: ago(ageS), ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner, uid: `${owner}-uid` }] },
+    metadata: {
+      name,
+      creationTimestamp: ago(ageS),
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner, uid: `${owner}-uid` }],
+    },
     spec: { containers: [{ name: 'app' }] },
     status: {
       phase: 'Running',
       containerStatuses: [
         state === 'running'
           ? { name: 'app', ready: true, restartCount: 0, state: { running: {} } }
-          : { name: 'app', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } } },
+          : {
+              name: 'app',
+              ready: false,
+              restartCount: 3,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+            },
       ],
     },
   } as KubeObject;
@@ -83,14 +122,29 @@ const run: AnalysisRunObject = {
   status: {
     phase: 'Running',
     metricResults: [
-      { name: 'm', phase: 'Running', measurements: [], count: 3, successful: 2, failed: 1, inconclusive: 0, error: 0, consecutiveError: 0, consecutiveSuccess: 0 },
+      {
+        name: 'm',
+        phase: 'Running',
+        measurements: [],
+        count: 3,
+        successful: 2,
+        failed: 1,
+        inconclusive: 0,
+        error: 0,
+        consecutiveError: 0,
+        consecutiveSuccess: 0,
+      },
     ],
   },
 };
 
 const objects = {
   rss: [rs('orders-new', 'new', 3, 1, 'orders:v3', 120), rs('orders-old', 'old', 2, 3, 'orders:v2', 86400)],
-  pods: [pod('orders-new-a', 'orders-new', 100, 'running'), pod('orders-old-b', 'orders-old', 80000, 'crash'), pod('orders-old-a', 'orders-old', 86000, 'running')],
+  pods: [
+    pod('orders-new-a', 'orders-new', 100, 'running'),
+    pod('orders-old-b', 'orders-old', 80000, 'crash'),
+    pod('orders-old-a', 'orders-old', 86000, 'running'),
+  ],
 };
 
 describe('get rollout', () => {
@@ -155,19 +209,52 @@ describe('get rollout', () => {
 
 describe('status shown by the CLI (Argo GetRolloutPhase)', () => {
   it.each<[string, Partial<NonNullable<Rollout['status']>>, number, string, string]>([
-    ['spec change not yet observed', { observedGeneration: '2', phase: 'Healthy' }, 3, 'Progressing', 'waiting for rollout spec update to be observed'],
-    ['user cleared the pause, controller not yet', { observedGeneration: '3', controllerPause: true, pauseConditions: [], phase: 'Paused' }, 3, 'Progressing', 'waiting for rollout to unpause'],
-    ['controller-computed phase is trusted', { observedGeneration: '3', phase: 'Degraded', message: 'RolloutAborted: x' }, 3, 'Degraded', 'RolloutAborted: x'],
-    ['non-numeric observedGeneration (old controllers) counts as observed', { observedGeneration: 'abc', phase: 'Healthy', message: '' }, 3, 'Healthy', ''],
+    [
+      'spec change not yet observed',
+      { observedGeneration: '2', phase: 'Healthy' },
+      3,
+      'Progressing',
+      'waiting for rollout spec update to be observed',
+    ],
+    [
+      'user cleared the pause, controller not yet',
+      { observedGeneration: '3', controllerPause: true, pauseConditions: [], phase: 'Paused' },
+      3,
+      'Progressing',
+      'waiting for rollout to unpause',
+    ],
+    [
+      'controller-computed phase is trusted',
+      { observedGeneration: '3', phase: 'Degraded', message: 'RolloutAborted: x' },
+      3,
+      'Degraded',
+      'RolloutAborted: x',
+    ],
+    [
+      'non-numeric observedGeneration (old controllers) counts as observed',
+      { observedGeneration: 'abc', phase: 'Healthy', message: '' },
+      3,
+      'Healthy',
+      '',
+    ],
   ])('%s', (_name, status, generation, phase, message) => {
-    const ro: Rollout = { ...rollout, metadata: { ...rollout.metadata, generation }, status: status as Rollout['status'] };
+    const ro: Rollout = {
+      ...rollout,
+      metadata: { ...rollout.metadata, generation },
+      status: status as Rollout['status'],
+    };
     expect(clientRolloutPhase(ro)).toEqual({ phase, message });
   });
 });
 
 describe('pods', () => {
   it('reports the waiting reason and restarts as kubectl does', () => {
-    expect(podInfo(objects.pods[1]!)).toMatchObject({ status: 'CrashLoopBackOff', icon: '✖', ready: '0/1', restarts: 3 });
+    expect(podInfo(objects.pods[1]!)).toMatchObject({
+      status: 'CrashLoopBackOff',
+      icon: '✖',
+      ready: '0/1',
+      restarts: 3,
+    });
   });
 
   it('reports Terminating for a pod being deleted', () => {
@@ -179,7 +266,10 @@ describe('pods', () => {
 
 describe('list rollouts', () => {
   it('prints Argo’s columns with their padding', () => {
-    const lines = [headerLine({ namespace: false, timestamps: false }), rowLine(rolloutRow(rollout), { namespace: false })];
+    const lines = [
+      headerLine({ namespace: false, timestamps: false }),
+      rowLine(rolloutRow(rollout), { namespace: false }),
+    ];
     expect(tabulate(lines)).toBe(
       'NAME        STRATEGY   STATUS        STEP  SET-WEIGHT  READY  DESIRED  UP-TO-DATE  AVAILABLE\n' +
         'orders      Canary     Paused        1/3   20          4/4    3        1           4        \n',
