@@ -104,7 +104,9 @@ describe('promote sends the patch for the rollout’s state (Argo getPatches)', 
 
   it('an unset step index counts as step 0, and the index never passes len(steps)', () => {
     const unset = promotePatches(canary({}));
-    expect(unset.ok && unset.patches.status).toBe('{"status":{"pauseConditions":null, "currentStepIndex":1}}');
+    expect(unset.ok && unset.patches.status).toBe(
+      '{"status":{"pauseConditions":null, "currentStepIndex":1}}',
+    );
     const done = promotePatches(canary({ currentStepIndex: 4 }));
     expect(done.ok && done.patches.status).toBe('{"status":{"pauseConditions":null, "currentStepIndex":4}}');
   });
