@@ -2,97 +2,9 @@
 // blue-green (order-processor, manual promotion) manifests through their lifecycle. A tiny "ReplicaSet
 // controller" marks every RS's pods available so each step can complete; the clock is injected.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import type { Rollout } from '../../src/api/rollout.ts';
-import type { ReplicaSet, Service } from '../../src/api/workloads.ts';
-import type { Plan } from '../../src/rollout/context.ts';
-import { reconcileRollout } from '../../src/rollout/reconcile.ts';
-import { MemoryStore } from '../../src/store/memory.ts';
-import { type KubeObject, StoreError } from '../../src/store/object-store.ts';
-
-const NS = 'e-commerce';
-const HASH = 'rollouts-pod-template-hash';
-
-function load(file: string): KubeObject[] {
-  const text = readFileSync(new URL(`../fixtures/guides/${file}`, import.meta.url), 'utf8');
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null && typeof o === 'object' && 'kind' in o);
-}
-
-class Harness {
-  nowMs = Date.parse('2026-03-01T12:00:00Z');
-  readonly store = new MemoryStore({ now: () => this.nowMs });
-  readonly plans: Plan[] = [];
-  constructor(readonly name: string) {}
-
-  seed(objs: KubeObject[]): void {
-    for (const o of objs) if (o.kind !== 'Ingress') this.store.seed(o);
-  }
-  ro(): Rollout {
-    return this.store.get<Rollout>('Rollout', NS, this.name)!;
-  }
-  rss(): ReplicaSet[] {
-    return this.store
-      .list<ReplicaSet>('ReplicaSet', NS)
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  }
-  rsByHash(hash: string | undefined): ReplicaSet | undefined {
-    return this.rss().find((rs) => rs.metadata.labels?.[HASH] === hash);
-  }
-  svcHash(name: string): string | undefined {
-    return this.store.get<Service>('Service', NS, name)?.spec.selector?.[HASH];
-  }
-  runs(): KubeObject[] {
-    return this.store.list<KubeObject>('AnalysisRun', NS);
-  }
-  eventReasons(): string[] {
-    return this.store
-      .list<KubeObject & { reason: string; firstTimestamp: string }>('Event', NS)
-      .map((e) => e.reason);
-  }
-  async reconcile() {
-    return reconcileRollout(this.store, NS, this.name, this.nowMs, { onPlan: (p) => this.plans.push(p) });
-  }
-  /** The ReplicaSet controller and kubelet: every pod of every RS becomes available. */
-  async settle(): Promise<void> {
-    for (const rs of this.rss()) {
-      const n = rs.spec.replicas ?? 1;
-      const s = rs.status ?? {};
-      if (s.replicas === n && s.availableReplicas === n) continue;
-      await this.store.patchStatus('ReplicaSet', NS, rs.metadata.name, {
-        status: { replicas: n, readyReplicas: n, availableReplicas: n, fullyLabeledReplicas: n },
-      });
-    }
-  }
-  /** Reconcile and settle until nothing changes (bounded). */
-  async converge(max = 30): Promise<void> {
-    for (let i = 0; i < max; i++) {
-      const before = JSON.stringify([this.ro(), this.rss(), this.runs()]);
-      const res = await this.reconcile();
-      expect(res.error).toBeUndefined();
-      await this.settle();
-      if (JSON.stringify([this.ro(), this.rss(), this.runs()]) === before) return;
-    }
-    throw new Error('did not converge');
-  }
-  async setImage(image: string): Promise<void> {
-    const ro = this.ro();
-    const containers = structuredClone(ro.spec.template?.spec?.containers) as { image: string }[];
-    containers[0]!.image = image;
-    await this.store.patch('Rollout', NS, this.name, { spec: { template: { spec: { containers } } } });
-  }
-  async setRunPhase(name: string, phase: string, message?: string): Promise<void> {
-    await this.store.patchStatus('AnalysisRun', NS, name, {
-      status: { phase, ...(message ? { message } : {}) },
-    });
-  }
-  async patchStatus(patch: Record<string, unknown>): Promise<void> {
-    await this.store.patchStatus('Rollout', NS, this.name, { status: patch });
-  }
-}
+import { StoreError } from '../../src/store/object-store.ts';
+import { HASH, Harness, load } from '../fixtures/rollout-harness.ts';
 
 async function canaryHarness(): Promise<Harness> {
   const h = new Harness('payment-service-rollout');
