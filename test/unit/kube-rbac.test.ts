@@ -37,6 +37,7 @@ const NEEDED: Record<string, string[]> = {
   'rollouts/status': ['update', 'patch'],
   analysisruns: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   'analysisruns/status': ['update', 'patch'],
+  'experiments/status': ['update', 'patch'],
   experiments: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   analysistemplates: ['get', 'list', 'watch'],
   clusteranalysistemplates: ['get', 'list', 'watch'],
