@@ -73,3 +73,35 @@ export function getRolloutPhase(ro: Rollout): PhaseResult {
   if (status.phase) return { phase: status.phase, message: status.message ?? '' };
   return calculateRolloutPhase(ro.spec, status);
 }
+
+export type RolloutInfoPhase =
+  | 'Completed'
+  | 'Paused'
+  | 'Error'
+  | 'Timeout'
+  | 'Abort'
+  | 'InvalidSpec'
+  | 'Progressing';
+
+/**
+ * Quirk kept for metrics (Argo's controller/metrics): rollout_info's `phase` label is derived from
+ * the Progressing condition's reason, not from status.phase.
+ */
+export function rolloutInfoPhase(status: RolloutStatus | undefined): RolloutInfoPhase {
+  if (status?.conditions?.some((c) => c.type === 'InvalidSpec')) return 'InvalidSpec';
+  const reason = status?.conditions?.find((c) => c.type === 'Progressing')?.reason;
+  switch (reason) {
+    case REASON.NewReplicaSetAvailable:
+      return 'Completed';
+    case REASON.RolloutPaused:
+      return 'Paused';
+    case REASON.ReplicaSetCreateError:
+      return 'Error';
+    case REASON.ProgressDeadlineExceeded:
+      return 'Timeout';
+    case REASON.RolloutAborted:
+      return 'Abort';
+    default:
+      return 'Progressing';
+  }
+}

@@ -148,7 +148,7 @@ export function planRollout(obs: Observed): Plan {
   const eff = effectiveRollout(obs);
   if (typeof eff === 'string') return invalidPlan(obs, eff, actions);
   const ro = eff;
-  const specError = validateRolloutSpec(ro) ?? referenceError(ro, obs);
+  const specError = validateRolloutSpec(obs.rollout) ?? referenceError(ro, obs);
   if (specError) return invalidPlan(obs, specError, actions);
 
   const nowIso = isoTime(obs.nowMs);
@@ -322,6 +322,21 @@ export function planRollout(obs: Observed): Plan {
   }
   status.observedGeneration = String(obs.rollout.metadata.generation ?? '');
   computeConditions(ctx, abortReason);
+  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+  if (
+    ro.spec.progressDeadlineAbort &&
+    progressing?.reason === REASON.ProgressDeadlineExceeded &&
+    !status.abort &&
+    status.stableRS !== status.currentPodHash
+  ) {
+    // Argo's evaluateProgressDeadlineAbort: a timed-out update is also aborted (never a completed one).
+    status.abort = true;
+    status.abortedAt = nowIso;
+    abortReason = `${progressing.reason}: ${progressing.message}`;
+    event(ctx, 'Warning', REASON.RolloutAborted, MESSAGE.rolloutAborted(revision, abortReason));
+    computeConditions(ctx, abortReason);
+    requeueAt(ctx, ctx.nowMs);
+  }
   const phase = calculateRolloutPhase(ro.spec, status);
   status.phase = phase.phase;
   status.message = phase.message;
