@@ -146,7 +146,7 @@ async function watchRollout(
       }
       await sleep(REDRAW_MIN_INTERVAL_MS / 2, controller.signal);
     }
-    await Promise.all(loops);
+    await Promise.all(loops.map((l) => l.done));
     return EXIT_OK;
   } finally {
     controller.abort();

@@ -45,10 +45,14 @@ export class ListWatch<T extends KubeObject> {
     this.#resourceVersion = listed.resourceVersion;
   }
 
-  /** Lists once (errors propagate), then returns the promise of the watch loop, which never rejects. */
-  async start(signal: AbortSignal): Promise<Promise<void>> {
+  /**
+   * Lists once (errors propagate), then follows the watch in the background. The returned `done`
+   * settles (never rejects) when the signal aborts. (Wrapped in an object: an async function returning
+   * a bare promise would be awaited through.)
+   */
+  async start(signal: AbortSignal): Promise<{ done: Promise<void> }> {
     await this.#list();
-    return this.#loop(signal);
+    return { done: this.#loop(signal) };
   }
 
   async #loop(signal: AbortSignal): Promise<void> {

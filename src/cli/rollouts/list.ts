@@ -159,7 +159,7 @@ export async function runList(argv: readonly string[], io: CliIo): Promise<numbe
       // Argo keeps one tabwriter for the updates; each line is padded by its fixed column formats.
       io.out(tabulate([rowLine(row, { namespace: all, timestamp: stamp() })]));
     });
-    await await watcher.start(io.signal);
+    await (await watcher.start(io.signal)).done;
     return EXIT_OK;
   });
 }

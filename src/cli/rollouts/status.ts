@@ -84,10 +84,10 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
             if (type !== 'DELETED') report(obj);
           },
         );
-        const loop = await watcher.start(controller.signal);
+        const { done } = await watcher.start(controller.signal);
         const first = watcher.values()[0];
         if (first !== undefined) report(first);
-        await loop;
+        await done;
       } finally {
         controller.abort();
         if (timer !== undefined) clearTimeout(timer);
