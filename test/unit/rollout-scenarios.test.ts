@@ -335,7 +335,8 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
       ),
     );
     await h.setImage('web:2');
-    const v2 = (await h.reconcile(), h.ro().status!.currentPodHash!);
+    await h.reconcile();
+    const v2 = h.ro().status!.currentPodHash!;
     h.broken.add(v2);
     await h.converge();
     expect(h.ro().status?.phase).toBe('Progressing');
