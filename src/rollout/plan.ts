@@ -262,6 +262,9 @@ export function planRollout(obs: Observed): Plan {
     } else if (podHashChanged && status.stableRS === podHash && steps.length > 0) {
       status.currentStepIndex = steps.length;
       event(ctx, 'Normal', 'SkipSteps', 'Rollback to stable ReplicaSets');
+    } else if (podHashChanged && steps.length > 0 && rollbackWithinWindow(ctx, newRSCreated)) {
+      status.currentStepIndex = steps.length;
+      event(ctx, 'Normal', 'SkipSteps', 'Rollback within rollbackWindow: steps skipped');
     }
   }
 
@@ -351,6 +354,22 @@ export function planRollout(obs: Observed): Plan {
     events,
     ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
+}
+
+/**
+ * Argo's isRollbackWithinWindow: going back to an existing RS older than the stable one, with fewer than
+ * rollbackWindow.revisions ReplicaSets created between them, is fast-tracked (no steps, no analysis).
+ */
+function rollbackWithinWindow(ctx: Ctx, newRSCreated: boolean): boolean {
+  const window = ctx.ro.spec.rollbackWindow?.revisions;
+  const stable = ctx.stableRS;
+  if (window === undefined || newRSCreated || !stable) return false;
+  const from = ctx.obs.replicaSets.find((rs) => rs.metadata.name === ctx.newRS.metadata.name);
+  if (!from || rsRevision(from) >= rsRevision(stable)) return false;
+  const between = ctx.obs.replicaSets.filter(
+    (rs) => rsRevision(rs) > rsRevision(from) && rsRevision(rs) < rsRevision(stable),
+  ).length;
+  return between < window;
 }
 
 function planRunHousekeeping(ctx: Ctx): void {

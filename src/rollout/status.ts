@@ -210,6 +210,16 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
           nowIso,
         ),
   );
+  // ReplicaFailure is copied from the ReplicaSets (the new RS preferred), as Argo does.
+  const failure = [ctx.newRS, ...ctx.allRSs]
+    .flatMap((rs) => rs.status?.conditions ?? [])
+    .find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  if (failure) {
+    conds = setCondition(
+      conds,
+      newCondition('ReplicaFailure', 'True', failure.reason ?? 'FailedCreate', failure.message ?? '', nowIso),
+    );
+  } else conds = conds.filter((c) => c.type !== 'ReplicaFailure');
   st.conditions = conds;
 }
 

@@ -415,6 +415,42 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
     expect(h.ro().status?.restartedAt).toBe(restartAt);
   });
 
+  it('rollbackWindow fast-tracks a return to a recent older revision (no steps)', async () => {
+    const h = await start(
+      rollout(
+        { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } },
+        { rollbackWindow: { revisions: 2 } },
+      ),
+    );
+    await h.setImage('web:2');
+    await h.converge();
+    await h.patchStatus({ pauseConditions: null });
+    await h.converge();
+    expect(h.ro().status?.stableRS).toBe(h.ro().status?.currentPodHash);
+    // roll back to web:1 (revision 1, older than the stable revision 2): within the window
+    await h.setImage('web:1');
+    await h.converge();
+    expect(h.ro().status).toMatchObject({ phase: 'Healthy', currentStepIndex: 2 });
+    expect(h.eventReasons()).toContain('SkipSteps');
+  });
+
+  it('copies a ReplicaFailure condition from the new ReplicaSet', async () => {
+    const h = await start(rollout({ canary: {} }));
+    const rs = h.rss()[0]!;
+    await h.store.patchStatus('ReplicaSet', NS, rs.metadata.name, {
+      status: {
+        conditions: [
+          { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'quota exceeded' },
+        ],
+      },
+    });
+    await h.reconcile();
+    expect(h.ro().status?.conditions?.find((c) => c.type === 'ReplicaFailure')).toMatchObject({
+      reason: 'FailedCreate',
+      message: 'quota exceeded',
+    });
+  });
+
   it('revisionHistoryLimit deletes the oldest scaled-down ReplicaSets', async () => {
     const h = await start(rollout({ canary: {} }, { revisionHistoryLimit: 1 }));
     for (const img of ['web:2', 'web:3', 'web:4']) {
