@@ -17,6 +17,7 @@ import { createWebProvider } from '../analysis/providers/web.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
+import { type ReconcileDeps, type ReconcileResult, reconcileRollout } from '../rollout/reconcile.ts';
 import type { KubeObject, ObjectStore, WatchEventType } from '../store/object-store.ts';
 import { StoreError } from '../store/object-store.ts';
 import { KubeClient, loadKubeConfig } from './client.ts';
@@ -37,14 +38,8 @@ export type ReconcileFn = (
   namespace: string,
   name: string,
   nowMs: number,
-  deps: RolloutReconcileDeps,
-) => Promise<{ requeueAfterMs?: number }>;
-
-/** What the rollout reconciler gets besides the store. */
-export interface RolloutReconcileDeps {
-  readonly log: Logger;
-  readonly instanceId?: string;
-}
+  deps: ReconcileDeps,
+) => Promise<ReconcileResult>;
 
 export interface ControllerOptions {
   readonly kubeconfig?: string;
@@ -70,7 +65,7 @@ export interface ControllerOptions {
   readonly qps?: number;
   readonly burst?: number;
   readonly logger?: Logger;
-  /** Overrides the rollout reconciler (tests); by default src/rollout/reconcile.ts is loaded. */
+  /** Overrides the rollout reconciler (tests); default src/rollout/reconcile.ts. */
   readonly reconcileRollout?: ReconcileFn;
 }
 
@@ -86,25 +81,6 @@ interface Owned extends KubeObject {
 
 function ownerName(obj: KubeObject, kind: string): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.kind === kind && r.controller !== false)?.name;
-}
-
-async function loadRolloutReconciler(log: Logger): Promise<ReconcileFn | undefined> {
-  // Loaded by path so the controller runs (analysis only) while the rollout reconciler is absent.
-  const specifier = new URL('../rollout/reconcile.ts', import.meta.url).href;
-  try {
-    const mod = (await import(specifier)) as { reconcileRollout?: unknown };
-    if (typeof mod.reconcileRollout === 'function') return mod.reconcileRollout as ReconcileFn;
-    log.error(
-      { specifier },
-      'rollout reconciler does not export reconcileRollout; Rollouts are not reconciled',
-    );
-  } catch (error) {
-    log.error(
-      { specifier, err: String(error) },
-      'rollout reconciler cannot be loaded; Rollouts are not reconciled',
-    );
-  }
-  return undefined;
 }
 
 export class Controller {
@@ -124,7 +100,7 @@ export class Controller {
   #stopping = false;
   #done: Promise<number>;
   #finish: (code: number) => void = () => {};
-  #reconcileRollout: ReconcileFn | undefined;
+  #reconcileRollout: ReconcileFn = reconcileRollout;
   readonly #analysisProviders: MetricProvider[];
   readonly histograms = new HistogramStore();
 
@@ -218,7 +194,7 @@ export class Controller {
         o.healthzPort ?? 8080,
       ),
     );
-    this.#reconcileRollout = o.reconcileRollout ?? (await loadRolloutReconciler(this.log));
+    this.#reconcileRollout = o.reconcileRollout ?? reconcileRollout;
     if (o.leaderElect === false) {
       await this.#startLeading();
       return;
@@ -270,18 +246,15 @@ export class Controller {
       for (const run of store.list('AnalysisRun')) this.#enqueueRun(run);
     }, resyncMs);
     this.#resyncTimer.unref();
-    if (this.#reconcileRollout !== undefined) {
-      const fn = this.#reconcileRollout;
-      for (let i = 0; i < (this.options.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS); i++) {
-        this.#workers.push(
-          this.#worker(this.rolloutQueue, 'rollout', (ns, name) =>
-            fn(store, ns, name, Date.now(), {
-              log: this.log.child({ rollout: `${ns}/${name}` }),
-              ...(this.options.instanceId ? { instanceId: this.options.instanceId } : {}),
-            }),
-          ),
-        );
-      }
+    const reconcile = this.#reconcileRollout;
+    for (let i = 0; i < (this.options.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS); i++) {
+      this.#workers.push(
+        this.#worker(this.rolloutQueue, 'rollout', (ns, name) =>
+          reconcile(store, ns, name, Date.now(), {
+            log: (level, msg, fields) => this.log[level]({ rollout: `${ns}/${name}`, ...fields }, msg),
+          }),
+        ),
+      );
     }
     for (let i = 0; i < (this.options.analysisThreads ?? DEFAULT_ANALYSIS_THREADS); i++) {
       this.#workers.push(
@@ -372,7 +345,7 @@ export class Controller {
   async #worker(
     queue: WorkQueue,
     kind: 'rollout' | 'analysisrun',
-    reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number }>,
+    reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number; error?: string }>,
   ): Promise<void> {
     for (;;) {
       const key = await queue.get();
@@ -384,6 +357,8 @@ export class Controller {
       const startedMs = performance.now();
       try {
         const result = await reconcile(namespace, name);
+        // A reconciler may report a failed write instead of throwing: same back-off as a throw.
+        if (result.error !== undefined) throw new Error(result.error);
         queue.forget(key);
         if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (error) {
