@@ -21,41 +21,14 @@ other commands:
   version          print the version
 `;
 
-type ControllerModule = { runControllerCommand: (argv: string[]) => Promise<number> };
-
-function isControllerModule(mod: unknown): mod is ControllerModule {
-  return (
-    typeof mod === 'object' &&
-    mod !== null &&
-    typeof (mod as Record<string, unknown>).runControllerCommand === 'function'
-  );
-}
-
-/** The controller entry lives in ./controller.ts (another file's concern); loaded only for this verb. */
-async function runController(rest: string[]): Promise<number> {
-  const specifier = new URL('./controller.ts', import.meta.url).href;
-  let mod: unknown;
-  try {
-    mod = await import(specifier);
-  } catch (error) {
-    process.stderr.write(
-      `sluice controller: cannot load ${specifier}: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    return 1;
-  }
-  if (!isControllerModule(mod)) {
-    process.stderr.write(`sluice controller: ${specifier} does not export runControllerCommand\n`);
-    return 1;
-  }
-  return mod.runControllerCommand(rest);
-}
-
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb !== undefined && isRolloutVerb(verb)) return runRolloutVerb(verb, rest, processIo());
   switch (verb) {
-    case 'controller':
-      return runController(rest);
+    case 'controller': {
+      const { runControllerCommand } = await import('./controller.ts');
+      return runControllerCommand(rest);
+    }
     case 'proxy': {
       if (rest.includes('--help') || rest.includes('-h')) {
         const { PROXY_USAGE } = await import('./proxy.ts');
