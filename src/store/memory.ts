@@ -48,6 +48,38 @@ function specPart(obj: KubeObject): string {
   return JSON.stringify(rest);
 }
 
+/**
+ * The first path holding a JSON null. The API server's structural schemas reject nulls in custom
+ * resources ("must be of type string: null"); merge patches prune nulls only outside arrays.
+ */
+export function findNull(value: unknown, path = ''): string | undefined {
+  if (value === null) return path || '(root)';
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findNull(v, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+  } else if (typeof value === 'object' && value !== undefined) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = findNull(v, path ? `${path}.${k}` : k);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+function checkNoNull(kind: Kind, obj: KubeObject): void {
+  if (!RESOURCES[kind].apiVersion.startsWith('argoproj.io/')) return;
+  const path = findNull(obj);
+  if (path !== undefined) {
+    throw new StoreError(
+      'Invalid',
+      422,
+      `${kind}.argoproj.io "${obj.metadata?.name}" is invalid: ${path}: Invalid value: "null": ${path} in body must not be null`,
+    );
+  }
+}
+
 function toTimestamp(ms: number): string {
   // Kubernetes serialises metav1.Time with second precision.
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
@@ -154,6 +186,7 @@ export class MemoryStore implements ObjectStore {
     if (RESOURCES[kind].namespaced) stored.metadata.namespace = namespace;
     else delete stored.metadata.namespace;
     delete stored.metadata.deletionTimestamp;
+    checkNoNull(kind, stored);
     this.#bucket(kind).set(key(namespace, name), stored);
     this.#count('create', kind);
     this.#emit(kind, 'ADDED', stored);
@@ -409,6 +442,7 @@ export class MemoryStore implements ObjectStore {
     for (const field of ['uid', 'creationTimestamp', 'generation'] as const) {
       if (next.metadata[field] === undefined) delete next.metadata[field];
     }
+    checkNoNull(kind, next);
     if (JSON.stringify(next) === JSON.stringify(current)) return structuredClone(current);
     if (specPart(next) !== specPart(current))
       next.metadata.generation = (current.metadata.generation ?? 0) + 1;

@@ -181,6 +181,22 @@ describe('memory store', () => {
     expect(badKind.message).toContain('kind');
   });
 
+  it('rejects nulls that a custom resource would keep (inside arrays), as the structural schema does', async () => {
+    const store = createMemoryStore();
+    await store.create(rollout('a'));
+    const pruned = await store.patchStatus<Rollout>('Rollout', 'ns', 'a', {
+      status: { phase: 'Paused', message: null },
+    });
+    expect(pruned.status).toEqual({ phase: 'Paused' });
+    const error = await rejection(
+      store.patchStatus('Rollout', 'ns', 'a', {
+        status: { conditions: [{ type: 'Paused', message: null }] },
+      }),
+    );
+    expect(error.reason).toBe('Invalid');
+    expect(error.message).toContain('status.conditions[0].message');
+  });
+
   it('lists by namespace and label selector, and treats cluster-scoped kinds as namespace-less', async () => {
     const store = createMemoryStore();
     await store.create({ ...rollout('a'), metadata: { name: 'a', namespace: 'ns', labels: { app: 'x' } } });
