@@ -38,6 +38,30 @@ export interface KubeStoreOptions {
   readonly events?: Omit<EventRecorderOptions, 'component'> & { component?: string };
 }
 
+/**
+ * Custom resources are sent without empty strings: Argo's Go types mark these fields `omitempty`, so "" and
+ * absent mean the same, and the 1.20 API server of the test control plane rejects "" in a custom resource
+ * as `Invalid value: "null"`. In a merge patch an empty string outside arrays becomes null (clear the
+ * field); elsewhere the key is dropped.
+ */
+export function omitEmptyStrings(value: unknown, inMergePatch: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => omitEmptyStrings(v, false));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === '') {
+      if (inMergePatch) out[k] = null;
+      continue;
+    }
+    out[k] = omitEmptyStrings(v, inMergePatch);
+  }
+  return out;
+}
+
+function isCustom(kind: Kind): boolean {
+  return RESOURCES[kind].apiVersion.startsWith('argoproj.io/');
+}
+
 function matches(obj: KubeObject, selector: Readonly<Record<string, string>> | undefined): boolean {
   if (selector === undefined) return true;
   const labels = obj.metadata.labels ?? {};
@@ -122,7 +146,10 @@ export class KubeStore implements ObjectStore {
       'POST',
       collectionPath(kind, RESOURCES[kind].namespaced ? namespace : undefined),
       {
-        body: { ...obj, apiVersion: obj.apiVersion || RESOURCES[kind].apiVersion },
+        body: {
+          ...(isCustom(kind) ? (omitEmptyStrings(obj, false) as T) : obj),
+          apiVersion: obj.apiVersion || RESOURCES[kind].apiVersion,
+        },
         record: this.#record('Create', kind, namespace, obj.metadata.name || obj.metadata.generateName || ''),
       },
     );
@@ -134,7 +161,7 @@ export class KubeStore implements ObjectStore {
     this.#checkKind(kind);
     const namespace = obj.metadata.namespace ?? '';
     const res = await this.client.request('PUT', objectPath(kind, namespace, obj.metadata.name), {
-      body: obj,
+      body: isCustom(kind) ? omitEmptyStrings(obj, false) : obj,
       record: this.#record('Update', kind, namespace, obj.metadata.name),
     });
     return this.#written(kind, res, `update ${RESOURCES[kind].plural} ${obj.metadata.name}`);
@@ -148,7 +175,7 @@ export class KubeStore implements ObjectStore {
     type: PatchType = 'merge',
   ): Promise<T> {
     const res = await this.client.request('PATCH', objectPath(kind, namespace, name), {
-      body: patch,
+      body: isCustom(kind) && type !== 'json' ? omitEmptyStrings(patch, type === 'merge') : patch,
       contentType: CONTENT_TYPES[type],
       record: this.#record('Patch', kind, namespace, name),
     });
@@ -162,7 +189,7 @@ export class KubeStore implements ObjectStore {
     patch: unknown,
   ): Promise<T> {
     const res = await this.client.request('PATCH', `${objectPath(kind, namespace, name)}/status`, {
-      body: patch,
+      body: isCustom(kind) ? omitEmptyStrings(patch, true) : patch,
       contentType: CONTENT_TYPES.merge,
       record: this.#record('Patch', kind, namespace, name),
     });

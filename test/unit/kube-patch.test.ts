@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { omitEmptyStrings } from '../../src/kube/kube-store.ts';
 import { applyMergePatch, createMergePatch } from '../../src/kube/patch.ts';
 
 describe('merge patches', () => {
@@ -32,5 +33,15 @@ describe('merge patches', () => {
       [{ a: 1, b: { c: { d: 'x' } } }, { b: { c: {} } }],
     ] as const;
     for (const [from, to] of shapes) expect(applyMergePatch(from, createMergePatch(from, to))).toEqual(to);
+  });
+});
+
+describe('empty strings in custom resources', () => {
+  it('clears a field in a merge patch, and drops the key elsewhere (Go omitempty)', () => {
+    const patch = { status: { message: '', phase: 'Healthy', pauseConditions: [{ reason: 'X', note: '' }] } };
+    expect(omitEmptyStrings(patch, true)).toEqual({
+      status: { message: null, phase: 'Healthy', pauseConditions: [{ reason: 'X' }] },
+    });
+    expect(omitEmptyStrings({ spec: { a: '', b: ['', 'x'] } }, false)).toEqual({ spec: { b: ['', 'x'] } });
   });
 });
