@@ -5,11 +5,12 @@
 // signalled. Certificates and the service-account key are generated with openssl.
 
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { KubeClient } from './kube-client.ts';
@@ -494,7 +495,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterState>
 }
 
 /**
- * Takes an exclusive lock on stateDir (a lock file next to it) while `fn` runs, so two processes starting
+ * Takes an exclusive lock on stateDir (a lock file in the temp dir named after it) while `fn` runs, so two processes starting
  * the shared cluster at once do not both start one. A lock held by a dead process is taken over.
  */
 export async function withClusterLock<T>(
@@ -502,7 +503,8 @@ export async function withClusterLock<T>(
   fn: () => Promise<T>,
   timeoutMs = 600_000,
 ): Promise<T> {
-  const lockFile = `${stateDir}.lock`;
+  // In the temp dir, not beside stateDir: the repo's .gitignore covers .cluster/ but not a sibling file.
+  const lockFile = join(tmpdir(), `sluice-cluster-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 16)}.lock`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
