@@ -504,7 +504,10 @@ export async function withClusterLock<T>(
   timeoutMs = 600_000,
 ): Promise<T> {
   // In the temp dir, not beside stateDir: the repo's .gitignore covers .cluster/ but not a sibling file.
-  const lockFile = join(tmpdir(), `sluice-cluster-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 16)}.lock`);
+  const lockFile = join(
+    tmpdir(),
+    `sluice-cluster-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 16)}.lock`,
+  );
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
