@@ -163,7 +163,7 @@ export class Controller {
           status_code: String(r.statusCode),
         }),
     });
-    const storeLog = this.log.child({ component: 'informer' });
+    const storeLog = this.log.child({ module: 'informer' });
     this.#store = new KubeStore(this.#client, {
       ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
       logger: { warn: (f, m) => storeLog.warn(f, m), debug: (f, m) => storeLog.debug(f, m) },
@@ -209,7 +209,7 @@ export class Controller {
       ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
       ...(o.renewDeadlineMs !== undefined ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
       ...(o.retryPeriodMs !== undefined ? { retryPeriodMs: o.retryPeriodMs } : {}),
-      log: (fields, message) => this.log.info({ ...fields, component: 'leader-election' }, message),
+      log: (fields, message) => this.log.info({ ...fields, module: 'leader-election' }, message),
       onNewLeader: (leader) => this.log.info({ leader, identity }, 'leader observed'),
       onStartedLeading: () => {
         void this.#startLeading().catch((error) => {

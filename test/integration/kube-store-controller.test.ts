@@ -47,7 +47,7 @@ function jobRun(name: string, namespace: string, image: string) {
   };
 }
 
-describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server (${SKIP_REASON})`, () => {
+describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
   let client: KubeClient;
   let controller: Controller;
   const namespace = `controller-${Date.now().toString(36)}`;

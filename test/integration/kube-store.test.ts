@@ -41,7 +41,7 @@ interface Rollout extends KubeObject {
   status?: { phase?: string; message?: string };
 }
 
-describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server (${SKIP_REASON})`, () => {
+describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
   let client: KubeClient;
   let other: KubeClient;
   let store: KubeStore;

@@ -18,7 +18,7 @@ async function waitFor(what: string, fn: () => boolean, timeoutMs = 15_000): Pro
   }
 }
 
-describe.skipIf(!KUBECONFIG)(`leader election on a real Lease (${SKIP_REASON})`, () => {
+describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
   let client: KubeClient;
   let store: KubeStore;
   const namespace = `leader-${Date.now().toString(36)}`;
