@@ -184,7 +184,7 @@ describe('CRD installation', () => {
   });
 });
 
-describe("the guides' manifests", () => {
+describe("Argo manifests (the guides', and every documented field)", () => {
   it('apply unchanged with kubectl, and the server stores every field of each Argo object (nothing pruned)', async () => {
     const files = (await readdir(GUIDES_DIR)).filter((f) => f.endsWith('.yaml')).sort();
     expect(files.length).toBeGreaterThanOrEqual(6);
@@ -229,6 +229,32 @@ describe("the guides' manifests", () => {
     const updated = await client.get(`${API}/namespaces/${ns.name}/rollouts/payment-service-rollout`);
     const nginxSteps = (((updated.spec as Json).strategy as Json).canary as Json).steps as Json[];
     expect(nginxSteps[3]).toEqual({ pause: { duration: 3600 } });
+  });
+
+  it('stores every documented Argo field as written (test/fixtures/crds/every-field.yaml)', async () => {
+    const text = await readFile(join(REPO_ROOT, 'test', 'fixtures', 'crds', 'every-field.yaml'), 'utf8');
+    const result = await apply(text);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const plurals: Record<string, string> = {
+      Rollout: 'rollouts',
+      AnalysisTemplate: 'analysistemplates',
+      AnalysisRun: 'analysisruns',
+      Experiment: 'experiments',
+    };
+    const docs = documents(text);
+    expect(docs.map((d) => d.kind)).toEqual([
+      'Rollout',
+      'Rollout',
+      'AnalysisTemplate',
+      'AnalysisRun',
+      'Experiment',
+    ]);
+    for (const doc of docs) {
+      const name = String((doc.metadata as Json).name);
+      const stored = await client.get(`${API}/namespaces/${ns.name}/${plurals[String(doc.kind)]}/${name}`);
+      expect(stored.spec, `${String(doc.kind)} ${name}`).toEqual(doc.spec);
+    }
   });
 
   it('shows the Argo printer columns in kubectl get ro', async () => {
