@@ -3,7 +3,8 @@
 # cache outside the repo, and installs the Debian packages the test control plane needs (etcd, kubectl,
 # openssl). Idempotent: does nothing but report when both binaries are already in the cache.
 #
-#   SLUICE_K8S_CACHE   cache directory (default ~/.cache/sluice-k8s); binaries land in $SLUICE_K8S_CACHE/bin
+#   SLUICE_K8S_CACHE      cache directory (default ~/.cache/sluice-k8s); binaries land in $SLUICE_K8S_CACHE/bin
+#   SLUICE_K8S_KEEP_SRC=1 keep the extracted source tree (about 2 GB) after a successful build
 #
 # Takes about 8-10 minutes on 2 cores the first time; runs the compiler under `nice` so it does not starve
 # other work on the machine.
@@ -121,7 +122,7 @@ ln -sfn "$SRC_DIR" "$SRC_DIR/.go/src/k8s.io/kubernetes"
 log "go build of kube-apiserver and kube-controller-manager (nice 10; several minutes)"
 (
   cd "$SRC_DIR/.go/src/k8s.io/kubernetes"
-  export GOPATH="$SRC_DIR/.go" GO111MODULE=off CGO_ENABLED=0 GOFLAGS= GOCACHE="$CACHE/gocache"
+  export GOPATH="$SRC_DIR/.go" GO111MODULE=off CGO_ENABLED=0 GOFLAGS=
   nice -n 10 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
 )
 
@@ -131,4 +132,10 @@ for b in kube-apiserver kube-controller-manager; do
   install -m 0755 "$OUT/$b" "$BIN/$b.tmp"
   mv "$BIN/$b.tmp" "$BIN/$b"
 done
+# The extracted tree and its build cache take about 2 GB; the downloaded source package (34 MB) is kept so a
+# rebuild needs no network. SLUICE_K8S_KEEP_SRC=1 keeps the tree for incremental rebuilds.
+if [ "${SLUICE_K8S_KEEP_SRC:-0}" != "1" ]; then
+  log "removing the extracted source tree $SRC_DIR (set SLUICE_K8S_KEEP_SRC=1 to keep it)"
+  rm -rf "$SRC_DIR"
+fi
 log "done in $(($(date +%s) - START)) s: $BIN/kube-apiserver, $BIN/kube-controller-manager"
