@@ -109,11 +109,22 @@ export class Informer {
     this.#objects.delete(cacheKey(RESOURCES[this.kind].namespaced ? namespace : '', name));
   }
 
-  /** Cached objects are frozen: reconcilers read them and must copy before changing anything. */
+  /**
+   * Cached objects are frozen (reconcilers must copy before changing anything) and lose
+   * metadata.managedFields, which no reconciler reads and which roughly doubles an object's size.
+   */
   #withKind(obj: KubeObject): KubeObject {
+    let out = obj;
+    if ((obj.metadata as { managedFields?: unknown }).managedFields !== undefined) {
+      const { managedFields: _dropped, ...metadata } = obj.metadata as KubeObject['metadata'] & {
+        managedFields?: unknown;
+      };
+      out = { ...obj, metadata };
+    }
     // List responses carry kind/apiVersion on the list, not on the items.
-    if (obj.kind && obj.apiVersion) return deepFreeze(obj);
-    return deepFreeze({ ...obj, kind: this.kind, apiVersion: RESOURCES[this.kind].apiVersion });
+    if (!out.kind || !out.apiVersion)
+      out = { ...out, kind: this.kind, apiVersion: RESOURCES[this.kind].apiVersion };
+    return deepFreeze(out);
   }
 
   #emit(type: WatchEventType, obj: KubeObject): void {

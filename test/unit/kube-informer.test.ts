@@ -58,7 +58,7 @@ async function until(fn: () => boolean, what: string): Promise<void> {
 }
 
 describe('informer list/watch', () => {
-  it('lists (filling kind on items), watches from the list version, and re-watches from the last event after the watch ends', async () => {
+  it('lists (filling kind on items, dropping managedFields), watches from the list version, and re-watches from the last event after the watch ends', async () => {
     let watches = 0;
     const { client, requests } = await fakeApi((req, res, url) => {
       expect(req.headers.authorization).toBe('Bearer secret-token');
@@ -67,7 +67,16 @@ describe('informer list/watch', () => {
           JSON.stringify({
             kind: 'ServiceList',
             metadata: { resourceVersion: '10' },
-            items: [{ metadata: { name: 'a', namespace: 'ns', resourceVersion: '9' } }],
+            items: [
+              {
+                metadata: {
+                  name: 'a',
+                  namespace: 'ns',
+                  resourceVersion: '9',
+                  managedFields: [{ manager: 'kubectl' }],
+                },
+              },
+            ],
           }),
         );
         return;
@@ -86,12 +95,17 @@ describe('informer list/watch', () => {
     });
     const informer = new Informer(client, 'Service', 'ns');
     const events: string[] = [];
-    informer.on((type, obj) => events.push(`${type} ${obj.metadata.name} ${obj.kind}`));
+    const metadataKeys: string[][] = [];
+    informer.on((type, obj) => {
+      events.push(`${type} ${obj.metadata.name} ${obj.kind}`);
+      metadataKeys.push(Object.keys(obj.metadata));
+    });
     expect(await informer.start()).toBe(true);
     await until(() => events.length >= 3, 'three events');
     await informer.stop();
     expect(events).toEqual(['ADDED a Service', 'ADDED b Service', 'MODIFIED a Service']);
     expect(informer.get('ns', 'a')?.metadata.resourceVersion).toBe('16');
+    expect(metadataKeys[0]).toEqual(['name', 'namespace', 'resourceVersion']);
     const watchRequests = requests.filter((r) => r.includes('watch=1'));
     expect(watchRequests[0]).toContain('resourceVersion=10');
     expect(watchRequests[1]).toContain('resourceVersion=15');
