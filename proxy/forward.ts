@@ -18,13 +18,23 @@ import {
   LAST_CHUNK,
 } from './http1/body.ts';
 import {
+  FIELD_CONNECTION,
+  FIELD_CONTENT_LENGTH,
+  FIELD_COOKIE,
+  FIELD_DROP,
+  FIELD_HOST,
+  FIELD_OTHER,
+  FIELD_TRANSFER_ENCODING,
+  FIELD_UPGRADE,
+  FIELD_XF_HOST,
+  FIELD_XF_PROTO,
+  FIELD_XFF,
   findHeadEnd,
   hasBareLf,
   parseResponseHead,
   type RequestHead,
   type ResponseHead,
 } from './http1/head.ts';
-import { HOP_BY_HOP } from './http1/syntax.ts';
 import type { RouteTimeouts, SnapshotBackend } from './routing/snapshot-types.ts';
 import type { PoolClient, UpstreamConnection, UpstreamOwner, UpstreamPool } from './upstream/pool.ts';
 
@@ -532,56 +542,79 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   }
 }
 
-/** Request head towards the backend: hop-by-hop fields dropped, forwarding fields added, re-framed. */
+/**
+ * Request head towards the backend: hop-by-hop fields dropped, forwarding fields added, re-framed.
+ * Forwarded field lines are copied as runs of the original head text, not rebuilt field by field.
+ */
 function buildUpstreamHead(head: RequestHead, host: ExchangeHost, upgrade: boolean): string {
-  let out = `${head.method} ${head.target} HTTP/1.1\r\n`;
-  const names = head.names;
-  const raw = head.rawNames;
-  const values = head.values;
-  const listed = head.connectionTokens;
+  const s = head.source;
+  let out =
+    head.versionMinor === 1 && !head.targetRewritten
+      ? s.slice(0, head.fieldsStart)
+      : `${head.method} ${head.target} HTTP/1.1\r\n`;
+  const kinds = head.kinds;
+  const listed = head.connectionNamesFields;
   let xff: string | null = null;
   let xfProto: string | null = null;
   let xfHost: string | null = null;
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i]!;
-    if (HOP_BY_HOP.has(n) || n === 'content-length' || n === 'expect') continue;
-    if (listed?.includes(n)) continue;
-    if (n.charCodeAt(0) === 0x78 && n.startsWith('x-forwarded-')) {
-      if (n === 'x-forwarded-for') xff = xff === null ? values[i]! : `${xff}, ${values[i]}`;
-      else if (n === 'x-forwarded-proto') xfProto = values[i]!;
-      else if (n === 'x-forwarded-host') xfHost = values[i]!;
-      else out += `${raw[i]}: ${values[i]}\r\n`;
+  let run = -1;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    if (
+      (k === FIELD_OTHER || k === FIELD_HOST || k === FIELD_COOKIE) &&
+      !(listed && head.listedInConnection(i))
+    ) {
+      if (run < 0) run = head.lineStart(i);
       continue;
     }
-    out += `${raw[i]}: ${values[i]}\r\n`;
+    if (run >= 0) {
+      out += s.slice(run, head.lineStart(i));
+      run = -1;
+    }
+    if (k === FIELD_XFF) xff = xff === null ? head.value(i) : `${xff}, ${head.value(i)}`;
+    else if (k === FIELD_XF_PROTO) xfProto = head.value(i);
+    else if (k === FIELD_XF_HOST) xfHost = head.value(i);
   }
+  if (run >= 0) out += s.slice(run, s.length - 2);
   out += `x-forwarded-for: ${xff === null ? host.clientIp : `${xff}, ${host.clientIp}`}\r\n`;
   out += `x-forwarded-proto: ${host.trustForwarded && xfProto !== null ? xfProto : host.secure ? 'https' : 'http'}\r\n`;
-  if (head.host !== '')
+  if (head.host !== '') {
     out += `x-forwarded-host: ${host.trustForwarded && xfHost !== null ? xfHost : head.host}\r\n`;
+  }
   if (upgrade) out += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
   if (head.chunked) out += 'transfer-encoding: chunked\r\n';
   else if (head.contentLength >= 0) out += `content-length: ${head.contentLength}\r\n`;
   return `${out}\r\n`;
 }
 
-/** Response head towards the client: hop-by-hop fields dropped, our framing added. */
+/** Response head towards the client: hop-by-hop fields dropped, our framing added, lines copied in runs. */
 function buildResponseHead(res: ResponseHead, framing: string): string {
-  let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
-  const names = res.names;
-  const raw = res.rawNames;
-  const values = res.values;
-  const listed = res.connectionTokens;
+  const s = res.source;
+  let out = res.versionMinor === 1 ? s.slice(0, res.fieldsStart) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  const kinds = res.kinds;
+  const listed = res.connectionNamesFields;
   const switching = res.status === 101;
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i]!;
-    if (switching && (n === 'connection' || n === 'upgrade')) {
-      out += `${raw[i]}: ${values[i]}\r\n`;
+  let run = -1;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    const keep =
+      switching && (k === FIELD_CONNECTION || k === FIELD_UPGRADE)
+        ? true
+        : k !== FIELD_DROP &&
+          k !== FIELD_CONNECTION &&
+          k !== FIELD_UPGRADE &&
+          k !== FIELD_CONTENT_LENGTH &&
+          k !== FIELD_TRANSFER_ENCODING &&
+          !(listed && res.listedInConnection(i));
+    if (keep) {
+      if (run < 0) run = res.lineStart(i);
       continue;
     }
-    if (HOP_BY_HOP.has(n) || n === 'content-length') continue;
-    if (listed?.includes(n)) continue;
-    out += `${raw[i]}: ${values[i]}\r\n`;
+    if (run >= 0) {
+      out += s.slice(run, res.lineStart(i));
+      run = -1;
+    }
   }
+  if (run >= 0) out += s.slice(run, s.length - 2);
   return `${out}${framing}\r\n`;
 }

@@ -18,26 +18,159 @@ function fail(code: ErrorCode, detail: string): HeadError {
   return { kind: 'error', code, detail };
 }
 
-/** Field lines in order of appearance; names as sent and lower-cased. */
+/**
+ * What the proxy does with a field line, decided while scanning: most lines are copied to the other
+ * side verbatim as byte ranges of the head (no per-field strings are built for them).
+ */
+export const FIELD_OTHER = 0;
+/** Hop-by-hop (RFC 9110 7.6.1) or framing: never forwarded; the proxy writes its own. */
+export const FIELD_DROP = 1;
+export const FIELD_HOST = 2;
+export const FIELD_COOKIE = 3;
+export const FIELD_EXPECT = 4;
+export const FIELD_XFF = 5;
+export const FIELD_XF_PROTO = 6;
+export const FIELD_XF_HOST = 7;
+/** Connection / Upgrade: dropped, except on a protocol switch. */
+export const FIELD_CONNECTION = 8;
+export const FIELD_UPGRADE = 9;
+export const FIELD_CONTENT_LENGTH = 10;
+export const FIELD_TRANSFER_ENCODING = 11;
+
+const FIELD_KINDS = new Map<string, number>([
+  ['host', FIELD_HOST],
+  ['cookie', FIELD_COOKIE],
+  ['expect', FIELD_EXPECT],
+  ['x-forwarded-for', FIELD_XFF],
+  ['x-forwarded-proto', FIELD_XF_PROTO],
+  ['x-forwarded-host', FIELD_XF_HOST],
+  ['connection', FIELD_CONNECTION],
+  ['upgrade', FIELD_UPGRADE],
+  ['content-length', FIELD_CONTENT_LENGTH],
+  ['transfer-encoding', FIELD_TRANSFER_ENCODING],
+  ['keep-alive', FIELD_DROP],
+  ['proxy-connection', FIELD_DROP],
+  ['te', FIELD_DROP],
+  ['trailer', FIELD_DROP],
+  ['proxy-authenticate', FIELD_DROP],
+  ['proxy-authorization', FIELD_DROP],
+]);
+
+/** Special names by length, so classifying a name needs no string: compared in place, ASCII-folded. */
+const SPECIAL_BY_LENGTH: (readonly [string, number][] | undefined)[] = (() => {
+  const t: [string, number][][] = [];
+  for (const [name, kind] of FIELD_KINDS) {
+    const list = t[name.length] ?? [];
+    list.push([name, kind]);
+    t[name.length] = list;
+  }
+  return t;
+})();
+
+/** FIELD_* of the name s[start, end), compared case-insensitively without building a string. */
+function classifyName(s: string, start: number, end: number): number {
+  const candidates = SPECIAL_BY_LENGTH[end - start];
+  if (candidates === undefined) return FIELD_OTHER;
+  for (let j = 0; j < candidates.length; j++) {
+    const [name, kind] = candidates[j]!;
+    let k = 0;
+    // tchar names fold safely with | 0x20: only letters change case, and the special names are letters and '-'
+    while (k < name.length && (s.charCodeAt(start + k) | 0x20) === name.charCodeAt(k)) k++;
+    if (k === name.length) return kind;
+  }
+  return FIELD_OTHER;
+}
+
+/** Connection tokens that name no field to strip. */
+const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
+
+/**
+ * Field lines in order of appearance, kept as offsets into the head text `source`: per line, the
+ * start of the name, the end of the name, and the value's start and end (OWS trimmed).
+ */
 class Fields {
-  rawNames: string[] = [];
-  names: string[] = [];
-  values: string[] = [];
+  source = '';
+  /** Offset of the first field line (just after the start line's CRLF). */
+  fieldsStart = 0;
+  readonly offsets: number[] = [];
+  /** FIELD_* per line. */
+  readonly kinds: number[] = [];
   contentLength = -1;
   chunked = false;
   hasTransferEncoding = false;
   /** Lower-cased tokens of Connection (close, keep-alive, upgrade and any header names to strip). */
   connectionTokens: readonly string[] | null = null;
+  /** Connection names a field to strip (beyond close / keep-alive / upgrade). */
+  connectionNamesFields = false;
   upgrade: string | null = null;
 
+  get count(): number {
+    return this.kinds.length;
+  }
+
+  rawName(i: number): string {
+    return this.source.slice(this.offsets[4 * i]!, this.offsets[4 * i + 1]!);
+  }
+
+  name(i: number): string {
+    return lowerName(this.rawName(i));
+  }
+
+  value(i: number): string {
+    return this.source.slice(this.offsets[4 * i + 2]!, this.offsets[4 * i + 3]!);
+  }
+
+  /** Start of line i, and the start of the line after it (CRLF included). */
+  lineStart(i: number): number {
+    return this.offsets[4 * i]!;
+  }
+
+  lineEnd(i: number): number {
+    return i + 1 < this.kinds.length ? this.offsets[4 * (i + 1)]! : this.source.length - 2;
+  }
+
+  /** Field names as sent (built on demand; the data path uses offsets). */
+  get rawNames(): string[] {
+    return this.kinds.map((_, i) => this.rawName(i));
+  }
+
+  get names(): string[] {
+    return this.kinds.map((_, i) => this.name(i));
+  }
+
+  get values(): string[] {
+    return this.kinds.map((_, i) => this.value(i));
+  }
+
+  /** The first value of a field by lower-case name. */
   get(lowerName: string): string | undefined {
-    const names = this.names;
-    for (let i = 0; i < names.length; i++) if (names[i] === lowerName) return this.values[i];
+    const n = lowerName.length;
+    const o = this.offsets;
+    const s = this.source;
+    for (let i = 0; i < this.kinds.length; i++) {
+      const start = o[4 * i]!;
+      if (o[4 * i + 1]! - start !== n) continue;
+      let same = true;
+      for (let k = 0; k < n; k++) {
+        let c = s.charCodeAt(start + k);
+        if (c >= 0x41 && c <= 0x5a) c += 0x20;
+        if (c !== lowerName.charCodeAt(k)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.value(i);
+    }
     return undefined;
   }
 
   hasConnectionToken(token: string): boolean {
     return this.connectionTokens?.includes(token) === true;
+  }
+
+  /** Whether field i is named by Connection (and so must not be forwarded). */
+  listedInConnection(i: number): boolean {
+    return this.connectionNamesFields && this.connectionTokens!.includes(this.name(i));
   }
 }
 
@@ -46,10 +179,12 @@ export class RequestHead extends Fields {
   method = '';
   /** origin-form path and query ("/a?b"), or "*". */
   target = '';
+  /** The target was rewritten (absolute-form): the request line must be rebuilt. */
+  targetRewritten = false;
   versionMinor = 1;
   host = '';
   expectContinue = false;
-  /** Index of the cookie header, -1 when absent (several Cookie lines are joined). */
+  /** All Cookie lines joined with "; ", or undefined. */
   cookie: string | undefined = undefined;
 }
 
@@ -62,14 +197,6 @@ export class ResponseHead extends Fields {
 
 const MAX_FIELDS = 100;
 const MAX_CONTENT_LENGTH_DIGITS = 15;
-
-/** Token characters of field names: 1 = tchar, 2 = upper-case letter (the name needs lower-casing). */
-const NAME_CHAR = (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0; c < 256; c++) t[c] = TCHAR[c]!;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 2;
-  return t;
-})();
 
 /** Lower-case forms of the mixed-case field names seen so far ("Content-Type"), bounded. */
 const lowerNames = new Map<string, string>();
@@ -91,7 +218,10 @@ function lowerName(raw: string): string {
  */
 function parseFields(s: string, pos: number, f: Fields, isRequest: boolean): HeadError | null {
   const end = s.length;
-  let count = 0;
+  const offsets = f.offsets;
+  const kinds = f.kinds;
+  f.source = s;
+  f.fieldsStart = pos;
   for (;;) {
     if (pos >= end) return fail(badCode(isRequest), 'head ended without an empty line');
     let c = s.charCodeAt(pos);
@@ -101,13 +231,7 @@ function parseFields(s: string, pos: number, f: Fields, isRequest: boolean): Hea
     }
     if (c === SP || c === HTAB) return fail(badCode(isRequest), 'obs-fold (line folding) is not accepted');
     let i = pos;
-    let upper = false;
-    for (;;) {
-      const t = NAME_CHAR[c]!;
-      if (t === 0 || i >= end) break;
-      if (t === 2) upper = true;
-      c = s.charCodeAt(++i);
-    }
+    while (i < end && TCHAR[c] === 1) c = s.charCodeAt(++i);
     if (i === pos || c !== 0x3a /* : */) {
       return fail(
         badCode(isRequest),
@@ -127,23 +251,19 @@ function parseFields(s: string, pos: number, f: Fields, isRequest: boolean): Hea
       c = s.charCodeAt(++i);
     }
     if (s.charCodeAt(i + 1) !== LF) return fail(badCode(isRequest), 'bare CR in field line');
-    if (++count > MAX_FIELDS) {
+    if (kinds.length >= MAX_FIELDS) {
       return fail(
         isRequest ? 'SLUICE_HEADERS_TOO_LARGE' : 'SLUICE_UPSTREAM_BAD_RESPONSE',
         'too many field lines',
       );
     }
-    const rawName = s.slice(pos, nameEnd);
-    const name = upper ? lowerName(rawName) : rawName;
-    const value = s.slice(vs, ve);
-    f.rawNames.push(rawName);
-    f.names.push(name);
-    f.values.push(value);
-    const n = name.length;
-    if (n === 14 || n === 17 || n === 10 || n === 7) {
-      const err = noteSpecial(f, name, value, isRequest);
+    const kind = classifyName(s, pos, nameEnd);
+    if (kind >= FIELD_CONNECTION) {
+      const err = noteFraming(f, kind, s.slice(vs, ve), isRequest);
       if (err !== null) return err;
     }
+    offsets.push(pos, nameEnd, vs, ve);
+    kinds.push(kind);
     pos = i + 2;
   }
 }
@@ -152,24 +272,22 @@ function badCode(isRequest: boolean): ErrorCode {
   return isRequest ? 'SLUICE_BAD_REQUEST' : 'SLUICE_UPSTREAM_BAD_RESPONSE';
 }
 
-/** Parses a Content-Length value: digits, or a list of identical digit runs (RFC 9112 6.3); -1 if invalid. */
+/** Parses a Content-Length value: digits, or a list of identical digit runs (RFC 9112 6.3); -1 if invalid, -2 if they differ. */
 function parseContentLength(value: string): number {
   let result = -1;
-  let n = 0;
-  let digits = 0;
   let i = 0;
   const len = value.length;
   for (;;) {
     while (i < len && (value.charCodeAt(i) === SP || value.charCodeAt(i) === HTAB)) i++;
     const start = i;
-    n = 0;
+    let n = 0;
     while (i < len) {
       const d = value.charCodeAt(i) - 0x30;
       if (d < 0 || d > 9) break;
       n = n * 10 + d;
       i++;
     }
-    digits = i - start;
+    const digits = i - start;
     if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return -1;
     if (result !== -1 && result !== n) return -2;
     result = n;
@@ -183,9 +301,9 @@ function parseContentLength(value: string): number {
 const KEEP_ALIVE_TOKENS: readonly string[] = Object.freeze(['keep-alive']);
 const CLOSE_TOKENS: readonly string[] = Object.freeze(['close']);
 
-function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean): HeadError | null {
-  switch (name) {
-    case 'content-length': {
+function noteFraming(f: Fields, kind: number, value: string, isRequest: boolean): HeadError | null {
+  switch (kind) {
+    case FIELD_CONTENT_LENGTH: {
       const n = parseContentLength(value);
       if (n === -2 || (n >= 0 && f.contentLength !== -1 && f.contentLength !== n)) {
         return fail(badCode(isRequest), 'differing Content-Length');
@@ -194,7 +312,7 @@ function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean)
       f.contentLength = n;
       return null;
     }
-    case 'transfer-encoding': {
+    case FIELD_TRANSFER_ENCODING: {
       f.hasTransferEncoding = true;
       const codings = splitTokenList(value);
       // Only the final coding may be "chunked"; a later line appends codings (RFC 9112 6.1).
@@ -206,7 +324,7 @@ function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean)
       }
       return null;
     }
-    case 'connection': {
+    case FIELD_CONNECTION: {
       // The two values almost every peer sends skip the split.
       const tokens =
         value === 'keep-alive' || value === 'Keep-Alive'
@@ -215,9 +333,10 @@ function noteSpecial(f: Fields, name: string, value: string, isRequest: boolean)
             ? CLOSE_TOKENS
             : splitTokenList(value);
       f.connectionTokens = f.connectionTokens === null ? tokens : f.connectionTokens.concat(tokens);
+      for (const t of tokens) if (!CONNECTION_OPTIONS.has(t)) f.connectionNamesFields = true;
       return null;
     }
-    case 'upgrade':
+    case FIELD_UPGRADE:
       f.upgrade = value;
       return null;
     default:
@@ -280,6 +399,7 @@ export function parseRequestHead(s: string): RequestHead | HeadError {
       targetAuthority = target.slice(authStart, pathStart).toLowerCase();
       target = pathStart === target.length ? '/' : target.slice(pathStart);
       if (target.charCodeAt(0) === 0x3f) target = `/${target}`;
+      head.targetRewritten = true;
     } else {
       return fail('SLUICE_BAD_REQUEST', 'request target must be in origin-form');
     }
@@ -292,16 +412,16 @@ export function parseRequestHead(s: string): RequestHead | HeadError {
   // Host: exactly one for HTTP/1.1 (RFC 9112 3.2); several are a smuggling vector.
   let hosts = 0;
   let cookie: string | undefined;
-  const names = head.names;
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i];
-    if (n === 'host') {
+  const kinds = head.kinds;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i];
+    if (k === FIELD_HOST) {
       hosts++;
-      head.host = head.values[i]!;
-    } else if (n === 'cookie') {
-      cookie = cookie === undefined ? head.values[i] : `${cookie}; ${head.values[i]}`;
-    } else if (n === 'expect') {
-      if (head.values[i]!.toLowerCase() === '100-continue') head.expectContinue = true;
+      head.host = head.value(i);
+    } else if (k === FIELD_COOKIE) {
+      cookie = cookie === undefined ? head.value(i) : `${cookie}; ${head.value(i)}`;
+    } else if (k === FIELD_EXPECT) {
+      if (head.value(i).toLowerCase() === '100-continue') head.expectContinue = true;
       else return fail('SLUICE_EXPECTATION_FAILED', 'unsupported expectation');
     }
   }
