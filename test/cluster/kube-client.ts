@@ -7,6 +7,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 
+/** How long the server keeps a watch open before the client must re-watch from the last resourceVersion. */
+export const DEFAULT_WATCH_TIMEOUT_S = 300;
+
 export interface KubeConnection {
   /** e.g. https://127.0.0.1:6443 (no trailing slash) */
   server: string;
@@ -200,9 +203,10 @@ export class KubeClient {
     resourceVersion: string,
     onEvent: (event: WatchEvent) => void,
     signal?: AbortSignal,
+    timeoutSeconds = DEFAULT_WATCH_TIMEOUT_S,
   ): Promise<void> {
     const separator = path.includes('?') ? '&' : '?';
-    const url = `${this.connection.server}${path}${separator}watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${encodeURIComponent(resourceVersion)}`;
+    const url = `${this.connection.server}${path}${separator}watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}&resourceVersion=${encodeURIComponent(resourceVersion)}`;
     const response = await request(url, {
       method: 'GET',
       dispatcher: this.#agent,

@@ -15,11 +15,12 @@
 // the container's command/args end in `exit N` with N != 0.
 //
 // Run as a process: node test/cluster/pod-simulator.ts --kubeconfig PATH
+//   (env SLUICE_SIM_READY_DELAY_MS default delay; SLUICE_SIM_WATCH_TIMEOUT_S watch renewal period, default 300)
 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KubeApiError, KubeClient, type WatchEvent } from './kube-client.ts';
+import { DEFAULT_WATCH_TIMEOUT_S, KubeApiError, KubeClient, type WatchEvent } from './kube-client.ts';
 
 export const SIMULATED_NODE_NAME = 'sluice-node-1';
 export const DEFAULT_READY_DELAY_MS = 1_000;
@@ -234,6 +235,8 @@ export function simulatedStatus(
 
 export interface PodSimulatorOptions {
   defaultDelayMs?: number;
+  /** Server-side watch timeout; each expiry re-watches from the last resourceVersion. */
+  watchTimeoutS?: number;
   log?: (line: string) => void;
 }
 
@@ -483,6 +486,7 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
               else if (rv !== undefined) resourceVersion = rv;
             },
             abort.signal,
+            options.watchTimeoutS,
           );
         }
       } catch (error) {
@@ -507,6 +511,18 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
   };
 }
 
+/** A non-negative number from the environment; undefined when unset or malformed. */
+function envNumber(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    process.stderr.write(`pod-simulator: ignoring ${name}=${text} (not a non-negative number)\n`);
+    return undefined;
+  }
+  return value;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { kubeconfig: { type: 'string' } } });
   const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
@@ -514,13 +530,10 @@ async function main(): Promise<void> {
     process.stderr.write('pod-simulator: --kubeconfig PATH is required\n');
     process.exit(2);
   }
-  const envDelay = Number(process.env.SLUICE_SIM_READY_DELAY_MS);
   const client = await KubeClient.fromKubeconfig(kubeconfig);
   const simulator = startPodSimulator(client, {
-    defaultDelayMs:
-      Number.isFinite(envDelay) && envDelay >= 0 && process.env.SLUICE_SIM_READY_DELAY_MS !== ''
-        ? envDelay
-        : DEFAULT_READY_DELAY_MS,
+    defaultDelayMs: envNumber('SLUICE_SIM_READY_DELAY_MS') ?? DEFAULT_READY_DELAY_MS,
+    watchTimeoutS: envNumber('SLUICE_SIM_WATCH_TIMEOUT_S') ?? DEFAULT_WATCH_TIMEOUT_S,
   });
   const shutdown = async () => {
     await simulator.stop();

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterState, clusterAnswers, stopCluster } from '../cluster/control-plane.ts';
@@ -15,6 +16,8 @@ import { REPO_ROOT } from '../cluster/paths.ts';
 
 const run = promisify(execFile);
 const SCRIPT_TIMEOUT_MS = 120_000;
+const WATCH_TIMEOUT_S = 2;
+const READY_TIMEOUT_MS = 20_000;
 
 let parent: string;
 let stateDir: string;
@@ -23,6 +26,8 @@ async function script(name: 'up' | 'down'): Promise<{ stdout: string; stderr: st
   return await run(process.execPath, [join(REPO_ROOT, 'test', 'cluster', `${name}.ts`), '--dir', stateDir], {
     timeout: SCRIPT_TIMEOUT_MS,
     cwd: REPO_ROOT,
+    // The simulator inherits this: its pod watch expires every 2 s, so the test below sees it re-watch.
+    env: { ...process.env, SLUICE_SIM_WATCH_TIMEOUT_S: String(WATCH_TIMEOUT_S) },
   });
 }
 
@@ -69,6 +74,26 @@ describe('cluster:up and cluster:down', () => {
       expect((namespaces.items as { metadata: { name: string } }[]).map((n) => n.metadata.name)).toContain(
         'default',
       );
+      // After several watch expiries the simulator still sees new pods and makes them Ready.
+      await sleep(WATCH_TIMEOUT_S * 2_500);
+      await client.create('/api/v1/namespaces/default/pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'after-rewatch' },
+        spec: { containers: [{ name: 'app', image: 'example.com/app:v1' }] },
+      });
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      let ready = false;
+      while (Date.now() < deadline && !ready) {
+        await sleep(200);
+        const pod = await client.get('/api/v1/namespaces/default/pods/after-rewatch');
+        const status = (pod.status ?? {}) as { phase?: unknown; podIP?: unknown };
+        ready = status.phase === 'Running' && typeof status.podIP === 'string';
+      }
+      expect(ready).toBe(true);
+      // Each expiry ended the stream cleanly and was followed by a re-watch: no watch failures logged.
+      const simulatorLog = await readFile(join(stateDir, 'logs', 'pod-simulator.log'), 'utf8');
+      expect(simulatorLog).not.toContain('"level":"warn"');
     } finally {
       await client.close();
     }
