@@ -3,7 +3,6 @@
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { processIo } from './rollouts/command.ts';
 import { isRolloutVerb, ROLLOUT_VERBS_USAGE, runRolloutVerb } from './rollouts/index.ts';
 
 // Installed as the kubectl plugin `kubectl-sluice`, the same binary is run as `kubectl sluice ...`.
@@ -21,9 +20,25 @@ other commands:
   version          print the version
 `;
 
+/** The package's version, from the nearest package.json above this file (sources or dist/). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'sluice' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
+
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
-  if (verb !== undefined && isRolloutVerb(verb)) return runRolloutVerb(verb, rest, processIo());
+  if (verb !== undefined && isRolloutVerb(verb)) return runRolloutVerb(verb, rest);
   switch (verb) {
     case 'controller': {
       const { runControllerCommand } = await import('./controller.ts');
@@ -48,10 +63,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'version':
     case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-        version: string;
-      };
-      process.stdout.write(`sluice ${pkg.version}\n`);
+      process.stdout.write(`sluice ${packageVersion()}\n`);
       return 0;
     }
     case undefined:

@@ -1,33 +1,23 @@
 // The rollout verbs of `sluice` / `kubectl sluice`, with the same verbs and arguments as Argo's plugin.
 // main.ts dispatches here for every verb listed in ROLLOUT_VERBS.
 
-import { runAbort } from './abort.ts';
 import type { CliIo } from './command.ts';
-import { runGet } from './get.ts';
-import { runLint } from './lint.ts';
-import { runList } from './list.ts';
-import { runPause } from './pause.ts';
-import { runPromote } from './promote.ts';
-import { runRestart } from './restart.ts';
-import { runRetry } from './retry.ts';
-import { runSet } from './set-image.ts';
-import { runStatus } from './status.ts';
-import { runUndo } from './undo.ts';
 
 export type VerbRunner = (argv: readonly string[], io: CliIo) => Promise<number>;
 
-export const ROLLOUT_VERBS: Readonly<Record<string, VerbRunner>> = {
-  get: runGet,
-  list: runList,
-  promote: runPromote,
-  abort: runAbort,
-  retry: runRetry,
-  pause: runPause,
-  undo: runUndo,
-  restart: runRestart,
-  set: runSet,
-  status: runStatus,
-  lint: runLint,
+// Loaded on use: `sluice proxy` must not pay for the Kubernetes client's memory.
+export const ROLLOUT_VERBS: Readonly<Record<string, () => Promise<VerbRunner>>> = {
+  get: async () => (await import('./get.ts')).runGet,
+  list: async () => (await import('./list.ts')).runList,
+  promote: async () => (await import('./promote.ts')).runPromote,
+  abort: async () => (await import('./abort.ts')).runAbort,
+  retry: async () => (await import('./retry.ts')).runRetry,
+  pause: async () => (await import('./pause.ts')).runPause,
+  undo: async () => (await import('./undo.ts')).runUndo,
+  restart: async () => (await import('./restart.ts')).runRestart,
+  set: async () => (await import('./set-image.ts')).runSet,
+  status: async () => (await import('./status.ts')).runStatus,
+  lint: async () => (await import('./lint.ts')).runLint,
 };
 
 export const ROLLOUT_VERBS_USAGE = `  get rollout NAME [-w]      the rollout's revisions, ReplicaSets, pods and analysis runs
@@ -47,11 +37,12 @@ export function isRolloutVerb(verb: string): boolean {
   return Object.hasOwn(ROLLOUT_VERBS, verb);
 }
 
-export async function runRolloutVerb(verb: string, argv: readonly string[], io: CliIo): Promise<number> {
-  const runner = ROLLOUT_VERBS[verb];
-  if (runner === undefined) {
-    io.err(`sluice: unknown command "${verb}"\n`);
+export async function runRolloutVerb(verb: string, argv: readonly string[], io?: CliIo): Promise<number> {
+  const out = io ?? (await import('./command.ts')).processIo();
+  const load = ROLLOUT_VERBS[verb];
+  if (load === undefined) {
+    out.err(`sluice: unknown command "${verb}"\n`);
     return 2;
   }
-  return runner(argv, io);
+  return (await load())(argv, out);
 }
