@@ -503,7 +503,7 @@ describe('subresources', () => {
     await client.mergePatch(`${API}/namespaces/${ns.name}/analysisruns/run-1/status`, {
       status: { phase: 'Running', startedAt: new Date().toISOString() },
     });
-    const got = await kubectl(kubeconfig, ['get', 'ar', '-n', ns.name]);
+    const got = await kubectl(kubeconfig, ['get', 'ar', '-n', ns.name, 'run-1']);
     const [header, row] = got.stdout.trim().split('\n');
     expect(header?.trim().split(/\s+/)).toEqual(['NAME', 'STATUS', 'AGE']);
     expect(row?.trim().split(/\s+/).slice(0, 2)).toEqual(['run-1', 'Running']);
@@ -527,7 +527,7 @@ describe('subresources', () => {
       },
     });
     expect(exp.code, exp.stderr).toBe(0);
-    const exps = await kubectl(kubeconfig, ['get', 'exp', '-n', ns.name]);
+    const exps = await kubectl(kubeconfig, ['get', 'exp', '-n', ns.name, 'exp-1']);
     expect(exps.stdout.trim().split('\n')[0]?.trim().split(/\s+/)).toEqual(['NAME', 'STATUS', 'AGE']);
   });
 
