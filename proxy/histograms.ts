@@ -8,13 +8,9 @@
 // (tens of bytes to a few KB), empty intervals are not kept at all, and an idle series releases its
 // counts array at the next cut, so an idle series costs almost nothing.
 
-import {
-  build,
-  decodeFromCompressedBase64,
-  encodeIntoCompressedBase64,
-  type Histogram,
-} from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
 import type { HistogramReport } from './control/report.ts';
+import { createHistogram, decodeCompressedBase64, encodeCompressedBase64 } from './hdr.ts';
 import { type LabelSet, seriesKey } from './metrics.ts';
 
 export const DEFAULT_INTERVAL_MS = 1_000;
@@ -26,20 +22,18 @@ export const HISTOGRAM_SIGNIFICANT_DIGITS = 3;
 export type Clock = () => number;
 
 /** A new recording histogram with the project's fixed layout (JS, not WASM, so any two can be added). */
-export function newLatencyHistogram(bitBucketSize: 32 | 64 | 'packed' = 32): Histogram {
-  return build({
+export function newLatencyHistogram(bitBucketSize: 32 | 64 = 32): Histogram {
+  return createHistogram(
     bitBucketSize,
-    lowestDiscernibleValue: HISTOGRAM_LOWEST_US,
-    highestTrackableValue: HISTOGRAM_HIGHEST_US,
-    numberOfSignificantValueDigits: HISTOGRAM_SIGNIFICANT_DIGITS,
-    autoResize: true,
-    useWebAssembly: false,
-  });
+    HISTOGRAM_LOWEST_US,
+    HISTOGRAM_HIGHEST_US,
+    HISTOGRAM_SIGNIFICANT_DIGITS,
+  );
 }
 
 /** Decodes a report's histogram string (V2 compressed base64) into a JS histogram. */
-export function decodeLatencyHistogram(encoded: string, bitBucketSize: 32 | 64 | 'packed' = 64): Histogram {
-  return decodeFromCompressedBase64(encoded, bitBucketSize, false);
+export function decodeLatencyHistogram(encoded: string, bitBucketSize: 32 | 64 = 64): Histogram {
+  return decodeCompressedBase64(encoded, bitBucketSize);
 }
 
 /** One completed, non-empty interval. */
@@ -112,7 +106,7 @@ export class HdrSeries {
         this.#ring.push({
           startMs: this.#startMs,
           endMs: this.#endMs,
-          histogram: encodeIntoCompressedBase64(histogram),
+          histogram: encodeCompressedBase64(histogram),
           countsByClass: this.#activeCounts,
           requests: this.#activeRequests,
           exported: false,
