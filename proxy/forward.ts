@@ -5,6 +5,7 @@
 // (before any response byte was sent), or a destroyed client connection (after). It records the
 // outcome once, in the route x revision series of the snapshot it started with.
 
+import { clock } from './clock.ts';
 import { ERRORS, type ErrorCode, errorResponse } from './errors.ts';
 import {
   BODY_CHUNKED,
@@ -136,7 +137,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.conn = conn;
     conn.owner = this;
     this.state = ST_WAITING_HEAD;
-    this.deadlineMs = performance.now() + this.timeouts.responseHeadersMs;
+    this.deadlineMs = clock.nowMs + this.timeouts.responseHeadersMs;
     const socket = conn.socket;
     const pending = this.pendingBody;
     if (pending === null) {
@@ -181,7 +182,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     if (this.state === ST_DONE) return;
     // The response-headers budget counts from the end of the request: a long upload is bounded by
     // the client connection's body timeout instead.
-    if (this.state === ST_WAITING_HEAD) this.deadlineMs = performance.now() + this.timeouts.responseHeadersMs;
+    if (this.state === ST_WAITING_HEAD) this.deadlineMs = clock.nowMs + this.timeouts.responseHeadersMs;
     if (this.conn !== null && this.requestChunked && this.pendingBody === null)
       this.conn.socket.write(LAST_CHUNK);
     if (this.state === ST_STREAMING && this.responseBody.done) this.finish();
@@ -199,7 +200,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
 
   onUpstreamData(buf: Buffer): void {
     if (this.state === ST_STREAMING) {
-      this.deadlineMs = performance.now() + this.timeouts.idleBodyMs;
+      this.deadlineMs = clock.nowMs + this.timeouts.idleBodyMs;
       this.feedResponseBody(buf, 0);
       return;
     }
@@ -253,7 +254,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       conn.pool.release(conn, false);
       this.conn = null;
       this.state = ST_CONNECTING;
-      const now = performance.now();
+      const now = clock.nowMs;
       this.deadlineMs = now + this.timeouts.connectMs;
       // on a fresh socket: the other idle ones may be just as stale (e.g. the backend restarted)
       this.backend.upstream.acquire(this, now, this.timeouts.connectMs, true);
@@ -340,7 +341,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       if (res.get('cache-control') === undefined) framing += 'cache-control: private\r\n';
     }
     this.state = ST_STREAMING;
-    this.deadlineMs = performance.now() + this.timeouts.idleBodyMs;
+    this.deadlineMs = clock.nowMs + this.timeouts.idleBodyMs;
     this.responseStarted = true;
     // Written together with the first body bytes when they are already here: one syscall, not two.
     this.pendingHead = buildResponseHead(res, framing);
@@ -445,11 +446,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       if (this.upstreamPaused) conn.socket.resume();
       conn.pool.release(conn, upstreamReusable);
     }
-    this.backend.series.record(
-      status,
-      this.head.method,
-      Math.round((performance.now() - this.startMs) * 1000),
-    );
+    this.backend.series.record(status, this.head.method, Math.round((clock.nowMs - this.startMs) * 1000));
     this.host.exchangeDone(clientKeepAlive);
   }
 
@@ -475,7 +472,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.backend.series.record(
       ERRORS[code].status,
       this.head.method,
-      Math.round((performance.now() - this.startMs) * 1000),
+      Math.round((clock.nowMs - this.startMs) * 1000),
     );
     this.host.exchangeDone(keepAlive);
   }
@@ -494,7 +491,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.backend.series.record(
       ERRORS[code].status,
       this.head.method,
-      Math.round((performance.now() - this.startMs) * 1000),
+      Math.round((clock.nowMs - this.startMs) * 1000),
     );
     this.host.destroy();
   }

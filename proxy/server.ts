@@ -7,6 +7,7 @@
 
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { clock, tick } from './clock.ts';
 import { type ErrorCode, errorResponse } from './errors.ts';
 import { Exchange, type ExchangeHost } from './forward.ts';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, type BodySink } from './http1/body.ts';
@@ -90,7 +91,7 @@ class ClientConnection implements ExchangeHost, BodySink {
     this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
     this.secure = server.secure;
     this.trustForwarded = server.options.trustForwarded;
-    this.deadlineMs = performance.now() + server.options.keepAliveTimeoutMs;
+    this.deadlineMs = clock.nowMs + server.options.keepAliveTimeoutMs;
     this.lookup = (name) => {
       const ex = this.exchange;
       const head = ex === null ? this.currentHead : ex.head;
@@ -112,6 +113,7 @@ class ClientConnection implements ExchangeHost, BodySink {
   private currentHead: RequestHead | null = null;
 
   private onData(chunk: Buffer): void {
+    tick();
     if (this.state === C_TUNNEL) {
       const ex = this.exchange!;
       if (!ex.tunnelWrite(chunk)) this.pauseClient();
@@ -151,7 +153,7 @@ class ClientConnection implements ExchangeHost, BodySink {
           this.pending = offset === 0 ? buf : buf.subarray(offset);
           if (!this.waitingForHead) {
             this.waitingForHead = true;
-            this.deadlineMs = performance.now() + this.server.options.headersTimeoutMs;
+            this.deadlineMs = clock.nowMs + this.server.options.headersTimeoutMs;
           }
           return;
         }
@@ -185,7 +187,7 @@ class ClientConnection implements ExchangeHost, BodySink {
           const ex = this.exchange;
           if (ex !== null) ex.onRequestBodyEnd();
         } else {
-          this.deadlineMs = performance.now() + this.server.options.bodyTimeoutMs;
+          this.deadlineMs = clock.nowMs + this.server.options.bodyTimeoutMs;
         }
       } else if (this.state === C_WAIT) {
         // Pipelined bytes while the response is pending: keep them and stop reading until it ends.
@@ -200,7 +202,7 @@ class ClientConnection implements ExchangeHost, BodySink {
 
   private startRequest(head: RequestHead): void {
     const server = this.server;
-    const startMs = performance.now();
+    const startMs = clock.nowMs;
     let mode = BODY_NONE;
     if (head.chunked) mode = BODY_CHUNKED;
     else if (head.contentLength > 0) mode = BODY_LENGTH;
@@ -278,7 +280,7 @@ class ClientConnection implements ExchangeHost, BodySink {
     this.socket.write(errorResponse(code, keepAlive));
     if (keepAlive) {
       this.state = C_HEAD;
-      this.deadlineMs = performance.now() + this.server.options.keepAliveTimeoutMs;
+      this.deadlineMs = clock.nowMs + this.server.options.keepAliveTimeoutMs;
     } else {
       this.endGracefully();
     }
@@ -296,7 +298,7 @@ class ClientConnection implements ExchangeHost, BodySink {
     this.state = C_CLOSED;
     this.socket.end();
     // a peer that never reads its answer must not hold the socket open
-    this.deadlineMs = performance.now() + 5_000;
+    this.deadlineMs = clock.nowMs + 5_000;
   }
 
   // --- ExchangeHost --------------------------------------------------------------------------------
@@ -320,7 +322,7 @@ class ClientConnection implements ExchangeHost, BodySink {
       return;
     }
     this.state = C_HEAD;
-    this.deadlineMs = performance.now() + this.server.options.keepAliveTimeoutMs;
+    this.deadlineMs = clock.nowMs + this.server.options.keepAliveTimeoutMs;
     this.resumeClient();
     const pending = this.pending;
     if (pending !== null) {
@@ -525,7 +527,7 @@ export class DataServer {
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = tick();
     for (const conn of this.connections) conn.check(now);
     this.pools.sweep(now);
   }

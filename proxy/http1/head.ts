@@ -494,8 +494,10 @@ export function parseResponseHead(s: string): ResponseHead | HeadError {
 }
 
 /** Length of the head in buf[from..] including CRLF CRLF, 0 when incomplete, -1 on a bare LF. */
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+
 export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf('\r\n\r\n', from, 'latin1');
+  const i = buf.indexOf(HEAD_END, from);
   if (i >= 0) return i + 4 - from;
   return 0;
 }

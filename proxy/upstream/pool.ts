@@ -6,6 +6,7 @@
 // are shed with SLUICE_UPSTREAM_POOL_FULL.
 
 import { connect, type Socket } from 'node:net';
+import { clock, tick } from '../clock.ts';
 import type { ErrorCode } from '../errors.ts';
 
 export interface PoolOptions {
@@ -52,6 +53,7 @@ export class UpstreamConnection {
     const socket = connect({ host: pool.host, port: pool.port, noDelay: true });
     this.socket = socket;
     socket.on('connect', () => {
+      tick();
       this.connected = true;
       const w = this.waiter;
       this.waiter = null;
@@ -59,6 +61,7 @@ export class UpstreamConnection {
       else pool.release(this, true);
     });
     socket.on('data', (buf: Buffer) => {
+      tick();
       if (this.owner !== null) this.owner.onUpstreamData(buf);
       else socket.destroy(); // bytes on an idle socket: the peer is confused; never reuse it
     });
@@ -183,7 +186,7 @@ export class UpstreamPool {
       next.onConnection(conn);
       return;
     }
-    conn.idleSinceMs = performance.now();
+    conn.idleSinceMs = clock.nowMs;
     this.idle.push(conn);
   }
 
@@ -197,7 +200,7 @@ export class UpstreamPool {
       return;
     }
     const next = this.nextWaiter();
-    if (next !== null) this.all.add(new UpstreamConnection(this, next, performance.now(), 5_000));
+    if (next !== null) this.all.add(new UpstreamConnection(this, next, clock.nowMs, 5_000));
   }
 
   private nextWaiter(): PoolClient | null {
