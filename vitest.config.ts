@@ -1,10 +1,40 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Tests that need the Kubernetes test control plane (test/cluster/): one cluster per run, started by
+// the global setup (or the one `npm run cluster:up` started, which is then left running).
+const CLUSTER_TESTS = [
+  'test/integration/cluster-*.test.ts',
+  'test/integration/crds*.test.ts',
+  'test/integration/kube-*.test.ts',
+  'test/integration/leader-election*.test.ts',
+  'test/integration/cli-rollouts.test.ts',
+  'test/e2e/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...CLUSTER_TESTS],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: CLUSTER_TESTS,
+          globalSetup: ['test/cluster/global-setup.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
   },
 });

@@ -207,7 +207,11 @@ describe('forwarding', () => {
     async function* parts(): AsyncGenerator<Buffer> {
       for (let i = 0; i < body.length; i += 100_000) yield body.subarray(i, i + 100_000);
     }
-    const r2 = await request(`${base}/up`, { method: 'POST', body: Readable.from(parts()), dispatcher: agent });
+    const r2 = await request(`${base}/up`, {
+      method: 'POST',
+      body: Readable.from(parts()),
+      dispatcher: agent,
+    });
     expect(r2.headers['x-received']).toBe(String(body.length));
     expect(r2.headers['x-sha']).toBe(expected);
     await r2.body.dump();
