@@ -377,8 +377,10 @@ export class Controller {
         queue.addRateLimited(key);
       } finally {
         const seconds = (performance.now() - startedMs) / 1000;
-        if (kind === 'rollout') this.#metrics?.rolloutReconcile.observe(labels, seconds);
-        else this.#metrics?.analysisRunReconcile.observe(labels, seconds);
+        if (kind === 'rollout') {
+          this.#metrics?.rolloutReconcile.observe(labels, seconds);
+          this.#metrics?.rolloutReconcileDuration.observe({}, seconds);
+        } else this.#metrics?.analysisRunReconcile.observe(labels, seconds);
         queue.done(key);
       }
     }
