@@ -1,0 +1,646 @@
+// The controller at scale on the real test cluster (issue 4): N canary Rollouts (default 500, 1 replica
+// each) in a dedicated namespace, one `sluice controller` subprocess scoped to it. Measured:
+//  - the controller idle with 0 Rollouts (reference point), then time from the first create to all N Healthy;
+//  - steady-state RSS (VmRSS, sampled every second) and CPU% (utime+stime ticks) of the controller over a
+//    window, beside the kube-apiserver and etcd of the same cluster in the same window (there is no Argo
+//    controller here to compare with, so the apiserver is the reference: it serves the same objects);
+//  - reconcile latency p50/p99 from the controller's own metrics endpoint: the fine-bucket
+//    `sluice_rollout_reconcile_duration_seconds` histogram (falls back to Argo's coarse `rollout_reconcile`);
+//    quantiles are PromQL histogram_quantile estimates, with the bucket bound as the certain upper limit;
+//  - on a sample of Rollouts, one at a time: `set image` (the CLI verb, in process: GET + PUT as Argo's plugin)
+//    to the first canary Pod ADDED on a Pod watch, and `promote` (the CLI verb) to the watch event where
+//    status.currentStepIndex increments. Watch events are stamped locally (creationTimestamp has 1 s resolution).
+// Prints markdown tables and writes bench/results/controller.json. Cleans up: controller stopped, namespace
+// deleted; a cluster is stopped only when this run started it.
+//
+//   node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S]
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { connect } from '../src/cli/kube.ts';
+import type { CliIo } from '../src/cli/rollouts/command.ts';
+import { runRolloutVerb } from '../src/cli/rollouts/index.ts';
+import { clusterAnswers, ensureCluster, readState, stopCluster } from '../test/cluster/control-plane.ts';
+import { KubeClient } from '../test/cluster/kube-client.ts';
+import { kubectl } from '../test/cluster/kubectl.ts';
+import { defaultStateDir, kubeconfigPath } from '../test/cluster/paths.ts';
+import { type CollectionWatch, watchCollection } from './lib/kube-watch.ts';
+import { clockTicksPerSecond, readTreeCpuTicks, readTreeRssBytes } from './lib/proc.ts';
+import {
+  freePort,
+  installSignalHandlers,
+  logTail,
+  type ManagedProcess,
+  makeTempDir,
+  spawnManaged,
+  stopProcess,
+  waitReady,
+} from './lib/processes.ts';
+import {
+  type HistogramSnapshot,
+  histogramDelta,
+  histogramOf,
+  histogramQuantile,
+  parsePromText,
+  sumOf,
+} from './lib/prom-text.ts';
+import { machineInfo, writeResult } from './lib/results.ts';
+import { LatencyRecorder } from './lib/stats.ts';
+import { fmt, fmtMiB, markdownTable } from './lib/table.ts';
+import { REPO_ROOT, SLUICE_MAIN } from './lib/targets.ts';
+
+const API = '/apis/argoproj.io/v1alpha1';
+const FINE_HISTOGRAM = 'sluice_rollout_reconcile_duration_seconds';
+const ARGO_HISTOGRAM = 'rollout_reconcile';
+const IMAGE_V1 = 'example.com/bench:v1';
+const IMAGE_V2 = 'example.com/bench:v2';
+const READY_DELAY_MS = 200;
+const TARGET_RSS_BYTES = 150 * 1024 * 1024;
+const TARGET_RECONCILE_P99_S = 0.05;
+const CLEANUP_RESERVE_MS = 60_000;
+const PER_SAMPLE_TIMEOUT_MS = 30_000;
+
+interface Settings {
+  quick: boolean;
+  rollouts: number;
+  sample: number;
+  windowS: number;
+  idleWindowS: number;
+  batch: number;
+  budgetMs: number;
+}
+
+function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      rollouts: { type: 'string' },
+      sample: { type: 'string' },
+      'window-s': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S]\n',
+    );
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const int = (flag: string, raw: string | undefined, fallback: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`--${flag}: expected a positive integer, got "${raw}"`);
+    return n;
+  };
+  const rollouts = int('rollouts', values.rollouts, quick ? 50 : 500);
+  return {
+    quick,
+    rollouts,
+    sample: Math.min(rollouts, int('sample', values.sample, quick ? 10 : 20)),
+    windowS: int('window-s', values['window-s'], quick ? 10 : 30),
+    idleWindowS: quick ? 5 : 10,
+    batch: 25,
+    budgetMs: quick ? 4 * 60_000 : 10 * 60_000,
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench:controller] ${line}\n`);
+}
+
+function rolloutName(i: number): string {
+  return `ro-${String(i).padStart(4, '0')}`;
+}
+
+function rolloutManifest(name: string): Record<string, unknown> {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name, labels: { 'sluice.bench/controller': 'true' } },
+    spec: {
+      replicas: 1,
+      revisionHistoryLimit: 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: {
+          labels: { app: name },
+          annotations: { 'sluice.test/ready-delay-ms': String(READY_DELAY_MS) },
+        },
+        spec: { containers: [{ name: 'app', image: IMAGE_V1 }] },
+      },
+      strategy: {
+        canary: {
+          steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }, { pause: { duration: '1s' } }],
+        },
+      },
+    },
+  };
+}
+
+interface RolloutState {
+  phase: string;
+  stepIndex: number | undefined;
+}
+
+interface Window {
+  seconds: number;
+  cpuPercent: number;
+  rssMeanBytes: number;
+  rssMaxBytes: number;
+}
+
+/** CPU% and RSS of each named process tree over `seconds`, RSS sampled every second. */
+async function measureWindow(pids: Record<string, number>, seconds: number): Promise<Record<string, Window>> {
+  const ticksPerSecond = clockTicksPerSecond();
+  const names = Object.keys(pids);
+  const startTicks = new Map(names.map((n) => [n, readTreeCpuTicks(pids[n]!)]));
+  const rss = new Map(names.map((n) => [n, [readTreeRssBytes(pids[n]!)]]));
+  const started = performance.now();
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1_000);
+    for (const n of names) rss.get(n)!.push(readTreeRssBytes(pids[n]!));
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  const out: Record<string, Window> = {};
+  for (const n of names) {
+    const ticks = readTreeCpuTicks(pids[n]!) - startTicks.get(n)!;
+    const samples = rss.get(n)!.filter((b) => b > 0);
+    out[n] = {
+      seconds: elapsedS,
+      cpuPercent: (ticks / ticksPerSecond / elapsedS) * 100,
+      rssMeanBytes: samples.length ? samples.reduce((a, b) => a + b, 0) / samples.length : Number.NaN,
+      rssMaxBytes: samples.length ? Math.max(...samples) : Number.NaN,
+    };
+  }
+  return out;
+}
+
+interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Samples that timed out. */
+  timeouts: number;
+}
+
+function summarize(valuesMs: readonly number[], timeouts: number): LatencySummary {
+  const rec = new LatencyRecorder();
+  for (const v of valuesMs) rec.recordUs(v * 1000);
+  return {
+    count: valuesMs.length,
+    p50Ms: rec.percentileUs(50) / 1000,
+    p90Ms: rec.percentileUs(90) / 1000,
+    p99Ms: rec.percentileUs(99) / 1000,
+    maxMs: valuesMs.length ? Math.max(...valuesMs) : Number.NaN,
+    timeouts,
+  };
+}
+
+interface ReconcileSummary {
+  source: string;
+  reconciles: number;
+  meanMs: number;
+  p50Ms: number;
+  p50BoundMs: number;
+  p99Ms: number;
+  p99BoundMs: number;
+}
+
+function reconcileSummary(h: HistogramSnapshot, source: string): ReconcileSummary {
+  const p50 = histogramQuantile(h, 0.5);
+  const p99 = histogramQuantile(h, 0.99);
+  return {
+    source,
+    reconciles: h.count,
+    meanMs: h.count > 0 ? (h.sum / h.count) * 1000 : Number.NaN,
+    p50Ms: p50.estimate * 1000,
+    p50BoundMs: p50.upperBound * 1000,
+    p99Ms: p99.estimate * 1000,
+    p99BoundMs: p99.upperBound * 1000,
+  };
+}
+
+/** Runs a rollout verb in process, as `sluice VERB ...` would; returns the exit code, output and when output came. */
+async function sluice(
+  kubeconfig: string,
+  namespace: string,
+  argv: string[],
+): Promise<{ code: number; out: string; err: string; outAtMs: number }> {
+  let out = '';
+  let err = '';
+  let outAtMs = Number.NaN;
+  const io: CliIo = {
+    out: (t) => {
+      if (Number.isNaN(outAtMs)) outAtMs = performance.now();
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    isTTY: false,
+    nowMs: () => Date.now(),
+    env: {},
+    connect: (flags) => connect(flags, {}),
+    signal: new AbortController().signal,
+  };
+  const code = await runRolloutVerb(
+    argv[0]!,
+    [...argv.slice(1), '--kubeconfig', kubeconfig, '-n', namespace],
+    io,
+  );
+  return { code, out, err, outAtMs };
+}
+
+async function scrape(metricsUrl: string): Promise<ReturnType<typeof parsePromText>> {
+  const res = await request(metricsUrl, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`GET ${metricsUrl}: HTTP ${res.statusCode}`);
+  return parsePromText(text);
+}
+
+async function main(): Promise<number> {
+  const settings = parseSettings(process.argv.slice(2));
+  installSignalHandlers();
+  const runStarted = performance.now();
+  const deadline = runStarted + settings.budgetMs;
+  const remainingMs = (): number => deadline - CLEANUP_RESERVE_MS - performance.now();
+  const notes: string[] = [];
+  const stateDir = defaultStateDir();
+  let startedCluster = false;
+  let kubeconfig = kubeconfigPath(stateDir);
+  if (!existsSync(kubeconfig) || !(await clusterAnswers(stateDir))) {
+    log('no running test cluster; starting one (stopped again at the end)');
+    const ensured = await ensureCluster({ stateDir });
+    startedCluster = ensured.started;
+    kubeconfig = ensured.state.kubeconfig;
+  } else log(`reusing the running test cluster (${kubeconfig})`);
+  const state = await readState(stateDir);
+  const clusterPid = (name: string): number | undefined => state?.processes.find((p) => p.name === name)?.pid;
+
+  const client = await KubeClient.fromKubeconfig(kubeconfig);
+  const namespace = `bench-controller-${randomBytes(4).toString('hex')}`;
+  const dir = makeTempDir('controller');
+  let controller: ManagedProcess | undefined;
+  const watches: CollectionWatch[] = [];
+  const watchdog = setTimeout(() => {
+    log(`run budget of ${settings.budgetMs / 1000} s exceeded; cleaning up`);
+    void cleanup().finally(() => process.exit(3));
+  }, settings.budgetMs);
+  watchdog.unref();
+  let cleanedUp = false;
+  async function cleanup(): Promise<void> {
+    if (cleanedUp) return;
+    cleanedUp = true;
+    for (const w of watches.splice(0)) await w.stop();
+    if (controller !== undefined) await stopProcess(controller, 12_000);
+    const deleteStarted = performance.now();
+    await client.delete(`/api/v1/namespaces/${namespace}`, { propagationPolicy: 'Background' }).catch((e) => {
+      log(`deleting namespace ${namespace} failed: ${String(e)}`);
+    });
+    while ((await client.raw('GET', `/api/v1/namespaces/${namespace}`)).status !== 404) {
+      if (performance.now() - deleteStarted > 50_000) {
+        log(`namespace ${namespace} still terminating after 50 s; the namespace controller finishes it`);
+        break;
+      }
+      await sleep(500);
+    }
+    await client.close();
+    if (startedCluster) await stopCluster(stateDir);
+  }
+
+  try {
+    await client.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
+    });
+    const applied = await kubectl(kubeconfig, ['apply', '-f', join(REPO_ROOT, 'crds')], {
+      timeoutMs: 60_000,
+    });
+    if (applied.code !== 0) throw new Error(`kubectl apply -f crds: ${applied.stderr}`);
+    log(`namespace ${namespace}; CRDs applied`);
+
+    // Watches first, so every change from here on is stamped as it arrives.
+    const rollouts = new Map<string, RolloutState>();
+    const promoteWaits = new Map<string, { before: number; atMs?: number }>();
+    watches.push(
+      watchCollection(client, `${API}/namespaces/${namespace}/rollouts`, (type, obj, atMs) => {
+        const name = (obj.metadata as { name: string }).name;
+        if (type === 'DELETED') {
+          rollouts.delete(name);
+          return;
+        }
+        const status = (obj.status ?? {}) as { phase?: string; currentStepIndex?: number };
+        const next: RolloutState = { phase: status.phase ?? '', stepIndex: status.currentStepIndex };
+        rollouts.set(name, next);
+        const wait = promoteWaits.get(name);
+        if (wait && wait.atMs === undefined && (next.stepIndex ?? -1) > wait.before) wait.atMs = atMs;
+      }),
+    );
+    const canaryWaits = new Map<string, { atMs?: number }>();
+    watches.push(
+      watchCollection(client, `/api/v1/namespaces/${namespace}/pods`, (type, obj, atMs) => {
+        if (type !== 'ADDED' && type !== 'LISTED') return;
+        const pod = obj as {
+          metadata: { labels?: Record<string, string> };
+          spec?: { containers?: { image?: string }[] };
+        };
+        const app = pod.metadata.labels?.app;
+        const wait = app === undefined ? undefined : canaryWaits.get(app);
+        if (wait && wait.atMs === undefined && pod.spec?.containers?.some((c) => c.image === IMAGE_V2))
+          wait.atMs = atMs;
+      }),
+    );
+    await Promise.all(watches.map((w) => w.listed));
+
+    const waitUntil = async (what: string, check: () => boolean, timeoutMs: number): Promise<boolean> => {
+      const until = performance.now() + Math.min(timeoutMs, remainingMs());
+      while (!check()) {
+        if (performance.now() > until) {
+          log(`timed out waiting for ${what}`);
+          return false;
+        }
+        await sleep(50);
+      }
+      return true;
+    };
+
+    // 1. The controller, idle with 0 Rollouts.
+    const metricsPort = await freePort();
+    const healthzPort = await freePort();
+    controller = spawnManaged({
+      name: 'controller',
+      command: process.execPath,
+      args: [
+        '--disable-warning=ExperimentalWarning',
+        SLUICE_MAIN,
+        'controller',
+        '--kubeconfig',
+        kubeconfig,
+        '--namespace',
+        namespace,
+        '--leader-elect=false',
+        '--listen-host',
+        '127.0.0.1',
+        '--metrics-port',
+        String(metricsPort),
+        '--healthz-port',
+        String(healthzPort),
+      ],
+      cwd: REPO_ROOT,
+      logDir: dir,
+    });
+    const ready = await waitReady(controller, `http://127.0.0.1:${healthzPort}/healthz`, 30_000);
+    if (!ready.ok) throw new Error(`controller did not start: ${ready.reason}\n${logTail(controller)}`);
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await sleep(3_000);
+    const pids: Record<string, number> = { controller: controller.pid };
+    for (const name of ['kube-apiserver', 'etcd'] as const) {
+      const pid = clusterPid(name);
+      if (pid !== undefined) pids[name] = pid;
+    }
+    log(`controller pid ${controller.pid}; idle window ${settings.idleWindowS} s`);
+    const idle = await measureWindow(pids, settings.idleWindowS);
+    const beforeCreate = await scrape(metricsUrl);
+    const fine = beforeCreate.some((s) => s.name === `${FINE_HISTOGRAM}_count`);
+    const histogramName = fine ? FINE_HISTOGRAM : ARGO_HISTOGRAM;
+    if (!fine)
+      notes.push(`${FINE_HISTOGRAM} not exposed; quantiles from Argo's coarse rollout_reconcile buckets`);
+
+    // 2. N Rollouts, created in batches while the controller runs; time until all are Healthy.
+    log(`creating ${settings.rollouts} Rollouts in batches of ${settings.batch}`);
+    const createStarted = performance.now();
+    for (let i = 0; i < settings.rollouts; i += settings.batch) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(settings.rollouts, i + settings.batch); j++)
+        batch.push(client.create(`${API}/namespaces/${namespace}/rollouts`, rolloutManifest(rolloutName(j))));
+      await Promise.all(batch);
+    }
+    const createdMs = performance.now() - createStarted;
+    const healthyCount = (): number => {
+      let n = 0;
+      for (const s of rollouts.values()) if (s.phase === 'Healthy') n++;
+      return n;
+    };
+    let lastProgress = 0;
+    const allHealthy = await waitUntil(
+      `all ${settings.rollouts} Rollouts Healthy`,
+      () => {
+        const n = healthyCount();
+        if (performance.now() - lastProgress > 10_000) {
+          lastProgress = performance.now();
+          log(`${n}/${settings.rollouts} Healthy`);
+        }
+        return n >= settings.rollouts;
+      },
+      settings.quick ? 120_000 : 300_000,
+    );
+    const healthyMs = performance.now() - createStarted;
+    if (!allHealthy)
+      notes.push(`only ${healthyCount()}/${settings.rollouts} Rollouts Healthy before the timeout`);
+    log(
+      `${healthyCount()}/${settings.rollouts} Healthy ${(healthyMs / 1000).toFixed(1)} s after the first create`,
+    );
+    const afterConverge = await scrape(metricsUrl);
+
+    // 3. Steady state: a short settle, then the measurement window.
+    await sleep(5_000);
+    const beforeWindow = await scrape(metricsUrl);
+    log(`steady-state window ${settings.windowS} s`);
+    const steady = await measureWindow(pids, settings.windowS);
+    const afterWindow = await scrape(metricsUrl);
+
+    // 4. set image -> first canary Pod, then promote -> next step, one Rollout at a time.
+    const sampleNames = Array.from({ length: settings.sample }, (_, k) =>
+      rolloutName(Math.floor((k * settings.rollouts) / settings.sample)),
+    );
+    const setImageMs: number[] = [];
+    const setImageFromWriteMs: number[] = [];
+    let setImageTimeouts = 0;
+    for (const name of sampleNames) {
+      if (remainingMs() < PER_SAMPLE_TIMEOUT_MS) break;
+      const wait: { atMs?: number } = {};
+      canaryWaits.set(name, wait);
+      const t0 = performance.now();
+      const run = await sluice(kubeconfig, namespace, ['set', 'image', name, `app=${IMAGE_V2}`]);
+      if (run.code !== 0) throw new Error(`set image ${name}: ${run.err}`);
+      if (await waitUntil(`canary pod of ${name}`, () => wait.atMs !== undefined, PER_SAMPLE_TIMEOUT_MS)) {
+        setImageMs.push(wait.atMs! - t0);
+        setImageFromWriteMs.push(wait.atMs! - run.outAtMs);
+      } else setImageTimeouts++;
+    }
+    const promoteMs: number[] = [];
+    const promoteFromWriteMs: number[] = [];
+    let promoteTimeouts = 0;
+    for (const name of sampleNames.slice(0, setImageMs.length + setImageTimeouts)) {
+      if (remainingMs() < PER_SAMPLE_TIMEOUT_MS) break;
+      const paused = await waitUntil(
+        `${name} paused at step 1`,
+        () => rollouts.get(name)?.phase === 'Paused' && rollouts.get(name)?.stepIndex === 1,
+        PER_SAMPLE_TIMEOUT_MS,
+      );
+      if (!paused) {
+        promoteTimeouts++;
+        continue;
+      }
+      const wait: { before: number; atMs?: number } = { before: 1 };
+      promoteWaits.set(name, wait);
+      const t0 = performance.now();
+      const run = await sluice(kubeconfig, namespace, ['promote', name]);
+      if (run.code !== 0) throw new Error(`promote ${name}: ${run.err}`);
+      if (await waitUntil(`${name} past step 1`, () => wait.atMs !== undefined, PER_SAMPLE_TIMEOUT_MS)) {
+        promoteMs.push(wait.atMs! - t0);
+        promoteFromWriteMs.push(wait.atMs! - run.outAtMs);
+      } else promoteTimeouts++;
+    }
+    const afterUpdates = await scrape(metricsUrl);
+    const rssAfterUpdates = readTreeRssBytes(controller.pid);
+
+    // Results.
+    const h = (s: ReturnType<typeof parsePromText>) => histogramOf(s, histogramName);
+    const reconcile = {
+      convergence: reconcileSummary(histogramDelta(h(afterConverge), h(beforeCreate)), histogramName),
+      steadyWindow: reconcileSummary(histogramDelta(h(afterWindow), h(beforeWindow)), histogramName),
+      updates: reconcileSummary(histogramDelta(h(afterUpdates), h(afterWindow)), histogramName),
+      wholeRun: reconcileSummary(h(afterUpdates), histogramName),
+    };
+    const apiRequests = {
+      convergence:
+        sumOf(afterConverge, 'controller_clientset_k8s_request_total') -
+        sumOf(beforeCreate, 'controller_clientset_k8s_request_total'),
+      steadyWindow:
+        sumOf(afterWindow, 'controller_clientset_k8s_request_total') -
+        sumOf(beforeWindow, 'controller_clientset_k8s_request_total'),
+      reconcileErrors: sumOf(afterUpdates, 'rollout_reconcile_error'),
+    };
+    const setImage = {
+      fromCommand: summarize(setImageMs, setImageTimeouts),
+      fromWriteAcknowledged: summarize(setImageFromWriteMs, setImageTimeouts),
+    };
+    const promote = {
+      fromCommand: summarize(promoteMs, promoteTimeouts),
+      fromWriteAcknowledged: summarize(promoteFromWriteMs, promoteTimeouts),
+    };
+    const controllerSteady = steady.controller!;
+    const targets = {
+      rssUnder150MiB: controllerSteady.rssMaxBytes < TARGET_RSS_BYTES,
+      reconcileP99Under50ms: reconcile.wholeRun.p99BoundMs <= TARGET_RECONCILE_P99_S * 1000,
+    };
+
+    const resourceRows = Object.keys(pids).flatMap((name) => [
+      { name, phase: 'idle (0 Rollouts)', w: idle[name]! },
+      { name, phase: `steady (${settings.rollouts} Healthy)`, w: steady[name]! },
+    ]);
+    const resourceTable = markdownTable(
+      [
+        { header: 'process', cell: (r: (typeof resourceRows)[number]) => r.name },
+        { header: 'phase', cell: (r) => r.phase },
+        { header: 'window s', align: 'right', cell: (r) => fmt(r.w.seconds, 1) },
+        { header: 'CPU %', align: 'right', cell: (r) => fmt(r.w.cpuPercent, 2) },
+        { header: 'RSS mean MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMeanBytes) },
+        { header: 'RSS max MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMaxBytes) },
+      ],
+      resourceRows,
+    );
+    const reconcileRows = Object.entries(reconcile).map(([phase, r]) => ({ phase, r }));
+    const reconcileTable = markdownTable(
+      [
+        { header: 'reconciles during', cell: (x: (typeof reconcileRows)[number]) => x.phase },
+        { header: 'count', align: 'right', cell: (x) => fmt(x.r.reconciles) },
+        { header: 'mean ms', align: 'right', cell: (x) => fmt(x.r.meanMs, 2) },
+        {
+          header: 'p50 ms (≤ bucket)',
+          align: 'right',
+          cell: (x) => `${fmt(x.r.p50Ms, 2)} (≤ ${fmt(x.r.p50BoundMs, 0)})`,
+        },
+        {
+          header: 'p99 ms (≤ bucket)',
+          align: 'right',
+          cell: (x) => `${fmt(x.r.p99Ms, 2)} (≤ ${fmt(x.r.p99BoundMs, 0)})`,
+        },
+      ],
+      reconcileRows,
+    );
+    const latencyRows = [
+      { what: 'set image → first canary Pod (from command)', s: setImage.fromCommand },
+      { what: 'set image → first canary Pod (from PUT acknowledged)', s: setImage.fromWriteAcknowledged },
+      { what: 'promote → currentStepIndex+1 (from command)', s: promote.fromCommand },
+      { what: 'promote → currentStepIndex+1 (from PATCH acknowledged)', s: promote.fromWriteAcknowledged },
+    ];
+    const latencyTable = markdownTable(
+      [
+        { header: 'latency', cell: (x: (typeof latencyRows)[number]) => x.what },
+        { header: 'n', align: 'right', cell: (x) => fmt(x.s.count) },
+        { header: 'p50 ms', align: 'right', cell: (x) => fmt(x.s.p50Ms, 1) },
+        { header: 'p90 ms', align: 'right', cell: (x) => fmt(x.s.p90Ms, 1) },
+        { header: 'max ms', align: 'right', cell: (x) => fmt(x.s.maxMs, 1) },
+        { header: 'timeouts', align: 'right', cell: (x) => fmt(x.s.timeouts) },
+      ],
+      latencyRows,
+    );
+    const summary = [
+      `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run.`,
+      `Created in ${fmt(createdMs / 1000, 1)} s; all Healthy ${fmt(healthyMs / 1000, 1)} s after the first create${allHealthy ? '' : ' (TIMED OUT)'}.`,
+      `Controller API requests while converging: ${fmt(apiRequests.convergence)}; in the steady window: ${fmt(apiRequests.steadyWindow)}; reconcile errors (whole run): ${fmt(apiRequests.reconcileErrors)}.`,
+      `No Argo Rollouts controller runs here, so the reference points are the same cluster's kube-apiserver and etcd in the same windows, and the controller itself idle with 0 Rollouts.`,
+      '',
+      resourceTable,
+      '',
+      `Reconcile latency from the controller's ${histogramName} histogram (PromQL-style interpolation; "≤" is the bucket bound):`,
+      '',
+      reconcileTable,
+      '',
+      latencyTable,
+      '',
+      `Targets: steady RSS max ${fmtMiB(controllerSteady.rssMaxBytes)} MiB < 150 MiB: ${targets.rssUnder150MiB ? 'yes' : 'NO'}; ` +
+        `reconcile p99 ≤ ${fmt(reconcile.wholeRun.p99BoundMs, 0)} ms (bucket bound) < 50 ms: ${targets.reconcileP99Under50ms ? 'yes' : 'NO'}.`,
+      `Controller RSS after the set-image/promote phase: ${fmtMiB(rssAfterUpdates)} MiB.`,
+      ...notes.map((n) => `Note: ${n}`),
+    ].join('\n');
+    process.stdout.write(`${summary}\n`);
+    const watchErrors = watches.flatMap((w) => w.errors);
+    const path = writeResult('controller.json', {
+      machine: machineInfo(),
+      settings: { ...settings, readyDelayMs: READY_DELAY_MS, imageV1: IMAGE_V1, imageV2: IMAGE_V2 },
+      cluster: { reused: !startedCluster, server: state?.server },
+      namespace,
+      createSeconds: createdMs / 1000,
+      allHealthy,
+      allHealthySecondsAfterFirstCreate: healthyMs / 1000,
+      resources: { idle, steady, controllerRssAfterUpdatesBytes: rssAfterUpdates },
+      reconcile,
+      apiRequests,
+      setImageToFirstCanaryPodMs: setImage,
+      promoteToNextStepMs: promote,
+      targets,
+      watchErrors,
+      notes,
+      totalSeconds: (performance.now() - runStarted) / 1000,
+    });
+    log(`wrote ${path}`);
+    return allHealthy && setImageTimeouts === 0 && promoteTimeouts === 0 ? 0 : 1;
+  } finally {
+    clearTimeout(watchdog);
+    if (controller?.hasExited()) log(`controller exited early:\n${logTail(controller)}`);
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench/controller: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
