@@ -371,12 +371,11 @@ class ClientConnection implements ExchangeHost, BodySink {
     if (pending !== null && !exchange.tunnelWrite(pending)) this.pauseClient();
     const up = exchange.conn!.socket;
     // Raw relay with backpressure both ways; the exchange keeps the upstream socket as owner.
-    up.removeAllListeners('data');
     up.removeAllListeners('drain');
     up.removeAllListeners('end');
-    up.on('data', (b: Buffer) => {
+    exchange.conn!.tunnelData = (b: Buffer) => {
       if (!this.socket.write(b)) up.pause();
-    });
+    };
     this.socket.on('drain', () => up.resume());
     up.on('drain', () => this.resumeClient());
     up.on('end', () => this.socket.end());

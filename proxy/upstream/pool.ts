@@ -27,6 +27,9 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   queueTimeoutMs: 5_000,
 };
 
+/** One read buffer shared by all upstream sockets (reads are copied out of it at once). */
+const READ_BUFFER = Buffer.allocUnsafe(65_536);
+
 /** What the pool calls back on an exchange waiting for a connection. */
 export interface PoolClient {
   onConnection(conn: UpstreamConnection): void;
@@ -45,12 +48,33 @@ export class UpstreamConnection {
   idleSinceMs = 0;
   connectDeadlineMs = 0;
   private waiter: PoolClient | null = null;
+  /** Set once a WebSocket tunnel owns the socket: raw bytes go here. */
+  tunnelData: ((chunk: Buffer) => void) | null = null;
 
   constructor(pool: UpstreamPool, waiter: PoolClient, nowMs: number, connectTimeoutMs: number) {
     this.pool = pool;
     this.waiter = waiter;
     this.connectDeadlineMs = nowMs + connectTimeoutMs;
-    const socket = connect({ host: pool.host, port: pool.port, noDelay: true });
+    // onread hands each read to us directly, skipping the Readable stream machinery (the data path's
+    // hottest overhead after the syscalls). The bytes are copied out of the shared read buffer, since
+    // they may be queued on the client socket after this callback returns.
+    const socket = connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (nread: number, buf: Uint8Array): boolean => {
+          tick();
+          const chunk = Buffer.allocUnsafe(nread);
+          chunk.set(buf.subarray(0, nread));
+          if (this.tunnelData !== null) this.tunnelData(chunk);
+          else if (this.owner !== null) this.owner.onUpstreamData(chunk);
+          else socket.destroy(); // bytes on an idle socket: the peer is confused; never reuse it
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     socket.on('connect', () => {
       tick();
@@ -59,11 +83,6 @@ export class UpstreamConnection {
       this.waiter = null;
       if (w !== null) w.onConnection(this);
       else pool.release(this, true);
-    });
-    socket.on('data', (buf: Buffer) => {
-      tick();
-      if (this.owner !== null) this.owner.onUpstreamData(buf);
-      else socket.destroy(); // bytes on an idle socket: the peer is confused; never reuse it
     });
     socket.on('end', () => {
       if (this.owner !== null) this.owner.onUpstreamEnd();
