@@ -143,5 +143,5 @@ export const USAGE = `usage: node bench/run.ts [--quick] [--only proxy|weights] 
        [--weight-requests N] [--sticky-clients N]
 env:   BENCH_QUICK=1 BENCH_ROUNDS BENCH_TARGETS BENCH_CONNECTIONS BENCH_AMOUNT BENCH_RSS_AMOUNT
        BENCH_RATE BENCH_RATE_DURATION_MS BENCH_WEIGHT_REQUESTS BENCH_STICKY_CLIENTS
-       BENCH_SLUICE_MAIN (Sluice CLI entry, default src/cli/main.ts)
+       BENCH_SLUICE_MAIN (Sluice CLI entry, default the tsc build dist/src/cli/main.js, built first)
 targets: ${TARGET_NAMES.join(', ')}`;

@@ -1,7 +1,7 @@
 // Starts the benchmark's processes: the shared backend and each target in front of it (direct,
 // Sluice, nginx, HAProxy, node-http-proxy), each on 127.0.0.1 with a generated config in a temp dir.
 // A target that cannot start is reported with a reason (and its log tail), never thrown.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,8 +10,23 @@ import { freePort, logTail, type ManagedProcess, spawnManaged, stopProcess, wait
 import { renderTemplate } from './template.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-/** The Sluice CLI entry; BENCH_SLUICE_MAIN overrides it (e.g. a tsc build, to measure without type stripping). */
-export const SLUICE_MAIN = process.env.BENCH_SLUICE_MAIN || join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/**
+ * The Sluice CLI entry. Sluice is measured as it is published: the tsc build (`npm run build`) run by
+ * plain node, which ensureSluiceBuilt() produces; BENCH_SLUICE_MAIN overrides it (for example
+ * src/cli/main.ts, to measure the sources under Node's type stripping, about 17 MB more RSS).
+ */
+export const SLUICE_MAIN = process.env.BENCH_SLUICE_MAIN || join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+let sluiceBuilt = false;
+
+/** Builds dist/ once per run unless BENCH_SLUICE_MAIN points elsewhere. */
+export function ensureSluiceBuilt(): void {
+  if (process.env.BENCH_SLUICE_MAIN || sluiceBuilt) return;
+  execFileSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+  sluiceBuilt = true;
+}
 const READY_TIMEOUT_MS = 10_000;
 
 export const TARGET_NAMES = ['direct', 'sluice', 'nginx', 'haproxy', 'node-http-proxy'] as const;
@@ -108,6 +123,7 @@ export async function startSluice(
   routesPath: string,
   probe: 'data' | 'admin' = 'data',
 ): Promise<StartResult> {
+  ensureSluiceBuilt();
   if (!existsSync(SLUICE_MAIN)) {
     return {
       ok: false,
