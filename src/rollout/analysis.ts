@@ -169,10 +169,15 @@ export function buildRolloutAnalysisRun(
   };
 }
 
+/**
+ * The run as the Rollout's status records it. A run the analysis controller has not picked up yet has no
+ * phase: it is recorded as Pending, because `status` is required by the CRD and the API server (1.20)
+ * rejects the empty string our KubeStore omits (a persisted Rollout status would be refused forever).
+ */
 export function runStatusOf(run: AnalysisRun): RolloutAnalysisRunStatus {
   return {
     name: run.metadata.name ?? '',
-    status: run.status?.phase ?? '',
+    status: run.status?.phase || 'Pending',
     ...(run.status?.message ? { message: run.status.message } : {}),
   };
 }
