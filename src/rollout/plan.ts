@@ -375,7 +375,9 @@ function rollbackWithinWindow(ctx: Ctx, newRSCreated: boolean): boolean {
 function planRunHousekeeping(ctx: Ctx): void {
   const st = ctx.status;
   const keep = new Set(ctx.keepRuns);
-  if (!st.abort) {
+  // Argo's reconcileAnalysisRuns: promoteFull (as the reconcile found it) cancels every run, so the
+  // runs the status still records are not kept then either.
+  if (!st.abort && ctx.obs.rollout.status?.promoteFull !== true) {
     for (const r of [
       st.canary?.currentStepAnalysisRunStatus,
       st.canary?.currentBackgroundAnalysisRunStatus,

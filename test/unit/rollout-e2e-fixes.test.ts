@@ -1,0 +1,73 @@
+// Regression tests for controller bugs found by the blue-green and analysis e2e suites (test/e2e/), replayed
+// over the in-memory store so they need no cluster.
+
+import { describe, expect, it } from 'vitest';
+import type { Rollout } from '../../src/api/rollout.ts';
+import type { KubeObject } from '../../src/store/object-store.ts';
+import { Harness, NS } from '../fixtures/rollout-harness.ts';
+
+function svc(name: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: NS },
+    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+  } as KubeObject;
+}
+
+const TEMPLATE: KubeObject = {
+  apiVersion: 'argoproj.io/v1alpha1',
+  kind: 'AnalysisTemplate',
+  metadata: { name: 'check', namespace: NS },
+  spec: { metrics: [{ name: 'm', provider: { web: { url: 'http://127.0.0.1:1/' } } }] },
+} as KubeObject;
+
+function blueGreen(extra: Record<string, unknown>): Rollout {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'web', namespace: NS },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'web:1' }] },
+      },
+      strategy: { blueGreen: { activeService: 'active', previewService: 'preview', ...extra } },
+    },
+  } as Rollout;
+}
+
+function terminated(h: Harness, name: string): boolean {
+  const run = h.runs().find((r) => r.metadata.name === name) as
+    | { spec?: { terminate?: boolean } }
+    | undefined;
+  return run?.spec?.terminate === true;
+}
+
+describe('blue-green promote --full', () => {
+  it('terminates the running pre-promotion analysis it skips', async () => {
+    const h = new Harness('web');
+    h.seed([svc('active'), svc('preview'), TEMPLATE]);
+    h.seed([
+      blueGreen({
+        autoPromotionEnabled: false,
+        prePromotionAnalysis: { templates: [{ templateName: 'check' }] },
+      }),
+    ]);
+    await h.converge();
+    await h.setImage('web:2');
+    await h.converge();
+    const green = h.ro().status!.currentPodHash!;
+    const pre = `web-${green}-2-pre`;
+    await h.setRunPhase(pre, 'Running');
+    await h.converge();
+    expect(terminated(h, pre)).toBe(false);
+
+    await h.patchStatus({ promoteFull: true });
+    await h.converge();
+    expect(h.ro().status).toMatchObject({ phase: 'Healthy', stableRS: green });
+    expect(terminated(h, pre)).toBe(true);
+  });
+});
