@@ -2,9 +2,10 @@
 // a hand-written JS peer: the fixed-sample Mann-Whitney test Kayenta runs, on the raw values
 // (sort + rank). The judgment reads the histogram store (per-second HDR intervals, as the proxies
 // report them), pairs strata, runs both e-processes and the bucketed Mann-Whitney for the report.
-// bench/analysis.ts did not exist when this was written; fold this in there once it does.
+// bench/analysis.ts runs it as its judge section; it also runs on its own:
 //   node bench/judge.ts [--samples 100000] [--reps 20]
 // Writes bench/results/judge.json and prints a table.
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { judgeFromStore, parseJudgeConfig } from '../src/analysis/providers/judge.ts';
@@ -42,12 +43,19 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: { samples: { type: 'string', default: '100000' }, reps: { type: 'string', default: '20' } },
-  });
-  const samples = Number(values.samples);
-  const reps = Number(values.reps);
+export interface JudgeBenchResult {
+  readonly table: string;
+  readonly samplesPerRevision: number;
+  readonly intervals: number;
+  readonly reps: number;
+  readonly verdict: string;
+  readonly rows: readonly { name: string; ms: number }[];
+  readonly judgeMedianMs: number;
+  readonly targetMs: number;
+}
+
+/** The judge on 2 x `samples` requests, `reps` times, against the raw-sample Mann-Whitney peer. */
+export function runJudgeBenchmark(samples: number, reps: number): JudgeBenchResult {
   const perInterval = Math.ceil(samples / INTERVALS);
   const rng = createPrng(42);
   const store = new HistogramStore({ nowMs: () => INTERVALS * 1000 });
@@ -108,28 +116,37 @@ function main(): void {
     { name: 'peer: hand-written Mann-Whitney on raw samples (sort + rank)', ms: median(peerMs) },
   ];
   const judgeMedian = median(judgeMs);
-  console.log(
-    `judge on 2 x ${perInterval * INTERVALS} requests in ${INTERVALS} intervals; verdict: ${verdict}`,
+  const table = markdownTable(
+    [
+      { header: 'what', cell: (row: (typeof rows)[number]) => row.name },
+      { header: 'median ms', align: 'right', cell: (row: (typeof rows)[number]) => fmt(row.ms, 2) },
+      { header: 'vs judge', cell: (row: (typeof rows)[number]) => fmtRatio(row.ms / judgeMedian) },
+    ],
+    rows,
   );
-  console.log(
-    markdownTable(
-      [
-        { header: 'what', cell: (row: (typeof rows)[number]) => row.name },
-        { header: 'median ms', align: 'right', cell: (row: (typeof rows)[number]) => fmt(row.ms, 2) },
-        { header: 'vs judge', cell: (row: (typeof rows)[number]) => fmtRatio(row.ms / judgeMedian) },
-      ],
-      rows,
-    ),
-  );
-  const path = writeResult('judge.json', {
-    machine: machineInfo(),
+  return {
+    table,
     samplesPerRevision: perInterval * INTERVALS,
     intervals: INTERVALS,
     reps,
+    verdict,
     rows,
+    judgeMedianMs: judgeMedian,
     targetMs: 50,
+  };
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: { samples: { type: 'string', default: '100000' }, reps: { type: 'string', default: '20' } },
   });
+  const result = runJudgeBenchmark(Number(values.samples), Number(values.reps));
+  console.log(
+    `judge on 2 x ${result.samplesPerRevision} requests in ${result.intervals} intervals; verdict: ${result.verdict}`,
+  );
+  console.log(result.table);
+  const path = writeResult('judge.json', { machine: machineInfo(), ...result });
   console.log(`wrote ${path}`);
 }
 
-main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();
