@@ -13,7 +13,7 @@ import { buildSnapshot } from './routing/snapshot.ts';
 import { formatConfigErrors, validateRoutesConfig } from './routing/validate.ts';
 import { DataServer, type DataServerOptions, DEFAULT_DATA_SERVER_OPTIONS } from './server.ts';
 import { createTelemetry, type ProxyTelemetry } from './telemetry.ts';
-import { PoolRegistry } from './upstream/pool.ts';
+import { DEFAULT_POOL_OPTIONS, PoolRegistry } from './upstream/pool.ts';
 
 export interface ProxyOptions {
   listen: { host: string; port: number };
@@ -29,6 +29,8 @@ export interface ProxyOptions {
     routes?: string[];
   };
   cookieKeys?: CookieKeyRing;
+  /** CA certificates (PEM) trusted for https:// backends besides the system's. */
+  upstreamCa?: Buffer;
   data?: Partial<Omit<DataServerOptions, 'host' | 'port'>>;
   logger?: Logger;
 }
@@ -46,7 +48,11 @@ export interface RunningProxy {
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.logger ?? pino({ name: 'sluice-proxy' });
   const telemetry = createTelemetry();
-  const pools = new PoolRegistry();
+  const pools = new PoolRegistry(
+    options.upstreamCa === undefined
+      ? DEFAULT_POOL_OPTIONS
+      : { ...DEFAULT_POOL_OPTIONS, tlsCa: options.upstreamCa },
+  );
   const keys = options.cookieKeys ?? randomKeyRing();
   const dataOptions: DataServerOptions = {
     ...DEFAULT_DATA_SERVER_OPTIONS,

@@ -3,9 +3,11 @@
 // snapshot that names its address; when the last reference goes, it drains: idle sockets close at
 // once, busy ones when their exchange ends, and then the pool is gone (nginx's refs/zombie).
 // Connections are bounded per pool; beyond the bound, exchanges queue (bounded, with a deadline) and
-// are shed with SLUICE_UPSTREAM_POOL_FULL.
+// are shed with SLUICE_UPSTREAM_POOL_FULL. https:// backends get TLS sockets (certificate verified
+// against the system CAs or PoolOptions.tlsCa, SNI set, ALPN http/1.1) carrying the same framer.
 
-import { connect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { rootCertificates, connect as tlsConnect } from 'node:tls';
 import { clock, tick } from '../clock.ts';
 import type { ErrorCode } from '../errors.ts';
 
@@ -18,6 +20,8 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   /** A queued exchange gives up after this long. */
   queueTimeoutMs: number;
+  /** Extra CA certificates (PEM) trusted for https:// backends, besides the system's. */
+  tlsCa?: Buffer;
 }
 
 export const DEFAULT_POOL_OPTIONS: PoolOptions = {
@@ -58,25 +62,45 @@ export class UpstreamConnection {
     // onread hands each read to us directly, skipping the Readable stream machinery (the data path's
     // hottest overhead after the syscalls). The bytes are copied out of the shared read buffer, since
     // they may be queued on the client socket after this callback returns.
-    const socket = connect({
-      host: pool.host,
-      port: pool.port,
-      noDelay: true,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (nread: number, buf: Uint8Array): boolean => {
-          tick();
-          const chunk = Buffer.allocUnsafe(nread);
-          chunk.set(buf.subarray(0, nread));
-          if (this.tunnelData !== null) this.tunnelData(chunk);
-          else if (this.owner !== null) this.owner.onUpstreamData(chunk);
-          else socket.destroy(); // bytes on an idle socket: the peer is confused; never reuse it
-          return true;
+    const onChunk = (chunk: Buffer): void => {
+      tick();
+      if (this.tunnelData !== null) this.tunnelData(chunk);
+      else if (this.owner !== null) this.owner.onUpstreamData(chunk);
+      else socket.destroy(); // bytes on an idle socket: the peer is confused; never reuse it
+    };
+    let socket: Socket;
+    if (pool.tls) {
+      socket = tlsConnect({
+        host: pool.host,
+        port: pool.port,
+        servername: isIP(pool.host) === 0 ? pool.host : undefined,
+        ALPNProtocols: ['http/1.1'],
+        ca:
+          pool.options.tlsCa === undefined ? undefined : [...rootCertificates, pool.options.tlsCa.toString()],
+      });
+      socket.setNoDelay(true);
+      socket.on('data', onChunk);
+    } else {
+      // onread hands each read to us directly, skipping the Readable stream machinery (the data
+      // path's hottest overhead after the syscalls). The bytes are copied out of the shared read
+      // buffer, since they may be queued on the client socket after this callback returns.
+      socket = netConnect({
+        host: pool.host,
+        port: pool.port,
+        noDelay: true,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (nread: number, buf: Uint8Array): boolean => {
+            const chunk = Buffer.allocUnsafe(nread);
+            chunk.set(buf.subarray(0, nread));
+            onChunk(chunk);
+            return true;
+          },
         },
-      },
-    });
+      });
+    }
     this.socket = socket;
-    socket.on('connect', () => {
+    socket.on(pool.tls ? 'secureConnect' : 'connect', () => {
       tick();
       this.connected = true;
       const w = this.waiter;
@@ -133,6 +157,7 @@ export class UpstreamPool {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  readonly tls: boolean;
   readonly options: PoolOptions;
   private readonly idle: UpstreamConnection[] = [];
   private readonly all = new Set<UpstreamConnection>();
@@ -142,10 +167,11 @@ export class UpstreamPool {
   draining = false;
   private onDrained: (() => void) | null = null;
 
-  constructor(address: string, host: string, port: number, options: PoolOptions) {
+  constructor(address: string, host: string, port: number, options: PoolOptions, tls = false) {
     this.address = address;
     this.host = host;
     this.port = port;
+    this.tls = tls;
     this.options = options;
   }
 
@@ -291,7 +317,7 @@ export class PoolRegistry {
       const url = new URL(address);
       const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
       const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-      pool = new UpstreamPool(address, host, port, this.options);
+      pool = new UpstreamPool(address, host, port, this.options, url.protocol === 'https:');
       this.pools.set(address, pool);
     }
     return pool;

@@ -20,6 +20,7 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --admin HOST:PORT      admin port: /metrics /healthz /ready /config (default 127.0.0.1:9901)
   --tls-cert FILE        serve the data port over TLS (with --tls-key)
   --tls-key FILE
+  --upstream-ca FILE     extra CA certificates (PEM) to verify https:// backends
   --cookie-keys FILE     sticky-session signing keys, one "id:base64secret" per line, first signs
                          (or env SLUICE_COOKIE_KEYS); without it a random key is used per process
   --max-connections N    client connection cap (default 10000)
@@ -79,6 +80,7 @@ export function parseProxyArgs(
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'cookie-keys': { type: 'string' },
+        'upstream-ca': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-body-bytes': { type: 'string' },
         'trust-forwarded': { type: 'boolean' },
@@ -136,6 +138,8 @@ export function parseProxyArgs(
     if (!ring.ok) throw new UsageError(`--cookie-keys: ${ring.message}`);
     options.cookieKeys = ring.ring;
   }
+  const upstreamCa = readFlagFile('upstream-ca', str('upstream-ca'));
+  if (upstreamCa !== undefined) options.upstreamCa = upstreamCa;
   const maxConnections = positiveInt('max-connections', str('max-connections'));
   if (maxConnections !== undefined) options.data!.maxConnections = maxConnections;
   const maxBody = positiveInt('max-body-bytes', str('max-body-bytes'));
