@@ -224,7 +224,13 @@ class ClientConnection implements ExchangeHost, BodySink {
       return;
     }
     this.currentHead = head;
-    const pick = pickBackend(route, this.lookup, this.secure, Date.now());
+    const pick = pickBackend(
+      route,
+      this.lookup,
+      // behind a trusted TLS-terminating balancer the cookie is Secure too
+      this.secure || (this.trustForwarded && head.get('x-forwarded-proto') === 'https'),
+      Date.now(),
+    );
     this.currentHead = null;
     if (pick.kind === 'none') {
       this.localError('SLUICE_NO_BACKEND', hasBody);
