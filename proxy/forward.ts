@@ -19,23 +19,13 @@ import {
   LAST_CHUNK,
 } from './http1/body.ts';
 import {
-  FIELD_CONNECTION,
-  FIELD_CONTENT_LENGTH,
-  FIELD_COOKIE,
-  FIELD_DROP,
-  FIELD_HOST,
-  FIELD_OTHER,
-  FIELD_TRANSFER_ENCODING,
-  FIELD_UPGRADE,
-  FIELD_XF_HOST,
-  FIELD_XF_PROTO,
-  FIELD_XFF,
   findHeadEnd,
   hasBareLf,
   parseResponseHead,
   type RequestHead,
   type ResponseHead,
 } from './http1/head.ts';
+import { buildResponseHead, buildUpstreamHead } from './http1/rewrite.ts';
 import type { RouteTimeouts, SnapshotBackend } from './routing/snapshot-types.ts';
 import type { PoolClient, UpstreamConnection, UpstreamOwner, UpstreamPool } from './upstream/pool.ts';
 
@@ -537,81 +527,4 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   get done(): boolean {
     return this.state === ST_DONE;
   }
-}
-
-/**
- * Request head towards the backend: hop-by-hop fields dropped, forwarding fields added, re-framed.
- * Forwarded field lines are copied as runs of the original head text, not rebuilt field by field.
- */
-function buildUpstreamHead(head: RequestHead, host: ExchangeHost, upgrade: boolean): string {
-  const s = head.source;
-  let out =
-    head.versionMinor === 1 && !head.targetRewritten
-      ? s.slice(0, head.fieldsStart)
-      : `${head.method} ${head.target} HTTP/1.1\r\n`;
-  const kinds = head.kinds;
-  const listed = head.connectionNamesFields;
-  let xff: string | null = null;
-  let xfProto: string | null = null;
-  let xfHost: string | null = null;
-  let run = -1;
-  for (let i = 0; i < kinds.length; i++) {
-    const k = kinds[i]!;
-    if (
-      (k === FIELD_OTHER || k === FIELD_HOST || k === FIELD_COOKIE) &&
-      !(listed && head.listedInConnection(i))
-    ) {
-      if (run < 0) run = head.lineStart(i);
-      continue;
-    }
-    if (run >= 0) {
-      out += s.slice(run, head.lineStart(i));
-      run = -1;
-    }
-    if (k === FIELD_XFF) xff = xff === null ? head.value(i) : `${xff}, ${head.value(i)}`;
-    else if (k === FIELD_XF_PROTO) xfProto = head.value(i);
-    else if (k === FIELD_XF_HOST) xfHost = head.value(i);
-  }
-  if (run >= 0) out += s.slice(run, s.length - 2);
-  out += `x-forwarded-for: ${xff === null ? host.clientIp : `${xff}, ${host.clientIp}`}\r\n`;
-  out += `x-forwarded-proto: ${host.trustForwarded && xfProto !== null ? xfProto : host.secure ? 'https' : 'http'}\r\n`;
-  if (head.host !== '') {
-    out += `x-forwarded-host: ${host.trustForwarded && xfHost !== null ? xfHost : head.host}\r\n`;
-  }
-  if (upgrade) out += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
-  if (head.chunked) out += 'transfer-encoding: chunked\r\n';
-  else if (head.contentLength >= 0) out += `content-length: ${head.contentLength}\r\n`;
-  return `${out}\r\n`;
-}
-
-/** Response head towards the client: hop-by-hop fields dropped, our framing added, lines copied in runs. */
-function buildResponseHead(res: ResponseHead, framing: string): string {
-  const s = res.source;
-  let out = res.versionMinor === 1 ? s.slice(0, res.fieldsStart) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
-  const kinds = res.kinds;
-  const listed = res.connectionNamesFields;
-  const switching = res.status === 101;
-  let run = -1;
-  for (let i = 0; i < kinds.length; i++) {
-    const k = kinds[i]!;
-    const keep =
-      switching && (k === FIELD_CONNECTION || k === FIELD_UPGRADE)
-        ? true
-        : k !== FIELD_DROP &&
-          k !== FIELD_CONNECTION &&
-          k !== FIELD_UPGRADE &&
-          k !== FIELD_CONTENT_LENGTH &&
-          k !== FIELD_TRANSFER_ENCODING &&
-          !(listed && res.listedInConnection(i));
-    if (keep) {
-      if (run < 0) run = res.lineStart(i);
-      continue;
-    }
-    if (run >= 0) {
-      out += s.slice(run, res.lineStart(i));
-      run = -1;
-    }
-  }
-  if (run >= 0) out += s.slice(run, s.length - 2);
-  return `${out}${framing}\r\n`;
 }
