@@ -8,6 +8,7 @@
 // ratio query gives for 0/0, hence Argo's isNaN()), counts and the rate are 0; the measurement is
 // not an Error, so conditions decide (guard with `!isNaN(result) && ...`).
 
+import { parseDuration } from '../../api/duration.ts';
 import {
   errorRate,
   type HistogramStore,
@@ -47,30 +48,10 @@ export type ConfigResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly field: string; readonly message: string };
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Go duration syntax as Argo uses it ("90s", "2m", "1h30m", "1.5s", "500ms"); undefined if invalid. */
+/** A Go duration ("30s", "2m", "1h30m"), non-negative, in ms; undefined when invalid. One parser: src/api/duration.ts. */
 export function parseDurationMs(text: string): number | undefined {
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
-  if (text === '' || text === '0') return text === '0' ? 0 : undefined;
-  let total = 0;
-  let at = 0;
-  while (at < text.length) {
-    re.lastIndex = at;
-    const match = re.exec(text);
-    if (match === null) return undefined;
-    total += Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number);
-    at = re.lastIndex;
-  }
-  return total;
+  const parsed = parseDuration(text);
+  return parsed.ok && parsed.ms >= 0 ? parsed.ms : undefined;
 }
 
 /** The plugin block of a metric's provider: `provider.plugin["sluice/proxy"]` (or a bare key). */
