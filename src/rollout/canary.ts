@@ -190,11 +190,16 @@ function progressSteps(ctx: Ctx): void {
   // Background analysis: from startingStep until promotion.
   if (c.analysis && st.promoteFull !== true && index >= (c.analysis.startingStep ?? 0)) {
     const inconclusivePaused = hasPause(ctx, 'InconclusiveAnalysisRun');
+    // Argo: once the user resumes a rollout paused on an inconclusive background run, a new background
+    // run is started (`<name>.1`); the inconclusive one must not pause the rollout again.
+    const recorded = st.canary?.currentBackgroundAnalysisRunStatus;
+    const resumedFromInconclusive =
+      recorded?.status === 'Inconclusive' && !inconclusivePaused && resumedByUser(ctx);
     const out = reconcileAnalysis(
       ctx,
       c.analysis,
       { type: 'Background', podHash, revision: ctx.revision },
-      st.canary?.currentBackgroundAnalysisRunStatus,
+      resumedFromInconclusive ? undefined : recorded,
       !inconclusivePaused,
     );
     if (out?.kind === 'invalid') {

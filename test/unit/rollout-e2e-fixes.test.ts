@@ -71,3 +71,52 @@ describe('blue-green promote --full', () => {
     expect(terminated(h, pre)).toBe(true);
   });
 });
+
+describe('canary background analysis', () => {
+  it('after the user resumes from an inconclusive background run, a new run starts and the old one no longer pauses', async () => {
+    const h = new Harness('web');
+    h.seed([TEMPLATE]);
+    h.seed([
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Rollout',
+        metadata: { name: 'web', namespace: NS },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'web:1' }] },
+          },
+          strategy: {
+            canary: {
+              analysis: { templates: [{ templateName: 'check' }] },
+              steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }, { pause: {} }],
+            },
+          },
+        },
+      } as Rollout,
+    ]);
+    await h.converge();
+    await h.setImage('web:2');
+    await h.converge();
+    const hash = h.ro().status!.currentPodHash!;
+    const first = `web-${hash}-2`;
+    await h.setRunPhase(first, 'Inconclusive');
+    await h.converge();
+    expect(
+      h
+        .ro()
+        .status!.pauseConditions?.map((p) => p.reason)
+        .sort(),
+    ).toEqual(['CanaryPauseStep', 'InconclusiveAnalysisRun']);
+
+    await h.patchStatus({ pauseConditions: null }); // sluice promote
+    await h.converge();
+    const st = h.ro().status!;
+    expect(st.currentStepIndex).toBe(3);
+    expect(st.pauseConditions?.map((p) => p.reason)).toEqual(['CanaryPauseStep']);
+    expect(h.runs().map((r) => r.metadata.name)).toEqual([first, `${first}.1`]);
+    expect(st.canary?.currentBackgroundAnalysisRunStatus?.name).toBe(`${first}.1`);
+  });
+});
