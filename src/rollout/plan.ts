@@ -255,10 +255,17 @@ export function planRollout(obs: Observed): Plan {
   if (ro.spec.strategy.canary) {
     if (status.currentStepIndex === undefined && steps.length > 0) status.currentStepIndex = 0;
     if (!status.stableRS) {
-      // Initial deploy: no steps.
+      // Initial deploy: no steps. The Completed condition turns True right away, and Argo announces that
+      // with RolloutCompleted (`...: Initial deploy`) as for every later completion.
       status.stableRS = podHash;
       ctx.stableRS = newRS;
       if (steps.length > 0) status.currentStepIndex = steps.length;
+      event(
+        ctx,
+        'Normal',
+        REASON.RolloutCompleted,
+        `Rollout completed update to revision ${revision} (${podHash}): Initial deploy`,
+      );
     } else if (podHashChanged && status.stableRS === podHash && steps.length > 0) {
       status.currentStepIndex = steps.length;
       event(ctx, 'Normal', 'SkipSteps', 'Rollback to stable ReplicaSets');
