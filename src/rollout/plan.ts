@@ -350,8 +350,10 @@ export function planRollout(obs: Observed): Plan {
   const phase = calculateRolloutPhase(ro.spec, status);
   status.phase = phase.phase;
   status.message = phase.message;
-  const prevPaused = (old.pauseConditions ?? []).length > 0 || false;
-  const nowPaused = (status.pauseConditions ?? []).length > 0;
+  // A user resume (promote) clears status.pauseConditions itself and leaves controllerPause set: that is
+  // still a paused rollout as far as this announcement goes, or the usual resume would never be reported.
+  const prevPaused = (old.pauseConditions ?? []).length > 0 || old.controllerPause === true;
+  const nowPaused = (status.pauseConditions ?? []).length > 0 || status.controllerPause === true;
   if (prevPaused && !nowPaused && !status.abort)
     event(ctx, 'Normal', 'RolloutResumed', MESSAGE.rolloutResumed);
   const requeueAfterMs = ctx.requeueAtMs === undefined ? undefined : Math.max(0, ctx.requeueAtMs - obs.nowMs);

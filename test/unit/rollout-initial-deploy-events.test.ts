@@ -15,4 +15,18 @@ describe('canary initial deploy events', () => {
     expect(reasons.filter((r) => r === 'RolloutCompleted')).toHaveLength(1);
     expect(reasons.indexOf('RolloutCompleted')).toBeGreaterThan(reasons.indexOf('NewReplicaSetCreated'));
   });
+
+  it('announces RolloutResumed when the user promotes past a pause step (the CLI clears pauseConditions)', async () => {
+    const h = new Harness('payment-service-rollout');
+    h.seed(load('canary-services-ingress.yaml'));
+    h.seed(load('canary-nginx-rollout.yaml'));
+    await h.converge();
+    await h.setImage('internal-registry.enterprise.io/finance/payment-api:v2.2.0');
+    await h.converge();
+    expect(h.ro().status?.pauseConditions?.[0]?.reason).toBe('CanaryPauseStep');
+    expect(h.eventReasons()).not.toContain('RolloutResumed');
+    await h.patchStatus({ pauseConditions: null });
+    await h.converge();
+    expect(h.eventReasons().filter((r) => r === 'RolloutResumed')).toHaveLength(1);
+  });
 });
