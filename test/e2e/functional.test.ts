@@ -19,37 +19,44 @@ function after(all: string[], count: number): string[] {
 
 describe('FunctionalSuite', () => {
   it('TestRolloutAbortRetryPromote: abort, retry and promote emit the expected events in order', async () => {
-    e = await E2e.create('abort-retry-promote');
-    await e.healthyRollout(
-      canaryRollout('abort-retry-promote', { steps: [{ setWeight: 50 }, { pause: { duration: '3s' } }] }),
-      'abort-retry-promote',
-    );
-    const initial = e.eventReasons('abort-retry-promote');
+    const name = 'abort-retry-promote';
+    e = await E2e.create(name);
+    await e.healthyRollout(canaryRollout(name, { steps: [{ setWeight: 50 }, { pause: {} }] }), name);
+    await e.waitForEvent(name, 'RolloutCompleted', 1);
+    const initial = e.eventReasons(name);
     expect(initial).toEqual(['RolloutUpdated', 'NewReplicaSetCreated', 'RolloutCompleted']);
 
-    await e.patchRollout('abort-retry-promote', { spec: { paused: true } });
-    await e.setImage('abort-retry-promote', 'example.com/app:v2');
-    await e.waitForPhase('abort-retry-promote', 'Paused');
-    await e.sluiceOk('abort', 'abort-retry-promote');
-    await e.waitForPhase('abort-retry-promote', 'Degraded');
-    await e.waitForPodCounts('abort-retry-promote', { '1': 1, '2': 0 });
-    await e.sluiceOk('retry', 'rollout', 'abort-retry-promote');
-    await e.waitForRollout('abort-retry-promote', 'retried', (r) => !r.status?.abort);
-    await e.sluiceOk('promote', 'abort-retry-promote');
-    const done = await e.waitForPhase('abort-retry-promote', 'Healthy');
+    await e.setImage(name, 'example.com/app:v2');
+    await e.waitForPhase(name, 'Paused');
+    await e.waitForPodCounts(name, { '1': 1, '2': 1 });
+    await e.sluiceOk('abort', name);
+    await e.waitForPhase(name, 'Degraded');
+    await e.waitForPodCounts(name, { '1': 1, '2': 0 });
+    await e.sluiceOk('retry', 'rollout', name);
+    await e.waitForRollout(
+      name,
+      'retried and paused again',
+      (r) => !r.status?.abort && r.status?.phase === 'Paused',
+    );
+    await e.waitForPodCounts(name, { '1': 1, '2': 1 });
+    await e.sluiceOk('promote', name);
+    const done = await e.waitForPhase(name, 'Healthy');
     expect(done.status?.stableRS).toBe(done.status?.currentPodHash);
-    await e.waitForPodCounts('abort-retry-promote', { '1': 0, '2': 1 });
-    await e.waitForEvent('abort-retry-promote', 'RolloutCompleted', 2);
-    expect(after(e.eventReasons('abort-retry-promote'), initial.length)).toEqual([
-      'RolloutUpdated', // revision 2 (spec.paused: nothing scales yet)
-      'NewReplicaSetCreated',
-      'RolloutPaused', // manually paused
+    await e.waitForPodCounts(name, { '1': 0, '2': 1 });
+    await e.waitForEvent(name, 'RolloutCompleted', 2);
+    expect(after(e.eventReasons(name), initial.length)).toEqual([
+      'RolloutUpdated', // revision 2
+      'NewReplicaSetCreated', // created at its step size (1 canary + 1 stable), so no separate scale-up
+      'RolloutStepCompleted', // 1/2 setWeight: 50
+      'RolloutPaused', // CanaryPauseStep
       'RolloutAborted',
+      'ScalingReplicaSet', // canary 1 -> 0
       'RolloutRetry',
-      'RolloutResumed', // promote clears spec.paused
-      'ScalingReplicaSet', // canary 0 -> 1 (setWeight 50 of 1 replica: 1 canary, 1 stable)
-      'RolloutStepCompleted', // setWeight: 50
-      'RolloutStepCompleted', // pause: 3s
+      'ScalingReplicaSet', // canary 0 -> 1
+      'RolloutStepCompleted', // 1/2 setWeight: 50 again
+      'RolloutPaused',
+      'RolloutStepCompleted', // 2/2 pause (the same reconcile as the resume)
+      'RolloutResumed', // promote
       'ScalingReplicaSet', // stable 1 -> 0
       'RolloutCompleted',
     ]);
@@ -164,10 +171,14 @@ describe('FunctionalSuite', () => {
     await e.waitForPodCounts('ro', { '1': 3, '2': 2 });
     await e.setImage('ro', 'example.com/app:bad');
     await e.waitForPodCounts('ro', { '1': 3, '2': 0, '3': 2 });
+    // The first bad revision is drained; the second never becomes available or stable.
+    await new Promise((r) => setTimeout(r, 2_000));
     const ro = await e.rollout('ro');
-    expect(ro.status?.phase).toBe('Progressing');
+    expect(ro.status?.phase).not.toBe('Healthy');
     expect(ro.status?.stableRS).toBe((await e.replicaSetOfRevision('ro', 1))?.hash);
     expect((await e.replicaSetOfRevision('ro', 1))?.availableReplicas).toBe(3);
+    expect((await e.replicaSetOfRevision('ro', 3))?.availableReplicas).toBe(0);
+    expect((await e.replicaSetOfRevision('ro', 2))?.replicas).toBe(0);
   });
 
   it('TestWorkloadRef: a Rollout takes its template from a Deployment and follows its changes', async () => {
