@@ -223,6 +223,11 @@ function progressSteps(ctx: Ctx): void {
     st.controllerPause = undefined;
     return;
   }
+  // Argo's reconcileStepBasedAnalysisRun: a step run stays current only while its analysis step is the
+  // current step; once the step is left (e.g. promote skipped it) the run is no longer recorded, so the
+  // housekeeping terminates it.
+  if (steps[index]?.analysis === undefined && st.canary?.currentStepAnalysisRunStatus !== undefined)
+    st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined };
   if (index >= steps.length) return;
   const step = steps[index]!;
   let completed = false;

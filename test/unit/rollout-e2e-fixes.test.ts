@@ -120,3 +120,47 @@ describe('canary background analysis', () => {
     expect(st.canary?.currentBackgroundAnalysisRunStatus?.name).toBe(`${first}.1`);
   });
 });
+
+describe('canary step analysis', () => {
+  it('a running step run is terminated when promote moves the rollout past its step', async () => {
+    const h = new Harness('web');
+    h.seed([TEMPLATE]);
+    h.seed([
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Rollout',
+        metadata: { name: 'web', namespace: NS },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'web:1' }] },
+          },
+          strategy: {
+            canary: {
+              steps: [
+                { setWeight: 50 },
+                { analysis: { templates: [{ templateName: 'check' }] } },
+                { pause: {} },
+              ],
+            },
+          },
+        },
+      } as Rollout,
+    ]);
+    await h.converge();
+    await h.setImage('web:2');
+    await h.converge();
+    const run = `web-${h.ro().status!.currentPodHash}-2-1`;
+    await h.setRunPhase(run, 'Running');
+    await h.converge();
+    expect(h.ro().status!.canary?.currentStepAnalysisRunStatus?.name).toBe(run);
+
+    await h.patchStatus({ pauseConditions: null, currentStepIndex: 2 }); // sluice promote mid-analysis
+    await h.converge();
+    expect(h.ro().status!.pauseConditions?.map((p) => p.reason)).toEqual(['CanaryPauseStep']);
+    expect(h.ro().status!.canary?.currentStepAnalysisRunStatus).toBeUndefined();
+    expect(terminated(h, run)).toBe(true);
+  });
+});
