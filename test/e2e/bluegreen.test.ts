@@ -405,7 +405,7 @@ describe('BlueGreenSuite on the test cluster', () => {
     const back = await e.waitForRollout(
       'fast',
       'back on revision 1 hash',
-      (ro) => ro.status?.stableRS === v1.status!.stableRS && ro.status.phase === 'Healthy',
+      (ro) => ro.status?.stableRS === v1.status!.stableRS && ro.status?.phase === 'Healthy',
     );
     expect(back.status!.pauseConditions ?? []).toEqual([]);
     expect(await selectors('fast')).toEqual({ active: v1.status!.stableRS, preview: v1.status!.stableRS });
