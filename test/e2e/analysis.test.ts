@@ -395,8 +395,6 @@ describe('AnalysisSuite on the test cluster', () => {
     const hash = (
       await e.waitForRollout('post', 'revision 2 observed', (ro) => ro.status?.observedGeneration === '2')
     ).status!.currentPodHash!;
-    // the switch happens first; the run then fails and the abort switches active back
-    await e.waitForServiceSelector('post-active', hash);
     const degraded = await e.waitForPhase('post', 'Degraded');
     const name = `post-${hash}-2-post`;
     const failed = await run(name);
@@ -407,6 +405,21 @@ describe('AnalysisSuite on the test cluster', () => {
       /^RolloutAborted: Rollout aborted update to revision 2: PostPromotion analysis phase error\/failed/,
     );
     await e.waitForServiceSelector('post-active', stable);
+    // the switch came first (the run starts after it); the abort switched active back
+    const activeSwitches = () =>
+      e!
+        .events('post')
+        .filter((ev) => ev.reason === 'SwitchService' && ev.message.includes("'post-active'"))
+        .map((ev) => ev.message);
+    const switches = await e.waitFor('the switch-back event', async () =>
+      activeSwitches().some((m) => m.endsWith(`to '${stable}'`) && !m.includes("from ''"))
+        ? activeSwitches()
+        : undefined,
+    );
+    expect(switches.slice(-2)).toEqual([
+      `Switched selector for service 'post-active' from '${stable}' to '${hash}'`,
+      `Switched selector for service 'post-active' from '${hash}' to '${stable}'`,
+    ]);
     await e.waitForPodCounts('post', { '1': 2, '2': 0 });
   });
 
