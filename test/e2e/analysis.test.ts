@@ -319,6 +319,18 @@ describe('AnalysisSuite on the test cluster', () => {
     await e.waitForPodCounts('multi', { '1': 2, '2': 0 });
     expect(e.eventReasons('multi')).toContain('AnalysisRunFailed');
     expect(e.eventReasons('multi')).toContain('RolloutAborted');
+
+    // retry with the metric fixed: a new run (Argo's collision counter: <name>.1) passes and the rollout completes
+    bad.set(1);
+    await e.sluiceOk('retry', 'rollout', 'multi');
+    const healthy = await e.waitForPhase('multi', 'Healthy');
+    expect(healthy.status!.stableRS).toBe(hash);
+    const runs = await e.analysisRuns('multi');
+    expect(runs.map((r) => [r.name, r.phase])).toEqual([
+      [name, 'Failed'],
+      [`${name}.1`, 'Successful'],
+    ]);
+    expect(runs[1]!.labels).toMatchObject({ 'rollout-type': 'Step', 'step-index': '1', [HASH]: hash });
   });
 
   it('TestBlueGreenPrePromotionFail: a failing pre-promotion run aborts with active still on stable', async () => {
@@ -576,5 +588,62 @@ describe('AnalysisSuite on the test cluster', () => {
     const failed = await run(`job-${degraded.status!.currentPodHash}-3-1`);
     expect(failed.status!.phase).toBe('Failed');
     expect(degraded.status!.abort).toBe(true);
+  });
+
+  it('post-promotion analysis without scaleDownDelaySeconds keeps the old RS until the run succeeds', async () => {
+    e = await E2e.create('an-postpass');
+    const web = await webServer(1);
+    await e.apply(webTemplate('post', web.url, { count: 4, intervalS: 1 }));
+    await e.apply(
+      blueGreenRollout('keep', { postPromotionAnalysis: { templates: [{ templateName: 'post' }] } }),
+    );
+    const v1 = await e.waitForPhase('keep', 'Healthy');
+    await e.setImage('keep', 'example.com/app:v2');
+    const running = await e.waitForAnalysisRuns('keep', 'post-promotion run Running', (runs) =>
+      runs.some((r) => r.name.endsWith('-2-post') && r.phase === 'Running'),
+    );
+    const hash = running[0]!.hash;
+    await e.waitForServiceSelector('keep-active', hash);
+    // switched but not yet stable: waiting for the post-promotion verification; old pods stay
+    const verifying = await e.rollout('keep');
+    expect(verifying.status!.stableRS).toBe(v1.status!.stableRS);
+    expect(verifying.status!.phase).toBe('Progressing');
+    expect(await e.podCountsByRevision('keep')).toEqual({ '1': 2, '2': 2 });
+    expect((await e.replicaSetOfRevision('keep', 1))!.annotations['scale-down-deadline']).toBeUndefined();
+
+    const healthy = await e.waitForRollout(
+      'keep',
+      'revision 2 stable',
+      (ro) => ro.status?.stableRS === hash && ro.status.phase === 'Healthy',
+    );
+    expect(healthy.status!.blueGreen?.postPromotionAnalysisRunStatus).toMatchObject({ status: 'Successful' });
+    const old = (await e.replicaSetOfRevision('keep', 1))!;
+    expect(old.annotations['scale-down-deadline']).toBeDefined(); // the default 30 s delay starts only now
+    expect(old.replicas).toBe(2);
+  });
+
+  it('an inconclusive pre-promotion run pauses the blue-green rollout; promote goes on to the switch', async () => {
+    e = await E2e.create('an-preinc');
+    const web = await webServer(2);
+    await e.apply(webTemplate('pre', web.url, { count: 1, failureCondition: true }));
+    await e.apply(
+      blueGreenRollout('pinc', {
+        scaleDownDelaySeconds: 1,
+        prePromotionAnalysis: { templates: [{ templateName: 'pre' }] },
+      }),
+    );
+    const v1 = await e.waitForPhase('pinc', 'Healthy');
+    await e.setImage('pinc', 'example.com/app:v2');
+    const paused = await e.waitForPhase('pinc', 'Paused');
+    expect(paused.status!.pauseConditions?.map((p) => p.reason)).toEqual(['InconclusiveAnalysisRun']);
+    expect(paused.status!.blueGreen?.prePromotionAnalysisRunStatus).toMatchObject({
+      name: `pinc-${paused.status!.currentPodHash}-2-pre`,
+      status: 'Inconclusive',
+    });
+    expect((await e.serviceSelector('pinc-active'))[HASH]).toBe(v1.status!.stableRS);
+    await e.sluiceOk('promote', 'pinc');
+    const healthy = await e.waitForPhase('pinc', 'Healthy');
+    expect(healthy.status!.stableRS).toBe(paused.status!.currentPodHash);
+    expect((await e.serviceSelector('pinc-active'))[HASH]).toBe(healthy.status!.stableRS);
   });
 });
