@@ -148,6 +148,19 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
   } else {
     progressing = prev;
   }
+  // Argo's SetRolloutCondition: the same status, reason and message keep the condition as it is, its
+  // lastUpdateTime included. Only ReplicaSetUpdated bumps lastUpdateTime, and only when progress was seen.
+  // Rewriting it on every reconcile made each status patch cause the next one (a loop paced only by the
+  // client's qps, once reconciles of many Rollouts were more than a second apart).
+  if (
+    prev !== undefined &&
+    progressing !== prev &&
+    progressing.reason !== REASON.ReplicaSetUpdated &&
+    progressing.status === prev.status &&
+    progressing.reason === prev.reason &&
+    progressing.message === prev.message
+  )
+    progressing = prev;
   // Progress deadline (Argo's timeout check against lastUpdateTime).
   if (
     progressing.status === 'True' &&
