@@ -40,6 +40,7 @@ import {
   waitReady,
 } from './lib/processes.ts';
 import {
+  countDelta,
   type HistogramSnapshot,
   histogramDelta,
   histogramOf,
@@ -411,11 +412,6 @@ async function main(): Promise<number> {
     log(`controller pid ${controller.pid}; idle window ${settings.idleWindowS} s`);
     const idle = await measureWindow(pids, settings.idleWindowS);
     const beforeCreate = await scrape(metricsUrl);
-    const fine = beforeCreate.some((s) => s.name === `${FINE_HISTOGRAM}_count`);
-    const histogramName = fine ? FINE_HISTOGRAM : ARGO_HISTOGRAM;
-    if (!fine)
-      notes.push(`${FINE_HISTOGRAM} not exposed; quantiles from Argo's coarse rollout_reconcile buckets`);
-
     // 2. N Rollouts, created in batches while the controller runs; time until all are Healthy.
     log(`creating ${settings.rollouts} Rollouts in batches of ${settings.batch}`);
     const createStarted = performance.now();
@@ -505,7 +501,11 @@ async function main(): Promise<number> {
     const afterUpdates = await scrape(metricsUrl);
     const rssAfterUpdates = readTreeRssBytes(controller.pid);
 
-    // Results.
+    // Results. A label-free histogram has no series before its first observation, so look at the last scrape.
+    const fine = afterUpdates.some((sample) => sample.name === `${FINE_HISTOGRAM}_count`);
+    const histogramName = fine ? FINE_HISTOGRAM : ARGO_HISTOGRAM;
+    if (!fine)
+      notes.push(`${FINE_HISTOGRAM} not exposed; quantiles from Argo's coarse rollout_reconcile buckets`);
     const h = (s: ReturnType<typeof parsePromText>) => histogramOf(s, histogramName);
     const reconcile = {
       convergence: reconcileSummary(histogramDelta(h(afterConverge), h(beforeCreate)), histogramName),
@@ -513,14 +513,17 @@ async function main(): Promise<number> {
       updates: reconcileSummary(histogramDelta(h(afterUpdates), h(afterWindow)), histogramName),
       wholeRun: reconcileSummary(h(afterUpdates), histogramName),
     };
+    const REQUESTS = 'controller_clientset_k8s_request_total';
     const apiRequests = {
-      convergence:
-        sumOf(afterConverge, 'controller_clientset_k8s_request_total') -
-        sumOf(beforeCreate, 'controller_clientset_k8s_request_total'),
-      steadyWindow:
-        sumOf(afterWindow, 'controller_clientset_k8s_request_total') -
-        sumOf(beforeWindow, 'controller_clientset_k8s_request_total'),
+      convergence: sumOf(afterConverge, REQUESTS) - sumOf(beforeCreate, REQUESTS),
+      steadyWindow: sumOf(afterWindow, REQUESTS) - sumOf(beforeWindow, REQUESTS),
       reconcileErrors: sumOf(afterUpdates, 'rollout_reconcile_error'),
+      /** "verb kind" -> requests, per phase: where the controller's API budget (--qps) goes. */
+      byVerbAndKind: {
+        convergence: countDelta(afterConverge, beforeCreate, REQUESTS, ['verb', 'kind']),
+        steadyWindow: countDelta(afterWindow, beforeWindow, REQUESTS, ['verb', 'kind']),
+        updates: countDelta(afterUpdates, afterWindow, REQUESTS, ['verb', 'kind']),
+      },
     };
     const setImage = {
       fromCommand: summarize(setImageMs, setImageTimeouts),
@@ -591,6 +594,15 @@ async function main(): Promise<number> {
       `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run.`,
       `Created in ${fmt(createdMs / 1000, 1)} s; all Healthy ${fmt(healthyMs / 1000, 1)} s after the first create${allHealthy ? '' : ' (TIMED OUT)'}.`,
       `Controller API requests while converging: ${fmt(apiRequests.convergence)}; in the steady window: ${fmt(apiRequests.steadyWindow)}; reconcile errors (whole run): ${fmt(apiRequests.reconcileErrors)}.`,
+      ...Object.entries(apiRequests.byVerbAndKind).map(
+        ([phase, counts]) =>
+          `  ${phase} requests by verb and kind: ${
+            Object.entries(counts)
+              .sort((a, b) => b[1] - a[1])
+              .map(([k, v]) => `${k} ${fmt(v)}`)
+              .join(', ') || 'none'
+          }`,
+      ),
       `No Argo Rollouts controller runs here, so the reference points are the same cluster's kube-apiserver and etcd in the same windows, and the controller itself idle with 0 Rollouts.`,
       '',
       resourceTable,

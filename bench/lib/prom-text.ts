@@ -107,3 +107,24 @@ export function sumOf(samples: readonly PromSample[], name: string): number {
   for (const s of samples) if (s.name === name) total += s.value;
   return total;
 }
+
+/** later - earlier of a counter family, summed by the given labels (joined with a space); zero deltas dropped. */
+export function countDelta(
+  later: readonly PromSample[],
+  earlier: readonly PromSample[],
+  name: string,
+  by: readonly string[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (samples: readonly PromSample[], sign: number): void => {
+    for (const s of samples) {
+      if (s.name !== name) continue;
+      const key = by.map((l) => s.labels[l] ?? '').join(' ');
+      out[key] = (out[key] ?? 0) + sign * s.value;
+    }
+  };
+  add(later, 1);
+  add(earlier, -1);
+  for (const [k, v] of Object.entries(out)) if (v === 0) delete out[k];
+  return out;
+}
