@@ -1,14 +1,14 @@
 // Kubernetes API access: loads the kubeconfig (--kubeconfig, then $KUBECONFIG, then the in-cluster service
-// account, then ~/.kube/config) with @kubernetes/client-node, and sends requests over one keep-alive undici
+// account, then ~/.kube/config) with ./kubeconfig.ts, and sends requests over one keep-alive undici
 // Agent built from its TLS settings. A client-side token bucket (qps 40, burst 80: Argo's --qps/--burst)
 // paces requests; watches are not paced. Failures come back as StoreError with the API server's reason.
 
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, type Dispatcher, request } from 'undici';
 import { StoreError, type StoreErrorReason } from '../store/object-store.ts';
+import { KubeConfig, type KubeConfigLike } from './kubeconfig.ts';
 
 export const DEFAULT_QPS = 40;
 export const DEFAULT_BURST = 80;
@@ -42,7 +42,7 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
       kc.loadFromFile(first);
       source = first;
     } else if (env.KUBERNETES_SERVICE_HOST) {
-      kc.loadFromCluster();
+      kc.loadFromCluster(env);
       source = 'in-cluster service account';
     } else {
       const home = join(homedir(), '.kube', 'config');
@@ -123,7 +123,7 @@ export function toStoreError(status: number, body: unknown, what: string): Store
 }
 
 export class KubeClient {
-  readonly config: KubeConfig;
+  readonly config: KubeConfigLike;
   readonly server: string;
   readonly #dispatcher: Dispatcher;
   readonly #onRequest: ((record: RequestRecord) => void) | undefined;
@@ -135,7 +135,7 @@ export class KubeClient {
   #headersAtMs = 0;
   #closed = false;
 
-  private constructor(config: KubeConfig, dispatcher: Dispatcher, options: KubeClientOptions) {
+  private constructor(config: KubeConfigLike, dispatcher: Dispatcher, options: KubeClientOptions) {
     this.config = config;
     this.server = config.getCurrentCluster()!.server.replace(/\/+$/, '');
     this.#dispatcher = dispatcher;
@@ -145,7 +145,7 @@ export class KubeClient {
     this.#tokens = this.#burst;
   }
 
-  static async create(config: KubeConfig, options: KubeClientOptions = {}): Promise<KubeClient> {
+  static async create(config: KubeConfigLike, options: KubeClientOptions = {}): Promise<KubeClient> {
     const opts: Record<string, unknown> = {};
     await config.applyToHTTPSOptions(opts);
     const tls: Record<string, unknown> = {};
