@@ -500,6 +500,7 @@ async function main(): Promise<number> {
     }
     const afterUpdates = await scrape(metricsUrl);
     const rssAfterUpdates = readTreeRssBytes(controller.pid);
+    const heapUsedSteadyBytes = sumOf(afterWindow, 'nodejs_heap_size_used_bytes');
 
     // Results. A label-free histogram has no series before its first observation, so look at the last scrape.
     const fine = afterUpdates.some((sample) => sample.name === `${FINE_HISTOGRAM}_count`);
@@ -615,7 +616,7 @@ async function main(): Promise<number> {
       '',
       `Targets: steady RSS max ${fmtMiB(controllerSteady.rssMaxBytes)} MiB < 150 MiB: ${targets.rssUnder150MiB ? 'yes' : 'NO'}; ` +
         `reconcile p99 ≤ ${fmt(reconcile.wholeRun.p99BoundMs, 0)} ms (bucket bound) < 50 ms: ${targets.reconcileP99Under50ms ? 'yes' : 'NO'}.`,
-      `Controller RSS after the set-image/promote phase: ${fmtMiB(rssAfterUpdates)} MiB.`,
+      `Controller RSS after the set-image/promote phase: ${fmtMiB(rssAfterUpdates)} MiB; V8 heap in use at the end of the steady window: ${fmtMiB(heapUsedSteadyBytes)} MiB (the rest of RSS is code, V8's reserved heap and buffers).`,
       ...notes.map((n) => `Note: ${n}`),
     ].join('\n');
     process.stdout.write(`${summary}\n`);
@@ -628,7 +629,12 @@ async function main(): Promise<number> {
       createSeconds: createdMs / 1000,
       allHealthy,
       allHealthySecondsAfterFirstCreate: healthyMs / 1000,
-      resources: { idle, steady, controllerRssAfterUpdatesBytes: rssAfterUpdates },
+      resources: {
+        idle,
+        steady,
+        controllerRssAfterUpdatesBytes: rssAfterUpdates,
+        controllerHeapUsedSteadyBytes: heapUsedSteadyBytes,
+      },
       reconcile,
       apiRequests,
       setImageToFirstCanaryPodMs: setImage,
