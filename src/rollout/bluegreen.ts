@@ -106,6 +106,15 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     switchActive(newHash, false);
     if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
     st.blueGreen.previewSelector = newHash;
+    if (!st.stableRS) {
+      // Argo announces the first completion too, as the canary's initial deploy does.
+      event(
+        ctx,
+        'Normal',
+        'RolloutCompleted',
+        `Rollout completed update to revision ${ctx.revision} (${newHash}): Initial deploy`,
+      );
+    }
     st.stableRS = newHash;
     return;
   }

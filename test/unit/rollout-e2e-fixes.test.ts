@@ -164,3 +164,19 @@ describe('canary step analysis', () => {
     expect(terminated(h, run)).toBe(true);
   });
 });
+
+describe('blue-green initial deploy', () => {
+  it('announces RolloutCompleted (Initial deploy) once, as the canary does', async () => {
+    const h = new Harness('web');
+    h.seed([svc('active'), svc('preview')]);
+    h.seed([blueGreen({})]);
+    await h.converge();
+    const hash = h.ro().status!.currentPodHash!;
+    const completed = h.store
+      .list<KubeObject & { reason: string; message: string }>('Event', NS)
+      .filter((ev) => ev.reason === 'RolloutCompleted');
+    expect(completed.map((ev) => ev.message)).toEqual([
+      `Rollout completed update to revision 1 (${hash}): Initial deploy`,
+    ]);
+  });
+});
