@@ -6,7 +6,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ARGO_API, canaryRollout, E2e, service, startWebMetric, type WebMetricServer } from './fixture.ts';
+import {
+  ARGO_API,
+  canaryRollout,
+  E2e,
+  scrapeMetrics,
+  service,
+  startWebMetric,
+  type WebMetricServer,
+} from './fixture.ts';
 
 const HASH = 'rollouts-pod-template-hash';
 
@@ -319,6 +327,19 @@ describe('AnalysisSuite on the test cluster', () => {
     await e.waitForPodCounts('multi', { '1': 2, '2': 0 });
     expect(e.eventReasons('multi')).toContain('AnalysisRunFailed');
     expect(e.eventReasons('multi')).toContain('RolloutAborted');
+    // the controller's metrics show the verdicts with Argo's names and labels
+    const metrics = await e.waitFor('analysis metrics', async () => {
+      const text = await scrapeMetrics(e!.controller);
+      return text.includes(`analysis_run_info{namespace="${e!.namespace}",name="${name}",phase="Failed"} 1`)
+        ? text
+        : undefined;
+    });
+    expect(metrics).toContain(
+      `analysis_run_metric_phase{namespace="${e.namespace}",name="${name}",metric="bad-metric",type="Web",dry_run="false",phase="Failed"} 1`,
+    );
+    expect(metrics).toContain(
+      `analysis_run_metric_phase{namespace="${e.namespace}",name="${name}",metric="good-metric",type="Web",dry_run="false",phase="Failed"} 0`,
+    );
 
     // retry with the metric fixed: a new run (Argo's collision counter: <name>.1) passes and the rollout completes
     bad.set(1);

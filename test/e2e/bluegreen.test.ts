@@ -103,9 +103,28 @@ describe('BlueGreenSuite on the test cluster', () => {
     expect(old.replicas).toBe(2);
     expect(old.annotations[DEADLINE]).toBeDefined();
     await e.waitForPodCounts('bg', { '1': 0, '2': 2 }, 20_000);
-    const reasons = e.eventReasons('bg');
-    expect(reasons).toContain('SwitchService');
-    expect(reasons).toContain('RolloutCompleted');
+    // Argo's ExpectRolloutEvents, as an ordered subsequence of what the API server stored
+    const expected = [
+      'RolloutUpdated',
+      'NewReplicaSetCreated',
+      'RolloutCompleted',
+      'RolloutUpdated',
+      'NewReplicaSetCreated',
+      'SwitchService',
+      'RolloutPaused',
+      'SwitchService',
+      'RolloutCompleted',
+    ];
+    const reasons = await e.waitFor('the promotion events', async () => {
+      const seen = e!.eventReasons('bg');
+      return seen.filter((r) => r === 'RolloutCompleted').length >= 2 && seen.includes('RolloutResumed')
+        ? seen
+        : undefined;
+    });
+    let at = 0;
+    for (const reason of reasons) if (reason === expected[at]) at++;
+    expect(at, `events: ${reasons.join(', ')}`).toBe(expected.length);
+    expect(reasons.indexOf('RolloutResumed')).toBeGreaterThan(reasons.indexOf('RolloutPaused'));
   });
 
   it('TestBlueGreenPromoteFull: promote --full skips the pause, previewReplicaCount and the pre-promotion analysis', async () => {
@@ -167,8 +186,15 @@ describe('BlueGreenSuite on the test cluster', () => {
     await e.waitForPodCounts('full', { '2': 3, '1': 3 });
     const pre = runs.find((x) => x.name.endsWith('-2-pre'))!;
     await e.waitForAnalysisRuns('full', 'pre-promotion run terminated', (r) =>
-      r.some((x) => x.name === pre.name && x.terminate),
+      r.some((x) => x.name === pre.name && x.terminate && x.phase === 'Successful'),
     );
+    // the job provider deletes the measurement's Job when the run is terminated
+    await e.waitFor('the analysis Job deleted', async () => {
+      const jobs = (await e!.client.get(`/apis/batch/v1/namespaces/${e!.namespace}/jobs`)) as {
+        items: unknown[];
+      };
+      return jobs.items.length === 0 ? true : undefined;
+    });
   });
 
   it('TestBlueGreenScaleDownDelay: the old RS keeps its pods for scaleDownDelaySeconds after the switch', async () => {
