@@ -499,6 +499,20 @@ describe('AnalysisSuite on the test cluster', () => {
                 },
               },
             },
+            {
+              // a dry-run metric whose evaluation error quotes the echoed header (and so the secret)
+              name: 'echo-int',
+              count: 1,
+              consecutiveErrorLimit: 0,
+              successCondition: 'asInt(result) > 0',
+              provider: {
+                web: {
+                  url,
+                  headers: [{ key: 'Authorization', value: 'Bearer {{args.token}}' }],
+                  jsonPath: '{$.echo}',
+                },
+              },
+            },
           ],
         },
       },
@@ -506,7 +520,12 @@ describe('AnalysisSuite on the test cluster', () => {
     await e.healthyRollout(
       canaryRollout('sec', {
         replicas: 1,
-        steps: [{ setWeight: 100 }, { analysis: { templates: [{ templateName: 'with-secret' }] } }],
+        steps: [
+          { setWeight: 100 },
+          {
+            analysis: { templates: [{ templateName: 'with-secret' }], dryRun: [{ metricName: 'echo-int' }] },
+          },
+        ],
       }),
       'sec',
     );
@@ -519,15 +538,19 @@ describe('AnalysisSuite on the test cluster', () => {
     const name = `sec-${healthy.status!.currentPodHash}-2-1`;
     const done = await run(name);
     expect(done.status!.phase).toBe('Successful');
-    expect(authorized).toBe(1);
+    expect(authorized).toBe(2);
     // the run keeps the reference, never the value; the echoed header is redacted in the stored value
     expect(done.spec.args).toEqual([
       { name: 'token', valueFrom: { secretKeyRef: { name: 'api-token', key: 'token' } } },
     ]);
     const text = JSON.stringify(done);
     expect(text).not.toContain(secret);
-    const value = done.status!.metricResults![0]!.measurements![0]!.value!;
+    const results = done.status!.metricResults!;
+    const value = results.find((m) => m.name === 'authorized')!.measurements![0]!.value!;
     expect(value).toContain('Bearer *****');
+    const echo = results.find((m) => m.name === 'echo-int')!;
+    expect(echo.phase).toBe('Error');
+    expect(echo.measurements![0]!.message).toContain('"Bearer *****"');
   });
 
   it('TestCanaryInlineAnalysisInvalidImageJob: a job whose pod cannot pull its image is Inconclusive and pauses the rollout', async () => {
