@@ -160,7 +160,7 @@ function expectRunMetadata(
   expect(r.metadata.ownerReferences).toMatchObject([{ kind: 'Rollout', name: rollout, controller: true }]);
 }
 
-describe('AnalysisSuite on the test cluster', () => {
+describe('AnalysisSuite on the test cluster', { timeout: 150_000 }, () => {
   it('TestCanaryBackgroundAnalysis: a background run measures while the canary is paused and is terminated at promotion', async () => {
     e = await E2e.create('an-background');
     const web = await webServer(1);

@@ -76,7 +76,7 @@ async function selectors(name: string): Promise<{ active?: string; preview?: str
   return { ...(active ? { active } : {}), ...(preview ? { preview } : {}) };
 }
 
-describe('BlueGreenSuite on the test cluster', () => {
+describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
   it('TestBlueGreenUpdate: the preview serves the new RS, promote switches active, the old RS goes after the delay', async () => {
     e = await E2e.create('bg-update');
     await e.apply(blueGreen('bg', { blueGreen: { autoPromotionEnabled: false, scaleDownDelaySeconds: 3 } }));

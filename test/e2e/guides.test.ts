@@ -38,7 +38,7 @@ async function selectors(): Promise<{ active?: string; preview?: string }> {
   };
 }
 
-describe('the guides on the test cluster', () => {
+describe('the guides on the test cluster', { timeout: 180_000 }, () => {
   it('blue-green order-processor: update, preview, manual promote, active switch, delayed scale-down, abort, undo', async () => {
     e = await E2e.create('guide-bg');
     await e.applyGuide('blue-green-services.yaml');
