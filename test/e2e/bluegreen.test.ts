@@ -438,4 +438,32 @@ describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
     expect(e.eventReasons('fast').filter((r) => r === 'RolloutPaused')).toHaveLength(pausesBefore);
     expect((await e.replicaSets('fast')).find((rs) => rs.hash === v1.status!.stableRS)!.revision).toBe('3');
   });
+
+  it('TestBlueGreenToCanary: switching the strategy keeps the running pods; the next update runs canary steps', async () => {
+    e = await E2e.create('bg-to-canary');
+    await e.apply(blueGreen('b2c', { replicas: 2 }));
+    const v1 = await e.waitForPhase('b2c', 'Healthy');
+    await e.patchRollout('b2c', {
+      spec: { strategy: { blueGreen: null, canary: { steps: [{ setWeight: 50 }, { pause: {} }] } } },
+    });
+    const switched = await e.waitForRollout(
+      'b2c',
+      'canary strategy observed',
+      (ro) =>
+        ro.status?.observedGeneration === String(ro.metadata.generation) && ro.metadata.generation === 2,
+    );
+    expect(switched.status!.phase).toBe('Healthy');
+    expect(switched.status!.stableRS).toBe(v1.status!.stableRS);
+    expect(await e.replicaSets('b2c')).toHaveLength(1);
+
+    await e.setImage('b2c', 'example.com/app:v2');
+    const paused = await e.waitForPhase('b2c', 'Paused');
+    expect(paused.status!.currentStepIndex).toBe(1);
+    expect(paused.status!.pauseConditions?.map((p) => p.reason)).toEqual(['CanaryPauseStep']);
+    await e.waitForPodCounts('b2c', { '1': 1, '2': 1 });
+    await e.sluiceOk('promote', 'b2c');
+    const healthy = await e.waitForPhase('b2c', 'Healthy');
+    expect(healthy.status!.stableRS).toBe(paused.status!.currentPodHash);
+    await e.waitForPodCounts('b2c', { '1': 0, '2': 2 });
+  });
 });
