@@ -14,6 +14,8 @@ const RO = 'order-processor-rollout';
 const ACTIVE = 'order-processor-active';
 const PREVIEW = 'order-processor-preview';
 const IMAGE = 'internal-registry.enterprise.io/logistics/order-worker';
+/** 8 + 8 pods with the simulator's default 1 s readiness: give a loaded machine room. */
+const POD_WAIT_MS = 90_000;
 const GUIDE_PROMETHEUS = 'http://prometheus-k8s.monitoring.svc.cluster.local:9090';
 const ERROR_RATE =
   'sum(rate(http_requests_total{status=~"5..", app="payment-service"}[2m])) / sum(rate(http_requests_total{app="payment-service"}[2m]))';
@@ -38,29 +40,29 @@ async function selectors(): Promise<{ active?: string; preview?: string }> {
   };
 }
 
-describe('the guides on the test cluster', { timeout: 180_000 }, () => {
+describe('the guides on the test cluster', { timeout: 300_000 }, () => {
   it('blue-green order-processor: update, preview, manual promote, active switch, delayed scale-down, abort, undo', async () => {
     e = await E2e.create('guide-bg');
     await e.applyGuide('blue-green-services.yaml');
     await e.applyGuide('blue-green-rollout.yaml');
-    const v1 = await e.waitForPhase(RO, 'Healthy', 60_000);
+    const v1 = await e.waitForPhase(RO, 'Healthy', POD_WAIT_MS);
     const blue = v1.status!.stableRS!;
     expect(await selectors()).toEqual({ active: blue, preview: blue });
-    await e.waitForPodCounts(RO, { '1': 8 });
+    await e.waitForPodCounts(RO, { '1': 8 }, POD_WAIT_MS);
 
     // update image -> the preview stack comes up at full size; the rollout pauses at the manual gate
     await e.sluiceOk('set', 'image', RO, `order-worker=${IMAGE}:v1.5.0`);
-    const paused = await e.waitForPhase(RO, 'Paused');
+    const paused = await e.waitForPhase(RO, 'Paused', POD_WAIT_MS);
     const green = paused.status!.currentPodHash!;
     expect(green).not.toBe(blue);
     expect(paused.status!.pauseConditions?.map((p) => p.reason)).toEqual(['BlueGreenPause']);
     expect(await selectors()).toEqual({ active: blue, preview: green });
-    await e.waitForPodCounts(RO, { '1': 8, '2': 8 });
+    await e.waitForPodCounts(RO, { '1': 8, '2': 8 }, POD_WAIT_MS);
 
     // promote -> active switched; the old RS keeps its pods for scaleDownDelaySeconds (300 s)
     await e.sluiceOk('promote', RO);
     const switchedMs = Date.now();
-    const healthy = await e.waitForPhase(RO, 'Healthy');
+    const healthy = await e.waitForPhase(RO, 'Healthy', POD_WAIT_MS);
     expect(healthy.status!.stableRS).toBe(green);
     expect(await selectors()).toEqual({ active: green, preview: green });
     const old = (await e.replicaSetOfRevision(RO, 1))!;
@@ -72,12 +74,12 @@ describe('the guides on the test cluster', { timeout: 180_000 }, () => {
 
     // time passes (the deadline is moved, not the clock): the old RS is scaled to zero at its deadline
     await expireDeadline(old.name);
-    await e.waitForPodCounts(RO, { '1': 0, '2': 8 });
+    await e.waitForPodCounts(RO, { '1': 0, '2': 8 }, POD_WAIT_MS);
     expect((await e.replicaSetOfRevision(RO, 1))!.annotations[DEADLINE]).toBeUndefined();
 
     // a third revision is aborted at the gate: active stays, preview goes back to stable, the new RS goes
     await e.sluiceOk('set', 'image', RO, `order-worker=${IMAGE}:v1.6.0`);
-    const paused3 = await e.waitForPhase(RO, 'Paused');
+    const paused3 = await e.waitForPhase(RO, 'Paused', POD_WAIT_MS);
     const bad = paused3.status!.currentPodHash!;
     expect(await selectors()).toEqual({ active: green, preview: bad });
     await e.sluiceOk('abort', RO);
@@ -92,17 +94,17 @@ describe('the guides on the test cluster', { timeout: 180_000 }, () => {
     });
     expect(badRS.replicas).toBe(8);
     await expireDeadline(badRS.name);
-    await e.waitForPodCounts(RO, { '2': 8, '3': 0 });
+    await e.waitForPodCounts(RO, { '2': 8, '3': 0 }, POD_WAIT_MS);
     expect((await e.rollout(RO)).status!.phase).toBe('Degraded');
 
     // undo to revision 1: an ordinary update through the preview and the gate, then promoted
     await e.sluiceOk('undo', RO, '--to-revision', '1');
-    const paused4 = await e.waitForPhase(RO, 'Paused');
+    const paused4 = await e.waitForPhase(RO, 'Paused', POD_WAIT_MS);
     expect(paused4.status!.currentPodHash).toBe(blue);
     expect(paused4.status!.abort ?? false).toBe(false);
     expect(await selectors()).toEqual({ active: green, preview: blue });
     await e.sluiceOk('promote', RO);
-    const back = await e.waitForPhase(RO, 'Healthy');
+    const back = await e.waitForPhase(RO, 'Healthy', POD_WAIT_MS);
     expect(back.status!.stableRS).toBe(blue);
     expect(await selectors()).toEqual({ active: blue, preview: blue });
     // the RS of revision 1 is reused (no new pods template) and renumbered as revision 4
