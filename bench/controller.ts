@@ -116,6 +116,38 @@ function log(line: string): void {
   process.stderr.write(`[bench:controller] ${line}\n`);
 }
 
+/** Top-level metadata/spec/status fields (and status.conditions entries) that differ between two versions. */
+function changedFields(before: Record<string, unknown> | undefined, after: Record<string, unknown>): unknown {
+  if (before === undefined) return 'no earlier version seen';
+  const out: Record<string, unknown> = {};
+  for (const part of ['metadata', 'spec', 'status'] as const) {
+    const a = (before[part] ?? {}) as Record<string, unknown>;
+    const b = (after[part] ?? {}) as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (key === 'resourceVersion' || key === 'managedFields') continue;
+      if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+      out[`${part}.${key}`] =
+        key === 'conditions'
+          ? changedConditions(a[key], b[key])
+          : { from: a[key] ?? null, to: b[key] ?? null };
+    }
+  }
+  return out;
+}
+
+function changedConditions(before: unknown, after: unknown): Record<string, unknown> {
+  const byType = (list: unknown): Map<string, unknown> =>
+    new Map((Array.isArray(list) ? list : []).map((c) => [String((c as { type?: unknown }).type), c]));
+  const a = byType(before);
+  const b = byType(after);
+  const out: Record<string, unknown> = {};
+  for (const type of new Set([...a.keys(), ...b.keys()])) {
+    if (JSON.stringify(a.get(type)) !== JSON.stringify(b.get(type)))
+      out[type] = { from: a.get(type) ?? null, to: b.get(type) ?? null };
+  }
+  return out;
+}
+
 function rolloutName(i: number): string {
   return `ro-${String(i).padStart(4, '0')}`;
 }
@@ -332,6 +364,12 @@ async function main(): Promise<number> {
 
     // Watches first, so every change from here on is stamped as it arrives.
     const rollouts = new Map<string, RolloutState>();
+    const lastSeen = new Map<string, Record<string, unknown>>();
+    const churn: { modified: number; recording: boolean; example?: { name: string; changed: unknown } } = {
+      modified: 0,
+      recording: false,
+    };
+    const canaryWaits = new Map<string, { atMs?: number }>();
     const promoteWaits = new Map<string, { before: number; atMs?: number }>();
     watches.push(
       watchCollection(client, `${API}/namespaces/${namespace}/rollouts`, (type, obj, atMs) => {
@@ -342,12 +380,24 @@ async function main(): Promise<number> {
         }
         const status = (obj.status ?? {}) as { phase?: string; currentStepIndex?: number };
         const next: RolloutState = { phase: status.phase ?? '', stepIndex: status.currentStepIndex };
+        if (type === 'MODIFIED') {
+          churn.modified++;
+          // An example of what changed on a Rollout nobody touched (churn: a write that causes the next).
+          if (
+            churn.recording &&
+            churn.example === undefined &&
+            !promoteWaits.has(name) &&
+            !canaryWaits.has(name)
+          ) {
+            churn.example = { name, changed: changedFields(lastSeen.get(name), obj) };
+          }
+        }
+        lastSeen.set(name, obj);
         rollouts.set(name, next);
         const wait = promoteWaits.get(name);
         if (wait && wait.atMs === undefined && (next.stepIndex ?? -1) > wait.before) wait.atMs = atMs;
       }),
     );
-    const canaryWaits = new Map<string, { atMs?: number }>();
     watches.push(
       watchCollection(client, `/api/v1/namespaces/${namespace}/pods`, (type, obj, atMs) => {
         if (type !== 'ADDED' && type !== 'LISTED') return;
@@ -452,7 +502,11 @@ async function main(): Promise<number> {
     await sleep(5_000);
     const beforeWindow = await scrape(metricsUrl);
     log(`steady-state window ${settings.windowS} s`);
+    const modifiedBeforeWindow = churn.modified;
+    churn.recording = true;
     const steady = await measureWindow(pids, settings.windowS);
+    churn.recording = false;
+    const rolloutWritesInWindow = churn.modified - modifiedBeforeWindow;
     const afterWindow = await scrape(metricsUrl);
 
     // 4. set image -> first canary Pod, then promote -> next step, one Rollout at a time.
@@ -519,6 +573,9 @@ async function main(): Promise<number> {
       convergence: sumOf(afterConverge, REQUESTS) - sumOf(beforeCreate, REQUESTS),
       steadyWindow: sumOf(afterWindow, REQUESTS) - sumOf(beforeWindow, REQUESTS),
       reconcileErrors: sumOf(afterUpdates, 'rollout_reconcile_error'),
+      /** Rollout MODIFIED events seen by the benchmark's watch in the steady window (0 when nothing churns). */
+      rolloutWritesInSteadyWindow: rolloutWritesInWindow,
+      churnExample: churn.example,
       /** "verb kind" -> requests, per phase: where the controller's API budget (--qps) goes. */
       byVerbAndKind: {
         convergence: countDelta(afterConverge, beforeCreate, REQUESTS, ['verb', 'kind']),
@@ -594,7 +651,8 @@ async function main(): Promise<number> {
     const summary = [
       `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run.`,
       `Created in ${fmt(createdMs / 1000, 1)} s; all Healthy ${fmt(healthyMs / 1000, 1)} s after the first create${allHealthy ? '' : ' (TIMED OUT)'}.`,
-      `Controller API requests while converging: ${fmt(apiRequests.convergence)}; in the steady window: ${fmt(apiRequests.steadyWindow)}; reconcile errors (whole run): ${fmt(apiRequests.reconcileErrors)}.`,
+      `Controller API requests while converging: ${fmt(apiRequests.convergence)}; in the steady window: ${fmt(apiRequests.steadyWindow)}; reconcile errors (whole run): ${fmt(apiRequests.reconcileErrors)}; Rollout writes seen in the steady window: ${fmt(apiRequests.rolloutWritesInSteadyWindow)}.`,
+      ...(churn.example ? [`  churn example: ${JSON.stringify(churn.example).slice(0, 1500)}`] : []),
       ...Object.entries(apiRequests.byVerbAndKind).map(
         ([phase, counts]) =>
           `  ${phase} requests by verb and kind: ${
