@@ -31,6 +31,9 @@ export default defineConfig({
           name: 'cluster',
           include: CLUSTER_TESTS,
           globalSetup: ['test/cluster/global-setup.ts'],
+          // One cluster file at a time: each starts its own controller against one shared API server,
+          // and on two cores parallel files starve the pod-readiness simulator.
+          fileParallelism: false,
           testTimeout: 90_000,
           hookTimeout: 180_000,
         },
