@@ -9,6 +9,8 @@ import {
   abortScaleDownDelaySeconds,
   autoPromotionEnabled,
   POD_TEMPLATE_HASH_LABEL,
+  type RolloutAnalysis,
+  type RolloutAnalysisRunStatus,
   replicasOrDefault,
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../api/rollout.ts';
@@ -170,27 +172,15 @@ export function reconcileBlueGreen(ctx: Ctx): void {
 
     if (st.promoteFull !== true) {
       if (bg.prePromotionAnalysis) {
-        const out = reconcileAnalysis(
+        const gate = promotionGate(
           ctx,
           bg.prePromotionAnalysis,
-          { type: 'PrePromotion', podHash: newHash, revision: ctx.revision },
+          'PrePromotion',
+          newHash,
           st.blueGreen.prePromotionAnalysisRunStatus,
-          !hasPause(ctx, 'InconclusiveAnalysisRun'),
         );
-        if (out?.kind === 'invalid') {
-          ctx.abortMessage = `PrePromotion analysis: ${out.error}`;
-          return;
-        }
-        st.blueGreen.prePromotionAnalysisRunStatus = out && 'status' in out ? out.status : undefined;
-        if (out?.kind === 'failed') {
-          ctx.abortMessage = out.message;
-          return;
-        }
-        if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) {
-          addPause(ctx, 'InconclusiveAnalysisRun');
-          return;
-        }
-        if (out?.kind !== 'successful' && !(out?.kind === 'inconclusive' && resumedByUser(ctx))) return;
+        st.blueGreen.prePromotionAnalysisRunStatus = gate.status;
+        if (!gate.passed) return;
       }
       // --- the BlueGreenPause handshake ---
       const auto = autoPromotionEnabled(ro);
@@ -230,27 +220,15 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   // --- after the switch: post-promotion analysis, then the new RS becomes stable ---
   scaleRS(ctx, newRS, replicas);
   if (bg.postPromotionAnalysis && st.promoteFull !== true) {
-    const out = reconcileAnalysis(
+    const gate = promotionGate(
       ctx,
       bg.postPromotionAnalysis,
-      { type: 'PostPromotion', podHash: newHash, revision: ctx.revision },
+      'PostPromotion',
+      newHash,
       st.blueGreen.postPromotionAnalysisRunStatus,
-      !hasPause(ctx, 'InconclusiveAnalysisRun'),
     );
-    if (out?.kind === 'invalid') {
-      ctx.abortMessage = `PostPromotion analysis: ${out.error}`;
-      return;
-    }
-    st.blueGreen.postPromotionAnalysisRunStatus = out && 'status' in out ? out.status : undefined;
-    if (out?.kind === 'failed') {
-      ctx.abortMessage = out.message;
-      return;
-    }
-    if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) {
-      addPause(ctx, 'InconclusiveAnalysisRun');
-      return;
-    }
-    if (out?.kind !== 'successful' && !(out?.kind === 'inconclusive' && resumedByUser(ctx))) return;
+    st.blueGreen.postPromotionAnalysisRunStatus = gate.status;
+    if (!gate.passed) return;
     if (bg.scaleDownDelaySeconds === undefined) {
       const old = findByHash(ctx.allRSs, st.stableRS);
       if (old && old.metadata.name !== newRS.metadata.name) {
@@ -269,4 +247,42 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     'RolloutCompleted',
     `Rollout completed update to revision ${ctx.revision} (${newHash}): Completed blue-green update`,
   );
+}
+
+/**
+ * A pre- or post-promotion analysis gate (Argo's rollout/analysis.go): creates or reads the run;
+ * invalid or failed aborts, inconclusive pauses until the user promotes, successful passes. `status`
+ * is what the rollout's status records for the run (kept when the gate is invalid).
+ */
+function promotionGate(
+  ctx: Ctx,
+  analysis: RolloutAnalysis,
+  type: 'PrePromotion' | 'PostPromotion',
+  podHash: string,
+  recorded: RolloutAnalysisRunStatus | undefined,
+): { passed: boolean; status: RolloutAnalysisRunStatus | undefined } {
+  const out = reconcileAnalysis(
+    ctx,
+    analysis,
+    { type, podHash, revision: ctx.revision },
+    recorded,
+    !hasPause(ctx, 'InconclusiveAnalysisRun'),
+  );
+  if (out?.kind === 'invalid') {
+    ctx.abortMessage = `${type} analysis: ${out.error}`;
+    return { passed: false, status: recorded };
+  }
+  const status = out && 'status' in out ? out.status : undefined;
+  if (out?.kind === 'failed') {
+    ctx.abortMessage = out.message;
+    return { passed: false, status };
+  }
+  if (out?.kind === 'inconclusive' && !resumedByUser(ctx)) {
+    addPause(ctx, 'InconclusiveAnalysisRun');
+    return { passed: false, status };
+  }
+  return {
+    passed: out?.kind === 'successful' || (out?.kind === 'inconclusive' && resumedByUser(ctx)),
+    status,
+  };
 }
