@@ -6,8 +6,7 @@
 // on the first copy, so a proxy without mirror routes does not carry its memory.
 
 import type { Agent } from 'undici';
-import type { RequestHead } from './http1/head.ts';
-import { HOP_BY_HOP } from './http1/syntax.ts';
+import { FIELD_EXPECT, isEndToEnd, type RequestHead } from './http1/head.ts';
 import type { SnapshotBackend } from './routing/snapshot-types.ts';
 
 export interface MirrorStats {
@@ -54,11 +53,9 @@ export class MirrorSender {
       return;
     }
     const headers: string[] = [];
-    const listed = head.connectionTokens;
-    for (let i = 0; i < head.names.length; i++) {
-      const n = head.names[i]!;
-      if (HOP_BY_HOP.has(n) || n === 'content-length' || n === 'expect' || listed?.includes(n)) continue;
-      headers.push(head.rawNames[i]!, head.values[i]!);
+    for (let i = 0; i < head.count; i++) {
+      if (head.kinds[i] === FIELD_EXPECT || !isEndToEnd(head, i)) continue;
+      headers.push(head.rawName(i), head.value(i));
     }
     headers.push('x-forwarded-for', clientIp, 'x-sluice-mirror', '1');
     this.inFlight++;

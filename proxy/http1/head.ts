@@ -81,6 +81,22 @@ function classifyName(s: string, start: number, end: number): number {
   return FIELD_OTHER;
 }
 
+/**
+ * Whether field line i is end-to-end (RFC 9110 7.6.1): not hop-by-hop, not framing (the proxy frames
+ * each side itself) and not named in Connection. The one rule every forwarder here applies.
+ */
+export function isEndToEnd(f: Fields, i: number): boolean {
+  const k = f.kinds[i];
+  return (
+    k !== FIELD_DROP &&
+    k !== FIELD_CONNECTION &&
+    k !== FIELD_UPGRADE &&
+    k !== FIELD_CONTENT_LENGTH &&
+    k !== FIELD_TRANSFER_ENCODING &&
+    !(f.connectionNamesFields && f.listedInConnection(i))
+  );
+}
+
 /** Connection tokens that name no field to strip. */
 const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
 

@@ -5,16 +5,12 @@
 
 import {
   FIELD_CONNECTION,
-  FIELD_CONTENT_LENGTH,
-  FIELD_COOKIE,
-  FIELD_DROP,
-  FIELD_HOST,
-  FIELD_OTHER,
-  FIELD_TRANSFER_ENCODING,
+  FIELD_EXPECT,
   FIELD_UPGRADE,
   FIELD_XF_HOST,
   FIELD_XF_PROTO,
   FIELD_XFF,
+  isEndToEnd,
   type RequestHead,
   type ResponseHead,
 } from './head.ts';
@@ -37,16 +33,19 @@ export function buildUpstreamHead(head: RequestHead, host: ForwardingPeer, upgra
       ? s.slice(0, head.fieldsStart)
       : `${head.method} ${head.target} HTTP/1.1\r\n`;
   const kinds = head.kinds;
-  const listed = head.connectionNamesFields;
   let xff: string | null = null;
   let xfProto: string | null = null;
   let xfHost: string | null = null;
   let run = -1;
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i]!;
+    // the proxy writes its own X-Forwarded-* (from the values collected below) and answers Expect itself
     if (
-      (k === FIELD_OTHER || k === FIELD_HOST || k === FIELD_COOKIE) &&
-      !(listed && head.listedInConnection(i))
+      k !== FIELD_EXPECT &&
+      k !== FIELD_XFF &&
+      k !== FIELD_XF_PROTO &&
+      k !== FIELD_XF_HOST &&
+      isEndToEnd(head, i)
     ) {
       if (run < 0) run = head.lineStart(i);
       continue;
@@ -76,21 +75,12 @@ export function buildResponseHead(res: ResponseHead, framing: string): string {
   const s = res.source;
   let out = res.versionMinor === 1 ? s.slice(0, res.fieldsStart) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   const kinds = res.kinds;
-  const listed = res.connectionNamesFields;
   const switching = res.status === 101;
   let run = -1;
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i]!;
-    const keep =
-      switching && (k === FIELD_CONNECTION || k === FIELD_UPGRADE)
-        ? true
-        : k !== FIELD_DROP &&
-          k !== FIELD_CONNECTION &&
-          k !== FIELD_UPGRADE &&
-          k !== FIELD_CONTENT_LENGTH &&
-          k !== FIELD_TRANSFER_ENCODING &&
-          !(listed && res.listedInConnection(i));
-    if (keep) {
+    // a protocol switch relays its Connection / Upgrade to the client
+    if ((switching && (k === FIELD_CONNECTION || k === FIELD_UPGRADE)) || isEndToEnd(res, i)) {
       if (run < 0) run = res.lineStart(i);
       continue;
     }

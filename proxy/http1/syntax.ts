@@ -59,16 +59,3 @@ export function splitTokenList(value: string): string[] {
   }
   return out;
 }
-
-/** Headers that describe one connection and are never forwarded (RFC 9110 7.6.1), lower-case. */
-export const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
