@@ -1,16 +1,22 @@
 // Pod template hash and semantic template comparison.
 //
-// Deviation from Argo (documented): Argo hashes its Go PodTemplateSpec with FNV-32a (json/spew of the Go
-// struct, whose field order and zero-value rendering a TypeScript controller cannot reproduce exactly)
-// plus status.collisionCount, rendered with rand.SafeEncodeString. Sluice hashes a canonical JSON of the
-// template (keys sorted, empty values dropped, hash label removed) plus the collision count as 8
-// little-endian bytes, with the same FNV-32a and the same SafeEncodeString alphabet, so names look alike
-// and are stable across restarts. Existing ReplicaSets (including ones created by Argo) are ADOPTED by
-// semantic comparison (podTemplateEqualIgnoreHash: hash label removed, Kubernetes defaults applied to
-// both sides, empty values ignored), so taking over an Argo-managed Rollout creates no new pods.
+// computePodTemplateHash is Argo Rollouts' utils/hash.ComputePodTemplateHash: FNV-32a over the bytes Go's
+// json.Marshal writes for the template decoded into a k8s.io/api core/v1 PodTemplateSpec
+// (pod-template-json.ts, driven by the table scripts/pod-template-schema generates from k8s.io/api and
+// checks against Go in test/fixtures/pod-template-hash-vectors.json), then status.collisionCount as 8
+// little-endian bytes when set, rendered with rand.SafeEncodeString. A Rollout Argo manages therefore
+// gets the same rollouts-pod-template-hash and ReplicaSet name from Sluice, and is adopted with no new pods.
+//
+// Residual difference: the schema is Kubernetes 1.20's, while Argo vendors a newer k8s.io/api. A template
+// that sets a field added after 1.20 (for example a sidecar's initContainers[].restartPolicy, resizePolicy,
+// spec.os) keeps it in Argo's JSON but not in ours, so the hashes differ; every such field is optional
+// and omitempty, so templates that do not set one hash identically. Hence the second tier in plan.ts:
+// an existing ReplicaSet whose template is semantically equal (podTemplateEqualIgnoreHash: hash label
+// removed, Kubernetes defaults applied to both sides, empty values ignored) is adopted too.
 
 import { POD_TEMPLATE_HASH_LABEL } from '../api/rollout.ts';
 import type { PodTemplateSpec } from '../api/workloads.ts';
+import { podTemplateGoJson } from './pod-template-json.ts';
 
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -63,11 +69,10 @@ function withoutHashLabel(template: PodTemplateSpec): PodTemplateSpec {
   return { ...template, metadata: { ...(template.metadata ?? {}), labels } };
 }
 
-/** The pod template hash of a Rollout template and collision count (see the header for the deviation). */
+/** Argo's ComputePodTemplateHash of a Rollout's spec.template and status.collisionCount. */
 export function computePodTemplateHash(template: PodTemplateSpec, collisionCount?: number): string {
-  const json = new TextEncoder().encode(canonicalJson(withoutHashLabel(template)));
-  let h = fnv32a(json);
-  if (collisionCount !== undefined) {
+  let h = fnv32a(new TextEncoder().encode(podTemplateGoJson(template)));
+  if (typeof collisionCount === 'number') {
     const extra = new Uint8Array(8);
     new DataView(extra.buffer).setUint32(0, collisionCount >>> 0, true);
     h = fnv32a(extra, h);

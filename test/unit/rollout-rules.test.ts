@@ -278,12 +278,18 @@ describe('pod template hash', () => {
     expect(computePodTemplateHash(template)).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]+$/);
   });
 
-  it('is stable across key order and the hash label, and changes with the template or collisionCount', () => {
+  it('is stable across key order, and changes with the template, its labels or collisionCount', () => {
     const reordered = {
       spec: { containers: [{ ports: [{ containerPort: 80 }], image: 'nginx:1.25', name: 'web' }] },
-      metadata: { labels: { 'rollouts-pod-template-hash': 'zzz', app: 'web' } },
+      metadata: { labels: { app: 'web' } },
     };
     expect(computePodTemplateHash(reordered)).toBe(computePodTemplateHash(template));
+    // Argo hashes spec.template as it is; the hash label is only ever added to ReplicaSets.
+    const labelled = {
+      ...reordered,
+      metadata: { labels: { app: 'web', 'rollouts-pod-template-hash': 'zzz' } },
+    };
+    expect(computePodTemplateHash(labelled)).not.toBe(computePodTemplateHash(template));
     const changed = structuredClone(template);
     changed.spec.containers[0]!.image = 'nginx:1.26';
     expect(computePodTemplateHash(changed)).not.toBe(computePodTemplateHash(template));
