@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -48,6 +49,12 @@ var (
 		reflect.TypeOf(metav1.FieldsV1{}):    "fieldsV1",
 	}
 )
+
+// removedFields are fields of the 1.20 types that later Kubernetes releases deleted, so every Argo
+// Rollouts release (built against k8s.io/api 0.29 or newer) drops them when decoding.
+var removedFields = map[string]string{
+	"ObjectMeta.clusterName": "removed in Kubernetes 1.25",
+}
 
 // field is one JSON field of a struct after encoding/json's typeFields (Go 1.19) rules.
 type field struct {
@@ -243,7 +250,13 @@ func (s *schema) addStruct(t reflect.Type) string {
 	s.names[t] = name
 	s.byName[name] = t
 	s.order = append(s.order, t)
-	s.fields[t] = typeFields(t)
+	var kept []field
+	for _, f := range typeFields(t) {
+		if _, removed := removedFields[name+"."+f.name]; !removed {
+			kept = append(kept, f)
+		}
+	}
+	s.fields[t] = kept
 	return name
 }
 
@@ -254,7 +267,14 @@ func (s *schema) typeScript(k8sVersion string) string {
 	b.WriteString("// each struct's JSON fields in the order json.Marshal writes them, with embedded (inline) structs\n")
 	b.WriteString("// flattened. A field is [json name, kind, omitempty (1) or not (0)]. Kinds: string, bool, int,\n")
 	b.WriteString("// quantity (resource.Quantity), intstr (intstr.IntOrString), time (metav1.Time), fieldsV1 (raw\n")
-	b.WriteString("// JSON), *K pointer, []K slice, map[]K string-keyed map, or the name of another struct in the table.\n\n")
+	b.WriteString("// JSON), *K pointer, []K slice, map[]K string-keyed map, or the name of another struct in the table.\n")
+	b.WriteString("// Left out, as every Argo release drops them:")
+	var removed []string
+	for f, why := range removedFields {
+		removed = append(removed, fmt.Sprintf(" %s (%s)", f, why))
+	}
+	sort.Strings(removed)
+	b.WriteString(strings.Join(removed, ",") + ".\n\n")
 	fmt.Fprintf(&b, "export const POD_TEMPLATE_SCHEMA_K8S_VERSION = '%s';\n\n", k8sVersion)
 	b.WriteString("export type SchemaField = readonly [name: string, kind: string, omitEmpty: 0 | 1];\n\n")
 	b.WriteString("export const POD_TEMPLATE_ROOT = 'PodTemplateSpec';\n\n")
@@ -282,20 +302,53 @@ func (s *schema) typeScript(k8sVersion string) string {
 	return b.String()
 }
 
-// argoHash is argo-rollouts utils/hash.ComputePodTemplateHash.
-func argoHash(template *corev1.PodTemplateSpec, collisionCount *int32) (string, string) {
+// argoHash is argo-rollouts utils/hash.ComputePodTemplateHash over already marshalled template bytes.
+func argoHash(b []byte, collisionCount *int32) string {
 	h := fnv.New32a()
-	b, err := json.Marshal(template)
-	if err != nil {
-		panic(err)
-	}
 	h.Write(b)
 	if collisionCount != nil {
 		buf := make([]byte, 8)
 		binary.LittleEndian.PutUint32(buf, uint32(*collisionCount))
 		h.Write(buf)
 	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32())), string(b)
+	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+}
+
+// zeroCreationTimestamp matches a zero ObjectMeta.creationTimestamp with the comma that joins it.
+var zeroCreationTimestamp = regexp.MustCompile(`(,?)"creationTimestamp":null(,?)`)
+
+// omitZeroCreationTimestamp turns Go 1.19 / k8s 1.20 output into what k8s.io/apimachinery 0.33+ built
+// with Go 1.24+ writes: ObjectMeta.CreationTimestamp is tagged omitzero there (kubernetes PR 130989), so a
+// zero one is left out instead of written as null. Neither that tag nor omitzero exist in this toolchain,
+// hence the textual edit; it is exact because an escaped string can never contain `"creationTimestamp":null`
+// (quotes inside strings are escaped) and FieldsV1 keys are prefixed ("f:creationTimestamp").
+func omitZeroCreationTimestamp(b []byte) []byte {
+	return zeroCreationTimestamp.ReplaceAllFunc(b, func(m []byte) []byte {
+		if bytes.HasPrefix(m, []byte(",")) && bytes.HasSuffix(m, []byte(",")) {
+			return []byte(",")
+		}
+		return nil
+	})
+}
+
+// hashes of one marshalled template: without collisionCount, and with each of collisionCounts.
+func hashes(b []byte) (string, map[string]string) {
+	byCount := map[string]string{}
+	for _, c := range collisionCounts {
+		c := c
+		byCount[fmt.Sprint(c)] = argoHash(b, &c)
+	}
+	return argoHash(b, nil), byCount
+}
+
+// clearRemovedFields zeroes what removedFields lists, wherever an ObjectMeta occurs in a template.
+func clearRemovedFields(tpl *corev1.PodTemplateSpec) {
+	tpl.ObjectMeta.ClusterName = ""
+	for i := range tpl.Spec.Volumes {
+		if e := tpl.Spec.Volumes[i].Ephemeral; e != nil && e.VolumeClaimTemplate != nil {
+			e.VolumeClaimTemplate.ObjectMeta.ClusterName = ""
+		}
+	}
 }
 
 type namedTemplate struct {
@@ -310,9 +363,16 @@ type inputs struct {
 	Strings    []string        `json:"strings"`
 }
 
+// templateVector holds one template's JSON and hashes twice: as Argo Rollouts <= v1.8 (k8s.io/api 0.29,
+// creationTimestamp null) and >= v1.9 (k8s.io/api 0.34, zero creationTimestamp omitted).
 type templateVector struct {
-	Name                 string            `json:"name"`
-	Input                json.RawMessage   `json:"input"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+	V18   flavorVector    `json:"argoV1_8"`
+	V19   flavorVector    `json:"argoV1_9"`
+}
+
+type flavorVector struct {
 	GoJSON               string            `json:"goJson"`
 	Hash                 string            `json:"hash"`
 	HashByCollisionCount map[string]string `json:"hashByCollisionCount"`
@@ -392,17 +452,24 @@ func main() {
 		if err := json.Unmarshal(nt.Template, &tpl); err != nil {
 			panic(fmt.Sprintf("%s: %v", nt.Name, err))
 		}
+		clearRemovedFields(&tpl)
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, nt.Template); err != nil {
 			panic(err)
 		}
-		hash, goJSON := argoHash(&tpl, nil)
-		byCount := map[string]string{}
-		for _, c := range collisionCounts {
-			c := c
-			byCount[fmt.Sprint(c)], _ = argoHash(&tpl, &c)
+		b, err := json.Marshal(&tpl)
+		if err != nil {
+			panic(err)
 		}
-		tvs = append(tvs, templateVector{Name: nt.Name, Input: compact.Bytes(), GoJSON: goJSON, Hash: hash, HashByCollisionCount: byCount})
+		hash, byCount := hashes(b)
+		b19 := omitZeroCreationTimestamp(b)
+		hash19, byCount19 := hashes(b19)
+		tvs = append(tvs, templateVector{
+			Name:  nt.Name,
+			Input: compact.Bytes(),
+			V18:   flavorVector{GoJSON: string(b), Hash: hash, HashByCollisionCount: byCount},
+			V19:   flavorVector{GoJSON: string(b19), Hash: hash19, HashByCollisionCount: byCount19},
+		})
 	}
 
 	var quantities []valueVector

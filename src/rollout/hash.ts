@@ -5,18 +5,22 @@
 // (pod-template-json.ts, driven by the table scripts/pod-template-schema generates from k8s.io/api and
 // checks against Go in test/fixtures/pod-template-hash-vectors.json), then status.collisionCount as 8
 // little-endian bytes when set, rendered with rand.SafeEncodeString. A Rollout Argo manages therefore
-// gets the same rollouts-pod-template-hash and ReplicaSet name from Sluice, and is adopted with no new pods.
+// gets the same rollouts-pod-template-hash and ReplicaSet name from Sluice.
 //
-// Residual difference: the schema is Kubernetes 1.20's, while Argo vendors a newer k8s.io/api. A template
-// that sets a field added after 1.20 (for example a sidecar's initContainers[].restartPolicy, resizePolicy,
-// spec.os) keeps it in Argo's JSON but not in ours, so the hashes differ; every such field is optional
-// and omitempty, so templates that do not set one hash identically. Hence the second tier in plan.ts:
-// an existing ReplicaSet whose template is semantically equal (podTemplateEqualIgnoreHash: hash label
-// removed, Kubernetes defaults applied to both sides, empty values ignored) is adopted too.
+// Argo's bytes depend on its Kubernetes libraries: v1.9 and later leave a zero creationTimestamp out,
+// v1.8 and earlier write it as null, so one template has two Argo hashes. Sluice names new ReplicaSets
+// with the current (v1.9+) one; plan.ts recognises a ReplicaSet labelled with either (argoPodTemplateHashes).
+//
+// Residual difference: the schema is Kubernetes 1.20's, while Argo vendors k8s.io/api 0.29 (v1.8) or 0.34
+// (v1.9+). A template that sets a field added after 1.20 (a sidecar's initContainers[].restartPolicy,
+// resizePolicy, spec.os, ...) keeps it in Argo's JSON but not in ours, so the hashes differ; such fields are
+// optional and omitempty, so templates that do not set one hash identically. Hence the second tier in
+// plan.ts: an existing ReplicaSet whose template is semantically equal (podTemplateEqualIgnoreHash: hash
+// label removed, Kubernetes defaults applied to both sides, empty values ignored) is adopted too.
 
 import { POD_TEMPLATE_HASH_LABEL } from '../api/rollout.ts';
 import type { PodTemplateSpec } from '../api/workloads.ts';
-import { podTemplateGoJson } from './pod-template-json.ts';
+import { type PodTemplateJsonFlavor, podTemplateGoJson } from './pod-template-json.ts';
 
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -70,14 +74,26 @@ function withoutHashLabel(template: PodTemplateSpec): PodTemplateSpec {
 }
 
 /** Argo's ComputePodTemplateHash of a Rollout's spec.template and status.collisionCount. */
-export function computePodTemplateHash(template: PodTemplateSpec, collisionCount?: number): string {
-  let h = fnv32a(new TextEncoder().encode(podTemplateGoJson(template)));
+export function computePodTemplateHash(
+  template: PodTemplateSpec,
+  collisionCount?: number,
+  flavor: PodTemplateJsonFlavor = 'argo-v1.9',
+): string {
+  let h = fnv32a(new TextEncoder().encode(podTemplateGoJson(template, flavor)));
   if (typeof collisionCount === 'number') {
     const extra = new Uint8Array(8);
     new DataView(extra.buffer).setUint32(0, collisionCount >>> 0, true);
     h = fnv32a(extra, h);
   }
   return safeEncodeString(String(h));
+}
+
+/** The hashes Argo Rollouts >= v1.9 and <= v1.8 give a template: the labels an Argo ReplicaSet may carry. */
+export function argoPodTemplateHashes(template: PodTemplateSpec, collisionCount?: number): [string, string] {
+  return [
+    computePodTemplateHash(template, collisionCount, 'argo-v1.9'),
+    computePodTemplateHash(template, collisionCount, 'argo-v1.8'),
+  ];
 }
 
 function imagePullPolicyDefault(image: unknown): string {

@@ -33,7 +33,7 @@ import {
   rsHash,
   rsRevision,
 } from './context.ts';
-import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
+import { argoPodTemplateHashes, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
 import { maxUnavailable } from './replicas.ts';
 import { computeConditions, computeCounts, pruneUndefined } from './status.ts';
@@ -159,12 +159,19 @@ export function planRollout(obs: Observed): Plan {
     .filter((rs) => !rs.metadata.deletionTimestamp)
     .map((rs) => structuredClone(rs));
 
-  // --- the new ReplicaSet: adopt by semantic template comparison, else create under the computed hash ---
+  // --- the new ReplicaSet (Argo's FindNewReplicaSet). Tier 1: the ReplicaSet labelled with the template's
+  // Argo hash (v1.9+ or v1.8 bytes) is it, even if its live template has since diverged (API-server
+  // defaults such as a volume's defaultMode, admission webhooks). Tier 2: a ReplicaSet whose template is
+  // semantically equal (hash written by another algorithm, or a field newer than our schema). Else a new
+  // ReplicaSet under the current hash. ---
   const template = ro.spec.template ?? {};
-  const hash = computePodTemplateHash(template, status.collisionCount);
-  const matching = allRSs.filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template));
+  const hashes = argoPodTemplateHashes(template, status.collisionCount);
+  const hash = hashes[0];
   let newRS =
-    matching.find((rs) => rsHash(rs) === hash) ?? matching.sort((a, b) => rsRevision(b) - rsRevision(a))[0];
+    hashes.map((h) => allRSs.find((rs) => rsHash(rs) === h)).find((rs) => rs !== undefined) ??
+    allRSs
+      .filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template))
+      .sort((a, b) => rsRevision(b) - rsRevision(a))[0];
   let newRSCreated = false;
   const maxOldRevision = Math.max(0, ...allRSs.filter((rs) => rs !== newRS).map(rsRevision));
   const revision = newRS && rsRevision(newRS) > maxOldRevision ? rsRevision(newRS) : maxOldRevision + 1;

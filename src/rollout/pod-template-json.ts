@@ -12,9 +12,20 @@
 //   metav1.Time as RFC 3339 in UTC with whole seconds (the zero time as null).
 // Values Go would refuse to decode (a malformed quantity or time, a string where a number belongs) make
 // Argo reject the whole Rollout; here they degrade to the zero value or the raw string instead.
+//
+// Two flavours, because Argo's own bytes changed with its Kubernetes libraries: up to v1.8 (k8s.io/api
+// 0.29) a zero metadata.creationTimestamp is written as null; from v1.9 (0.34, built with Go >= 1.24) the
+// field is tagged omitzero (kubernetes PR 130989) and left out. Argo v1.9 hashes every template differently
+// from v1.8 for that reason alone (argo-rollouts issue 4696).
 
 import { POD_TEMPLATE_ROOT, POD_TEMPLATE_STRUCTS } from './pod-template-schema.ts';
 import { parseQuantity, quantityString } from './quantity.ts';
+
+/** Whose json.Marshal to reproduce: Argo Rollouts >= v1.9 (the default) or <= v1.8. */
+export type PodTemplateJsonFlavor = 'argo-v1.9' | 'argo-v1.8';
+
+/** Fields tagged omitzero in k8s.io/apimachinery 0.33+, keyed "Struct.field". */
+const OMIT_ZERO_SINCE_V1_9 = new Set(['ObjectMeta.creationTimestamp']);
 
 type Node =
   | { kind: 'string' | 'bool' | 'int' | 'quantity' | 'intstr' | 'time' | 'fieldsV1' }
@@ -207,7 +218,7 @@ function isEmpty(node: Node, v: unknown): boolean {
 }
 
 /** Appends Go's encoding of `v` decoded into `node` (absent/null = the zero value). */
-function encode(node: Node, v: unknown, out: string[]): void {
+function encode(node: Node, v: unknown, out: string[], flavor: PodTemplateJsonFlavor): void {
   switch (node.kind) {
     case 'string':
       out.push(goJsonString(typeof v === 'string' ? v : ''));
@@ -239,7 +250,7 @@ function encode(node: Node, v: unknown, out: string[]): void {
       return;
     case 'pointer':
       if (v === undefined || v === null) out.push('null');
-      else encode(node.elem, v, out);
+      else encode(node.elem, v, out, flavor);
       return;
     case 'slice':
       if (!Array.isArray(v)) {
@@ -249,7 +260,7 @@ function encode(node: Node, v: unknown, out: string[]): void {
       out.push('[');
       v.forEach((item, i) => {
         if (i > 0) out.push(',');
-        encode(node.elem, item, out);
+        encode(node.elem, item, out, flavor);
       });
       out.push(']');
       return;
@@ -265,7 +276,7 @@ function encode(node: Node, v: unknown, out: string[]): void {
       entries.forEach(([k, x], i) => {
         if (i > 0) out.push(',');
         out.push(goJsonString(k), ':');
-        encode(node.elem, x, out);
+        encode(node.elem, x, out, flavor);
       });
       out.push('}');
       return;
@@ -277,10 +288,19 @@ function encode(node: Node, v: unknown, out: string[]): void {
       for (const field of node.fields) {
         const fv = Object.hasOwn(obj, field.name) ? obj[field.name] : undefined;
         if (field.omitEmpty && isEmpty(field.node, fv)) continue;
+        const value: string[] = [];
+        encode(field.node, fv, value, flavor);
+        // omitzero: metav1.Time's IsZero is exactly the case its MarshalJSON writes as null.
+        if (
+          value[0] === 'null' &&
+          flavor === 'argo-v1.9' &&
+          OMIT_ZERO_SINCE_V1_9.has(`${node.name}.${field.name}`)
+        ) {
+          continue;
+        }
         if (!first) out.push(',');
         first = false;
-        out.push(goJsonString(field.name), ':');
-        encode(field.node, fv, out);
+        out.push(goJsonString(field.name), ':', ...value);
       }
       out.push('}');
       return;
@@ -288,9 +308,9 @@ function encode(node: Node, v: unknown, out: string[]): void {
   }
 }
 
-/** json.Marshal of the corev1.PodTemplateSpec Go decodes from `template`. */
-export function podTemplateGoJson(template: unknown): string {
+/** json.Marshal of the corev1.PodTemplateSpec Go decodes from `template`, as the given Argo release does. */
+export function podTemplateGoJson(template: unknown, flavor: PodTemplateJsonFlavor = 'argo-v1.9'): string {
   const out: string[] = [];
-  encode(compile(POD_TEMPLATE_ROOT), template, out);
+  encode(compile(POD_TEMPLATE_ROOT), template, out, flavor);
   return out.join('');
 }

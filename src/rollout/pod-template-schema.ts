@@ -4,6 +4,7 @@
 // flattened. A field is [json name, kind, omitempty (1) or not (0)]. Kinds: string, bool, int,
 // quantity (resource.Quantity), intstr (intstr.IntOrString), time (metav1.Time), fieldsV1 (raw
 // JSON), *K pointer, []K slice, map[]K string-keyed map, or the name of another struct in the table.
+// Left out as removed upstream since: ObjectMeta.clusterName (removed in Kubernetes 1.25).
 
 export const POD_TEMPLATE_SCHEMA_K8S_VERSION = '1.20.2';
 
@@ -31,7 +32,6 @@ export const POD_TEMPLATE_STRUCTS: Readonly<Record<string, readonly SchemaField[
     ['annotations', 'map[]string', 1],
     ['ownerReferences', '[]OwnerReference', 1],
     ['finalizers', '[]string', 1],
-    ['clusterName', 'string', 1],
     ['managedFields', '[]ManagedFieldsEntry', 1],
   ],
   PodSpec: [
