@@ -21,10 +21,8 @@ let sluiceBuilt = false;
 /** Builds dist/ once per run unless BENCH_SLUICE_MAIN points elsewhere. */
 export function ensureSluiceBuilt(): void {
   if (process.env.BENCH_SLUICE_MAIN || sluiceBuilt) return;
-  execFileSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  });
+  // `npm run build`: tsc, then the control-plane .proto the proxy loads at run time.
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
   sluiceBuilt = true;
 }
 const READY_TIMEOUT_MS = 10_000;

@@ -1,7 +1,8 @@
 // Kubernetes API access: loads the kubeconfig (--kubeconfig, then $KUBECONFIG, then the in-cluster service
 // account, then ~/.kube/config) with ./kubeconfig.ts, and sends requests over one keep-alive undici
-// Agent built from its TLS settings. A client-side token bucket (qps 40, burst 80: Argo's --qps/--burst)
-// paces requests; watches are not paced. Failures come back as StoreError with the API server's reason.
+// Agent built from its TLS settings. A client-side token bucket (qps 40, burst 80: Argo's --qps/--burst;
+// ./rate-limiter.ts) paces requests, Events in a lane that yields to everything else; watches are not
+// paced. Failures come back as StoreError with the API server's reason.
 
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { Agent, type Dispatcher, request } from 'undici';
 import { StoreError, type StoreErrorReason } from '../store/object-store.ts';
 import { KubeConfig, type KubeConfigLike } from './kubeconfig.ts';
+import { type Lane, RateLimiter } from './rate-limiter.ts';
 
 export const DEFAULT_QPS = 40;
 export const DEFAULT_BURST = 80;
@@ -88,6 +90,8 @@ export interface RequestOptions {
   readonly record?: Omit<RequestRecord, 'statusCode'>;
   /** Skip the client-side rate limiter (watches, leader election). */
   readonly unpaced?: boolean;
+  /** `low`: only when no other request waits for the rate limiter (Events). */
+  readonly lane?: Lane;
 }
 
 export interface KubeResponse {
@@ -127,10 +131,7 @@ export class KubeClient {
   readonly server: string;
   readonly #dispatcher: Dispatcher;
   readonly #onRequest: ((record: RequestRecord) => void) | undefined;
-  readonly #qps: number;
-  readonly #burst: number;
-  #tokens: number;
-  #lastRefillMs = Date.now();
+  readonly limiter: RateLimiter;
   #headers: Record<string, string> = {};
   #headersAtMs = 0;
   #closed = false;
@@ -140,9 +141,7 @@ export class KubeClient {
     this.server = config.getCurrentCluster()!.server.replace(/\/+$/, '');
     this.#dispatcher = dispatcher;
     this.#onRequest = options.onRequest;
-    this.#qps = options.qps ?? DEFAULT_QPS;
-    this.#burst = options.burst ?? DEFAULT_BURST;
-    this.#tokens = this.#burst;
+    this.limiter = new RateLimiter(options.qps ?? DEFAULT_QPS, options.burst ?? DEFAULT_BURST);
   }
 
   static async create(config: KubeConfigLike, options: KubeClientOptions = {}): Promise<KubeClient> {
@@ -160,7 +159,7 @@ export class KubeClient {
 
   /** Sends one request; resolves with any HTTP status, rejects only when no response arrived. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<KubeResponse> {
-    if (!options.unpaced) await this.#pace();
+    if (!options.unpaced) await this.limiter.acquire(options.lane);
     const headers = await this.#authHeaders();
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {}))
@@ -227,6 +226,7 @@ export class KubeClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.limiter.releaseAll();
     await this.#dispatcher.destroy();
   }
 
@@ -254,15 +254,5 @@ export class KubeClient {
       }
     }
     return this.#headers;
-  }
-
-  async #pace(): Promise<void> {
-    const nowMs = Date.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((nowMs - this.#lastRefillMs) * this.#qps) / 1000);
-    this.#lastRefillMs = nowMs;
-    this.#tokens -= 1;
-    if (this.#tokens >= 0) return;
-    const waitMs = (-this.#tokens / this.#qps) * 1000;
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
 }

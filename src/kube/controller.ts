@@ -179,9 +179,17 @@ export class Controller {
             });
           }
         },
+        onDropped: (obj, reason) => {
+          this.#metrics?.eventsDropped.inc({});
+          this.log.debug(
+            { object: `${obj.kind}/${obj.metadata.name}`, reason },
+            'event queue full; event dropped',
+          );
+        },
       },
     });
     this.#metrics = createControllerMetrics(this.#store, { version: VERSION, isLeader: () => this.#leading });
+    this.#metrics.addRateLimiter(this.#client.limiter);
     this.#metrics.addQueue('rollouts', this.rolloutQueue);
     this.#metrics.addQueue('analysisruns', this.analysisQueue);
     const host = o.listenHost ?? '0.0.0.0';

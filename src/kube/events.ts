@@ -1,7 +1,9 @@
 // Kubernetes Events (core/v1) as client-go's EventRecorder writes them: identical events (same object,
 // type, reason, message) within the cache are aggregated into one Event whose count and lastTimestamp are
 // patched; a per-object token bucket (burst 25, one token per 5 minutes: EventSourceObjectSpamFilter)
-// drops floods. Writing is asynchronous and best effort: failures are logged, never thrown.
+// drops floods. Writing is asynchronous and best effort: failures are logged, never thrown. At most
+// MAX_QUEUED_EVENTS wait to be written (client-go's broadcaster queue, DropIfChannelFull): the API client
+// sends events only when no reconcile request is waiting, so after a burst they queue here, bounded.
 
 import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '../store/object-store.ts';
@@ -11,6 +13,7 @@ import { collectionPath, objectPath } from './resources.ts';
 export const EVENT_SPAM_BURST = 25;
 export const EVENT_SPAM_REFILL_MS = 300_000;
 const MAX_CACHED = 4096;
+export const MAX_QUEUED_EVENTS = 1000;
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -31,6 +34,9 @@ export interface EventRecorderOptions {
   readonly onError?: (message: string) => void;
   /** Called for every event accepted (for rollout_events_total). */
   readonly onEvent?: (obj: KubeObject, type: EventType, reason: string) => void;
+  /** Called for an event dropped because MAX_QUEUED_EVENTS are already waiting. */
+  readonly onDropped?: (obj: KubeObject, reason: string) => void;
+  readonly maxQueued?: number;
 }
 
 interface Aggregate {
@@ -56,6 +62,7 @@ export class EventRecorder {
   readonly #buckets = new Map<string, Bucket>();
   /** Serialises writes per aggregate key so counts never go backwards. */
   #chain: Promise<void> = Promise.resolve();
+  #queued = 0;
 
   constructor(sink: EventSink, options: EventRecorderOptions) {
     this.#sink = sink;
@@ -67,10 +74,24 @@ export class EventRecorder {
     const namespace = obj.metadata.namespace || 'default';
     const objectKey = `${obj.kind}/${namespace}/${obj.metadata.name}/${obj.metadata.uid ?? ''}`;
     if (!this.#take(objectKey)) return;
+    if (this.#queued >= (this.#options.maxQueued ?? MAX_QUEUED_EVENTS)) {
+      this.#options.onDropped?.(obj, reason);
+      return;
+    }
     this.#options.onEvent?.(obj, type, reason);
     const key = `${objectKey}/${type}/${reason}/${message}`;
     const nowTs = timestamp(this.#now());
-    this.#chain = this.#chain.then(() => this.#write(obj, namespace, key, type, reason, message, nowTs));
+    this.#queued += 1;
+    this.#chain = this.#chain
+      .then(() => this.#write(obj, namespace, key, type, reason, message, nowTs))
+      .finally(() => {
+        this.#queued -= 1;
+      });
+  }
+
+  /** Events accepted and not yet written. */
+  get queued(): number {
+    return this.#queued;
   }
 
   /** Resolves when every event recorded so far has been written (or failed). */
@@ -168,6 +189,7 @@ export function kubeEventSink(client: KubeClient): EventSink {
     async create(namespace, event) {
       const res = await client.request('POST', collectionPath('Event', namespace), {
         body: event,
+        lane: 'low',
         record: {
           verb: 'Create',
           resource: 'events',
@@ -181,6 +203,7 @@ export function kubeEventSink(client: KubeClient): EventSink {
       const res = await client.request('PATCH', objectPath('Event', namespace, name), {
         body: { count, lastTimestamp },
         contentType: 'application/merge-patch+json',
+        lane: 'low',
         record: { verb: 'Patch', resource: 'events', namespace, name },
       });
       return { ok: res.status === 200, status: res.status };

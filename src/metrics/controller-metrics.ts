@@ -150,6 +150,13 @@ export interface ControllerMetrics {
   readonly experimentReconcile: Histogram;
   readonly experimentReconcileError: Counter;
   readonly k8sRequests: Counter;
+  /** sluice_events_dropped_total: Events not written because the event queue was full. */
+  readonly eventsDropped: Counter;
+  /** Exposes the API client's rate limiter: time spent waiting for a token, requests waiting per lane. */
+  addRateLimiter(limiter: {
+    readonly waitedMs: number;
+    readonly pending: Readonly<Record<string, number>>;
+  }): void;
   /** Registers a work queue's depth and adds (client-go's workqueue_depth / workqueue_adds_total). */
   addQueue(name: string, queue: { readonly length: number; readonly adds: number }): void;
   expose(): string;
@@ -447,6 +454,31 @@ export function createControllerMetrics(
       'counter',
     ),
   );
+  const eventsDropped = registry.register(
+    new Counter(
+      'sluice_events_dropped_total',
+      'Kubernetes Events dropped because the event queue was full.',
+      [],
+    ),
+  );
+  let limiter: { readonly waitedMs: number; readonly pending: Readonly<Record<string, number>> } | undefined;
+  registry.register(
+    new Collector(
+      'sluice_k8s_client_rate_limit_wait_seconds_total',
+      'Time API requests spent waiting for the client-side rate limiter (--qps/--burst).',
+      () => (limiter ? [{ labels: {}, value: limiter.waitedMs / 1000 }] : []),
+      'counter',
+    ),
+  );
+  registry.register(
+    new Collector(
+      'sluice_k8s_client_rate_limit_pending',
+      'API requests waiting for the client-side rate limiter, per lane (low: Events).',
+      function* () {
+        for (const [lane, n] of Object.entries(limiter?.pending ?? {})) yield { labels: { lane }, value: n };
+      },
+    ),
+  );
   registerProcessMetrics(registry);
 
   return {
@@ -460,6 +492,10 @@ export function createControllerMetrics(
     experimentReconcile,
     experimentReconcileError,
     k8sRequests,
+    eventsDropped,
+    addRateLimiter: (l) => {
+      limiter = l;
+    },
     addQueue: (name, queue) => {
       queues.set(name, queue);
     },

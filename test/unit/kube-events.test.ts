@@ -104,4 +104,39 @@ describe('event recorder', () => {
     await broken.flush();
     expect(errors).toEqual(['event B: connection refused']);
   });
+
+  it('keeps at most maxQueued events waiting for the API and reports the ones it drops', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const written: string[] = [];
+    const sink: EventSink = {
+      async create(_namespace, event) {
+        await gate;
+        written.push(String(event.reason));
+        return { ok: true, status: 201 };
+      },
+      async patchCount() {
+        return { ok: true, status: 200 };
+      },
+    };
+    const dropped: string[] = [];
+    const recorder = new EventRecorder(sink, {
+      component: 'sluice-controller',
+      maxQueued: 3,
+      onDropped: (_obj, reason) => dropped.push(reason),
+    });
+    const others = ['a', 'b', 'c', 'd', 'e'].map((name) => ({ ...ro, metadata: { ...ro.metadata, name } }));
+    for (const [i, obj] of others.entries()) recorder.record(obj, 'Normal', `Reason${i}`, 'm');
+    expect(recorder.queued).toBe(3);
+    expect(dropped).toEqual(['Reason3', 'Reason4']);
+    release();
+    await recorder.flush();
+    expect(written).toEqual(['Reason0', 'Reason1', 'Reason2']);
+    expect(recorder.queued).toBe(0);
+    recorder.record(others[4]!, 'Normal', 'Later', 'm');
+    await recorder.flush();
+    expect(written).toEqual(['Reason0', 'Reason1', 'Reason2', 'Later']);
+  });
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CONTROLLER_NODE_OPTIONS } from '../../src/cli/controller.ts';
 import { CACHED_KINDS } from '../../src/kube/kube-store.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
 
@@ -94,5 +95,16 @@ describe('deploy RBAC', () => {
     expect(container.ports.map((p: { containerPort: number }) => p.containerPort).sort()).toEqual([
       8080, 8090,
     ]);
+  });
+
+  it('runs the controller with the same node flags in the Deployment, the image and the benchmark', () => {
+    const deployment = parse(readFileSync(join(BASE, 'deployment.yaml'), 'utf8'));
+    const env = deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    expect(env.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(CONTROLLER_NODE_OPTIONS);
+    const dockerfile = readFileSync(join(BASE, '..', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`ENV NODE_OPTIONS=${CONTROLLER_NODE_OPTIONS}\n`);
+    expect(readFileSync(join(BASE, '..', '..', 'bench', 'controller.ts'), 'utf8')).toContain(
+      'CONTROLLER_NODE_OPTIONS',
+    );
   });
 });
