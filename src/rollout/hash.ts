@@ -9,7 +9,7 @@
 //
 // Argo's bytes depend on its Kubernetes libraries: v1.9 and later leave a zero creationTimestamp out,
 // v1.8 and earlier write it as null, so one template has two Argo hashes. Sluice names new ReplicaSets
-// with the current (v1.9+) one; plan.ts recognises a ReplicaSet labelled with either (argoPodTemplateHashes).
+// with the current (v1.9+) one; plan.ts recognises a ReplicaSet labelled with either.
 //
 // Residual difference: the schema is Kubernetes 1.20's, while Argo vendors k8s.io/api 0.29 (v1.8) or 0.34
 // (v1.9+). A template that sets a field added after 1.20 (a sidecar's initContainers[].restartPolicy,
@@ -86,14 +86,6 @@ export function computePodTemplateHash(
     h = fnv32a(extra, h);
   }
   return safeEncodeString(String(h));
-}
-
-/** The hashes Argo Rollouts >= v1.9 and <= v1.8 give a template: the labels an Argo ReplicaSet may carry. */
-export function argoPodTemplateHashes(template: PodTemplateSpec, collisionCount?: number): [string, string] {
-  return [
-    computePodTemplateHash(template, collisionCount, 'argo-v1.9'),
-    computePodTemplateHash(template, collisionCount, 'argo-v1.8'),
-  ];
 }
 
 function imagePullPolicyDefault(image: unknown): string {

@@ -33,7 +33,7 @@ import {
   rsHash,
   rsRevision,
 } from './context.ts';
-import { argoPodTemplateHashes, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
+import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
 import { maxUnavailable } from './replicas.ts';
 import { computeConditions, computeCounts, pruneUndefined } from './status.ts';
@@ -165,10 +165,11 @@ export function planRollout(obs: Observed): Plan {
   // semantically equal (hash written by another algorithm, or a field newer than our schema). Else a new
   // ReplicaSet under the current hash. ---
   const template = ro.spec.template ?? {};
-  const hashes = argoPodTemplateHashes(template, status.collisionCount);
-  const hash = hashes[0];
+  const hash = computePodTemplateHash(template, status.collisionCount);
+  const withLabel = (h: string) => allRSs.find((rs) => rsHash(rs) === h);
   let newRS =
-    hashes.map((h) => allRSs.find((rs) => rsHash(rs) === h)).find((rs) => rs !== undefined) ??
+    withLabel(hash) ??
+    withLabel(computePodTemplateHash(template, status.collisionCount, 'argo-v1.8')) ??
     allRSs
       .filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template))
       .sort((a, b) => rsRevision(b) - rsRevision(a))[0];

@@ -30,7 +30,16 @@ const OMIT_ZERO_SINCE_V1_9 = new Set(['ObjectMeta.creationTimestamp']);
 type Node =
   | { kind: 'string' | 'bool' | 'int' | 'quantity' | 'intstr' | 'time' | 'fieldsV1' }
   | { kind: 'pointer' | 'slice' | 'map'; elem: Node }
-  | { kind: 'struct'; name: string; fields: { name: string; node: Node; omitEmpty: boolean }[] };
+  | { kind: 'struct'; name: string; fields: StructField[] };
+
+interface StructField {
+  name: string;
+  /** The JSON key with its colon, escaped once. */
+  key: string;
+  node: Node;
+  omitEmpty: boolean;
+  omitZeroV19: boolean;
+}
 
 const SCALARS = new Set(['string', 'bool', 'int', 'quantity', 'intstr', 'time', 'fieldsV1']);
 const compiled = new Map<string, Node>();
@@ -50,7 +59,11 @@ function compile(kind: string): Node {
     const struct: Node = { kind: 'struct', name: kind, fields: [] };
     compiled.set(kind, struct); // before its fields, in case a type refers to itself
     for (const [name, fieldKind, omitEmpty] of fields) {
-      struct.fields.push({ name, node: compile(fieldKind), omitEmpty: omitEmpty === 1 });
+      const omitZeroV19 = OMIT_ZERO_SINCE_V1_9.has(`${kind}.${name}`);
+      if (omitZeroV19 && fieldKind !== 'time')
+        throw new Error(`omitzero is only handled for time fields: ${kind}.${name}`);
+      const key = `${goJsonString(name)}:`;
+      struct.fields.push({ name, key, node: compile(fieldKind), omitEmpty: omitEmpty === 1, omitZeroV19 });
     }
     return struct;
   }
@@ -60,8 +73,13 @@ function compile(kind: string): Node {
 
 const HEX = '0123456789abcdef';
 
+// Anything goJsonString changes: controls, quote, backslash, HTML specials, U+2028/9, surrogates.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what Go escapes
+const NEEDS_ESCAPE_RE = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/;
+
 /** Go's encodeState.string with HTML escaping, as json.Marshal writes it. */
 export function goJsonString(s: string): string {
+  if (!NEEDS_ESCAPE_RE.test(s)) return `"${s}"`;
   let out = '"';
   let start = 0;
   for (let i = 0; i < s.length; i++) {
@@ -288,19 +306,17 @@ function encode(node: Node, v: unknown, out: string[], flavor: PodTemplateJsonFl
       for (const field of node.fields) {
         const fv = Object.hasOwn(obj, field.name) ? obj[field.name] : undefined;
         if (field.omitEmpty && isEmpty(field.node, fv)) continue;
-        const value: string[] = [];
-        encode(field.node, fv, value, flavor);
-        // omitzero: metav1.Time's IsZero is exactly the case its MarshalJSON writes as null.
+        // omitzero on a metav1.Time: its IsZero is exactly the case its MarshalJSON writes as null.
         if (
-          value[0] === 'null' &&
+          field.omitZeroV19 &&
           flavor === 'argo-v1.9' &&
-          OMIT_ZERO_SINCE_V1_9.has(`${node.name}.${field.name}`)
+          (typeof fv !== 'string' || goTimeJson(fv) === 'null')
         ) {
           continue;
         }
-        if (!first) out.push(',');
+        out.push(first ? field.key : `,${field.key}`);
         first = false;
-        out.push(goJsonString(field.name), ':', ...value);
+        encode(field.node, fv, out, flavor);
       }
       out.push('}');
       return;
