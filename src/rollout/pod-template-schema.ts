@@ -4,7 +4,7 @@
 // flattened. A field is [json name, kind, omitempty (1) or not (0)]. Kinds: string, bool, int,
 // quantity (resource.Quantity), intstr (intstr.IntOrString), time (metav1.Time), fieldsV1 (raw
 // JSON), *K pointer, []K slice, map[]K string-keyed map, or the name of another struct in the table.
-// Left out as removed upstream since: ObjectMeta.clusterName (removed in Kubernetes 1.25).
+// Left out, as every Argo release drops them: ObjectMeta.clusterName (removed in Kubernetes 1.25).
 
 export const POD_TEMPLATE_SCHEMA_K8S_VERSION = '1.20.2';
 
