@@ -15,8 +15,8 @@
 //
 // Two flavours, because Argo's own bytes changed with its Kubernetes libraries: up to v1.8 (k8s.io/api
 // 0.29) a zero metadata.creationTimestamp is written as null; from v1.9 (0.34, built with Go >= 1.24) the
-// field is tagged omitzero (kubernetes PR 130989) and left out. Argo v1.9 hashes every template differently
-// from v1.8 for that reason alone (argo-rollouts issue 4696).
+// field is tagged omitzero (kubernetes PR 130989) and left out, which by itself changes the hash of every
+// template (the spurious revisions after upgrading Argo to v1.9, argo-rollouts issue 4696).
 
 import { POD_TEMPLATE_ROOT, POD_TEMPLATE_STRUCTS } from './pod-template-schema.ts';
 import { parseQuantity, quantityString } from './quantity.ts';
