@@ -13,7 +13,7 @@ import {
   parseAnalysisRun,
 } from '../api/analysis-run.ts';
 import { formatFieldError } from '../api/analysis-template.ts';
-import { createMergePatch } from '../kube/patch.ts';
+import { createStatusMergePatch } from '../kube/patch.ts';
 import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import type { ArgsResult, SecretRef } from './args.ts';
 import { createJobProvider, garbageCollectJobs, JOB_PROVIDER_TYPE } from './providers/job.ts';
@@ -134,7 +134,7 @@ export async function reconcileAnalysisRun(
     resolveSecret: storeSecretResolver(store, namespace),
   });
 
-  const patch = createMergePatch(run.status ?? {}, output.run.status ?? {});
+  const patch = createStatusMergePatch(run.status ?? {}, output.run.status ?? {});
   if (patch !== undefined) {
     await store.patchStatus('AnalysisRun', namespace, name, { status: patch });
   }

@@ -6,12 +6,12 @@ import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { AnalysisTemplate } from '../api/analysis-template.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
+import { createStatusMergePatch } from '../kube/patch.ts';
 import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
 import { applyActions } from './apply.ts';
 import type { Observed, Plan } from './context.ts';
 import { planRollout } from './plan.ts';
-import { mergePatch } from './status.ts';
 
 export interface ReconcileDeps {
   /** The traffic routers of a Rollout, in Argo's fixed order. Default: a ServiceRouter. */
@@ -114,7 +114,7 @@ export async function reconcileRollout(
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;
   }
-  const patch = mergePatch(ro.status ?? {}, status);
+  const patch = createStatusMergePatch(ro.status ?? {}, status);
   if (patch !== undefined) {
     try {
       await store.patchStatus('Rollout', namespace, name, { status: patch });

@@ -1,7 +1,6 @@
 // Status bookkeeping: replica counts (for blueGreen, HPAReplicas/selector/available describe the active
 // RS), the scale-subresource selector string, the Progressing/Paused/Available/Healthy/Completed
-// conditions with Argo's reasons and messages and the progress deadline, and the JSON merge patch
-// between the old and new status (Argo's persistRolloutStatus).
+// conditions with Argo's reasons and messages and the progress deadline.
 
 import {
   POD_TEMPLATE_HASH_LABEL,
@@ -234,33 +233,6 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
     );
   } else conds = conds.filter((c) => c.type !== 'ReplicaFailure');
   st.conditions = conds;
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON merge patch (RFC 7396) turning `from` into `to`; undefined when equal. */
-export function mergePatch(from: unknown, to: unknown): unknown {
-  if (isObj(from) && isObj(to)) {
-    const out: Record<string, unknown> = {};
-    for (const k of new Set([...Object.keys(from), ...Object.keys(to)])) {
-      const a = from[k];
-      const b = to[k];
-      if (b === undefined) {
-        if (a !== undefined) out[k] = null;
-        continue;
-      }
-      if (a === undefined) {
-        out[k] = b;
-        continue;
-      }
-      const p = mergePatch(a, b);
-      if (p !== undefined) out[k] = p;
-    }
-    return Object.keys(out).length === 0 ? undefined : out;
-  }
-  return JSON.stringify(from) === JSON.stringify(to) ? undefined : to;
 }
 
 /** Removes undefined members recursively (so a status compares and serialises cleanly). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { omitEmptyStrings } from '../../src/kube/kube-store.ts';
-import { applyMergePatch, createMergePatch } from '../../src/kube/patch.ts';
+import { applyMergePatch, createMergePatch, createStatusMergePatch } from '../../src/kube/patch.ts';
 
 describe('merge patches', () => {
   it('computes the minimal RFC 7386 patch between two statuses, nulling removed keys', () => {
@@ -24,6 +24,18 @@ describe('merge patches', () => {
     });
     expect(applyMergePatch(from, patch)).toEqual(to);
     expect(createMergePatch(to, structuredClone(to))).toBeUndefined();
+  });
+
+  it('treats an empty string and an absent field as one value in a custom-resource status', () => {
+    expect(createStatusMergePatch({ phase: 'Healthy' }, { phase: 'Healthy', message: '' })).toBeUndefined();
+    expect(
+      createStatusMergePatch(
+        { canary: { weights: [{ name: 'a' }] } },
+        { canary: { weights: [{ name: 'a', x: '' }] } },
+      ),
+    ).toBeUndefined();
+    expect(createStatusMergePatch({ message: 'old' }, { message: '' })).toEqual({ message: null });
+    expect(createStatusMergePatch({ message: '' }, { message: 'new' })).toEqual({ message: 'new' });
   });
 
   it('round-trips random nested objects', () => {

@@ -34,9 +34,10 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
       app: 'payment-service',
       [HASH]: ro.status?.currentPodHash,
     });
+    // No message: Argo's omitempty "" is never written (the API server would drop it anyway).
+    expect(ro.status?.message).toBeUndefined();
     expect(ro.status).toMatchObject({
       phase: 'Healthy',
-      message: '',
       stableRS: ro.status?.currentPodHash,
       currentStepIndex: 6,
       observedGeneration: '1',

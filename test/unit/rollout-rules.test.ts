@@ -9,7 +9,6 @@ import {
   safeEncodeString,
 } from '../../src/rollout/hash.ts';
 import { calculateRolloutPhase, getRolloutPhase } from '../../src/rollout/phase.ts';
-import { mergePatch } from '../../src/rollout/status.ts';
 
 const template = {
   metadata: { labels: { app: 'web' } },
@@ -341,16 +340,5 @@ describe('conditions and the status patch', () => {
       newCondition('Progressing', 'False', 'ProgressDeadlineExceeded', 'x', 't4'),
     );
     expect(flip[0]).toMatchObject({ lastTransitionTime: 't4' });
-  });
-
-  it('builds an RFC 7396 merge patch with nulls for removed fields', () => {
-    expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: 1, b: { c: 2 }, e: [1, 2], f: 'x' })).toEqual(
-      {
-        b: { d: null },
-        e: [1, 2],
-        f: 'x',
-      },
-    );
-    expect(mergePatch({ a: 1 }, { a: 1 })).toBeUndefined();
   });
 });

@@ -42,4 +42,17 @@ describe('status churn', () => {
     await h.reconcile();
     expect(h.ro().status?.conditions?.find((c) => c.type === 'Progressing')).toEqual(before);
   });
+
+  it('sends no status patch when the API server dropped the empty message of a Healthy rollout', async () => {
+    const h = await canaryHarness();
+    expect(h.ro().status?.phase).toBe('Healthy');
+    // The API server stores no "" in a custom resource (Argo's omitempty strings); the memory store does.
+    await h.patchStatus({ message: null });
+    expect(h.ro().status?.message).toBeUndefined();
+    const before = h.store.writes.get('patchStatus Rollout') ?? 0;
+    h.nowMs += 5_000;
+    const res = await h.reconcile();
+    expect(res.error).toBeUndefined();
+    expect(h.store.writes.get('patchStatus Rollout') ?? 0).toBe(before);
+  });
 });
