@@ -13,6 +13,8 @@ export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
 export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 export const REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
 export const DESIRED_REPLICAS_ANNOTATION = 'rollout.argoproj.io/desired-replicas';
+/** On a ReplicaSet: JSON of the canary/stable (preview/active) metadata injected into its pod template. */
+export const EPHEMERAL_METADATA_ANNOTATION = 'rollout.argoproj.io/ephemeral-metadata';
 /** Quirk: Argo's scale-down deadline annotation has no prefix. RFC 3339 value. */
 export const SCALE_DOWN_DEADLINE_ANNOTATION = 'scale-down-deadline';
 export const MANAGED_BY_ANNOTATION = 'argo-rollouts.argoproj.io/managed-by-rollouts';

@@ -73,6 +73,23 @@ async function applyOne(
     case 'annotateReplicaSet':
       await store.patch('ReplicaSet', ns, a.name, { metadata: { annotations: a.annotations } });
       return 'none';
+    case 'patchReplicaSetTemplate': {
+      const template: Record<string, unknown> = {};
+      if (a.templateMetadata) template.metadata = a.templateMetadata;
+      if (a.affinityPatch !== undefined) template.spec = { affinity: a.affinityPatch };
+      await store.patch('ReplicaSet', ns, a.name, {
+        ...(a.annotations ? { metadata: { annotations: a.annotations } } : {}),
+        spec: { template },
+      });
+      return 'none';
+    }
+    case 'patchPodMetadata':
+      // A pod that is gone needs no metadata (Argo skips NotFound the same way).
+      await tolerate(
+        store.patch('Pod', ns, a.name, { metadata: { labels: a.labels, annotations: a.annotations } }),
+        'NotFound',
+      );
+      return 'none';
     case 'deleteReplicaSet':
       await tolerate(store.delete('ReplicaSet', ns, a.name), 'NotFound');
       return 'none';

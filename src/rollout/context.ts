@@ -22,7 +22,7 @@ export interface Observed {
   /** AnalysisRuns controlled by this Rollout. */
   readonly analysisRuns: readonly AnalysisRun[];
   readonly lookupTemplate: (name: string, clusterScope: boolean) => AnalysisTemplate | undefined;
-  /** Pods of this Rollout's ReplicaSets (needed for restartAt only). */
+  /** Pods of this Rollout's ReplicaSets (needed for restartAt and ephemeral metadata only). */
   readonly pods?: readonly Pod[];
   /** The Deployment named by spec.workloadRef, when used. */
   readonly workload?: Deployment;
@@ -57,6 +57,25 @@ export type Action =
   | {
       readonly kind: 'annotateReplicaSet';
       readonly name: string;
+      readonly annotations: Readonly<Record<string, string | null>>;
+    }
+  | {
+      /** Ephemeral metadata and injected anti-affinity: a merge patch of the RS and its pod template. */
+      readonly kind: 'patchReplicaSetTemplate';
+      readonly name: string;
+      readonly annotations?: Readonly<Record<string, string | null>>;
+      readonly templateMetadata?: {
+        readonly labels: Readonly<Record<string, string | null>>;
+        readonly annotations: Readonly<Record<string, string | null>>;
+      };
+      /** A merge patch of spec.template.spec.affinity; null removes it. */
+      readonly affinityPatch?: unknown;
+    }
+  | {
+      /** Ephemeral metadata on a running pod, in place: null removes a key. */
+      readonly kind: 'patchPodMetadata';
+      readonly name: string;
+      readonly labels: Readonly<Record<string, string | null>>;
       readonly annotations: Readonly<Record<string, string | null>>;
     }
   | { readonly kind: 'deleteReplicaSet'; readonly name: string }

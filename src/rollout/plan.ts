@@ -33,6 +33,7 @@ import {
   rsHash,
   rsRevision,
 } from './context.ts';
+import { planEphemeralMetadata, templateWithoutEphemeralMetadata } from './ephemeral-metadata.ts';
 import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
 import { maxUnavailable } from './replicas.ts';
@@ -142,6 +143,14 @@ function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet 
   };
 }
 
+/**
+ * Argo's ReplicaSetTemplateMatchesRollout: the live template without what the controller injects
+ * (ephemeral metadata, the anti-affinity term), for the semantic comparison with the Rollout's template.
+ */
+function templateWithoutInjected(rs: ReplicaSet): ReplicaSet['spec']['template'] {
+  return templateWithoutEphemeralMetadata(rs);
+}
+
 export function planRollout(obs: Observed): Plan {
   const actions: Plan['actions'] = [];
   if (obs.rollout.spec?.replicas === undefined) actions.push({ kind: 'setSpecReplicas', replicas: 1 });
@@ -171,7 +180,7 @@ export function planRollout(obs: Observed): Plan {
     withLabel(hash) ??
     withLabel(computePodTemplateHash(template, status.collisionCount, 'argo-v1.8')) ??
     allRSs
-      .filter((rs) => podTemplateEqualIgnoreHash(rs.spec.template, template))
+      .filter((rs) => podTemplateEqualIgnoreHash(templateWithoutInjected(rs), template))
       .sort((a, b) => rsRevision(b) - rsRevision(a))[0];
   let newRSCreated = false;
   const maxOldRevision = Math.max(0, ...allRSs.filter((rs) => rs !== newRS).map(rsRevision));
@@ -312,6 +321,9 @@ export function planRollout(obs: Observed): Plan {
 
   // --- restart (spec.restartAt) runs first, as in Argo ---
   planRestart(ctx);
+
+  // --- ephemeral metadata, after the restart and before scaling, as in Argo ---
+  planEphemeralMetadata(ctx);
 
   // --- strategy ---
   if (ro.spec.strategy.blueGreen) reconcileBlueGreen(ctx);

@@ -11,6 +11,7 @@ import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
 import { applyActions } from './apply.ts';
 import type { Observed, Plan } from './context.ts';
+import { hasEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planRollout } from './plan.ts';
 
 export interface ReconcileDeps {
@@ -60,7 +61,7 @@ export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): 
           | undefined)
       : (store.get<KubeObject>('AnalysisTemplate', ns, name) as unknown as AnalysisTemplate | undefined);
   let pods: Pod[] | undefined;
-  if (ro.spec.restartAt && ro.spec.restartAt !== ro.status?.restartedAt) {
+  if ((ro.spec.restartAt && ro.spec.restartAt !== ro.status?.restartedAt) || hasEphemeralMetadata(ro)) {
     const rsNames = new Set(replicaSets.map((rs) => rs.metadata.name));
     pods = store
       .list<Pod>('Pod', ns)
