@@ -388,6 +388,7 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
   return undefined;
 }
 
+/** Argo's ValidateRolloutStrategyAntiAffinity (field path and value rendering included). */
 function antiAffinityError(
   path: string,
   aa: NonNullable<Rollout['spec']['strategy']['canary']>['antiAffinity'],
@@ -398,16 +399,13 @@ function antiAffinityError(
   if ((pref === undefined) === (req === undefined)) {
     return invalid(
       path,
-      aa,
+      `antiAffinity.PreferredDuringSchedulingIgnoredDuringExecution: ${pref !== undefined} antiAffinity.RequiredDuringSchedulingIgnoredDuringExecution: ${req !== undefined}`,
       'AntiAffinity must have exactly one of the following set: preferredDuringSchedulingIgnoredDuringExecution or requiredDuringSchedulingIgnoredDuringExecution',
     );
   }
-  if (pref && (pref.weight < 1 || pref.weight > 100)) {
-    return invalid(
-      `${path}.preferredDuringSchedulingIgnoredDuringExecution.weight`,
-      pref.weight,
-      'AntiAffinity weight must be between 1 and 100',
-    );
+  const weight = pref?.weight ?? 0;
+  if (pref && (weight < 1 || weight > 100)) {
+    return invalid(`${path}.weight`, weight, 'AntiAffinity weight must be between 1 and 100');
   }
   return undefined;
 }

@@ -19,6 +19,7 @@ import {
 } from '../api/rollout.ts';
 import { validateRolloutSpec } from '../api/rollout-validation.ts';
 import { APPS_V1, isPodReady, type Pod, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
+import { generateAffinity, planAntiAffinity, templateWithoutAntiAffinity } from './anti-affinity.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
 import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
@@ -110,9 +111,18 @@ function invalidPlan(obs: Observed, detail: string, actions: Plan['actions']): P
   return { actions, status, events, requeueAfterMs: INVALID_SPEC_REQUEUE_MS };
 }
 
-function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet {
+function newReplicaSet(
+  ro: Rollout,
+  hash: string,
+  revision: number,
+  stableHash: string | undefined,
+): ReplicaSet {
   const template = ro.spec.template ?? {};
   const labels = { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash };
+  // Argo's createDesiredReplicaSet: the anti-affinity term goes in after the hash was computed.
+  const affinity = generateAffinity(ro, stableHash, hash);
+  const spec = template.spec ? { ...template.spec } : undefined;
+  if (spec && affinity !== undefined) spec.affinity = affinity;
   return {
     apiVersion: APPS_V1,
     kind: 'ReplicaSet',
@@ -138,7 +148,11 @@ function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet 
       selector: {
         matchLabels: { ...(ro.spec.selector?.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash },
       },
-      template: { ...template, metadata: { ...(template.metadata ?? {}), labels } },
+      template: {
+        ...template,
+        metadata: { ...(template.metadata ?? {}), labels },
+        ...(spec ? { spec } : {}),
+      },
     },
   };
 }
@@ -147,8 +161,8 @@ function newReplicaSet(ro: Rollout, hash: string, revision: number): ReplicaSet 
  * Argo's ReplicaSetTemplateMatchesRollout: the live template without what the controller injects
  * (ephemeral metadata, the anti-affinity term), for the semantic comparison with the Rollout's template.
  */
-function templateWithoutInjected(rs: ReplicaSet): ReplicaSet['spec']['template'] {
-  return templateWithoutEphemeralMetadata(rs);
+function templateWithoutInjected(ro: Rollout, rs: ReplicaSet): ReplicaSet['spec']['template'] {
+  return templateWithoutAntiAffinity(templateWithoutEphemeralMetadata(rs), ro);
 }
 
 export function planRollout(obs: Observed): Plan {
@@ -180,7 +194,7 @@ export function planRollout(obs: Observed): Plan {
     withLabel(hash) ??
     withLabel(computePodTemplateHash(template, status.collisionCount, 'argo-v1.8')) ??
     allRSs
-      .filter((rs) => podTemplateEqualIgnoreHash(templateWithoutInjected(rs), template))
+      .filter((rs) => podTemplateEqualIgnoreHash(templateWithoutInjected(ro, rs), template))
       .sort((a, b) => rsRevision(b) - rsRevision(a))[0];
   let newRSCreated = false;
   const maxOldRevision = Math.max(0, ...allRSs.filter((rs) => rs !== newRS).map(rsRevision));
@@ -191,7 +205,7 @@ export function planRollout(obs: Observed): Plan {
       status.collisionCount = (status.collisionCount ?? 0) + 1;
       return { actions, status, events: [], requeueAfterMs: 0 };
     }
-    newRS = newReplicaSet(ro, hash, revision);
+    newRS = newReplicaSet(ro, hash, revision, status.stableRS);
     newRSCreated = true;
     actions.push({ kind: 'createReplicaSet', rs: newRS });
     allRSs.push(newRS);
@@ -322,7 +336,8 @@ export function planRollout(obs: Observed): Plan {
   // --- restart (spec.restartAt) runs first, as in Argo ---
   planRestart(ctx);
 
-  // --- ephemeral metadata, after the restart and before scaling, as in Argo ---
+  // --- injected pod-template parts, after the restart and before scaling, as in Argo ---
+  planAntiAffinity(ctx);
   planEphemeralMetadata(ctx);
 
   // --- strategy ---
