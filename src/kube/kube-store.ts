@@ -4,7 +4,14 @@
 // once, so a reconcile never acts on a cache that misses its own writes. A stale resourceVersion comes back
 // as StoreError('Conflict'); the caller re-reads and retries (level-triggered).
 
-import type { Kind, KubeObject, ObjectStore, PatchType, WatchEventType } from '../store/object-store.ts';
+import {
+  type Kind,
+  type KubeObject,
+  type ObjectStore,
+  type PatchType,
+  StoreError,
+  type WatchEventType,
+} from '../store/object-store.ts';
 import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';
 import { EventRecorder, type EventRecorderOptions, kubeEventSink } from './events.ts';
 import { Informer, type InformerLogger } from './informer.ts';
@@ -58,6 +65,12 @@ export function omitEmptyStrings(value: unknown, inMergePatch: boolean): unknown
   return out;
 }
 
+/** A 404 that is about the pod (a metav1.Status naming pods), not an unserved Eviction version. */
+function isPodNotFound(body: unknown): boolean {
+  const details = (body as { details?: { kind?: unknown } } | undefined)?.details;
+  return details?.kind === 'pods';
+}
+
 function isCustom(kind: Kind): boolean {
   return RESOURCES[kind].apiVersion.startsWith('argoproj.io/');
 }
@@ -73,6 +86,8 @@ export class KubeStore implements ObjectStore {
   readonly client: KubeClient;
   readonly #informers = new Map<Kind, Informer>();
   readonly #recorder: EventRecorder;
+  /** The Eviction version this API server accepts (policy/v1beta1 before Kubernetes 1.22). */
+  #evictionVersion: 'policy/v1' | 'policy/v1beta1' = 'policy/v1';
 
   constructor(client: KubeClient, options: KubeStoreOptions = {}) {
     this.client = client;
@@ -217,6 +232,36 @@ export class KubeStore implements ObjectStore {
     const informer = this.#informers.get(kind);
     if (body?.kind === kind && body.metadata?.deletionTimestamp !== undefined) informer?.observe(body);
     else informer?.forget(namespace, name);
+  }
+
+  /**
+   * POST pods/NAME/eviction. policy/v1 Eviction is served from Kubernetes 1.22; an older API server
+   * answers 400 ("no kind Eviction is registered for version policy/v1") or 404, and then policy/v1beta1
+   * is used, and remembered for this store. 429 (a PodDisruptionBudget) is TooManyRequests.
+   */
+  async evict(namespace: string, name: string): Promise<void> {
+    const path = `${objectPath('Pod', namespace, name)}/eviction`;
+    const send = (apiVersion: string) =>
+      this.client.request('POST', path, {
+        body: { apiVersion, kind: 'Eviction', metadata: { name, namespace } },
+        record: { verb: 'Create', resource: 'pods', namespace, name },
+      });
+    let res = await send(this.#evictionVersion);
+    if (this.#evictionVersion === 'policy/v1' && (res.status === 400 || res.status === 404)) {
+      const notServed = res.status === 400 && JSON.stringify(res.body ?? '').includes('policy/v1');
+      if (notServed || (res.status === 404 && !isPodNotFound(res.body))) {
+        this.#evictionVersion = 'policy/v1beta1';
+        res = await send(this.#evictionVersion);
+      }
+    }
+    // The pod now terminates gracefully; the watch brings its deletionTimestamp.
+    if (res.status === 200 || res.status === 201) return;
+    const what = `evict pods ${name}`;
+    if (res.status === 429) {
+      const err = toStoreError(res.status, res.body, what);
+      throw new StoreError('TooManyRequests', 429, err.message);
+    }
+    throw toStoreError(res.status, res.body, what);
   }
 
   watch(kind: Kind, handler: (type: WatchEventType, obj: KubeObject) => void): () => void {

@@ -114,8 +114,15 @@ async function applyOne(
       await store.patch('Deployment', ns, a.name, { spec: { replicas: a.replicas } });
       return 'none';
     case 'evictPod':
-      // The ObjectStore has no eviction subresource: a delete (PDBs are not consulted).
-      await tolerate(store.delete('Pod', ns, a.name), 'NotFound');
+      // Argo evicts (PodDisruptionBudgets honoured). A budget's 429 is no failure: the pod stays and the
+      // restart re-checks in 30 s (the plan re-queues whenever pods are left to restart).
+      try {
+        await store.evict(ns, a.name);
+      } catch (err) {
+        if (err instanceof StoreError && (err.reason === 'TooManyRequests' || err.reason === 'NotFound'))
+          return 'none';
+        throw err;
+      }
       return 'none';
   }
 }

@@ -18,7 +18,7 @@ import {
   revisionHistoryLimitOrDefault,
 } from '../api/rollout.ts';
 import { validateRolloutSpec } from '../api/rollout-validation.ts';
-import { APPS_V1, isPodReady, type Pod, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
+import { APPS_V1, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
 import { generateAffinity, planAntiAffinity, templateWithoutAntiAffinity } from './anti-affinity.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
@@ -37,7 +37,7 @@ import {
 import { planEphemeralMetadata, templateWithoutEphemeralMetadata } from './ephemeral-metadata.ts';
 import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
-import { maxUnavailable } from './replicas.ts';
+import { planRestart } from './restart.ts';
 import { computeConditions, computeCounts, pruneUndefined } from './status.ts';
 
 /** Argo's ComputeStepHash: FNV-32a of the JSON steps, safe-encoded. */
@@ -511,45 +511,4 @@ function planWorkloadScaleDown(ctx: Ctx): void {
       `Scaled Deployment ${w.metadata.name} from ${w.spec.replicas ?? 1} to ${target}`,
     );
   }
-}
-
-/** Argo's restart: pods older than restartAt are evicted, max(maxUnavailable,1) at a time, stable RS first. */
-function planRestart(ctx: Ctx): void {
-  const restartAt = ctx.ro.spec.restartAt;
-  const st = ctx.status;
-  if (!restartAt || restartAt === st.restartedAt) return;
-  const at = Date.parse(restartAt);
-  if (Number.isNaN(at)) return;
-  if (at > ctx.nowMs) {
-    requeueAt(ctx, at);
-    return;
-  }
-  const order = [
-    ctx.stableRS,
-    ctx.newRS,
-    ...ctx.allRSs.filter((rs) => rs !== ctx.stableRS && rs !== ctx.newRS),
-  ];
-  const rank = new Map<string, number>();
-  order.forEach((rs, i) => {
-    if (rs && !rank.has(rs.metadata.name)) rank.set(rs.metadata.name, i);
-  });
-  const pods = (ctx.obs.pods ?? []).filter((p) => {
-    const owner = p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name;
-    return owner !== undefined && rank.has(owner) && !p.metadata.deletionTimestamp;
-  });
-  const old = pods.filter((p) => Date.parse(p.metadata.creationTimestamp ?? '') < at);
-  if (old.length === 0) {
-    st.restartedAt = restartAt;
-    event(ctx, 'Normal', 'RolloutRestarted', `Rollout restarted at ${restartAt}`);
-    return;
-  }
-  const unavailable = pods.filter((p) => !isPodReady(p)).length;
-  const allowed = Math.max(maxUnavailable(ctx.ro), 1) - unavailable;
-  const ownerRank = (p: Pod) =>
-    rank.get(p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name ?? '') ?? 99;
-  const victims = old
-    .sort((a, b) => ownerRank(a) - ownerRank(b) || created(a) - created(b))
-    .slice(0, Math.max(0, allowed));
-  for (const p of victims) ctx.actions.push({ kind: 'evictPod', name: p.metadata.name });
-  requeueAt(ctx, ctx.nowMs + 30_000);
 }

@@ -24,7 +24,7 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
 }
 
-export type WriteVerb = 'create' | 'update' | 'patch' | 'patchStatus' | 'delete';
+export type WriteVerb = 'create' | 'update' | 'patch' | 'patchStatus' | 'delete' | 'evict';
 
 /** A write about to happen, shown to a fault injector. */
 export interface WriteAttempt {
@@ -236,6 +236,17 @@ export class MemoryStore implements ObjectStore {
     if (patched.status === undefined) delete next.status;
     else next.status = patched.status;
     return this.#commit(kind, ns, current, next, 'patchStatus') as Promise<T>;
+  }
+
+  /**
+   * The eviction subresource without PodDisruptionBudgets: the Pod is deleted. A fault injector sees
+   * verb `evict` and can refuse it, e.g. with StoreError('TooManyRequests', 429, ...) as a budget would.
+   */
+  async evict(namespace: string, name: string): Promise<void> {
+    this.#checkFault('evict', 'Pod', namespace, name);
+    this.#mustGet('Pod', namespace, name);
+    this.#count('evict', 'Pod');
+    await this.delete('Pod', namespace, name);
   }
 
   async delete(

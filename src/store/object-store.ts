@@ -55,6 +55,8 @@ export type StoreErrorReason =
   | 'AlreadyExists'
   | 'Invalid'
   | 'Forbidden'
+  /** 429: a pod eviction a PodDisruptionBudget does not allow now (retry later). */
+  | 'TooManyRequests'
   | 'Unavailable';
 
 /** A failed write, with the API server's reason and message. */
@@ -106,6 +108,11 @@ export interface ObjectStore {
     name: string,
     options?: { propagation?: 'Foreground' | 'Background' | 'Orphan' },
   ): Promise<void>;
+  /**
+   * Evicts a Pod through its eviction subresource, so PodDisruptionBudgets are honoured: fails with
+   * TooManyRequests (429) when a budget does not allow it now, NotFound when the pod is gone.
+   */
+  evict(namespace: string, name: string): Promise<void>;
   /** Change notifications for a kind; returns an unsubscribe function. */
   watch(kind: Kind, handler: (type: WatchEventType, obj: KubeObject) => void): () => void;
   /** A Kubernetes Event about `obj` (best effort: failures are logged, never thrown). */

@@ -379,7 +379,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
     expect(h.ro().spec.replicas).toBe(1);
   });
 
-  it('restartAt deletes pods created before it, within maxUnavailable, then records restartedAt', async () => {
+  it('restartAt evicts pods created before it, within maxUnavailable, then records restartedAt', async () => {
     const h = await start(rollout({ canary: { maxUnavailable: 1 } }));
     const rs = h.rss()[0]!;
     for (let i = 0; i < 4; i++) {
