@@ -11,7 +11,7 @@ import type { TrafficRouter, Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
 
 export type ApplyResult =
-  | { ok: true; verified: Verification; applied: number }
+  | { ok: true; verified: Verification; applied: number; stopped: boolean }
   | { ok: false; error: string; applied: number };
 
 function reason(err: unknown): string {
@@ -113,18 +113,43 @@ async function applyOne(
     case 'scaleDeployment':
       await store.patch('Deployment', ns, a.name, { spec: { replicas: a.replicas } });
       return 'none';
-    case 'evictPod':
-      // Argo evicts (PodDisruptionBudgets honoured). A budget's 429 is no failure: the pod stays and the
-      // restart re-checks in 30 s (the plan re-queues whenever pods are left to restart).
-      try {
-        await store.evict(ns, a.name);
-      } catch (err) {
-        if (err instanceof StoreError && (err.reason === 'TooManyRequests' || err.reason === 'NotFound'))
-          return 'none';
-        throw err;
-      }
+    case 'evictPods':
+      await evictPods(store, ns, a);
       return 'none';
   }
+}
+
+/**
+ * Argo's restart loop: evict in the planned order until `limit` pods went. A PodDisruptionBudget's 429
+ * is no failure: that pod stays for the 30 s re-check and the next candidate is tried. Returns how many
+ * were evicted.
+ */
+async function evictPods(
+  store: ObjectStore,
+  ns: string,
+  a: Extract<Action, { kind: 'evictPods' }>,
+): Promise<number> {
+  let evicted = 0;
+  for (const name of a.names) {
+    if (evicted >= a.limit) break;
+    try {
+      await store.evict(ns, name);
+      evicted++;
+    } catch (err) {
+      if (err instanceof StoreError && (err.reason === 'TooManyRequests' || err.reason === 'NotFound'))
+        continue;
+      throw err;
+    }
+  }
+  return evicted;
+}
+
+export interface ApplyOptions {
+  /**
+   * Stop right after an evictPods action that evicted a pod (Argo's canary: the availability counts the
+   * rest of the plan used are stale once pods are gone). The result then has `stopped: true`.
+   */
+  readonly stopAfterEviction?: boolean;
 }
 
 export async function applyActions(
@@ -132,11 +157,18 @@ export async function applyActions(
   ro: Rollout,
   actions: readonly Action[],
   routers: readonly TrafficRouter[],
+  options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   let verified: Verification;
   let applied = 0;
   for (const a of actions) {
     try {
+      if (a.kind === 'evictPods') {
+        const evicted = await evictPods(store, ro.metadata.namespace ?? '', a);
+        applied++;
+        if (evicted > 0 && options.stopAfterEviction) return { ok: true, verified, applied, stopped: true };
+        continue;
+      }
       const v = await applyOne(store, ro, a, routers);
       if (v !== 'none') verified = v;
       applied++;
@@ -144,5 +176,5 @@ export async function applyActions(
       return { ok: false, error: `${a.kind}: ${reason(err)}`, applied };
     }
   }
-  return { ok: true, verified, applied };
+  return { ok: true, verified, applied, stopped: false };
 }

@@ -90,7 +90,12 @@ export type Action =
   | { readonly kind: 'deleteAnalysisRun'; readonly name: string }
   | TrafficAction
   | { readonly kind: 'scaleDeployment'; readonly name: string; readonly replicas: number }
-  | { readonly kind: 'evictPod'; readonly name: string };
+  | {
+      /** Restart: evict in this order until `limit` pods went (a budget's refusal skips to the next). */
+      readonly kind: 'evictPods';
+      readonly names: readonly string[];
+      readonly limit: number;
+    };
 
 export interface PlannedEvent {
   readonly type: 'Normal' | 'Warning';

@@ -13,6 +13,7 @@ import { applyActions } from './apply.ts';
 import type { Observed, Plan } from './context.ts';
 import { hasEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planRollout } from './plan.ts';
+import { RESTART_RECHECK_MS } from './restart.ts';
 
 export interface ReconcileDeps {
   /** The traffic routers of a Rollout, in Argo's fixed order. Default: a ServiceRouter. */
@@ -106,11 +107,16 @@ export async function reconcileRollout(
   deps.onPlan?.(plan);
   const routers =
     deps.routers?.(ro) ?? (isTrafficRouted(ro) || ro.spec.strategy?.canary ? [new ServiceRouter()] : []);
-  const applied = await applyActions(store, ro, plan.actions, routers);
+  const applied = await applyActions(store, ro, plan.actions, routers, {
+    stopAfterEviction: ro.spec.strategy?.canary !== undefined,
+  });
   if (!applied.ok) {
     deps.log?.('warn', 'rollout apply failed', { namespace, name, error: applied.error });
     return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
   }
+  // Argo's canary returns right after restarting pods, without a status write: the counts the rest of
+  // the plan used no longer hold. The next reconcile (pod events, or the re-check) carries on.
+  if (applied.stopped) return { requeueAfterMs: RESTART_RECHECK_MS };
   const status = plan.status;
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;

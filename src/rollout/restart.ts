@@ -1,11 +1,13 @@
 // spec.restartAt (Argo's rollout/restart.go, reference §2.4): every pod of the Rollout's ReplicaSets
 // created before restartAt is replaced through the eviction API, so PodDisruptionBudgets are honoured.
-// Pure planning here; apply.ts performs the evictions and treats a budget's 429 as "not now".
+// Pure planning here: one evictPods action lists the candidates in priority order with how many may go
+// now; apply.ts evicts them in that order, skipping a pod a budget refuses (429) and trying the next, as
+// Argo does. For a canary, a reconcile that evicted anything stops there (reconcile.ts).
 
 import { replicasOrDefault } from '../api/rollout.ts';
-import { isPodReady, type Pod, rsSpecReplicas } from '../api/workloads.ts';
+import type { Pod } from '../api/workloads.ts';
 import { type Ctx, event, requeueAt } from './context.ts';
-import { maxUnavailable, sumAvailable } from './replicas.ts';
+import { maxUnavailable } from './replicas.ts';
 
 /** Argo's restartPodCheckTime: pods left to restart (or refused by a budget) are re-checked this often. */
 export const RESTART_RECHECK_MS = 30_000;
@@ -15,12 +17,22 @@ function createdMs(obj: { metadata: { creationTimestamp?: string } }): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
+/** Kubernetes' podutil.IsPodAvailable: Ready for minReadySeconds (and not terminating, as Argo counts). */
+function podAvailable(pod: Pod, minReadySeconds: number, nowMs: number): boolean {
+  if (pod.metadata.deletionTimestamp) return false;
+  const ready = (pod.status?.conditions ?? []).find((c) => c.type === 'Ready' && c.status === 'True');
+  if (!ready) return false;
+  if (minReadySeconds === 0) return true;
+  const since = Date.parse(ready.lastTransitionTime ?? '');
+  return !Number.isNaN(since) && since + minReadySeconds * 1000 < nowMs;
+}
+
 /**
- * Argo's restart (reference §2.4): pods created before spec.restartAt are evicted through the eviction
- * API (apply.ts; a PodDisruptionBudget's 429 just leaves the pod for the next pass), stable RS first,
- * then the new RS, then the others oldest first, at most max(maxUnavailable, 1) at a time while keeping
- * max(replicas, Σ spec replicas) - that many available. Re-checked every 30 s until none is left, then
- * status.restartedAt = restartAt.
+ * Argo's RolloutPodRestarter.Reconcile. Candidates: pods created before restartAt and not terminating,
+ * stable RS first, then the new RS, then the others oldest first (oldest pod first within an RS). At
+ * most available - (max(replicas, Σ spec replicas) - max(maxUnavailable, 1)) are evicted now, so at most
+ * max(maxUnavailable, 1) pods are down at a time. Re-checked every 30 s while any pod created before
+ * restartAt is left (terminating ones included); then status.restartedAt = restartAt.
  */
 export function planRestart(ctx: Ctx): void {
   const restartAt = ctx.ro.spec.restartAt;
@@ -35,32 +47,30 @@ export function planRestart(ctx: Ctx): void {
   const others = ctx.allRSs
     .filter((rs) => rs !== ctx.stableRS && rs !== ctx.newRS)
     .sort((a, b) => createdMs(a) - createdMs(b) || a.metadata.name.localeCompare(b.metadata.name));
-  const order = [ctx.stableRS, ctx.newRS, ...others];
   const rank = new Map<string, number>();
-  order.forEach((rs, i) => {
+  for (const [i, rs] of [ctx.stableRS, ctx.newRS, ...others].entries()) {
     if (rs && !rank.has(rs.metadata.name)) rank.set(rs.metadata.name, i);
-  });
+  }
   const ownerRank = (p: Pod) =>
     rank.get(p.metadata.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name ?? '');
-  const pods = (ctx.obs.pods ?? []).filter(
-    (p) => ownerRank(p) !== undefined && !p.metadata.deletionTimestamp,
-  );
-  const old = pods.filter((p) => Date.parse(p.metadata.creationTimestamp ?? '') < at);
-  if (old.length === 0) {
+  const pods = (ctx.obs.pods ?? []).filter((p) => ownerRank(p) !== undefined);
+  const needRestart = pods.filter((p) => createdMs(p) < at);
+  if (needRestart.length === 0) {
     st.restartedAt = restartAt;
     event(ctx, 'Normal', 'RolloutRestarted', `Rollout restarted at ${restartAt}`);
     return;
   }
   const concurrent = Math.max(maxUnavailable(ctx.ro), 1);
-  const desired = Math.max(
-    replicasOrDefault(ctx.ro),
-    ctx.allRSs.reduce((n, rs) => n + rsSpecReplicas(rs), 0),
-  );
-  // Pods already missing (evicted ones whose replacements are not ready yet) use up the budget.
-  const missing = Math.max(desired - sumAvailable(ctx.allRSs), pods.filter((p) => !isPodReady(p)).length);
-  const victims = old
-    .sort((a, b) => (ownerRank(a) ?? 0) - (ownerRank(b) ?? 0) || createdMs(a) - createdMs(b))
-    .slice(0, Math.max(0, concurrent - missing));
-  for (const p of victims) ctx.actions.push({ kind: 'evictPod', name: p.metadata.name });
+  const total = ctx.allRSs.reduce((n, rs) => n + (rs.spec.replicas ?? 1), 0);
+  const minAvailable = Math.max(replicasOrDefault(ctx.ro), total) - concurrent;
+  const minReadySeconds = ctx.ro.spec.minReadySeconds ?? 0;
+  const available = pods.filter((p) => podAvailable(p, minReadySeconds, ctx.nowMs)).length;
+  const limit = available - minAvailable;
+  const candidates = needRestart
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .sort((a, b) => (ownerRank(a) ?? 0) - (ownerRank(b) ?? 0) || createdMs(a) - createdMs(b));
+  if (limit > 0 && candidates.length > 0) {
+    ctx.actions.push({ kind: 'evictPods', names: candidates.map((p) => p.metadata.name), limit });
+  }
   requeueAt(ctx, ctx.nowMs + RESTART_RECHECK_MS);
 }

@@ -79,7 +79,7 @@ function observed(maxUnavailable: number | string, podsReady = true): Observed {
     },
     status: { stableRS: 'sss', currentPodHash: NEW, currentStepIndex: 1, currentStepHash: undefined },
   };
-  const stable = rs('sss', 4, T0 - 50_000, 3);
+  const stable = rs('sss', 5, T0 - 50_000, 3);
   const fresh = rs(NEW, 1, T0 - 10_000, 4);
   const newer = rs('ccc', 1, T0 - 40_000, 2);
   const oldest = rs('ddd', 1, T0 - 90_000, 1);
@@ -102,58 +102,66 @@ function observed(maxUnavailable: number | string, podsReady = true): Observed {
   };
 }
 
-function evictions(obs: Observed): string[] {
-  return planRollout(obs)
-    .actions.filter((a) => a.kind === 'evictPod')
-    .map((a) => (a as { name: string }).name);
+function restart(obs: Observed): { names: readonly string[]; limit: number } | undefined {
+  const a = planRollout(obs).actions.find((x) => x.kind === 'evictPods');
+  return a?.kind === 'evictPods' ? { names: a.names, limit: a.limit } : undefined;
 }
 
 describe('restart planning', () => {
-  it('evicts stable pods first, then the new RS, then the other ReplicaSets oldest first', () => {
-    const obs = observed('100%');
-    // Only pods created before restartAt, in Argo's priority order (within an RS oldest pod first).
-    expect(evictions(obs)).toEqual(['web-sss-0', 'web-sss-1', 'web-sss-2', 'web-sss-3']);
-    // With the stable pods already replaced, the order continues with the new RS and the others.
-    const rest = {
-      ...obs,
-      pods: obs.pods!.filter(
-        (p) => !p.metadata.name.startsWith('web-sss-') || p.metadata.name === 'web-sss-9',
-      ),
-    };
-    expect(evictions(rest)).toEqual([`web-${NEW}-0`, 'web-ddd-0', 'web-ccc-0']);
+  it('lists the candidates stable RS first, then the new RS, then the other ReplicaSets oldest first', () => {
+    // Only pods created before restartAt; within an RS the oldest pod first.
+    expect(restart(observed('100%'))).toEqual({
+      names: ['web-sss-0', 'web-sss-1', 'web-sss-2', 'web-sss-3', `web-${NEW}-0`, 'web-ddd-0', 'web-ccc-0'],
+      limit: 4,
+    });
   });
 
-  it('evicts at most max(maxUnavailable, 1) at a time and re-checks in 30 s', () => {
+  it('lets at most max(maxUnavailable, 1) go at a time and re-checks in 30 s', () => {
     for (const [maxUnavailable, n] of [
       [0, 1],
       [1, 1],
       [2, 2],
       ['50%', 2],
     ] as const) {
-      const plan = planRollout(observed(maxUnavailable));
-      expect(
-        plan.actions.filter((a) => a.kind === 'evictPod'),
-        String(maxUnavailable),
-      ).toHaveLength(n);
-      expect(plan.requeueAfterMs).toBe(RESTART_RECHECK_MS);
+      const obs = observed(maxUnavailable);
+      expect(restart(obs)?.limit, String(maxUnavailable)).toBe(n);
+      expect(planRollout(obs).requeueAfterMs).toBe(RESTART_RECHECK_MS);
     }
   });
 
-  it('waits while pods are already missing (replacements not ready) and keeps restarting', () => {
-    const obs = observed(2, false);
-    const plan = planRollout(obs);
-    expect(plan.actions.filter((a) => a.kind === 'evictPod')).toHaveLength(0);
+  it('evicts nothing while pods are already unavailable, and keeps restarting', () => {
+    const plan = planRollout(observed(2, false));
+    expect(plan.actions.filter((a) => a.kind === 'evictPods')).toHaveLength(0);
     expect(plan.status.restartedAt).toBeUndefined();
     expect(plan.requeueAfterMs).toBe(RESTART_RECHECK_MS);
+  });
+
+  it('is not done while an old pod is still terminating', () => {
+    const obs = observed(1);
+    const pods = obs
+      .pods!.filter((p) => createdBefore(p, T0))
+      .map((p, i) =>
+        i === 0 ? { ...p, metadata: { ...p.metadata, deletionTimestamp: iso(T0 + 1_000) } } : p,
+      );
+    const terminatingOnly = { ...obs, pods: [pods[0]!, ...obs.pods!.filter((p) => !createdBefore(p, T0))] };
+    const plan = planRollout(terminatingOnly);
+    expect(plan.actions.filter((a) => a.kind === 'evictPods')).toHaveLength(0);
+    expect(plan.status.restartedAt).toBeUndefined();
+    const done = planRollout({ ...obs, pods: obs.pods!.filter((p) => !createdBefore(p, T0)) });
+    expect(done.status.restartedAt).toBe(iso(T0));
   });
 
   it('a restartAt in the future is re-queued for that time', () => {
     const obs = observed(1);
     const plan = planRollout({ ...obs, nowMs: T0 - 7_000 });
-    expect(plan.actions.filter((a) => a.kind === 'evictPod')).toHaveLength(0);
+    expect(plan.actions.filter((a) => a.kind === 'evictPods')).toHaveLength(0);
     expect(plan.requeueAfterMs).toBe(7_000);
   });
 });
+
+function createdBefore(p: Pod, ms: number): boolean {
+  return Date.parse(p.metadata.creationTimestamp ?? '') < ms;
+}
 
 function harnessRollout(): Rollout {
   return {
@@ -232,6 +240,63 @@ describe('restart through the store', () => {
     expect(h.ro().status?.restartedAt).toBe(restartAt);
   });
 
+  it('a pod its budget refuses is skipped for the next candidate, as Argo does', async () => {
+    const h = new Harness('web');
+    h.withPods = true;
+    h.seed([harnessRollout() as KubeObject]);
+    await h.converge();
+    const [first, second] = h.pods().map((p) => p.metadata.name);
+    h.store.injectFaults((w) =>
+      w.verb === 'evict' && w.name === first ? new StoreError('TooManyRequests', 429, 'budget') : undefined,
+    );
+    h.nowMs += 2_000;
+    await h.store.patch('Rollout', NS, 'web', { spec: { restartAt: iso(h.nowMs) } });
+    h.nowMs += 2_000;
+    expect((await h.reconcile()).error).toBeUndefined();
+    const left = h.pods().map((p) => p.metadata.name);
+    expect(left).toContain(first);
+    expect(left).not.toContain(second);
+    expect(h.store.writes.get('evict Pod')).toBe(1);
+  });
+
+  it('a canary reconcile that evicted pods stops there (no scaling, no status write); blue-green goes on', async () => {
+    for (const strategy of ['canary', 'blueGreen'] as const) {
+      const h = new Harness('web');
+      h.withPods = true;
+      const ro = harnessRollout();
+      if (strategy === 'blueGreen')
+        ro.spec.strategy = { blueGreen: { activeService: 'active', maxUnavailable: 1 } };
+      h.seed([
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'active', namespace: NS },
+          spec: { selector: { app: 'web' } },
+        } as KubeObject,
+        ro as KubeObject,
+      ]);
+      await h.converge();
+      h.nowMs += 2_000;
+      await h.store.patch('Rollout', NS, 'web', { spec: { restartAt: iso(h.nowMs), replicas: 2 } });
+      h.nowMs += 2_000;
+      const version = h.ro().metadata.resourceVersion;
+      const res = await h.reconcile();
+      expect(res.error).toBeUndefined();
+      expect(h.store.writes.get('evict Pod'), strategy).toBe(1);
+      if (strategy === 'canary') {
+        expect(res.requeueAfterMs).toBe(RESTART_RECHECK_MS);
+        expect(h.rss()[0]!.spec.replicas).toBe(3);
+        expect(h.ro().metadata.resourceVersion).toBe(version);
+      } else {
+        expect(h.rss()[0]!.spec.replicas).toBe(2);
+        expect(h.ro().metadata.resourceVersion).not.toBe(version);
+      }
+      await h.converge();
+      expect(h.rss()[0]!.spec.replicas).toBe(2);
+      expect(h.ro().status?.restartedAt).toBe(h.ro().spec.restartAt);
+    }
+  });
+
   it('other eviction failures are reported as errors and retried', async () => {
     const h = new Harness('web');
     h.withPods = true;
@@ -244,6 +309,6 @@ describe('restart through the store', () => {
     await h.store.patch('Rollout', NS, 'web', { spec: { restartAt: iso(h.nowMs) } });
     h.nowMs += 2_000;
     const res = await h.reconcile();
-    expect(res.error).toContain('evictPod: Forbidden');
+    expect(res.error).toContain('evictPods: Forbidden');
   });
 });

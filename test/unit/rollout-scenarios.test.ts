@@ -379,40 +379,29 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
     expect(h.ro().spec.replicas).toBe(1);
   });
 
-  it('restartAt evicts pods created before it, within maxUnavailable, then records restartedAt', async () => {
-    const h = await start(rollout({ canary: { maxUnavailable: 1 } }));
-    const rs = h.rss()[0]!;
-    for (let i = 0; i < 4; i++) {
-      h.store.seed({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name: `p${i}`,
-          namespace: NS,
-          creationTimestamp: new Date(h.nowMs - 60_000).toISOString(),
-          ownerReferences: [
-            {
-              apiVersion: 'apps/v1',
-              kind: 'ReplicaSet',
-              name: rs.metadata.name,
-              uid: rs.metadata.uid ?? '',
-              controller: true,
-            },
-          ],
-        },
-        status: { conditions: [{ type: 'Ready', status: 'True' }] },
-      } as KubeObject);
-    }
+  it('restartAt evicts pods created before it, one at a time within maxUnavailable, then records restartedAt', async () => {
+    const h = new Harness('web');
+    h.withPods = true;
+    h.seed([rollout({ canary: { maxUnavailable: 1 } })]);
+    await h.converge();
+    const old = new Set(h.pods().map((p) => p.metadata.name));
+    expect(old.size).toBe(4);
+    h.nowMs += 1_000;
     const restartAt = new Date(h.nowMs).toISOString().replace('.000Z', 'Z');
     await h.store.patch('Rollout', NS, 'web', { spec: { restartAt } });
+    h.nowMs += 1_000;
     await h.reconcile();
-    expect(h.store.list('Pod', NS)).toHaveLength(3);
+    expect(h.pods()).toHaveLength(3);
+    // The replacement is not there yet: nothing more may go, and the rollout reports the restart.
+    await h.reconcile();
+    expect(h.pods()).toHaveLength(3);
     expect(h.ro().status?.phase).toBe('Progressing');
     expect(h.ro().status?.message).toBe('rollout is restarting');
-    for (let i = 0; i < 3; i++) await h.reconcile();
-    expect(h.store.list('Pod', NS)).toHaveLength(0);
-    await h.reconcile();
+    await h.converge();
+    expect(h.pods().some((p) => old.has(p.metadata.name))).toBe(false);
+    expect(h.pods()).toHaveLength(4);
     expect(h.ro().status?.restartedAt).toBe(restartAt);
+    expect(h.store.writes.get('evict Pod')).toBe(4);
   });
 
   it('rollbackWindow fast-tracks a return to a recent older revision (no steps)', async () => {
