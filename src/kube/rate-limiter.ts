@@ -1,8 +1,9 @@
 // The client-side request budget (client-go's token bucket: --qps tokens per second, up to --burst saved
 // up) with two lanes. Reconcile reads and writes take the `normal` lane; Kubernetes Events take the `low`
-// lane and get a token only when no normal request is waiting. client-go sends events through the same
-// bucket in arrival order, so after a burst (500 Rollouts created at once) the events queued during the
-// burst delayed every later reconcile write by seconds; here they use the budget the reconciles leave.
+// lane and get a token only when no normal request is waiting and half the burst stays saved for normal
+// requests. client-go sends events through the same bucket in arrival order, so after a burst (500
+// Rollouts created at once) the events queued during the burst delayed every later reconcile write by
+// seconds; and events allowed to spend the whole burst left the next promote's writes paced at 1/qps.
 // Within a lane waiters are served in arrival order.
 
 export type Lane = 'normal' | 'low';
@@ -22,6 +23,8 @@ const SYSTEM_CLOCK: RateLimiterClock = {
 export class RateLimiter {
   readonly qps: number;
   readonly burst: number;
+  /** Tokens the low lane must leave in the bucket. */
+  readonly lowReserve: number;
   readonly #clock: RateLimiterClock;
   #tokens: number;
   #lastRefillMs: number;
@@ -35,6 +38,7 @@ export class RateLimiter {
     if (!(burst >= 1)) throw new Error(`burst: must be >= 1, got ${burst}`);
     this.qps = qps;
     this.burst = burst;
+    this.lowReserve = Math.floor(burst / 2);
     this.#clock = clock;
     this.#tokens = burst;
     this.#lastRefillMs = clock.now();
@@ -49,7 +53,7 @@ export class RateLimiter {
   acquire(lane: Lane = 'normal'): Promise<void> {
     this.#refill();
     const ahead = this.#waiting.normal.length + (lane === 'low' ? this.#waiting.low.length : 0);
-    if (ahead === 0 && this.#tokens >= 1) {
+    if (ahead === 0 && this.#tokens >= this.#needed(lane)) {
       this.#tokens -= 1;
       return Promise.resolve();
     }
@@ -76,15 +80,24 @@ export class RateLimiter {
     this.#lastRefillMs = nowMs;
   }
 
+  /** Tokens that must be in the bucket for a request of this lane to go. */
+  #needed(lane: Lane): number {
+    return lane === 'low' ? 1 + this.lowReserve : 1;
+  }
+
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    const waitMs = Math.max(0, ((1 - this.#tokens) / this.qps) * 1000);
+    const lane: Lane = this.#waiting.normal.length > 0 ? 'normal' : 'low';
+    const waitMs = Math.max(0, ((this.#needed(lane) - this.#tokens) / this.qps) * 1000);
     const timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#refill();
-      while (this.#tokens >= 1) {
-        const next = this.#waiting.normal.shift() ?? this.#waiting.low.shift();
-        if (next === undefined) break;
+      for (;;) {
+        const next =
+          this.#waiting.normal.length > 0
+            ? this.#tokens >= 1 && this.#waiting.normal.shift()
+            : this.#tokens >= this.#needed('low') && this.#waiting.low.shift();
+        if (!next) break;
         this.#tokens -= 1;
         next();
       }

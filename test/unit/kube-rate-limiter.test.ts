@@ -85,8 +85,29 @@ describe('RateLimiter', () => {
     expect(order).toEqual(['n1', 'n2']);
     await clock.advance(100);
     expect(order).toEqual(['n1', 'n2', 'n3']);
+    // The low lane leaves half the burst (1 token) saved: it goes once the bucket holds 2.
+    await clock.advance(100);
+    expect(order).toEqual(['n1', 'n2', 'n3']);
     await clock.advance(100);
     expect(order).toEqual(['n1', 'n2', 'n3', 'low']);
+  });
+
+  it('keeps half the burst for normal requests however many events queue', async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter(10, 4, clock);
+    const order: string[] = [];
+    for (const n of ['e1', 'e2', 'e3', 'e4']) track(limiter.acquire('low'), order, n);
+    await clock.advance(0);
+    expect(order).toEqual(['e1', 'e2']);
+    for (const n of ['n1', 'n2']) track(limiter.acquire(), order, n);
+    await clock.advance(0);
+    expect(order).toEqual(['e1', 'e2', 'n1', 'n2']);
+    expect(limiter.waitedMs).toBe(0);
+    // Empty bucket: the next event waits until 3 tokens are back (1 to spend, 2 kept).
+    await clock.advance(299);
+    expect(order).toEqual(['e1', 'e2', 'n1', 'n2']);
+    await clock.advance(1);
+    expect(order).toEqual(['e1', 'e2', 'n1', 'n2', 'e3']);
   });
 
   it('refills up to burst while idle, no more', async () => {
