@@ -43,7 +43,7 @@ function injectedTerm(ro: Rollout, stableHash: string): PodAffinityTerm {
     labelSelector: {
       matchExpressions: [{ key: POD_TEMPLATE_HASH_LABEL, operator: 'In', values: [stableHash] }],
     },
-    namespaces: [ro.metadata.namespace ?? ''],
+    ...(ro.metadata.namespace ? { namespaces: [ro.metadata.namespace] } : {}),
     topologyKey: ANTI_AFFINITY_TOPOLOGY_KEY,
   };
 }
