@@ -45,12 +45,17 @@ export interface HistogramSnapshot {
   count: number;
 }
 
-/** Sums every `<name>_bucket` / `_sum` / `_count` series of a histogram family. */
-export function histogramOf(samples: readonly PromSample[], name: string): HistogramSnapshot {
+/** Sums every `<name>_bucket` / `_sum` / `_count` series of a histogram family (those `where` accepts). */
+export function histogramOf(
+  samples: readonly PromSample[],
+  name: string,
+  where: (labels: Readonly<Record<string, string>>) => boolean = () => true,
+): HistogramSnapshot {
   const byBound = new Map<number, number>();
   let sum = 0;
   let count = 0;
   for (const s of samples) {
+    if (!s.name.startsWith(name) || !where(s.labels)) continue;
     if (s.name === `${name}_bucket`) {
       const le = s.labels.le;
       if (le === undefined) continue;

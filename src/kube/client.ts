@@ -79,6 +79,8 @@ export interface RequestRecord {
   readonly name: string;
   /** HTTP status, or 0 when no response arrived. */
   readonly statusCode: number;
+  /** Time from sending to the whole response read, without the rate-limiter wait, in ms. */
+  readonly durationMs?: number;
 }
 
 export interface RequestOptions {
@@ -160,6 +162,7 @@ export class KubeClient {
   /** Sends one request; resolves with any HTTP status, rejects only when no response arrived. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<KubeResponse> {
     if (!options.unpaced) await this.limiter.acquire(options.lane);
+    const startedMs = performance.now();
     const headers = await this.#authHeaders();
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {}))
@@ -191,7 +194,8 @@ export class KubeClient {
       }
       return { status: res.statusCode, body };
     } finally {
-      if (options.record !== undefined) this.#onRequest?.({ ...options.record, statusCode });
+      if (options.record !== undefined)
+        this.#onRequest?.({ ...options.record, statusCode, durationMs: performance.now() - startedMs });
     }
   }
 

@@ -154,14 +154,17 @@ export class Controller {
     this.#client = await KubeClient.create(loaded.config, {
       ...(o.qps !== undefined ? { qps: o.qps } : {}),
       ...(o.burst !== undefined ? { burst: o.burst } : {}),
-      onRequest: (r) =>
+      onRequest: (r) => {
         this.#metrics?.k8sRequests.inc({
           kind: r.resource,
           namespace: r.namespace,
           name: r.name,
           verb: r.verb,
           status_code: String(r.statusCode),
-        }),
+        });
+        if (r.durationMs !== undefined)
+          this.#metrics?.k8sRequestDuration.observe({ verb: r.verb }, r.durationMs / 1000);
+      },
     });
     const storeLog = this.log.child({ module: 'informer' });
     this.#store = new KubeStore(this.#client, {

@@ -150,6 +150,8 @@ export interface ControllerMetrics {
   readonly experimentReconcile: Histogram;
   readonly experimentReconcileError: Counter;
   readonly k8sRequests: Counter;
+  /** sluice_k8s_request_duration_seconds{verb}: API request latency, rate-limiter wait excluded. */
+  readonly k8sRequestDuration: Histogram;
   /** sluice_events_dropped_total: Events not written because the event queue was full. */
   readonly eventsDropped: Counter;
   /** Exposes the API client's rate limiter: time spent waiting for a token, requests waiting per lane. */
@@ -454,6 +456,14 @@ export function createControllerMetrics(
       'counter',
     ),
   );
+  const k8sRequestDuration = registry.register(
+    new Histogram(
+      'sluice_k8s_request_duration_seconds',
+      'Kubernetes API request latency (client-go rest_client_request_duration_seconds), rate-limiter wait excluded.',
+      ['verb'],
+      RECONCILE_DURATION_BUCKETS_S,
+    ),
+  );
   const eventsDropped = registry.register(
     new Counter(
       'sluice_events_dropped_total',
@@ -492,6 +502,7 @@ export function createControllerMetrics(
     experimentReconcile,
     experimentReconcileError,
     k8sRequests,
+    k8sRequestDuration,
     eventsDropped,
     addRateLimiter: (l) => {
       limiter = l;

@@ -135,6 +135,19 @@ describe('controller metrics', () => {
     expect(text).toMatch(/^process_cpu_seconds_total [\d.e-]+$/m);
   });
 
+  it('exposes API request latency, the rate limiter and dropped events', () => {
+    const metrics = createControllerMetrics(createMemoryStore(), { version: 'v' });
+    metrics.k8sRequestDuration.observe({ verb: 'Patch' }, 0.012);
+    metrics.eventsDropped.inc({});
+    metrics.addRateLimiter({ waitedMs: 2_500, pending: { normal: 3, low: 7 } });
+    const text = metrics.expose();
+    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{verb="Patch",le="0.01"} 0');
+    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{verb="Patch",le="0.015"} 1');
+    expect(text).toContain('sluice_events_dropped_total 1');
+    expect(text).toContain('sluice_k8s_client_rate_limit_wait_seconds_total 2.5');
+    expect(text).toContain('sluice_k8s_client_rate_limit_pending{lane="low"} 7');
+  });
+
   it('escapes label values and refuses a sample missing a label', () => {
     const registry = new Registry();
     const c = registry.register(new Counter('c_total', 'help', ['x']));
