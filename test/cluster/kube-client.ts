@@ -1,6 +1,6 @@
 // A minimal Kubernetes API client for the test control plane (undici, bearer token, the cluster's own CA):
 // JSON requests, merge patches and watch streams. It is test plumbing, not the controller's client (the
-// controller uses @kubernetes/client-node); it only understands the kubeconfig shapes kubectl writes.
+// controller has src/kube/client.ts); it only understands the kubeconfig shapes kubectl writes.
 
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';

@@ -2,10 +2,10 @@
 // made to drop a watch or answer 410 Gone on demand, so these faults are produced here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
+import { KubeConfig } from '../../src/kube/kubeconfig.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;

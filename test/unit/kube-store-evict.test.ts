@@ -3,10 +3,10 @@
 // PodDisruptionBudget's 429 as TooManyRequests, and a missing pod as NotFound.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../src/kube/client.ts';
 import { KubeStore } from '../../src/kube/kube-store.ts';
+import { KubeConfig } from '../../src/kube/kubeconfig.ts';
 import { StoreError } from '../../src/store/object-store.ts';
 
 interface Seen {
