@@ -11,6 +11,7 @@ import {
   podTemplateGoJson,
 } from '../../src/rollout/pod-template-json.ts';
 import { parseQuantity, quantityString } from '../../src/rollout/quantity.ts';
+import { webReplicaSet } from '../fixtures/rollout-objects.ts';
 
 // Written by scripts/pod-template-schema: Go's encoding/json with k8s.io/api, as Argo Rollouts hashes.
 // argoV1_8 is what Go printed; argoV1_9 is the same with a zero creationTimestamp left out (omitzero).
@@ -136,25 +137,8 @@ describe('taking over an Argo-managed Rollout: the ReplicaSet is found by its ha
       terminationGracePeriodSeconds: 30,
     },
   });
-  const argoReplicaSet = (hash: string): ReplicaSet => ({
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: {
-      name: `web-${hash}`,
-      namespace: 'ns',
-      labels: { app: 'web', 'rollouts-pod-template-hash': hash },
-      annotations: { 'rollout.argoproj.io/revision': '1' },
-      ownerReferences: [
-        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'web', uid: 'u1', controller: true },
-      ],
-    },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: { app: 'web', 'rollouts-pod-template-hash': hash } },
-      template: liveTemplate(hash),
-    },
-    status: { replicas: 3, readyReplicas: 3, availableReplicas: 3 },
-  });
+  const argoReplicaSet = (hash: string): ReplicaSet =>
+    webReplicaSet(hash, { replicas: 3, revision: 1, template: liveTemplate(hash) });
   const rollout = (status: RolloutStatus): Rollout => ({
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Rollout',

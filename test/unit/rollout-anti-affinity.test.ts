@@ -7,44 +7,10 @@ import type { Rollout } from '../../src/api/rollout.ts';
 import { validateRolloutSpec } from '../../src/api/rollout-validation.ts';
 import { generateAffinity, removeInjectedAntiAffinity } from '../../src/rollout/anti-affinity.ts';
 import { computePodTemplateHash } from '../../src/rollout/hash.ts';
-import type { KubeObject } from '../../src/store/object-store.ts';
-import { HASH, Harness, NS } from '../fixtures/rollout-harness.ts';
+import { HASH, NS, startHarness } from '../fixtures/rollout-harness.ts';
+import { webRollout, webService } from '../fixtures/rollout-objects.ts';
 
 type Strategy = Rollout['spec']['strategy'];
-
-function svc(name: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: NS },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-  } as KubeObject;
-}
-
-function rollout(strategy: Strategy, affinity?: Record<string, unknown>): Rollout {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: NS },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'web:1' }], ...(affinity ? { affinity } : {}) },
-      },
-      strategy,
-    },
-  };
-}
-
-async function start(ro: Rollout, objs: KubeObject[] = []): Promise<Harness> {
-  const h = new Harness('web');
-  h.seed(objs);
-  h.seed([ro]);
-  await h.converge();
-  return h;
-}
 
 function term(stable: string) {
   return {
@@ -99,7 +65,7 @@ describe('antiAffinity validation (Argo ValidateRolloutStrategyAntiAffinity)', (
             ? { canary: { antiAffinity: c.aa } }
             : { blueGreen: { activeService: 'active', antiAffinity: c.aa } }
         ) as Strategy;
-        const err = validateRolloutSpec(rollout(s));
+        const err = validateRolloutSpec(webRollout(s));
         if (c.want === undefined) expect(err).toBeUndefined();
         else expect(err).toContain(`spec.strategy.${strategy}.${c.want}`);
       });
@@ -107,8 +73,8 @@ describe('antiAffinity validation (Argo ValidateRolloutStrategyAntiAffinity)', (
   }
 
   it('an invalid antiAffinity degrades the Rollout with InvalidSpec naming the field and creates nothing', async () => {
-    const h = await start(
-      rollout({
+    const h = await startHarness(
+      webRollout({
         canary: { antiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { weight: 0 } } },
       }),
     );
@@ -130,7 +96,7 @@ describe('antiAffinity injection (Argo GenerateReplicaSetAffinity)', () => {
         ],
       },
     };
-    const ro = rollout({ canary: { antiAffinity: PREFERRED } }, own);
+    const ro = webRollout({ canary: { antiAffinity: PREFERRED } }, { affinity: own });
     expect(generateAffinity(ro, undefined, 'new')).toEqual(own);
     expect(generateAffinity(ro, 'new', 'new')).toEqual(own);
     const got = generateAffinity(ro, 'old', 'new');
@@ -144,7 +110,7 @@ describe('antiAffinity injection (Argo GenerateReplicaSetAffinity)', () => {
       },
     });
     expect(removeInjectedAntiAffinity(got, ro)).toEqual(own);
-    const bare = rollout({ blueGreen: { activeService: 'a', antiAffinity: REQUIRED } });
+    const bare = webRollout({ blueGreen: { activeService: 'a', antiAffinity: REQUIRED } });
     const req = generateAffinity(bare, 'old', 'new');
     expect(req).toEqual({
       podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term('old')] },
@@ -153,8 +119,8 @@ describe('antiAffinity injection (Argo GenerateReplicaSetAffinity)', () => {
   });
 
   it('canary: first deploy has no term; the update’s new RS is anti-affine to the stable pods, hash unchanged', async () => {
-    const h = await start(
-      rollout({ canary: { antiAffinity: PREFERRED, steps: [{ setWeight: 50 }, { pause: {} }] } }),
+    const h = await startHarness(
+      webRollout({ canary: { antiAffinity: PREFERRED, steps: [{ setWeight: 50 }, { pause: {} }] } }),
     );
     const v1 = h.ro().status!.currentPodHash!;
     expect(h.rss()[0]!.spec.template.spec?.affinity).toBeUndefined();
@@ -181,11 +147,11 @@ describe('antiAffinity injection (Argo GenerateReplicaSetAffinity)', () => {
   });
 
   it('blue-green: required term on the preview RS', async () => {
-    const h = await start(
-      rollout({
+    const h = await startHarness(
+      webRollout({
         blueGreen: { activeService: 'active', autoPromotionEnabled: false, antiAffinity: REQUIRED },
       }),
-      [svc('active')],
+      [webService('active')],
     );
     const v1 = h.ro().status!.currentPodHash!;
     await h.setImage('web:2');
@@ -197,7 +163,7 @@ describe('antiAffinity injection (Argo GenerateReplicaSetAffinity)', () => {
   });
 
   it('an older RS coming back is re-pointed at the current stable ReplicaSet', async () => {
-    const h = await start(rollout({ canary: { antiAffinity: REQUIRED, steps: [{ pause: {} }] } }));
+    const h = await startHarness(webRollout({ canary: { antiAffinity: REQUIRED, steps: [{ pause: {} }] } }));
     const v1 = h.ro().status!.currentPodHash!;
     await h.setImage('web:2');
     await h.converge();

@@ -5,15 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Rollout } from '../../src/api/rollout.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
 import { Harness, NS } from '../fixtures/rollout-harness.ts';
-
-function svc(name: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: NS },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-  } as KubeObject;
-}
+import { webRollout, webService } from '../fixtures/rollout-objects.ts';
 
 const TEMPLATE: KubeObject = {
   apiVersion: 'argoproj.io/v1alpha1',
@@ -22,21 +14,11 @@ const TEMPLATE: KubeObject = {
   spec: { metrics: [{ name: 'm', provider: { web: { url: 'http://127.0.0.1:1/' } } }] },
 } as KubeObject;
 
+/** A blue-green Rollout `web` with Services `active` and `preview`. */
 function blueGreen(extra: Record<string, unknown>): Rollout {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: NS },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'web:1' }] },
-      },
-      strategy: { blueGreen: { activeService: 'active', previewService: 'preview', ...extra } },
-    },
-  } as Rollout;
+  return webRollout({
+    blueGreen: { activeService: 'active', previewService: 'preview', ...extra },
+  } as Rollout['spec']['strategy']);
 }
 
 function terminated(h: Harness, name: string): boolean {
@@ -49,7 +31,7 @@ function terminated(h: Harness, name: string): boolean {
 describe('blue-green promote --full', () => {
   it('terminates the running pre-promotion analysis it skips', async () => {
     const h = new Harness('web');
-    h.seed([svc('active'), svc('preview'), TEMPLATE]);
+    h.seed([webService('active'), webService('preview'), TEMPLATE]);
     h.seed([
       blueGreen({
         autoPromotionEnabled: false,
@@ -77,25 +59,12 @@ describe('canary background analysis', () => {
     const h = new Harness('web');
     h.seed([TEMPLATE]);
     h.seed([
-      {
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'Rollout',
-        metadata: { name: 'web', namespace: NS },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: 'web' } },
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image: 'web:1' }] },
-          },
-          strategy: {
-            canary: {
-              analysis: { templates: [{ templateName: 'check' }] },
-              steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }, { pause: {} }],
-            },
-          },
+      webRollout({
+        canary: {
+          analysis: { templates: [{ templateName: 'check' }] },
+          steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }, { pause: {} }],
         },
-      } as Rollout,
+      }),
     ]);
     await h.converge();
     await h.setImage('web:2');
@@ -126,28 +95,11 @@ describe('canary step analysis', () => {
     const h = new Harness('web');
     h.seed([TEMPLATE]);
     h.seed([
-      {
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'Rollout',
-        metadata: { name: 'web', namespace: NS },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: 'web' } },
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image: 'web:1' }] },
-          },
-          strategy: {
-            canary: {
-              steps: [
-                { setWeight: 50 },
-                { analysis: { templates: [{ templateName: 'check' }] } },
-                { pause: {} },
-              ],
-            },
-          },
+      webRollout({
+        canary: {
+          steps: [{ setWeight: 50 }, { analysis: { templates: [{ templateName: 'check' }] } }, { pause: {} }],
         },
-      } as Rollout,
+      }),
     ]);
     await h.converge();
     await h.setImage('web:2');
@@ -168,7 +120,7 @@ describe('canary step analysis', () => {
 describe('blue-green initial deploy', () => {
   it('announces RolloutCompleted (Initial deploy) once, as the canary does', async () => {
     const h = new Harness('web');
-    h.seed([svc('active'), svc('preview')]);
+    h.seed([webService('active'), webService('preview')]);
     h.seed([blueGreen({})]);
     await h.converge();
     const hash = h.ro().status!.currentPodHash!;

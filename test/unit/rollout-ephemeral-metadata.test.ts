@@ -8,46 +8,15 @@ import type { Rollout } from '../../src/api/rollout.ts';
 import { ephemeralChanges, marshalPodMetadata } from '../../src/rollout/ephemeral-metadata.ts';
 import { computePodTemplateHash } from '../../src/rollout/hash.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
-import { HASH, Harness, NS } from '../fixtures/rollout-harness.ts';
+import { HASH, NS, startHarness } from '../fixtures/rollout-harness.ts';
+import { webRollout, webService } from '../fixtures/rollout-objects.ts';
 
 const EPHEMERAL = 'rollout.argoproj.io/ephemeral-metadata';
 const CANARY_MD = { labels: { role: 'canary', canaryOnly: 'yes' }, annotations: { 'note/canary': 'c' } };
 const STABLE_MD = { labels: { role: 'stable' } };
 
-function svc(name: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: NS },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-  } as KubeObject;
-}
-
-function rollout(strategy: Rollout['spec']['strategy']): Rollout {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: NS },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'web:1' }] },
-      },
-      strategy,
-    },
-  };
-}
-
-async function start(ro: Rollout, objs: KubeObject[] = []): Promise<Harness> {
-  const h = new Harness('web');
-  h.withPods = true;
-  h.seed(objs);
-  h.seed([ro]);
-  await h.converge();
-  return h;
-}
+/** These tests watch the pods, so the harness keeps Pod objects. */
+const start = (ro: Rollout, objs: KubeObject[] = []) => startHarness(ro, objs, { withPods: true });
 
 describe('ephemeral metadata change sets (Argo SyncEphemeralPodMetadata)', () => {
   const cases: {
@@ -116,7 +85,7 @@ describe('ephemeral metadata change sets (Argo SyncEphemeralPodMetadata)', () =>
 
 describe('canary ephemeral metadata', () => {
   it('puts stableMetadata on the first ReplicaSet and its pods without changing the pod-template hash', async () => {
-    const ro = rollout({ canary: { canaryMetadata: CANARY_MD, stableMetadata: STABLE_MD } });
+    const ro = webRollout({ canary: { canaryMetadata: CANARY_MD, stableMetadata: STABLE_MD } });
     const h = await start(ro);
     const hash = computePodTemplateHash(ro.spec.template!);
     const rss = h.rss();
@@ -132,7 +101,7 @@ describe('canary ephemeral metadata', () => {
 
   it('labels canary pods during the update and swaps to stableMetadata in place on promotion', async () => {
     const h = await start(
-      rollout({
+      webRollout({
         canary: {
           canaryMetadata: CANARY_MD,
           stableMetadata: STABLE_MD,
@@ -190,7 +159,7 @@ describe('canary ephemeral metadata', () => {
   });
 
   it('a metadata-only spec change patches pods in place and starts no new revision', async () => {
-    const h = await start(rollout({ canary: { stableMetadata: STABLE_MD } }));
+    const h = await start(webRollout({ canary: { stableMetadata: STABLE_MD } }));
     const names = h.pods().map((p) => p.metadata.name);
     await h.store.patch('Rollout', NS, 'web', {
       spec: {
@@ -212,7 +181,7 @@ describe('canary ephemeral metadata', () => {
   });
 
   it('removing the metadata from the spec removes exactly what was injected from RS and pods', async () => {
-    const h = await start(rollout({ canary: { stableMetadata: STABLE_MD } }));
+    const h = await start(webRollout({ canary: { stableMetadata: STABLE_MD } }));
     const rs = h.rss()[0]!;
     // A label another controller added to a pod stays.
     const pod = h.pods()[0]!;
@@ -242,7 +211,7 @@ describe('canary ephemeral metadata', () => {
   });
 
   it('semantic template comparison ignores injected metadata (a hash written another way still matches)', async () => {
-    const h = await start(rollout({ canary: { stableMetadata: STABLE_MD } }));
+    const h = await start(webRollout({ canary: { stableMetadata: STABLE_MD } }));
     const [rs] = h.rss();
     // A collisionCount changes the computed hash, so only the semantic fallback can find the RS.
     await h.patchStatus({ collisionCount: 7 });
@@ -255,7 +224,7 @@ describe('canary ephemeral metadata', () => {
 describe('blue-green ephemeral metadata', () => {
   it('previewMetadata on the preview stack until promotion, then activeMetadata', async () => {
     const h = await start(
-      rollout({
+      webRollout({
         blueGreen: {
           activeService: 'active',
           previewService: 'preview',
@@ -264,7 +233,7 @@ describe('blue-green ephemeral metadata', () => {
           activeMetadata: { labels: { role: 'active' } },
         },
       }),
-      [svc('active'), svc('preview')],
+      [webService('active'), webService('preview')],
     );
     const v1 = h.ro().status!.currentPodHash!;
     for (const p of h.pods()) expect(p.metadata.labels?.role).toBe('active');

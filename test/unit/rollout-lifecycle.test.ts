@@ -4,20 +4,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/object-store.ts';
-import { HASH, Harness, load } from '../fixtures/rollout-harness.ts';
-
-async function canaryHarness(): Promise<Harness> {
-  const h = new Harness('payment-service-rollout');
-  h.seed(load('canary-services-ingress.yaml'));
-  h.seed(load('http-kpi-analysis-template.yaml'));
-  h.seed(load('canary-analysis-rollout.yaml'));
-  await h.converge();
-  return h;
-}
+import { guideCanaryHarness, HASH, Harness, load } from '../fixtures/rollout-harness.ts';
 
 describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)', () => {
   it('first deploy skips the steps, creates one ReplicaSet with all replicas and becomes Healthy', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     const ro = h.ro();
     const rss = h.rss();
     expect(rss).toHaveLength(1);
@@ -62,7 +53,7 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
   });
 
   it('update -> setWeight 10 -> analysis -> pause 10m -> setWeight 50 -> promote -> fully promoted, old RS kept 30 s', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     const stable = h.ro().status!.currentPodHash!;
     await h.setImage('internal-registry.enterprise.io/finance/payment-api:v2.3.0');
     await h.converge();
@@ -140,7 +131,7 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
   });
 
   it('a failed analysis aborts back to stable (Degraded), retry starts over with a new AnalysisRun', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     const stable = h.ro().status!.currentPodHash!;
     await h.setImage('internal-registry.enterprise.io/finance/payment-api:v2.3.0');
     await h.converge();
@@ -187,7 +178,7 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
   });
 
   it('undo to the stable template is a fast rollback: steps skipped, no new ReplicaSet or AnalysisRun', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     const stable = h.ro().status!.currentPodHash!;
     await h.setImage('internal-registry.enterprise.io/finance/payment-api:v2.3.0');
     await h.converge();
@@ -208,7 +199,7 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
   });
 
   it('a controller that dies after creating the AnalysisRun but before writing status adopts it (no duplicate)', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     const stable = h.ro().status?.currentPodHash;
     await h.setImage('internal-registry.enterprise.io/finance/payment-api:v2.3.0');
     // run until the setWeight step completes, then crash on every status write

@@ -8,6 +8,7 @@ import type { ReplicaSet, Service } from '../../src/api/workloads.ts';
 import type { Observed } from '../../src/rollout/context.ts';
 import { computePodTemplateHash } from '../../src/rollout/hash.ts';
 import { planRollout } from '../../src/rollout/plan.ts';
+import { webReplicaSet } from '../fixtures/rollout-objects.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const tpl = (image: string) => ({
@@ -24,25 +25,11 @@ function rs(
   revision: number,
   available = replicas,
 ): ReplicaSet {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: {
-      name: `web-${hash}`,
-      namespace: 'ns',
-      labels: { app: 'web', 'rollouts-pod-template-hash': hash },
-      annotations: { 'rollout.argoproj.io/revision': String(revision) },
-      ownerReferences: [
-        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'web', uid: 'u1', controller: true },
-      ],
-    },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: 'web', 'rollouts-pod-template-hash': hash } },
-      template: { ...tpl(image), metadata: { labels: { app: 'web', 'rollouts-pod-template-hash': hash } } },
-    },
-    status: { replicas, readyReplicas: available, availableReplicas: available },
+  const template = {
+    ...tpl(image),
+    metadata: { labels: { app: 'web', 'rollouts-pod-template-hash': hash } },
   };
+  return webReplicaSet(hash, { replicas, revision, available, template });
 }
 
 function service(name: string, hash?: string): Service {

@@ -12,6 +12,7 @@ import { planRollout } from '../../src/rollout/plan.ts';
 import { RESTART_RECHECK_MS } from '../../src/rollout/restart.ts';
 import { type KubeObject, StoreError } from '../../src/store/object-store.ts';
 import { Harness, NS } from '../fixtures/rollout-harness.ts';
+import { webReplicaSet, webRollout } from '../fixtures/rollout-objects.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -21,28 +22,8 @@ const tpl = (image: string) => ({
 });
 const NEW = computePodTemplateHash(tpl('web:new'));
 
-function rs(hash: string, replicas: number, createdMs: number, revision: number): ReplicaSet {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: {
-      name: `web-${hash}`,
-      namespace: 'ns',
-      creationTimestamp: iso(createdMs),
-      labels: { app: 'web', 'rollouts-pod-template-hash': hash },
-      annotations: { 'rollout.argoproj.io/revision': String(revision) },
-      ownerReferences: [
-        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'web', uid: 'u1', controller: true },
-      ],
-    },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: 'web', 'rollouts-pod-template-hash': hash } },
-      template: { metadata: { labels: { app: 'web', 'rollouts-pod-template-hash': hash } }, spec: {} },
-    },
-    status: { replicas, readyReplicas: replicas, availableReplicas: replicas },
-  } as ReplicaSet;
-}
+const rs = (hash: string, replicas: number, createdMs: number, revision: number): ReplicaSet =>
+  webReplicaSet(hash, { replicas, revision, creationTimestamp: iso(createdMs) });
 
 function pod(owner: ReplicaSet, i: number, createdMs: number, ready = true): Pod {
   return {
@@ -163,22 +144,8 @@ function createdBefore(p: Pod, ms: number): boolean {
   return Date.parse(p.metadata.creationTimestamp ?? '') < ms;
 }
 
-function harnessRollout(): Rollout {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: NS },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'web:1' }] },
-      },
-      strategy: { canary: { maxUnavailable: 1 } },
-    },
-  };
-}
+/** The Rollout `web` the store tests restart: 3 replicas, canary with maxUnavailable 1. */
+const harnessRollout = (): Rollout => webRollout({ canary: { maxUnavailable: 1 } }, { replicas: 3 });
 
 describe('restart through the store', () => {
   it('evicts (never deletes) each old pod once, replacements come up, then records restartedAt', async () => {

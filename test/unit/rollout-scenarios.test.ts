@@ -3,16 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Rollout } from '../../src/api/rollout.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
-import { HASH, Harness, NS } from '../fixtures/rollout-harness.ts';
-
-function svc(name: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: NS },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-  } as KubeObject;
-}
+import { HASH, Harness, NS, startHarness } from '../fixtures/rollout-harness.ts';
+import { webRollout, webService } from '../fixtures/rollout-objects.ts';
 
 const TEMPLATE: KubeObject = {
   apiVersion: 'argoproj.io/v1alpha1',
@@ -24,35 +16,13 @@ const TEMPLATE: KubeObject = {
   },
 } as KubeObject;
 
-function rollout(strategy: Rollout['spec']['strategy'], extra: Partial<Rollout['spec']> = {}): Rollout {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: NS },
-    spec: {
-      replicas: 4,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'web:1' }] },
-      },
-      strategy,
-      ...extra,
-    },
-  };
-}
-
-async function start(ro: Rollout, objs: KubeObject[] = []): Promise<Harness> {
-  const h = new Harness('web');
-  h.seed(objs);
-  h.seed([ro]);
-  await h.converge();
-  return h;
-}
+/** The Rollout `web` with 4 replicas. */
+const rollout = (strategy: Rollout['spec']['strategy'], extra: Partial<Rollout['spec']> = {}) =>
+  webRollout(strategy, { replicas: 4, extra });
 
 describe('basic canary (replica-count weights)', () => {
   it('approximates setWeight with replica counts within maxSurge/maxUnavailable and pauses', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({ canary: { steps: [{ setWeight: 25 }, { pause: {} }, { setWeight: 75 }, { pause: {} }] } }),
     );
     const v1 = h.ro().status!.currentPodHash!;
@@ -79,7 +49,7 @@ describe('basic canary (replica-count weights)', () => {
   });
 
   it('spec.paused halts scaling and shows "manually paused"', async () => {
-    const h = await start(rollout({ canary: { steps: [{ setWeight: 50 }] } }));
+    const h = await startHarness(rollout({ canary: { steps: [{ setWeight: 50 }] } }));
     await h.store.patch('Rollout', NS, 'web', { spec: { paused: true } });
     await h.setImage('web:2');
     await h.converge();
@@ -112,7 +82,7 @@ describe('analysis', () => {
         ],
       },
     });
-    const h = await start(ro, [TEMPLATE]);
+    const h = await startHarness(ro, [TEMPLATE]);
     await h.setImage('web:2');
     await h.converge();
     const v2 = h.ro().status!.currentPodHash!;
@@ -132,7 +102,7 @@ describe('analysis', () => {
   });
 
   it('an inconclusive step run pauses; promote skips the step', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({
         canary: {
           steps: [
@@ -182,7 +152,7 @@ describe('analysis', () => {
         steps: [{ setWeight: 25 }, { pause: {} }, { pause: {} }],
       },
     };
-    const h = await start(rollout(spec), [TEMPLATE]);
+    const h = await startHarness(rollout(spec), [TEMPLATE]);
     await h.setImage('web:2');
     await h.converge();
     const v2 = h.ro().status!.currentPodHash!;
@@ -197,7 +167,7 @@ describe('analysis', () => {
   });
 
   it('promote --full skips remaining steps and terminates the running analysis', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({
         canary: {
           steps: [
@@ -228,7 +198,7 @@ describe('analysis', () => {
   });
 
   it('blue-green pre-promotion failure aborts with active still on stable', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({
         blueGreen: {
           activeService: 'active',
@@ -242,7 +212,7 @@ describe('analysis', () => {
           },
         },
       }),
-      [svc('active'), svc('preview'), TEMPLATE],
+      [webService('active'), webService('preview'), TEMPLATE],
     );
     const blue = h.ro().status!.currentPodHash!;
     await h.setImage('web:2');
@@ -257,7 +227,7 @@ describe('analysis', () => {
   });
 
   it('blue-green post-promotion failure switches active back to stable', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({
         blueGreen: {
           activeService: 'active',
@@ -270,7 +240,7 @@ describe('analysis', () => {
           },
         },
       }),
-      [svc('active'), TEMPLATE],
+      [webService('active'), TEMPLATE],
     );
     const blue = h.ro().status!.currentPodHash!;
     await h.setImage('web:2');
@@ -293,9 +263,10 @@ describe('analysis', () => {
 
 describe('blue-green options', () => {
   it('autoPromotionSeconds promotes after the pause has lasted that long', async () => {
-    const h = await start(rollout({ blueGreen: { activeService: 'active', autoPromotionSeconds: 60 } }), [
-      svc('active'),
-    ]);
+    const h = await startHarness(
+      rollout({ blueGreen: { activeService: 'active', autoPromotionSeconds: 60 } }),
+      [webService('active')],
+    );
     await h.setImage('web:2');
     await h.converge();
     const green = h.ro().status!.currentPodHash!;
@@ -307,11 +278,11 @@ describe('blue-green options', () => {
   });
 
   it('previewReplicaCount runs a small preview until promotion, then scales up before the switch', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout({
         blueGreen: { activeService: 'active', previewReplicaCount: 1, autoPromotionEnabled: false },
       }),
-      [svc('active')],
+      [webService('active')],
     );
     const blue = h.ro().status!.currentPodHash!;
     await h.setImage('web:2');
@@ -328,7 +299,7 @@ describe('blue-green options', () => {
 
 describe('progress deadline, invalid specs, restarts, history, workloadRef', () => {
   it('a canary that never becomes available times out (Degraded), and progressDeadlineAbort aborts it', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout(
         { canary: { steps: [{ setWeight: 50 }] } },
         { progressDeadlineSeconds: 60, progressDeadlineAbort: true },
@@ -349,7 +320,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   });
 
   it('an invalid spec gets InvalidSpec + Degraded naming the field, and fixing it recovers', async () => {
-    const h = await start(rollout({ canary: { steps: [{ setWeight: 150 }] } }));
+    const h = await startHarness(rollout({ canary: { steps: [{ setWeight: 150 }] } }));
     const st = h.ro().status!;
     expect(st.phase).toBe('Degraded');
     expect(st.message).toBe(
@@ -366,7 +337,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   });
 
   it('a missing referenced Service is InvalidSpec naming the field', async () => {
-    const h = await start(rollout({ blueGreen: { activeService: 'nope' } }));
+    const h = await startHarness(rollout({ blueGreen: { activeService: 'nope' } }));
     expect(h.ro().status?.message).toContain(
       'spec.strategy.blueGreen.activeService: Invalid value: "nope": service "nope" not found',
     );
@@ -375,7 +346,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   it('writes spec.replicas=1 back when it is unset', async () => {
     const ro = rollout({ canary: {} });
     delete ro.spec.replicas;
-    const h = await start(ro);
+    const h = await startHarness(ro);
     expect(h.ro().spec.replicas).toBe(1);
   });
 
@@ -405,7 +376,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   });
 
   it('rollbackWindow fast-tracks a return to a recent older revision (no steps)', async () => {
-    const h = await start(
+    const h = await startHarness(
       rollout(
         { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } },
         { rollbackWindow: { revisions: 2 } },
@@ -424,7 +395,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   });
 
   it('copies a ReplicaFailure condition from the new ReplicaSet', async () => {
-    const h = await start(rollout({ canary: {} }));
+    const h = await startHarness(rollout({ canary: {} }));
     const rs = h.rss()[0]!;
     await h.store.patchStatus('ReplicaSet', NS, rs.metadata.name, {
       status: {
@@ -441,7 +412,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
   });
 
   it('revisionHistoryLimit deletes the oldest scaled-down ReplicaSets', async () => {
-    const h = await start(rollout({ canary: {} }, { revisionHistoryLimit: 1 }));
+    const h = await startHarness(rollout({ canary: {} }, { revisionHistoryLimit: 1 }));
     for (const img of ['web:2', 'web:3', 'web:4']) {
       await h.setImage(img);
       await h.converge();
@@ -480,7 +451,7 @@ describe('progress deadline, invalid specs, restarts, history, workloadRef', () 
     );
     delete ro.spec.template;
     delete ro.spec.selector;
-    const h = await start(ro, [deploy]);
+    const h = await startHarness(ro, [deploy]);
     expect(h.rss()[0]?.spec.template.spec?.containers).toEqual([{ name: 'web', image: 'web:1' }]);
     expect(h.ro().status).toMatchObject({ phase: 'Healthy', workloadObservedGeneration: '4' }); // scaling the Deployment bumped its generation;
     expect(

@@ -4,20 +4,11 @@
 // more than a second apart under the client's qps) the controller never went quiet.
 
 import { describe, expect, it } from 'vitest';
-import { Harness, load } from '../fixtures/rollout-harness.ts';
-
-async function canaryHarness(): Promise<Harness> {
-  const h = new Harness('payment-service-rollout');
-  h.seed(load('canary-services-ingress.yaml'));
-  h.seed(load('http-kpi-analysis-template.yaml'));
-  h.seed(load('canary-analysis-rollout.yaml'));
-  await h.converge();
-  return h;
-}
+import { guideCanaryHarness } from '../fixtures/rollout-harness.ts';
 
 describe('status churn', () => {
   it('a Healthy rollout reconciled seconds later keeps its status (no write, same resourceVersion)', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     expect(h.ro().status?.phase).toBe('Healthy');
     const before = h.ro();
     h.nowMs += 5_000;
@@ -28,7 +19,7 @@ describe('status churn', () => {
   });
 
   it('a paused rollout reconciled seconds later keeps its Progressing condition', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     await h.setImage('nginx:next');
     await h.converge();
     const run = h
@@ -44,7 +35,7 @@ describe('status churn', () => {
   });
 
   it('sends no status patch when the API server dropped the empty message of a Healthy rollout', async () => {
-    const h = await canaryHarness();
+    const h = await guideCanaryHarness();
     expect(h.ro().status?.phase).toBe('Healthy');
     // The API server stores no "" in a custom resource (Argo's omitempty strings); the memory store does.
     await h.patchStatus({ message: null });
