@@ -1,12 +1,11 @@
 // The informer's list/watch protocol against a scripted API server on port 0: the real server cannot be
 // made to drop a watch or answer 410 Gone on demand, so these faults are produced here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
-import { KubeConfig } from '../../src/kube/kubeconfig.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
+import { scriptedApiClient } from '../fixtures/scripted-api.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -22,26 +21,7 @@ async function fakeApi(handler: Handler): Promise<{ client: KubeClient; requests
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     handler(req, res, url);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  const client = await KubeClient.create(kc);
-  cleanups.push(async () => {
-    await client.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const client = await scriptedApiClient(server, 'secret-token', cleanups);
   return { client, requests };
 }
 

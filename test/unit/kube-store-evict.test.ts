@@ -2,12 +2,10 @@
 // fall-back to policy/v1beta1 a Kubernetes < 1.22 server needs (its real 400 answer, remembered), a
 // PodDisruptionBudget's 429 as TooManyRequests, and a missing pod as NotFound.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../src/kube/client.ts';
 import { KubeStore } from '../../src/kube/kube-store.ts';
-import { KubeConfig } from '../../src/kube/kubeconfig.ts';
 import { StoreError } from '../../src/store/object-store.ts';
+import { scriptedApiClient } from '../fixtures/scripted-api.ts';
 
 interface Seen {
   path: string;
@@ -35,26 +33,7 @@ async function fakeApi(answer: Answer): Promise<{ store: KubeStore; seen: Seen[]
       res.end(JSON.stringify(out));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  const client = await KubeClient.create(kc);
-  cleanups.push(async () => {
-    await client.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const client = await scriptedApiClient(server, 't', cleanups);
   return { store: new KubeStore(client, { kinds: [] }), seen };
 }
 
