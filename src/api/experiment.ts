@@ -1,5 +1,5 @@
-// Experiment (argoproj.io/v1alpha1, short name exp): types only (Argo's experiment_types.go). The
-// Experiment controller and the canary experiment step are not implemented yet.
+// Experiment (argoproj.io/v1alpha1, short name exp): the types of Argo's experiment_types.go. The
+// controller is src/experiment/ (plan.ts decides, apply.ts writes, reconcile.ts binds them to the store).
 
 import type { KubeObject } from '../store/object-store.ts';
 import type { AnalysisPhase } from './analysis-run.ts';

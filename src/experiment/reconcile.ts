@@ -1,0 +1,94 @@
+// One reconcile of one Experiment: observe (from the store's cache), plan (pure), apply (idempotent),
+// then write the status through the status subresource as a merge patch of old vs new, and record the
+// plan's events. Called by the `sluice controller` experiment work queue and directly by tests.
+
+import type { AnalysisRun } from '../api/analysis-run.ts';
+import type { AnalysisTemplate } from '../api/analysis-template.ts';
+import type { Experiment } from '../api/experiment.ts';
+import type { ReplicaSet, Service } from '../api/workloads.ts';
+import { createStatusMergePatch } from '../kube/patch.ts';
+import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import { applyExperimentActions } from './apply.ts';
+import { type ExperimentObserved, type ExperimentPlan, experimentRsName, planExperiment } from './plan.ts';
+
+export interface ExperimentReconcileDeps {
+  /** Structured log sink. */
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Called with each plan before it is applied (tests, debugging). */
+  readonly onPlan?: (plan: ExperimentPlan) => void;
+}
+
+export interface ExperimentReconcileResult {
+  requeueAfterMs?: number;
+  /** A write that failed; the caller re-queues with back-off. */
+  error?: string;
+}
+
+export const EXPERIMENT_APPLY_ERROR_REQUEUE_MS = 5_000;
+
+function controlledBy(obj: KubeObject, ex: Experiment): boolean {
+  return (obj.metadata.ownerReferences ?? []).some(
+    (o) =>
+      o.controller === true &&
+      o.kind === 'Experiment' &&
+      (ex.metadata.uid ? o.uid === ex.metadata.uid : o.name === ex.metadata.name),
+  );
+}
+
+/** Gathers what the planner needs from the store's cache. */
+export function observeExperiment(store: ObjectStore, ex: Experiment, nowMs: number): ExperimentObserved {
+  const ns = ex.metadata.namespace ?? '';
+  const replicaSets: Record<string, ReplicaSet | undefined> = {};
+  for (const t of Array.isArray(ex.spec?.templates) ? ex.spec.templates : []) {
+    if (typeof t?.name !== 'string') continue;
+    replicaSets[t.name] = store.get<ReplicaSet>('ReplicaSet', ns, experimentRsName(ex, t));
+  }
+  const services = store.list<Service>('Service', ns).filter((s) => controlledBy(s, ex));
+  const analysisRuns = store
+    .list<KubeObject>('AnalysisRun', ns)
+    .filter((r) => controlledBy(r, ex)) as unknown as AnalysisRun[];
+  const lookupTemplate = (name: string, clusterScope: boolean): AnalysisTemplate | undefined =>
+    clusterScope
+      ? (store.get<KubeObject>('ClusterAnalysisTemplate', '', name) as unknown as
+          | AnalysisTemplate
+          | undefined)
+      : (store.get<KubeObject>('AnalysisTemplate', ns, name) as unknown as AnalysisTemplate | undefined);
+  return { experiment: ex, replicaSets, services, analysisRuns, lookupTemplate, nowMs };
+}
+
+export async function reconcileExperiment(
+  store: ObjectStore,
+  namespace: string,
+  name: string,
+  nowMs: number,
+  deps: ExperimentReconcileDeps = {},
+): Promise<ExperimentReconcileResult> {
+  const ex = store.get<Experiment>('Experiment', namespace, name);
+  if (!ex || ex.metadata.deletionTimestamp) return {};
+  let plan: ExperimentPlan;
+  try {
+    plan = planExperiment(observeExperiment(store, ex, nowMs));
+  } catch (err) {
+    // A planner bug must not take the controller down: report and retry later.
+    const message = err instanceof Error ? err.message : String(err);
+    deps.log?.('error', 'experiment planning failed', { namespace, name, error: message });
+    return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
+  }
+  deps.onPlan?.(plan);
+  const applied = await applyExperimentActions(store, ex, plan.actions);
+  if (!applied.ok) {
+    deps.log?.('warn', 'experiment apply failed', { namespace, name, error: applied.error });
+    return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: applied.error };
+  }
+  const patch = createStatusMergePatch(ex.status ?? {}, plan.status);
+  if (patch !== undefined) {
+    try {
+      await store.patchStatus('Experiment', namespace, name, { status: patch });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: `patchStatus: ${message}` };
+    }
+  }
+  for (const e of plan.events) store.recordEvent(ex, e.type, e.reason, e.message);
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}
