@@ -102,12 +102,23 @@ export interface RolloutExperimentTemplate {
   service?: { name?: string };
 }
 
+/** Argo's RolloutExperimentStepAnalysisTemplateRef: args are resolved against the Rollout at creation. */
+export interface RolloutExperimentStepAnalysis {
+  name: string;
+  templateName: string;
+  clusterScope?: boolean;
+  args?: AnalysisRunArgument[];
+  requiredForCompletion?: boolean;
+}
+
 export interface RolloutExperimentStep {
   templates: RolloutExperimentTemplate[];
   duration?: string;
-  analyses?: (RolloutAnalysis & { name: string; templateName?: string; requiredForCompletion?: boolean })[];
+  analyses?: RolloutExperimentStepAnalysis[];
   dryRun?: { metricName: string }[];
+  measurementRetention?: { metricName: string; limit: number }[];
   analysisRunMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  scaleDownDelaySeconds?: number;
 }
 
 export interface CanaryStep {

@@ -108,6 +108,15 @@ async function applyOne(
     case 'deleteAnalysisRun':
       await tolerate(store.delete('AnalysisRun', ns, a.name), 'NotFound');
       return 'none';
+    case 'createExperiment':
+      await tolerate(store.create(a.experiment as unknown as KubeObject), 'AlreadyExists');
+      return 'none';
+    case 'terminateExperiment':
+      await tolerate(store.patch('Experiment', ns, a.name, { spec: { terminate: true } }), 'NotFound');
+      return 'none';
+    case 'deleteExperiment':
+      await tolerate(store.delete('Experiment', ns, a.name), 'NotFound');
+      return 'none';
     case 'traffic':
       return applyTraffic(routers, a);
     case 'scaleDeployment':

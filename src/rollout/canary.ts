@@ -1,7 +1,8 @@
 // The canary strategy (Argo's rollout/canary.go, trafficrouting.go, service.go): ReplicaSet scaling
 // (basic nearest-weight math or traffic-routed ceil), older ReplicaSets, stable/canary Service
-// selectors, traffic router weights, step and background analysis, pause steps with the
-// controllerPause handshake, step progression, abort, promote-full and promotion of the stable RS.
+// selectors, traffic router weights, step and background analysis, experiment steps (experiment.ts),
+// pause steps with the controllerPause handshake, step progression, abort, promote-full and promotion of
+// the stable RS.
 
 import {
   abortScaleDownDelaySeconds,
@@ -28,6 +29,7 @@ import {
   resumedByUser,
   scaleRS,
 } from './context.ts';
+import { reconcileExperimentStep } from './experiment.ts';
 import {
   atDesiredReplicaCountsForCanary,
   basicCanaryReplicaCounts,
@@ -76,6 +78,9 @@ export function reconcileCanary(ctx: Ctx): void {
     st.currentStepIndex = steps.length > 0 ? 0 : st.currentStepIndex;
     st.pauseConditions = undefined;
     st.controllerPause = undefined;
+    // Argo's reconcileExperiments: an aborted rollout has no current Experiment (all get terminated).
+    if (st.canary?.currentExperiment !== undefined)
+      st.canary = { ...st.canary, currentExperiment: undefined };
   }
 
   const halted = ro.spec.paused === true;
@@ -148,6 +153,7 @@ export function reconcileCanary(ctx: Ctx): void {
         ...st.canary,
         currentStepAnalysisRunStatus: undefined,
         currentBackgroundAnalysisRunStatus: undefined,
+        currentExperiment: undefined,
       };
       event(
         ctx,
@@ -221,6 +227,8 @@ function progressSteps(ctx: Ctx): void {
     st.currentStepIndex = steps.length > 0 ? steps.length : st.currentStepIndex;
     st.pauseConditions = undefined;
     st.controllerPause = undefined;
+    if (st.canary?.currentExperiment !== undefined)
+      st.canary = { ...st.canary, currentExperiment: undefined };
     return;
   }
   // Argo's reconcileStepBasedAnalysisRun: a step run stays current only while its analysis step is the
@@ -228,6 +236,9 @@ function progressSteps(ctx: Ctx): void {
   // housekeeping terminates it.
   if (steps[index]?.analysis === undefined && st.canary?.currentStepAnalysisRunStatus !== undefined)
     st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined };
+  // Likewise the current Experiment: leaving its step (promote) lets the housekeeping terminate it.
+  if (steps[index]?.experiment === undefined && st.canary?.currentExperiment !== undefined)
+    st.canary = { ...st.canary, currentExperiment: undefined };
   if (index >= steps.length) return;
   const step = steps[index]!;
   let completed = false;
@@ -279,15 +290,40 @@ function progressSteps(ctx: Ctx): void {
     }
   } else if (step.setHeaderRoute !== undefined || step.setMirrorRoute !== undefined) {
     completed = true;
-  } else if (step.experiment !== undefined || step.plugin !== undefined) {
-    // Experiments and step plugins are not implemented yet: the step waits (promote skips it).
+  } else if (step.experiment !== undefined) {
+    const inconclusivePaused = hasPause(ctx, 'InconclusiveExperiment');
+    const out = reconcileExperimentStep(
+      ctx,
+      step.experiment,
+      { podHash, revision: ctx.revision, stepIndex: index },
+      !inconclusivePaused && (st.pauseConditions ?? []).length === 0,
+    );
+    if (out.kind === 'invalid') {
+      ctx.abortMessage = `Experiment step: ${out.error}`;
+      return;
+    }
+    // Argo records neither a missing nor a failed Experiment as current (the abort terminates them all).
+    const current = out.kind === 'waiting' || out.kind === 'failed' ? undefined : out.name;
+    st.canary = { ...st.canary, currentExperiment: current };
+    if (out.kind === 'successful') completed = true;
+    else if (out.kind === 'failed') {
+      ctx.abortMessage = out.message;
+      return;
+    } else if (out.kind === 'inconclusive') {
+      // As for an inconclusive step analysis: the user's promote (which clears the pause condition and
+      // leaves controllerPause) accepts the verdict and moves on.
+      if (resumedByUser(ctx)) completed = true;
+      else addPause(ctx, 'InconclusiveExperiment');
+    }
+  } else if (step.plugin !== undefined) {
+    // Step plugins are not implemented yet: the step waits (promote skips it).
     completed = false;
   }
 
   if (completed) {
     st.currentStepIndex = index + 1;
     if ((st.pauseConditions ?? []).length === 0) st.controllerPause = undefined;
-    st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined };
+    st.canary = { ...st.canary, currentStepAnalysisRunStatus: undefined, currentExperiment: undefined };
     event(
       ctx,
       'Normal',

@@ -3,6 +3,7 @@
 
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { AnalysisTemplate } from '../api/analysis-template.ts';
+import type { Experiment } from '../api/experiment.ts';
 import {
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
@@ -22,6 +23,8 @@ export interface Observed {
   /** AnalysisRuns controlled by this Rollout. */
   readonly analysisRuns: readonly AnalysisRun[];
   readonly lookupTemplate: (name: string, clusterScope: boolean) => AnalysisTemplate | undefined;
+  /** Experiments controlled by this Rollout (canary experiment steps); none when absent. */
+  readonly experiments?: readonly Experiment[];
   /** Pods of this Rollout's ReplicaSets (needed for restartAt and ephemeral metadata only). */
   readonly pods?: readonly Pod[];
   /** The Deployment named by spec.workloadRef, when used. */
@@ -88,6 +91,9 @@ export type Action =
   | { readonly kind: 'createAnalysisRun'; readonly run: AnalysisRun }
   | { readonly kind: 'terminateAnalysisRun'; readonly name: string }
   | { readonly kind: 'deleteAnalysisRun'; readonly name: string }
+  | { readonly kind: 'createExperiment'; readonly experiment: Experiment }
+  | { readonly kind: 'terminateExperiment'; readonly name: string }
+  | { readonly kind: 'deleteExperiment'; readonly name: string }
   | TrafficAction
   | { readonly kind: 'scaleDeployment'; readonly name: string; readonly replicas: number }
   | {
@@ -245,7 +251,7 @@ export function pauseStart(ctx: Ctx, reason: string): number | undefined {
 
 export function addPause(
   ctx: Ctx,
-  reason: 'CanaryPauseStep' | 'BlueGreenPause' | 'InconclusiveAnalysisRun',
+  reason: 'CanaryPauseStep' | 'BlueGreenPause' | 'InconclusiveAnalysisRun' | 'InconclusiveExperiment',
 ): void {
   if (hasPause(ctx, reason)) return;
   ctx.status.pauseConditions = [...(ctx.status.pauseConditions ?? []), { reason, startTime: ctx.nowIso }];

@@ -35,6 +35,7 @@ import {
   rsRevision,
 } from './context.ts';
 import { planEphemeralMetadata, templateWithoutEphemeralMetadata } from './ephemeral-metadata.ts';
+import { planExperimentHousekeeping } from './experiment.ts';
 import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
 import { planRestart } from './restart.ts';
@@ -358,6 +359,8 @@ export function planRollout(obs: Observed): Plan {
   planRunHousekeeping(ctx);
   // --- ReplicaSet history ---
   planHistoryLimit(ctx);
+  // --- Experiments: terminate the ones no longer current, garbage-collect history ---
+  planExperimentHousekeeping(ctx);
   // --- workloadRef scale-down ---
   planWorkloadScaleDown(ctx);
 

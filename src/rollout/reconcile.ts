@@ -4,6 +4,7 @@
 
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { AnalysisTemplate } from '../api/analysis-template.ts';
+import type { Experiment } from '../api/experiment.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
 import { createStatusMergePatch } from '../kube/patch.ts';
@@ -55,6 +56,9 @@ export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): 
   const analysisRuns = store
     .list<KubeObject>('AnalysisRun', ns)
     .filter((r) => controlledBy(r, ro)) as unknown as AnalysisRun[];
+  const experiments = store
+    .list<KubeObject>('Experiment', ns)
+    .filter((e) => controlledBy(e, ro)) as unknown as Experiment[];
   const lookupTemplate = (name: string, clusterScope: boolean): AnalysisTemplate | undefined =>
     clusterScope
       ? (store.get<KubeObject>('ClusterAnalysisTemplate', '', name) as unknown as
@@ -80,6 +84,7 @@ export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): 
     services,
     analysisRuns,
     lookupTemplate,
+    ...(experiments.length > 0 ? { experiments } : {}),
     ...(pods ? { pods } : {}),
     ...(workload ? { workload } : {}),
     nowMs,
