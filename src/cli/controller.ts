@@ -1,5 +1,5 @@
-// `sluice controller`: runs the Rollout and AnalysisRun controllers against a Kubernetes API server.
-// Flags mirror Argo's rollouts-controller where they overlap. Exits 0 after SIGTERM/SIGINT (in-flight
+// `sluice controller`: runs the Rollout, AnalysisRun and Experiment controllers against a Kubernetes API
+// server. Flags mirror Argo's rollouts-controller where they overlap. Exits 0 after SIGTERM/SIGINT (in-flight
 // reconciles drained, lease released), 1 when leadership is lost or startup fails, 2 on bad flags.
 
 import { parseArgs } from 'node:util';
@@ -8,6 +8,7 @@ import {
   Controller,
   type ControllerOptions,
   DEFAULT_ANALYSIS_THREADS,
+  DEFAULT_EXPERIMENT_THREADS,
   DEFAULT_ROLLOUT_THREADS,
 } from '../kube/controller.ts';
 
@@ -23,9 +24,9 @@ export const CONTROLLER_NODE_OPTIONS = '--max-semi-space-size=2';
 
 export const CONTROLLER_USAGE = `Usage: sluice controller [flags]
 
-Runs the Sluice controller (Argo Rollouts API: Rollouts, AnalysisRuns) against a Kubernetes cluster.
-Run it with NODE_OPTIONS=${CONTROLLER_NODE_OPTIONS} (the Deployment and the image do) to keep its memory
-bounded.
+Runs the Sluice controller (Argo Rollouts API: Rollouts, AnalysisRuns, Experiments) against a
+Kubernetes cluster. Run it with NODE_OPTIONS=${CONTROLLER_NODE_OPTIONS} (the Deployment and the image
+do) to keep its memory bounded.
 
 Flags:
   --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)
@@ -39,6 +40,7 @@ Flags:
   --instance-id ID           only reconcile objects labelled argo-rollouts.argoproj.io/controller-instance-id=ID
   --rollout-threads N        concurrent Rollout reconciles (default ${DEFAULT_ROLLOUT_THREADS})
   --analysis-threads N       concurrent AnalysisRun reconciles (default ${DEFAULT_ANALYSIS_THREADS})
+  --experiment-threads N     concurrent Experiment reconciles (default ${DEFAULT_EXPERIMENT_THREADS})
   --qps N, --burst N         client-side API rate limit (default 40 / 80)
   --loglevel LEVEL           debug, info, warn, error (default info)
   -h, --help                 show this help
@@ -84,6 +86,7 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
         'instance-id': { type: 'string' },
         'rollout-threads': { type: 'string' },
         'analysis-threads': { type: 'string' },
+        'experiment-threads': { type: 'string' },
         qps: { type: 'string' },
         burst: { type: 'string' },
         loglevel: { type: 'string' },
@@ -103,7 +106,7 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
   if (elect !== 'true' && elect !== 'false')
     return { ok: false, error: `--leader-elect: must be true or false, got "${elect}"` };
   const numbers: Record<string, number | undefined> = {};
-  for (const flag of ['rollout-threads', 'analysis-threads', 'qps', 'burst']) {
+  for (const flag of ['rollout-threads', 'analysis-threads', 'experiment-threads', 'qps', 'burst']) {
     const v = positive(str(flag), `--${flag}`);
     if (typeof v === 'string') return { ok: false, error: v };
     numbers[flag] = v;
@@ -128,6 +131,9 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
       ...(str('instance-id') ? { instanceId: str('instance-id') } : {}),
       ...(numbers['rollout-threads'] !== undefined ? { rolloutThreads: numbers['rollout-threads'] } : {}),
       ...(numbers['analysis-threads'] !== undefined ? { analysisThreads: numbers['analysis-threads'] } : {}),
+      ...(numbers['experiment-threads'] !== undefined
+        ? { experimentThreads: numbers['experiment-threads'] }
+        : {}),
       ...(numbers.qps !== undefined ? { qps: numbers.qps } : {}),
       ...(numbers.burst !== undefined ? { burst: numbers.burst } : {}),
     },

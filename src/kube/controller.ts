@@ -2,7 +2,8 @@
 // N workers each, gated by leader election, with Prometheus metrics and a health endpoint. Reconciles are
 // level-triggered: a key says only "look at this object"; the reconciler reads what the API says now.
 // Rollout reconciles also follow changes of the objects a Rollout owns or references (ReplicaSets, Pods,
-// Services, AnalysisRuns, Deployments); AnalysisRun reconciles follow their Jobs. SIGTERM drains in-flight
+// Services, AnalysisRuns, Deployments); AnalysisRun reconciles follow their Jobs; Experiment reconciles
+// follow the ReplicaSets, Services and AnalysisRuns an Experiment controls. SIGTERM drains in-flight
 // reconciles, releases the lease and exits 0; losing the lease exits 1 so the Deployment restarts it.
 
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import type { MetricProvider } from '../analysis/providers/provider.ts';
 import { createSluiceProxyProvider } from '../analysis/providers/sluice.ts';
 import { createWebProvider } from '../analysis/providers/web.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
+import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
 import { type ReconcileDeps, type ReconcileResult, reconcileRollout } from '../rollout/reconcile.ts';
@@ -30,6 +32,7 @@ export const INSTANCE_ID_LABEL = 'argo-rollouts.argoproj.io/controller-instance-
 export const DEFAULT_LEASE_NAME = 'sluice-controller-lock';
 export const DEFAULT_ROLLOUT_THREADS = 10;
 export const DEFAULT_ANALYSIS_THREADS = 30;
+export const DEFAULT_EXPERIMENT_THREADS = 10;
 export const DEFAULT_RESYNC_MS = 900_000;
 const SHUTDOWN_DRAIN_MS = 10_000;
 
@@ -61,6 +64,7 @@ export interface ControllerOptions {
   readonly instanceId?: string;
   readonly rolloutThreads?: number;
   readonly analysisThreads?: number;
+  readonly experimentThreads?: number;
   readonly resyncMs?: number;
   readonly qps?: number;
   readonly burst?: number;
@@ -88,6 +92,7 @@ export class Controller {
   readonly options: ControllerOptions;
   readonly rolloutQueue = new WorkQueue();
   readonly analysisQueue = new WorkQueue();
+  readonly experimentQueue = new WorkQueue();
   #client: KubeClient | undefined;
   #store: KubeStore | undefined;
   #metrics: ControllerMetrics | undefined;
@@ -195,6 +200,7 @@ export class Controller {
     this.#metrics.addRateLimiter(this.#client.limiter);
     this.#metrics.addQueue('rollouts', this.rolloutQueue);
     this.#metrics.addQueue('analysisruns', this.analysisQueue);
+    this.#metrics.addQueue('experiments', this.experimentQueue);
     const host = o.listenHost ?? '0.0.0.0';
     const metrics = this.#metrics;
     this.#endpoints.push(await startMetricsServer(() => metrics.expose(), host, o.metricsPort ?? 8090));
@@ -251,10 +257,12 @@ export class Controller {
     this.#watchAll(store);
     for (const ro of store.list('Rollout')) this.#enqueueRollout(ro);
     for (const run of store.list('AnalysisRun')) this.#enqueueRun(run);
+    for (const ex of store.list('Experiment')) this.#enqueueExperiment(ex);
     const resyncMs = this.options.resyncMs ?? DEFAULT_RESYNC_MS;
     this.#resyncTimer = setInterval(() => {
       for (const ro of store.list('Rollout')) this.#enqueueRollout(ro);
       for (const run of store.list('AnalysisRun')) this.#enqueueRun(run);
+      for (const ex of store.list('Experiment')) this.#enqueueExperiment(ex);
     }, resyncMs);
     this.#resyncTimer.unref();
     const reconcile = this.#reconcileRollout;
@@ -282,6 +290,15 @@ export class Controller {
         ),
       );
     }
+    for (let i = 0; i < (this.options.experimentThreads ?? DEFAULT_EXPERIMENT_THREADS); i++) {
+      this.#workers.push(
+        this.#worker(this.experimentQueue, 'experiment', (ns, name) =>
+          reconcileExperiment(store, ns, name, Date.now(), {
+            log: (level, msg, fields) => this.log[level]({ experiment: `${ns}/${name}`, ...fields }, msg),
+          }),
+        ),
+      );
+    }
   }
 
   /** Argo's instance-id filter: with an id, only labelled objects; without, only unlabelled ones. */
@@ -304,13 +321,28 @@ export class Controller {
     if (this.#mine(obj)) this.analysisQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
   }
 
+  #enqueueExperiment(obj: KubeObject): void {
+    if (this.#mine(obj)) this.experimentQueue.add(`${obj.metadata.namespace}/${obj.metadata.name}`);
+  }
+
+  /** The Experiment controlling `obj` (its ReplicaSets, Services, AnalysisRuns), if any. */
+  #enqueueOwningExperiment(obj: KubeObject): void {
+    const name = ownerName(obj, 'Experiment');
+    if (name === undefined || obj.metadata.namespace === undefined) return;
+    const ex = this.#store?.get('Experiment', obj.metadata.namespace, name);
+    if (ex !== undefined) this.#enqueueExperiment(ex);
+  }
+
   #watchAll(store: KubeStore): void {
     const on = (
       kind: Parameters<ObjectStore['watch']>[0],
       fn: (type: WatchEventType, obj: KubeObject) => void,
     ) => this.#unsubscribe.push(store.watch(kind, fn));
     on('Rollout', (_t, ro) => this.#enqueueRollout(ro));
-    on('ReplicaSet', (_t, rs) => this.#enqueueRolloutByName(rs.metadata.namespace, ownerName(rs, 'Rollout')));
+    on('ReplicaSet', (_t, rs) => {
+      this.#enqueueRolloutByName(rs.metadata.namespace, ownerName(rs, 'Rollout'));
+      this.#enqueueOwningExperiment(rs);
+    });
     on('Pod', (_t, pod) => {
       const rsName = ownerName(pod, 'ReplicaSet');
       if (rsName === undefined || pod.metadata.namespace === undefined) return;
@@ -320,10 +352,12 @@ export class Controller {
     on('AnalysisRun', (_t, run) => {
       this.#enqueueRun(run);
       this.#enqueueRolloutByName(run.metadata.namespace, ownerName(run, 'Rollout'));
+      this.#enqueueOwningExperiment(run);
     });
-    on('Experiment', (_t, exp) =>
-      this.#enqueueRolloutByName(exp.metadata.namespace, ownerName(exp, 'Rollout')),
-    );
+    on('Experiment', (_t, exp) => {
+      this.#enqueueExperiment(exp);
+      this.#enqueueRolloutByName(exp.metadata.namespace, ownerName(exp, 'Rollout'));
+    });
     on('Job', (_t, job) => {
       const key = runKeyOfJob(job);
       if (key !== undefined) this.analysisQueue.add(key);
@@ -332,7 +366,8 @@ export class Controller {
       for (const ro of store.list<Owned>('Rollout', obj.metadata.namespace))
         if (refers(ro)) this.#enqueueRollout(ro);
     };
-    on('Service', (_t, svc) =>
+    on('Service', (_t, svc) => {
+      this.#enqueueOwningExperiment(svc);
       byReference(svc, (ro) => {
         const c = ro.spec?.strategy?.canary;
         const b = ro.spec?.strategy?.blueGreen;
@@ -343,8 +378,8 @@ export class Controller {
           b?.activeService === n ||
           b?.previewService === n
         );
-      }),
-    );
+      });
+    });
     on('Deployment', (_t, d) =>
       byReference(
         d,
@@ -355,7 +390,7 @@ export class Controller {
 
   async #worker(
     queue: WorkQueue,
-    kind: 'rollout' | 'analysisrun',
+    kind: 'rollout' | 'analysisrun' | 'experiment',
     reconcile: (namespace: string, name: string) => Promise<{ requeueAfterMs?: number; error?: string }>,
   ): Promise<void> {
     for (;;) {
@@ -375,6 +410,7 @@ export class Controller {
       } catch (error) {
         const conflict = error instanceof StoreError && error.reason === 'Conflict';
         if (kind === 'rollout') this.#metrics?.rolloutReconcileError.inc(labels);
+        else if (kind === 'experiment') this.#metrics?.experimentReconcileError.inc(labels);
         else this.#metrics?.analysisRunReconcileError.inc(labels);
         (conflict ? this.log.debug : this.log.warn).call(
           this.log,
@@ -391,7 +427,8 @@ export class Controller {
         if (kind === 'rollout') {
           this.#metrics?.rolloutReconcile.observe(labels, seconds);
           this.#metrics?.rolloutReconcileDuration.observe({}, seconds);
-        } else this.#metrics?.analysisRunReconcile.observe(labels, seconds);
+        } else if (kind === 'experiment') this.#metrics?.experimentReconcile.observe(labels, seconds);
+        else this.#metrics?.analysisRunReconcile.observe(labels, seconds);
         queue.done(key);
       }
     }
@@ -404,6 +441,7 @@ export class Controller {
     this.log.info({ code }, 'shutting down');
     this.rolloutQueue.shutDown();
     this.analysisQueue.shutDown();
+    this.experimentQueue.shutDown();
     if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
     for (const u of this.#unsubscribe.splice(0)) u();
     let drainTimer: ReturnType<typeof setTimeout> | undefined;

@@ -28,6 +28,8 @@ describe('sluice controller flags', () => {
       'blue',
       '--rollout-threads',
       '4',
+      '--experiment-threads',
+      '3',
     ]);
     expect(parsed).toMatchObject({
       ok: true,
@@ -38,6 +40,7 @@ describe('sluice controller flags', () => {
         metricsPort: 0,
         instanceId: 'blue',
         rolloutThreads: 4,
+        experimentThreads: 3,
       },
     });
   });
@@ -48,6 +51,7 @@ describe('sluice controller flags', () => {
       [['--healthz-port', 'x'], '--healthz-port'],
       [['--leader-elect=maybe'], '--leader-elect'],
       [['--rollout-threads', '0'], '--rollout-threads'],
+      [['--experiment-threads', '-1'], '--experiment-threads'],
       [['--loglevel', 'loud'], '--loglevel'],
       [['--namespace='], '--namespace'],
       [['--bogus'], '--bogus'],

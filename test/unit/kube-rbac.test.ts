@@ -44,7 +44,7 @@ const NEEDED: Record<string, string[]> = {
   clusteranalysistemplates: ['get', 'list', 'watch'],
   replicasets: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   deployments: ['get', 'list', 'watch', 'update', 'patch'],
-  services: ['get', 'list', 'watch', 'update', 'patch'],
+  services: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   pods: ['get', 'list', 'watch', 'patch'],
   'pods/eviction': ['create'],
   secrets: ['get'],
