@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CanaryStep, Rollout } from '../../src/api/rollout.ts';
 import { promotePatches } from '../../src/cli/rollouts/patches.ts';
+import { reconcileExperiment } from '../../src/experiment/reconcile.ts';
 import { buildStepExperiment } from '../../src/rollout/experiment.ts';
 import type { KubeObject } from '../../src/store/object-store.ts';
 import { HASH, type Harness, NS, startHarness } from '../fixtures/rollout-harness.ts';
@@ -363,5 +364,47 @@ describe('buildStepExperiment', () => {
       stableRS,
     );
     expect(built).toEqual({ ok: false, error: 'templates[0].specRef: must be canary or stable' });
+  });
+});
+
+describe('experiment step with the Experiment controller (src/experiment/) on the same store', () => {
+  it('the Experiment runs its templates for the duration, ends Successful, and the rollout moves on', async () => {
+    const steps: CanaryStep[] = [
+      { setWeight: 20 },
+      {
+        experiment: {
+          duration: '1m',
+          templates: [
+            { name: 'baseline', specRef: 'stable' },
+            { name: 'canary', specRef: 'canary' },
+          ],
+        },
+      },
+      { pause: {} },
+    ];
+    const { h, name } = await atExperimentStep(steps);
+    const both = async () => {
+      for (let i = 0; i < 5; i++) {
+        await h.converge();
+        for (const ex of h.experiments()) {
+          const res = await reconcileExperiment(h.store, NS, ex.metadata.name, h.nowMs);
+          expect(res.error).toBeUndefined();
+        }
+        await h.settle();
+      }
+    };
+    await both();
+    expect(h.experiments()[0]!.status?.phase).toBe('Running');
+    expect(h.rss().map((rs) => rs.metadata.name)).toEqual(
+      expect.arrayContaining([`${name}-baseline`, `${name}-canary`]),
+    );
+    expect(h.ro().status?.currentStepIndex).toBe(1);
+    h.nowMs += 61_000;
+    await both();
+    expect(h.experiments()[0]!.status?.phase).toBe('Successful');
+    const st = h.ro().status!;
+    expect(st.currentStepIndex).toBe(2);
+    expect(st.pauseConditions?.map((p) => p.reason)).toEqual(['CanaryPauseStep']);
+    expect(st.canary?.currentExperiment).toBeUndefined();
   });
 });
