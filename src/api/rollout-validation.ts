@@ -157,6 +157,25 @@ function validateStep(ro: Rollout, step: CanaryStep, path: string): string | und
       }
     }
   }
+  // Argo: a template weight becomes an additional traffic destination, which only some routers have.
+  for (const [i, t] of (step.experiment?.templates ?? []).entries()) {
+    if (t?.weight === undefined || t.weight === null) continue;
+    const weightPath = `${path}.experiment.templates[${i}].weight`;
+    if (!routing) {
+      return invalid(
+        weightPath,
+        t.weight,
+        'Experiment template weight cannot be set unless TrafficRouting is enabled',
+      );
+    }
+    if (!routing.smi && !routing.alb && !routing.istio && !routing.plugins) {
+      return invalid(
+        weightPath,
+        t.weight,
+        'Experiment template weight is only available for TrafficRouting with SMI, ALB, and Istio at this time',
+      );
+    }
+  }
   if (step.analysis !== undefined && (step.analysis.templates ?? []).length === 0) {
     return required(`${path}.analysis.templates`, 'must have at least one template');
   }

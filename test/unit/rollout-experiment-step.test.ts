@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { CanaryStep, Rollout } from '../../src/api/rollout.ts';
+import { validateRolloutSpec } from '../../src/api/rollout-validation.ts';
 import { promotePatches } from '../../src/cli/rollouts/patches.ts';
 import { reconcileExperiment } from '../../src/experiment/reconcile.ts';
 import { buildStepExperiment } from '../../src/rollout/experiment.ts';
@@ -406,5 +407,49 @@ describe('experiment step with the Experiment controller (src/experiment/) on th
     expect(st.currentStepIndex).toBe(2);
     expect(st.pauseConditions?.map((p) => p.reason)).toEqual(['CanaryPauseStep']);
     expect(st.canary?.currentExperiment).toBeUndefined();
+  });
+});
+
+describe('experiment template weight validation (Argo ValidateRolloutStrategyCanary)', () => {
+  const weighted: CanaryStep = {
+    experiment: { templates: [{ name: 'c', specRef: 'canary', weight: 20 }] },
+  };
+  const path = 'spec.strategy.canary.steps[1].experiment.templates[0].weight: Invalid value: 20: ';
+  it.each([
+    [
+      'no traffic routing',
+      undefined,
+      `${path}Experiment template weight cannot be set unless TrafficRouting is enabled`,
+    ],
+    [
+      'nginx',
+      { nginx: { stableIngress: 'web' } },
+      `${path}Experiment template weight is only available for TrafficRouting with SMI, ALB, and Istio at this time`,
+    ],
+    ['istio', { istio: { virtualService: { name: 'web' } } }, undefined],
+    ['smi', { smi: {} }, undefined],
+  ] as const)('%s', (_, trafficRouting, expected) => {
+    const ro = webRollout({
+      canary: {
+        steps: [{ setWeight: 10 }, weighted],
+        ...(trafficRouting
+          ? {
+              trafficRouting: trafficRouting as Record<string, Record<string, unknown>>,
+              canaryService: 'c',
+              stableService: 's',
+            }
+          : {}),
+      },
+    });
+    expect(validateRolloutSpec(ro)).toBe(expected);
+  });
+
+  it('an invalid weight makes the Rollout InvalidSpec (Degraded) and creates no Experiment', async () => {
+    const h = await startHarness(rollout([{ setWeight: 20 }, weighted]));
+    expect(h.ro().status?.phase).toBe('Degraded');
+    expect(h.ro().status?.conditions?.find((c) => c.type === 'InvalidSpec')?.message).toContain(
+      'Experiment template weight cannot be set unless TrafficRouting is enabled',
+    );
+    expect(h.experiments()).toEqual([]);
   });
 });
