@@ -214,11 +214,8 @@ export function reconcileExperimentStep(
       return { kind: 'successful', name };
     case 'Failed':
     case 'Error':
-      return {
-        kind: 'failed',
-        name,
-        message: ex.status?.message ?? `Experiment '${name}' ${ex.status?.phase}`,
-      };
+      // Argo's AddAbort(currentEx.Status.Message): no message, no suffix on "Rollout aborted ...".
+      return { kind: 'failed', name, message: ex.status?.message ?? '' };
     case 'Inconclusive':
       return { kind: 'inconclusive', name };
     default:

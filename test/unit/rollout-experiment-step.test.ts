@@ -169,17 +169,19 @@ describe('canary experiment step', () => {
     expect(completed).toContain('Rollout step 2/4 completed (experiment)');
   });
 
-  it.each(['Failed', 'Error'])(
-    'an Experiment that ends %s aborts the rollout (Degraded, canary scaled back to stable)',
-    async (phase) => {
+  it.each([
+    ['Failed', 'Metric "latency" assessed Failed', ': Metric "latency" assessed Failed'],
+    ['Error', 'provider down', ': provider down'],
+    ['Failed', undefined, ''],
+  ] as const)(
+    'an Experiment that ends %s (message %s) aborts the rollout (Degraded, canary scaled back to stable)',
+    async (phase, message, suffix) => {
       const { h, stable, canary, name } = await atExperimentStep();
-      await h.setExperimentPhase(name, phase, 'Metric "latency" assessed Failed');
+      await h.setExperimentPhase(name, phase, message);
       await h.converge();
       const st = h.ro().status!;
       expect(st).toMatchObject({ abort: true, phase: 'Degraded', currentStepIndex: 0, stableRS: stable });
-      expect(st.message).toBe(
-        'RolloutAborted: Rollout aborted update to revision 2: Metric "latency" assessed Failed',
-      );
+      expect(st.message).toBe(`RolloutAborted: Rollout aborted update to revision 2${suffix}`);
       expect(st.canary?.currentExperiment).toBeUndefined();
       expect(h.rsByHash(canary)?.spec.replicas).toBe(0);
       expect(h.rsByHash(stable)?.spec.replicas).toBe(5);
