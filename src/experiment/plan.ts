@@ -348,76 +348,81 @@ function currentRun(
   );
 }
 
-export function planExperiment(obs: ExperimentObserved): ExperimentPlan {
-  const ex = obs.experiment;
-  const now = obs.nowMs;
-  const prev: ExperimentStatus = ex.status ?? {};
-  const status: ExperimentStatus = structuredClone(prev);
-  const actions: ExperimentAction[] = [];
-  const events: ExperimentEvent[] = [];
-  let requeueAtMs: number | undefined;
-  const requeueAt = (ms: number) => {
-    requeueAtMs = requeueAtMs === undefined ? ms : Math.min(requeueAtMs, ms);
-  };
-  const withRequeue = (): ExperimentPlan => ({
-    actions,
-    status,
-    events,
-    ...(requeueAtMs !== undefined ? { requeueAfterMs: Math.max(0, requeueAtMs - now) } : {}),
-  });
-  // An Error from an invalid spec is not an end: the spec is checked again and a fix lets it start.
-  const prevInvalid = prev.conditions?.some((c) => c.type === INVALID_SPEC_CONDITION && c.status === 'True');
-  const prevCompleted = isCompletedPhase(prev.phase) && !prevInvalid;
+/** The planner's working state for one reconcile (Argo's experimentContext). */
+interface Ctx {
+  readonly ex: Experiment;
+  readonly obs: ExperimentObserved;
+  readonly now: number;
+  readonly prev: ExperimentStatus;
+  readonly status: ExperimentStatus;
+  readonly actions: ExperimentAction[];
+  readonly events: ExperimentEvent[];
+  requeueAtMs?: number;
+}
 
-  // -- validation: a finished experiment is left as it is --
-  if (!prevCompleted) {
-    const invalid = validateExperiment(ex);
-    const others = (status.conditions ?? []).filter((c) => c.type !== INVALID_SPEC_CONDITION);
-    if (invalid !== undefined) {
-      const had = prev.conditions?.find((c) => c.type === INVALID_SPEC_CONDITION);
-      status.conditions = [
-        ...others,
-        {
-          type: INVALID_SPEC_CONDITION,
-          status: 'True',
-          reason: INVALID_SPEC_CONDITION,
-          message: invalid,
-          lastTransitionTime:
-            had?.message === invalid ? (had.lastTransitionTime ?? isoTime(now)) : isoTime(now),
-          lastUpdateTime: had?.message === invalid ? (had.lastUpdateTime ?? isoTime(now)) : isoTime(now),
-        },
-      ];
-      status.phase = 'Error';
-      status.message = `InvalidSpec: ${invalid}`;
-      if (prev.message !== status.message) {
-        events.push({
-          type: 'Warning',
-          reason: 'InvalidSpec',
-          message: `Experiment spec is invalid: ${invalid}`,
-        });
-      }
-      return withRequeue();
-    }
+function requeueAt(ctx: Ctx, ms: number): void {
+  ctx.requeueAtMs = ctx.requeueAtMs === undefined ? ms : Math.min(ctx.requeueAtMs, ms);
+}
+
+function event(ctx: Ctx, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  ctx.events.push({ type, reason, message });
+}
+
+/** One template as this reconcile sees it; `code` and `rs` are updated as the plan decides. */
+interface TemplateWork {
+  readonly t: TemplateSpec;
+  readonly desired: number;
+  readonly hash: string;
+  readonly prev: TemplateStatus | undefined;
+  rs: ReplicaSet | undefined;
+  code: TemplateStatusCode;
+  message?: string;
+}
+
+/** Records an invalid spec (InvalidSpec condition, phase Error); false when the spec is invalid. */
+function checkSpec(ctx: Ctx): boolean {
+  const { prev, status, now } = ctx;
+  const invalid = validateExperiment(ctx.ex);
+  const others = (status.conditions ?? []).filter((c) => c.type !== INVALID_SPEC_CONDITION);
+  if (invalid === undefined) {
     if (others.length > 0) status.conditions = others;
     else delete status.conditions;
+    return true;
   }
+  const had = prev.conditions?.find((c) => c.type === INVALID_SPEC_CONDITION);
+  const since = had?.message === invalid ? had.lastTransitionTime : undefined;
+  status.conditions = [
+    ...others,
+    {
+      type: INVALID_SPEC_CONDITION,
+      status: 'True',
+      reason: INVALID_SPEC_CONDITION,
+      message: invalid,
+      lastTransitionTime: since ?? isoTime(now),
+      lastUpdateTime: since ?? isoTime(now),
+    },
+  ];
+  status.phase = 'Error';
+  status.message = `InvalidSpec: ${invalid}`;
+  if (prev.message !== status.message) {
+    event(ctx, 'Warning', 'InvalidSpec', `Experiment spec is invalid: ${invalid}`);
+  }
+  return false;
+}
 
-  const templates = ex.spec.templates;
-  const analyses = ex.spec.analyses ?? [];
-  const durationMs = ex.spec.duration !== undefined ? parseDuration(ex.spec.duration) : undefined;
-  const availableAtMs = prev.availableAt ? Date.parse(prev.availableAt) : undefined;
-  const deadlineSeconds = ex.spec.progressDeadlineSeconds ?? DEFAULT_EXPERIMENT_PROGRESS_DEADLINE_SECONDS;
-  const delaySeconds = ex.spec.scaleDownDelaySeconds ?? DEFAULT_EXPERIMENT_SCALE_DOWN_DELAY_SECONDS;
-
-  // -- the analysis runs as they stand (created ones read from the store) --
-  const runStatuses = new Map<string, ExperimentAnalysisRunStatus>();
-  const runObjects = new Map<string, AnalysisRun>();
-  for (const a of analyses) {
-    const recorded = prev.analysisRuns?.find((r) => r.name === a.name);
-    const run = currentRun(ex, a, obs.analysisRuns, recorded);
+/** The runs of the analyses as they stand: status entries by analysis name, and the run objects. */
+function observeRuns(ctx: Ctx): {
+  statuses: Map<string, ExperimentAnalysisRunStatus>;
+  objects: AnalysisRun[];
+} {
+  const statuses = new Map<string, ExperimentAnalysisRunStatus>();
+  const objects: AnalysisRun[] = [];
+  for (const a of ctx.ex.spec.analyses ?? []) {
+    const recorded = ctx.prev.analysisRuns?.find((r) => r.name === a.name);
+    const run = currentRun(ctx.ex, a, ctx.obs.analysisRuns, recorded);
     if (run) {
-      runObjects.set(a.name, run);
-      runStatuses.set(a.name, {
+      objects.push(run);
+      statuses.set(a.name, {
         name: a.name,
         analysisRun: run.metadata.name ?? '',
         phase: run.status?.phase || 'Pending',
@@ -425,269 +430,304 @@ export function planExperiment(obs: ExperimentObserved): ExperimentPlan {
       });
     } else if (recorded && (isCompletedPhase(recorded.phase) || recorded.analysisRun === '')) {
       // A finished run that was deleted, or a run that could not be built: its verdict stands.
-      runStatuses.set(a.name, recorded);
+      statuses.set(a.name, recorded);
     }
   }
+  return { statuses, objects };
+}
 
-  // -- templates, first pass: what the ReplicaSets say --
-  interface TemplateWork {
-    readonly t: TemplateSpec;
-    readonly desired: number;
-    rs: ReplicaSet | undefined;
-    readonly created: boolean;
-    readonly hash: string;
-    code: TemplateStatusCode;
-    message?: string;
-    readonly prev: TemplateStatus | undefined;
-  }
-  const work: TemplateWork[] = [];
-  for (const t of templates) {
-    const prevTs = prev.templateStatuses?.find((s) => s.name === t.name);
-    const desired = t.replicas ?? 1;
-    const existing = obs.replicaSets[t.name];
-    const hash =
+/** What the template's ReplicaSet says: Running when available == desired, else Progressing until the deadline. */
+function assessTemplate(ctx: Ctx, t: TemplateSpec, watchDeadline: boolean): TemplateWork {
+  const { ex, now } = ctx;
+  const prev = ctx.prev.templateStatuses?.find((s) => s.name === t.name);
+  const existing = ctx.obs.replicaSets[t.name];
+  const w: TemplateWork = {
+    t,
+    desired: t.replicas ?? 1,
+    hash:
       existing?.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] ??
-      computePodTemplateHash(t.template, prevTs?.collisionCount);
-    const w: TemplateWork = {
-      t,
-      desired,
-      rs: existing,
-      created: false,
-      hash,
-      code: prevTs?.status ?? 'Progressing',
-      prev: prevTs,
-    };
-    if (existing && !controlledBy(existing, ex)) {
-      w.code = 'Error';
-      w.message = `ReplicaSet "${existing.metadata.name}" exists and is not controlled by this experiment`;
-      w.rs = undefined;
-    } else if (!isCompletedTemplate(prevTs?.status)) {
-      const available = existing?.status?.availableReplicas ?? 0;
-      const specReplicas = existing?.spec.replicas ?? 1;
-      if (existing && specReplicas === desired && available >= desired) {
-        w.code = 'Running';
-      } else {
-        w.code = 'Progressing';
-        // The deadline counts from when the template (re)entered Progressing.
-        const sinceMs =
-          prevTs?.status === 'Progressing' && prevTs.lastTransitionTime
-            ? Date.parse(prevTs.lastTransitionTime)
-            : now;
-        const dueMs = sinceMs + deadlineSeconds * 1000;
-        if (dueMs <= now) {
-          w.code = 'Failed';
-          w.message = `Template "${t.name}" did not become available within progressDeadlineSeconds (${deadlineSeconds})`;
-        } else if (!prevCompleted && ex.spec.terminate !== true) requeueAt(dueMs);
-      }
-    } else if (prevTs?.message) w.message = prevTs.message;
-    work.push(w);
+      computePodTemplateHash(t.template, prev?.collisionCount),
+    prev,
+    rs: existing,
+    code: prev?.status ?? 'Progressing',
+    ...(prev?.message ? { message: prev.message } : {}),
+  };
+  if (existing && !controlledBy(existing, ex)) {
+    w.code = 'Error';
+    w.message = `ReplicaSet "${existing.metadata.name}" exists and is not controlled by this experiment`;
+    w.rs = undefined;
+    return w;
   }
+  if (isCompletedTemplate(prev?.status)) return w;
+  delete w.message;
+  const available = existing?.status?.availableReplicas ?? 0;
+  if (existing && (existing.spec.replicas ?? 1) === w.desired && available >= w.desired) {
+    w.code = 'Running';
+    return w;
+  }
+  w.code = 'Progressing';
+  // The deadline counts from when the template (re)entered Progressing.
+  const sinceMs =
+    prev?.status === 'Progressing' && prev.lastTransitionTime ? Date.parse(prev.lastTransitionTime) : now;
+  const deadlineSeconds = ex.spec.progressDeadlineSeconds ?? DEFAULT_EXPERIMENT_PROGRESS_DEADLINE_SECONDS;
+  const dueMs = sinceMs + deadlineSeconds * 1000;
+  if (dueMs <= now) {
+    w.code = 'Failed';
+    w.message = `Template "${t.name}" did not become available within progressDeadlineSeconds (${deadlineSeconds})`;
+  } else if (watchDeadline) requeueAt(ctx, dueMs);
+  return w;
+}
 
-  // -- terminating? --
-  const failedRun = [...runStatuses.values()].some(
-    (r) => r.phase === 'Failed' || r.phase === 'Error' || r.phase === 'Inconclusive',
+function isFailedRunPhase(phase: AnalysisPhase): boolean {
+  return phase === 'Failed' || phase === 'Error' || phase === 'Inconclusive';
+}
+
+/** Keeps the ReplicaSet at the template's replicas (creating it, or undoing a pending scale-down). */
+function scaleUp(ctx: Ctx, w: TemplateWork): void {
+  if (!w.rs) {
+    if (w.code === 'Error') return;
+    w.rs = buildExperimentReplicaSet(ctx.ex, w.t, w.hash);
+    ctx.actions.push({ kind: 'createReplicaSet', rs: w.rs });
+    event(
+      ctx,
+      'Normal',
+      'ScalingReplicaSet',
+      `Scaled up ReplicaSet ${w.rs.metadata.name} from 0 to ${w.desired}`,
+    );
+    return;
+  }
+  const current = w.rs.spec.replicas ?? 1;
+  const hasDeadline = w.rs.metadata.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION] !== undefined;
+  if (current === w.desired && !hasDeadline) return;
+  ctx.actions.push({
+    kind: 'scaleReplicaSet',
+    name: w.rs.metadata.name,
+    replicas: w.desired,
+    ...(hasDeadline ? { annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } } : {}),
+  });
+  if (current !== w.desired) {
+    const op = w.desired > current ? 'up' : 'down';
+    event(
+      ctx,
+      'Normal',
+      'ScalingReplicaSet',
+      `Scaled ${op} ReplicaSet ${w.rs.metadata.name} from ${current} to ${w.desired}`,
+    );
+  }
+}
+
+/** Scales the ReplicaSet to 0 once its scale-down-deadline (now + scaleDownDelaySeconds) has passed. */
+function scaleDownAfterDelay(ctx: Ctx, rs: ReplicaSet): number {
+  const replicas = rs.spec.replicas ?? 1;
+  if (replicas === 0) return 0;
+  const due = deadlineMs(rs);
+  const delaySeconds = ctx.ex.spec.scaleDownDelaySeconds ?? DEFAULT_EXPERIMENT_SCALE_DOWN_DELAY_SECONDS;
+  if (due === undefined && delaySeconds > 0) {
+    const at = ctx.now + delaySeconds * 1000;
+    ctx.actions.push({
+      kind: 'annotateReplicaSet',
+      name: rs.metadata.name,
+      annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(at) },
+    });
+    requeueAt(ctx, at);
+    return replicas;
+  }
+  if (due !== undefined && due > ctx.now) {
+    requeueAt(ctx, due);
+    return replicas;
+  }
+  ctx.actions.push({
+    kind: 'scaleReplicaSet',
+    name: rs.metadata.name,
+    replicas: 0,
+    ...(due !== undefined ? { annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } } : {}),
+  });
+  event(
+    ctx,
+    'Normal',
+    'ScalingReplicaSet',
+    `Scaled down ReplicaSet ${rs.metadata.name} from ${replicas} to 0`,
   );
+  return 0;
+}
+
+/** The template's Service exists while its ReplicaSet has replicas; returns its name while it does. */
+function reconcileService(ctx: Ctx, w: TemplateWork, replicas: number): string | undefined {
+  if (w.t.service === undefined || !w.rs) return undefined;
+  const name = experimentServiceName(ctx.ex, w.t);
+  const svc = ctx.obs.services.find((s) => s.metadata.name === name);
+  if (replicas === 0) {
+    if (svc) {
+      ctx.actions.push({ kind: 'deleteService', name });
+      event(ctx, 'Normal', 'DeletingService', `Deleted Service '${name}'`);
+    }
+    return undefined;
+  }
+  if (svc) return name;
+  const ports = servicePorts(w.t);
+  if (ports.length === 0) {
+    if (!isCompletedTemplate(w.code)) {
+      w.code = 'Error';
+      w.message = `Template "${w.t.name}" has a service but its containers declare no ports`;
+    }
+    return undefined;
+  }
+  ctx.actions.push({ kind: 'createService', service: buildExperimentService(ctx.ex, w.t, w.rs, ports) });
+  event(ctx, 'Normal', 'CreatingService', `Created Service '${name}'`);
+  return name;
+}
+
+function templateStatus(ctx: Ctx, w: TemplateWork, serviceName: string | undefined): TemplateStatus {
+  const rsStatus = w.rs?.status ?? {};
+  if (w.prev?.status !== w.code) {
+    event(
+      ctx,
+      w.code === 'Failed' || w.code === 'Error' ? 'Warning' : 'Normal',
+      `Template${w.code}`,
+      `Template '${w.t.name}' transitioned from ${w.prev?.status ?? '""'} -> ${w.code}`,
+    );
+  }
+  return {
+    name: w.t.name,
+    replicas: rsStatus.replicas ?? 0,
+    updatedReplicas: rsStatus.fullyLabeledReplicas ?? rsStatus.replicas ?? 0,
+    readyReplicas: rsStatus.readyReplicas ?? 0,
+    availableReplicas: rsStatus.availableReplicas ?? 0,
+    ...(w.prev?.collisionCount !== undefined ? { collisionCount: w.prev.collisionCount } : {}),
+    status: w.code,
+    ...(w.message ? { message: w.message } : {}),
+    lastTransitionTime:
+      w.prev?.status === w.code && w.prev.lastTransitionTime ? w.prev.lastTransitionTime : isoTime(ctx.now),
+    ...(serviceName ? { serviceName } : {}),
+    ...(w.rs ? { podTemplateHash: w.hash } : {}),
+  };
+}
+
+/** Creates the runs not created yet, with the experiment's args resolved (Argo's reconcileAnalysisRun). */
+function createRuns(
+  ctx: Ctx,
+  work: readonly TemplateWork[],
+  statuses: Map<string, ExperimentAnalysisRunStatus>,
+): void {
+  const { ex } = ctx;
+  const argValues: Record<string, string> = {
+    'experiment.availableAt': ctx.status.availableAt ?? '',
+    'experiment.finishedAt': '',
+  };
+  for (const w of work) {
+    if (!w.rs) continue;
+    argValues[`templates.${w.t.name}.replicaset.name`] = w.rs.metadata.name;
+    argValues[`templates.${w.t.name}.podTemplateHash`] = w.hash;
+  }
+  const taken = [...ctx.obs.analysisRuns];
+  for (const a of ex.spec.analyses ?? []) {
+    if (statuses.has(a.name)) continue;
+    const name = freeRunName(`${ex.metadata.name}-${a.name}`, taken);
+    const built = buildExperimentRun(ex, a, name, argValues, ctx.obs.lookupTemplate);
+    if (!built.ok) {
+      statuses.set(a.name, { name: a.name, analysisRun: '', phase: 'Error', message: built.error });
+      event(ctx, 'Warning', 'AnalysisRunError', `Analysis '${a.name}' could not be created: ${built.error}`);
+      requeueAt(ctx, ctx.now); // the Error ends the experiment: the next reconcile scales it down
+      continue;
+    }
+    ctx.actions.push({ kind: 'createAnalysisRun', run: built.run });
+    taken.push(built.run);
+    event(ctx, 'Normal', 'AnalysisRunCreated', `AnalysisRun '${name}' Created`);
+    statuses.set(a.name, { name: a.name, analysisRun: name, phase: 'Pending' });
+  }
+}
+
+export function planExperiment(obs: ExperimentObserved): ExperimentPlan {
+  const ex = obs.experiment;
+  const now = obs.nowMs;
+  const prev: ExperimentStatus = ex.status ?? {};
+  const ctx: Ctx = { ex, obs, now, prev, status: structuredClone(prev), actions: [], events: [] };
+  const { status } = ctx;
+  const result = (): ExperimentPlan => ({
+    actions: ctx.actions,
+    status,
+    events: ctx.events,
+    ...(ctx.requeueAtMs !== undefined ? { requeueAfterMs: Math.max(0, ctx.requeueAtMs - now) } : {}),
+  });
+  // An Error from an invalid spec is not an end: the spec is checked again and a fix lets it start.
+  const prevInvalid = prev.conditions?.some((c) => c.type === INVALID_SPEC_CONDITION && c.status === 'True');
+  const prevCompleted = isCompletedPhase(prev.phase) && !prevInvalid;
+  // A finished experiment is not validated again: it only finishes scaling down.
+  if (!prevCompleted && !checkSpec(ctx)) return result();
+
+  const analyses = ex.spec.analyses ?? [];
+  const duration = ex.spec.duration !== undefined ? parseDuration(ex.spec.duration) : undefined;
+  const durationMs = duration?.ok === true ? duration.ms : undefined;
+  const availableAtMs = prev.availableAt ? Date.parse(prev.availableAt) : undefined;
+  const runs = observeRuns(ctx);
+  const work = ex.spec.templates.map((t) =>
+    assessTemplate(ctx, t, !prevCompleted && ex.spec.terminate !== true),
+  );
+
+  // -- terminating (Argo's IsTerminating, plus the duration and the required analyses) --
   const required = analyses.filter((a) => a.requiredForCompletion === true);
-  const requiredSucceeded =
-    required.length > 0 && required.every((a) => runStatuses.get(a.name)?.phase === 'Successful');
-  const durationPassed =
-    durationMs?.ok === true && availableAtMs !== undefined && now >= availableAtMs + durationMs.ms;
   const terminating =
     ex.spec.terminate === true ||
     prevCompleted ||
     work.some((w) => w.code === 'Failed' || w.code === 'Error') ||
-    failedRun ||
-    requiredSucceeded ||
-    durationPassed;
-  if (!terminating && durationMs?.ok === true && availableAtMs !== undefined)
-    requeueAt(availableAtMs + durationMs.ms);
+    [...runs.statuses.values()].some((r) => isFailedRunPhase(r.phase)) ||
+    (required.length > 0 && required.every((a) => runs.statuses.get(a.name)?.phase === 'Successful')) ||
+    (durationMs !== undefined && availableAtMs !== undefined && now >= availableAtMs + durationMs);
 
-  // -- templates, second pass: writes --
+  // -- templates: ReplicaSets, Services, statuses --
   const templateStatuses: TemplateStatus[] = [];
   for (const w of work) {
-    const { t } = w;
     if (terminating && !isCompletedTemplate(w.code)) w.code = 'Successful';
-    if (!terminating) {
-      if (!w.rs && w.code !== 'Error') {
-        const rs = buildExperimentReplicaSet(ex, t, w.hash);
-        actions.push({ kind: 'createReplicaSet', rs });
-        events.push({
-          type: 'Normal',
-          reason: 'ScalingReplicaSet',
-          message: `Scaled up ReplicaSet ${rs.metadata.name} from 0 to ${w.desired}`,
-        });
-        w.rs = rs;
-      } else if (w.rs) {
-        const current = w.rs.spec.replicas ?? 1;
-        const hasDeadline = w.rs.metadata.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION] !== undefined;
-        if (current !== w.desired || hasDeadline) {
-          actions.push({
-            kind: 'scaleReplicaSet',
-            name: w.rs.metadata.name,
-            replicas: w.desired,
-            ...(hasDeadline ? { annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } } : {}),
-          });
-          if (current !== w.desired) {
-            events.push({
-              type: 'Normal',
-              reason: 'ScalingReplicaSet',
-              message: `Scaled ${w.desired > current ? 'up' : 'down'} ReplicaSet ${w.rs.metadata.name} from ${current} to ${w.desired}`,
-            });
-          }
-        }
-      }
-    }
-    let replicasAfter = w.rs?.spec.replicas ?? 0;
-    if (terminating && w.rs && replicasAfter > 0) {
-      const due = deadlineMs(w.rs);
-      if (due === undefined && delaySeconds > 0) {
-        const at = now + delaySeconds * 1000;
-        actions.push({
-          kind: 'annotateReplicaSet',
-          name: w.rs.metadata.name,
-          annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: isoTime(at) },
-        });
-        requeueAt(at);
-      } else if (due !== undefined && due > now) {
-        requeueAt(due);
-      } else {
-        actions.push({
-          kind: 'scaleReplicaSet',
-          name: w.rs.metadata.name,
-          replicas: 0,
-          ...(due !== undefined ? { annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: null } } : {}),
-        });
-        events.push({
-          type: 'Normal',
-          reason: 'ScalingReplicaSet',
-          message: `Scaled down ReplicaSet ${w.rs.metadata.name} from ${replicasAfter} to 0`,
-        });
-        replicasAfter = 0;
-      }
-    }
-
-    // The Service exists while the ReplicaSet has replicas.
-    let serviceName: string | undefined;
-    if (t.service !== undefined && w.rs) {
-      const name = experimentServiceName(ex, t);
-      const svc = obs.services.find((s) => s.metadata.name === name);
-      if (replicasAfter > 0) {
-        serviceName = name;
-        if (!svc) {
-          const ports = servicePorts(t);
-          if (ports.length === 0) {
-            if (!isCompletedTemplate(w.code)) {
-              w.code = 'Error';
-              w.message = `Template "${t.name}" has a service but its containers declare no ports`;
-            }
-            serviceName = undefined;
-          } else {
-            actions.push({ kind: 'createService', service: buildExperimentService(ex, t, w.rs, ports) });
-            events.push({ type: 'Normal', reason: 'CreatingService', message: `Created Service '${name}'` });
-          }
-        }
-      } else if (svc) {
-        actions.push({ kind: 'deleteService', name });
-        events.push({ type: 'Normal', reason: 'DeletingService', message: `Deleted Service '${name}'` });
-      }
-    }
-
-    const rsStatus = w.rs?.status ?? {};
-    const ts: TemplateStatus = {
-      name: t.name,
-      replicas: rsStatus.replicas ?? 0,
-      updatedReplicas: rsStatus.fullyLabeledReplicas ?? rsStatus.replicas ?? 0,
-      readyReplicas: rsStatus.readyReplicas ?? 0,
-      availableReplicas: rsStatus.availableReplicas ?? 0,
-      ...(w.prev?.collisionCount !== undefined ? { collisionCount: w.prev.collisionCount } : {}),
-      status: w.code,
-      ...(w.message ? { message: w.message } : {}),
-      lastTransitionTime:
-        w.prev?.status === w.code && w.prev.lastTransitionTime ? w.prev.lastTransitionTime : isoTime(now),
-      ...(serviceName ? { serviceName } : {}),
-      ...(w.rs ? { podTemplateHash: w.hash } : {}),
-    };
-    if (w.prev?.status !== w.code) {
-      events.push({
-        type: w.code === 'Failed' || w.code === 'Error' ? 'Warning' : 'Normal',
-        reason: `Template${w.code}`,
-        message: `Template '${t.name}' transitioned from ${w.prev?.status ?? '""'} -> ${w.code}`,
-      });
-    }
-    templateStatuses.push(ts);
+    if (!terminating) scaleUp(ctx, w);
+    const replicas = w.rs ? (terminating ? scaleDownAfterDelay(ctx, w.rs) : (w.rs.spec.replicas ?? 1)) : 0;
+    const serviceName = reconcileService(ctx, w, replicas);
+    templateStatuses.push(templateStatus(ctx, w, serviceName));
   }
   status.templateStatuses = templateStatuses;
 
-  // -- availableAt --
-  const allRunning = work.every((w) => w.code === 'Running');
-  if (!terminating && allRunning && !status.availableAt) status.availableAt = isoTime(now);
-  if (!terminating && status.availableAt && durationMs?.ok === true && availableAtMs === undefined) {
-    requeueAt(Date.parse(status.availableAt) + durationMs.ms);
-  }
-
-  // -- analysis runs: created once Running, terminated when the experiment ends --
-  if (!terminating && status.availableAt) {
-    const argValues: Record<string, string> = {
-      'experiment.availableAt': status.availableAt,
-      'experiment.finishedAt': '',
-    };
-    for (const w of work) {
-      if (!w.rs) continue;
-      argValues[`templates.${w.t.name}.replicaset.name`] = w.rs.metadata.name;
-      argValues[`templates.${w.t.name}.podTemplateHash`] = w.hash;
-    }
-    const taken = [...obs.analysisRuns];
-    for (const a of analyses) {
-      if (runStatuses.has(a.name)) continue;
-      const name = freeRunName(`${ex.metadata.name}-${a.name}`, taken);
-      const built = buildExperimentRun(ex, a, name, argValues, obs.lookupTemplate);
-      if (!built.ok) {
-        runStatuses.set(a.name, { name: a.name, analysisRun: '', phase: 'Error', message: built.error });
-        events.push({
-          type: 'Warning',
-          reason: 'AnalysisRunError',
-          message: `Analysis '${a.name}' could not be created: ${built.error}`,
-        });
-        requeueAt(now); // the Error ends the experiment: the next reconcile scales it down
-        continue;
-      }
-      actions.push({ kind: 'createAnalysisRun', run: built.run });
-      taken.push(built.run);
-      events.push({ type: 'Normal', reason: 'AnalysisRunCreated', message: `AnalysisRun '${name}' Created` });
-      runStatuses.set(a.name, { name: a.name, analysisRun: name, phase: 'Pending' });
+  // -- availableAt, then the analyses --
+  if (!terminating) {
+    if (!status.availableAt && work.every((w) => w.code === 'Running')) status.availableAt = isoTime(now);
+    if (status.availableAt) {
+      if (durationMs !== undefined) requeueAt(ctx, Date.parse(status.availableAt) + durationMs);
+      createRuns(ctx, work, runs.statuses);
     }
   }
-  const experimentEndsNow =
-    terminating ||
-    [...runStatuses.values()].some((r) => ['Failed', 'Error', 'Inconclusive'].includes(r.phase));
-  if (experimentEndsNow) {
-    for (const run of runObjects.values()) {
+  // Runs still measuring when the experiment ends are terminated (they then end Successful unless failed).
+  if (terminating || [...runs.statuses.values()].some((r) => isFailedRunPhase(r.phase))) {
+    for (const run of runs.objects) {
       if (!isCompletedPhase(run.status?.phase) && run.spec.terminate !== true) {
-        actions.push({ kind: 'terminateAnalysisRun', name: run.metadata.name ?? '' });
+        ctx.actions.push({ kind: 'terminateAnalysisRun', name: run.metadata.name ?? '' });
       }
     }
   }
   const runList = analyses
-    .map((a) => runStatuses.get(a.name))
+    .map((a) => runs.statuses.get(a.name))
     .filter((r): r is ExperimentAnalysisRunStatus => r !== undefined);
   if (runList.length > 0) status.analysisRuns = runList;
   else delete status.analysisRuns;
 
-  // -- phase (Argo's calculateStatus) --
-  const { phase, message } = experimentPhase(work, analyses, runStatuses, status.availableAt !== undefined);
+  // -- phase (Argo's calculateStatus); a finished experiment keeps its verdict --
   if (!prevCompleted) {
+    const { phase, message } = experimentPhase(
+      work,
+      analyses,
+      runs.statuses,
+      status.availableAt !== undefined,
+    );
     status.phase = phase;
     if (message) status.message = message;
     else delete status.message;
   }
   if (prev.phase !== status.phase) {
-    events.push({
-      type: status.phase === 'Failed' || status.phase === 'Error' ? 'Warning' : 'Normal',
-      reason: `Experiment${status.phase}`,
-      message: `Experiment transitioned from ${prev.phase ?? '""'} -> ${status.phase}`,
-    });
+    event(
+      ctx,
+      status.phase === 'Failed' || status.phase === 'Error' ? 'Warning' : 'Normal',
+      `Experiment${status.phase}`,
+      `Experiment transitioned from ${prev.phase ?? '""'} -> ${status.phase}`,
+    );
   }
-  return withRequeue();
+  return result();
 }
 
 function experimentPhase(

@@ -338,6 +338,21 @@ describe('Experiment lifecycle', () => {
     expect(h.ex().status?.templateStatuses?.map((t) => t.serviceName)).toEqual([undefined, undefined]);
   });
 
+  it('a template asking for a Service without container ports ends the experiment in Error', async () => {
+    const noPorts = expTemplate('baseline', { service: {} });
+    noPorts.template.spec = { containers: [{ name: 'app', image: 'demo:x' }] };
+    const h = new ExperimentHarness(experiment('exp', { templates: [noPorts], scaleDownDelaySeconds: 0 }));
+    await h.step();
+    expect(h.ex().status).toMatchObject({
+      phase: 'Error',
+      message: 'Template "baseline" has a service but its containers declare no ports',
+    });
+    expect(h.services()).toEqual([]);
+    await h.step();
+    expect(h.rs('baseline')?.spec.replicas).toBe(0);
+    expect(h.ex().status?.phase).toBe('Error');
+  });
+
   it('a template with replicas 0 is Running once its ReplicaSet exists and gets no Service', async () => {
     const h = new ExperimentHarness(
       experiment('exp', { templates: [expTemplate('idle', { replicas: 0, service: {} })] }),
