@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Experiment } from '../../src/api/experiment.ts';
-import { ARGO_API, E2e, startWebMetric } from './fixture.ts';
+import { ARGO_API, E2e, scrapeMetrics, startWebMetric } from './fixture.ts';
 
 const HASH = 'rollouts-pod-template-hash';
 
@@ -141,5 +141,10 @@ describe('Experiment', () => {
       describeState,
     );
     expect((await get()).status?.phase).toBe('Successful');
+
+    const metrics = await scrapeMetrics(e.controller);
+    expect(metrics).toContain(`experiment_info{namespace="${ns}",name="lab",phase="Successful"} 1`);
+    expect(metrics).toMatch(new RegExp(`experiment_reconcile_count\\{namespace="${ns}",name="lab"\\} [1-9]`));
+    expect(metrics).toMatch(/workqueue_adds_total\{name="experiments"\} [1-9]/);
   });
 });
