@@ -153,6 +153,24 @@ describe('action verbs', () => {
     expect(h.out()).toBe("rollout 'ro' aborted\nrollout 'ro' retried\n");
   });
 
+  it('retry experiment clears the Experiment status through the status subresource', async () => {
+    const api = new FakeApi();
+    api.put({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Experiment', metadata: { name: 'lab' } });
+    const h = harness(api);
+    expect(await runRolloutVerb('retry', ['exp', 'lab'], h.io)).toBe(0);
+    expect(api.sent).toEqual([
+      {
+        verb: 'patch',
+        kind: 'Experiment',
+        name: 'lab',
+        body: { status: null },
+        patchKind: 'merge',
+        subresource: 'status',
+      },
+    ]);
+    expect(h.out()).toBe("experiment 'lab' retried\n");
+  });
+
   it('abort falls back to the main resource when the status subresource is not served', async () => {
     const api = new FakeApi();
     api.noStatusSubresource = true;
@@ -346,7 +364,7 @@ describe('arguments', () => {
     [
       'retry without a type',
       ['retry', 'my-ro'],
-      'Error: retry: unsupported resource type "my-ro" (supported: rollout)',
+      'Error: retry: unsupported resource type "my-ro" (supported: rollout, experiment)',
     ],
     [
       'bad CONTAINER=IMAGE',

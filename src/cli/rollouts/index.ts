@@ -25,6 +25,7 @@ export const ROLLOUT_VERBS_USAGE = `  get rollout NAME [-w]      the rollout's r
   promote NAME [--full]      promote a paused rollout (--full: skip all remaining steps)
   abort NAME                 abort a rollout: traffic back to stable
   retry rollout NAME         retry an aborted rollout
+  retry experiment NAME      restart a finished experiment
   pause NAME                 pause a rollout
   undo NAME [--to-revision N]  roll back to the previous (or given) revision
   restart NAME [--in 30s]    restart the pods of a rollout

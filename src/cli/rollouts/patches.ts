@@ -11,6 +11,8 @@ import type { PodTemplateSpec } from '../../api/workloads.ts';
 export const PAUSE_PATCH = '{"spec":{"paused":true}}';
 export const ABORT_PATCH = '{"status":{"abort":true}}';
 export const RETRY_ROLLOUT_PATCH = '{"status":{"abort":false}}';
+/** Argo's RetryExperiment: the whole status cleared, so the Experiment controller starts it again. */
+export const RETRY_EXPERIMENT_PATCH = '{"status":null}';
 export const UNPAUSE_PATCH = '{"spec":{"paused":false}}';
 export const CLEAR_PAUSE_CONDITIONS_PATCH = '{"status":{"pauseConditions":null}}';
 export const UNPAUSE_AND_CLEAR_PAUSE_CONDITIONS_PATCH =
