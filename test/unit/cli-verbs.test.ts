@@ -171,6 +171,32 @@ describe('action verbs', () => {
     expect(h.out()).toBe("experiment 'lab' retried\n");
   });
 
+  it('terminate analysisrun and terminate experiment set spec.terminate', async () => {
+    const api = new FakeApi();
+    api.put({ apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', metadata: { name: 'run' } });
+    api.put({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Experiment', metadata: { name: 'lab' } });
+    const h = harness(api);
+    expect(await runRolloutVerb('terminate', ['ar', 'run'], h.io)).toBe(0);
+    expect(await runRolloutVerb('terminate', ['experiment', 'lab'], h.io)).toBe(0);
+    expect(api.sent).toEqual([
+      {
+        verb: 'patch',
+        kind: 'AnalysisRun',
+        name: 'run',
+        body: { spec: { terminate: true } },
+        patchKind: 'merge',
+      },
+      {
+        verb: 'patch',
+        kind: 'Experiment',
+        name: 'lab',
+        body: { spec: { terminate: true } },
+        patchKind: 'merge',
+      },
+    ]);
+    expect(h.out()).toBe("analysisrun 'run' terminated\nexperiment 'lab' terminated\n");
+  });
+
   it('abort falls back to the main resource when the status subresource is not served', async () => {
     const api = new FakeApi();
     api.noStatusSubresource = true;
@@ -383,6 +409,11 @@ describe('arguments', () => {
     ],
     ['bad --in', ['restart', 'ro', '--in', 'soon'], 'Error: --in: invalid duration "soon"'],
     ['lint without -f', ['lint'], 'Error: lint needs -f FILE'],
+    [
+      'terminate of an unknown type',
+      ['terminate', 'rollout', 'ro'],
+      'Error: terminate: unsupported resource type "rollout" (supported: analysisrun, experiment)',
+    ],
   ])('%s is a usage error naming it (exit 2)', async (_n, argv, message) => {
     const h = harness(new FakeApi());
     expect(await runRolloutVerb(argv[0]!, argv.slice(1), h.io)).toBe(2);

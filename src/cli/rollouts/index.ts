@@ -17,6 +17,7 @@ export const ROLLOUT_VERBS: Readonly<Record<string, () => Promise<VerbRunner>>> 
   restart: async () => (await import('./restart.ts')).runRestart,
   set: async () => (await import('./set-image.ts')).runSet,
   status: async () => (await import('./status.ts')).runStatus,
+  terminate: async () => (await import('./terminate.ts')).runTerminate,
   lint: async () => (await import('./lint.ts')).runLint,
 };
 
@@ -31,6 +32,7 @@ export const ROLLOUT_VERBS_USAGE = `  get rollout NAME [-w]      the rollout's r
   restart NAME [--in 30s]    restart the pods of a rollout
   set image NAME CONTAINER=IMAGE  update the image of a rollout
   status NAME [--timeout 5m] wait until Healthy (exit 0) or Degraded/timeout (exit 1)
+  terminate analysisrun|experiment NAME  end an AnalysisRun or Experiment
   lint -f FILE               validate the Rollouts in a file
 `;
 

@@ -11,6 +11,8 @@ import type { PodTemplateSpec } from '../../api/workloads.ts';
 export const PAUSE_PATCH = '{"spec":{"paused":true}}';
 export const ABORT_PATCH = '{"status":{"abort":true}}';
 export const RETRY_ROLLOUT_PATCH = '{"status":{"abort":false}}';
+/** Argo's terminate analysisrun|experiment: the controller ends the run or Experiment. */
+export const TERMINATE_PATCH = '{"spec":{"terminate":true}}';
 /** Argo's RetryExperiment: the whole status cleared, so the Experiment controller starts it again. */
 export const RETRY_EXPERIMENT_PATCH = '{"status":null}';
 export const UNPAUSE_PATCH = '{"spec":{"paused":false}}';
