@@ -15,6 +15,7 @@ import {
   parseMetric,
   parseWith,
 } from '../api/analysis-template.ts';
+import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 
 export type ArgsResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -42,6 +43,16 @@ export interface FlattenedTemplates {
 
 /** Looks up a referenced template by name (namespaced or cluster-scoped). */
 export type TemplateLookup = (name: string, clusterScope: boolean) => AnalysisTemplate | undefined;
+
+/** Looks templates up in a store's cache: AnalysisTemplates of `namespace`, or ClusterAnalysisTemplates. */
+export function storeTemplateLookup(store: ObjectStore, namespace: string): TemplateLookup {
+  return (name, clusterScope) =>
+    (clusterScope
+      ? store.get<KubeObject>('ClusterAnalysisTemplate', '', name)
+      : store.get<KubeObject>('AnalysisTemplate', namespace, name)) as unknown as
+      | AnalysisTemplate
+      | undefined;
+}
 
 function sameArg(a: Argument, b: Argument): boolean {
   return JSON.stringify([a.value, a.valueFrom]) === JSON.stringify([b.value, b.valueFrom]);

@@ -36,6 +36,7 @@ import { APPS_V1, type ReplicaSet, type Service, type ServicePort } from '../api
 import { freeRunName } from '../rollout/analysis.ts';
 import { computePodTemplateHash } from '../rollout/hash.ts';
 import type { OwnerReference } from '../store/object-store.ts';
+import { controllerRef, isControlledBy } from '../store/reconcile.ts';
 
 export const EXPERIMENT_NAME_ANNOTATION = 'experiment.argoproj.io/name';
 export const EXPERIMENT_TEMPLATE_NAME_ANNOTATION = 'experiment.argoproj.io/template-name';
@@ -98,14 +99,7 @@ export function experimentServiceName(ex: Experiment, template: TemplateSpec): s
 }
 
 function ownerRef(ex: Experiment): OwnerReference {
-  return {
-    apiVersion: ROLLOUT_API_VERSION,
-    kind: 'Experiment',
-    name: ex.metadata.name,
-    uid: ex.metadata.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
+  return controllerRef(ROLLOUT_API_VERSION, 'Experiment', ex);
 }
 
 // ---- validation (Argo's ValidateExperiment; failures -> InvalidSpec condition, phase Error) ----
@@ -315,15 +309,6 @@ function deadlineMs(rs: ReplicaSet): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-function controlledBy(obj: { metadata: { ownerReferences?: OwnerReference[] } }, ex: Experiment): boolean {
-  return (obj.metadata.ownerReferences ?? []).some(
-    (o) =>
-      o.controller === true &&
-      o.kind === 'Experiment' &&
-      (ex.metadata.uid ? o.uid === ex.metadata.uid : o.name === ex.metadata.name),
-  );
-}
-
 function isCompletedTemplate(s: TemplateStatusCode | undefined): boolean {
   return s === 'Successful' || s === 'Failed' || s === 'Error';
 }
@@ -452,7 +437,7 @@ function assessTemplate(ctx: Ctx, t: TemplateSpec, watchDeadline: boolean): Temp
     code: prev?.status ?? 'Progressing',
     ...(prev?.message ? { message: prev.message } : {}),
   };
-  if (existing && !controlledBy(existing, ex)) {
+  if (existing && !isControlledBy(existing, 'Experiment', ex)) {
     w.code = 'Error';
     w.message = `ReplicaSet "${existing.metadata.name}" exists and is not controlled by this experiment`;
     w.rs = undefined;

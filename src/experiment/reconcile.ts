@@ -2,12 +2,17 @@
 // then write the status through the status subresource as a merge patch of old vs new, and record the
 // plan's events. Called by the `sluice controller` experiment work queue and directly by tests.
 
+import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
-import type { AnalysisTemplate } from '../api/analysis-template.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
-import { createStatusMergePatch } from '../kube/patch.ts';
 import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import {
+  APPLY_ERROR_REQUEUE_MS,
+  isControlledBy,
+  type ReconcileResult,
+  writeStatusAndEvents,
+} from '../store/reconcile.ts';
 import { applyExperimentActions } from './apply.ts';
 import { type ExperimentObserved, type ExperimentPlan, experimentRsName, planExperiment } from './plan.ts';
 
@@ -18,22 +23,7 @@ export interface ExperimentReconcileDeps {
   readonly onPlan?: (plan: ExperimentPlan) => void;
 }
 
-export interface ExperimentReconcileResult {
-  requeueAfterMs?: number;
-  /** A write that failed; the caller re-queues with back-off. */
-  error?: string;
-}
-
-export const EXPERIMENT_APPLY_ERROR_REQUEUE_MS = 5_000;
-
-function controlledBy(obj: KubeObject, ex: Experiment): boolean {
-  return (obj.metadata.ownerReferences ?? []).some(
-    (o) =>
-      o.controller === true &&
-      o.kind === 'Experiment' &&
-      (ex.metadata.uid ? o.uid === ex.metadata.uid : o.name === ex.metadata.name),
-  );
-}
+const controlledBy = (obj: KubeObject, ex: Experiment): boolean => isControlledBy(obj, 'Experiment', ex);
 
 /** Gathers what the planner needs from the store's cache. */
 export function observeExperiment(store: ObjectStore, ex: Experiment, nowMs: number): ExperimentObserved {
@@ -47,13 +37,14 @@ export function observeExperiment(store: ObjectStore, ex: Experiment, nowMs: num
   const analysisRuns = store
     .list<KubeObject>('AnalysisRun', ns)
     .filter((r) => controlledBy(r, ex)) as unknown as AnalysisRun[];
-  const lookupTemplate = (name: string, clusterScope: boolean): AnalysisTemplate | undefined =>
-    clusterScope
-      ? (store.get<KubeObject>('ClusterAnalysisTemplate', '', name) as unknown as
-          | AnalysisTemplate
-          | undefined)
-      : (store.get<KubeObject>('AnalysisTemplate', ns, name) as unknown as AnalysisTemplate | undefined);
-  return { experiment: ex, replicaSets, services, analysisRuns, lookupTemplate, nowMs };
+  return {
+    experiment: ex,
+    replicaSets,
+    services,
+    analysisRuns,
+    lookupTemplate: storeTemplateLookup(store, ns),
+    nowMs,
+  };
 }
 
 export async function reconcileExperiment(
@@ -62,7 +53,7 @@ export async function reconcileExperiment(
   name: string,
   nowMs: number,
   deps: ExperimentReconcileDeps = {},
-): Promise<ExperimentReconcileResult> {
+): Promise<ReconcileResult> {
   const ex = store.get<Experiment>('Experiment', namespace, name);
   if (!ex || ex.metadata.deletionTimestamp) return {};
   let plan: ExperimentPlan;
@@ -72,23 +63,13 @@ export async function reconcileExperiment(
     // A planner bug must not take the controller down: report and retry later.
     const message = err instanceof Error ? err.message : String(err);
     deps.log?.('error', 'experiment planning failed', { namespace, name, error: message });
-    return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
   }
   deps.onPlan?.(plan);
   const applied = await applyExperimentActions(store, ex, plan.actions);
   if (!applied.ok) {
     deps.log?.('warn', 'experiment apply failed', { namespace, name, error: applied.error });
-    return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: applied.error };
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
   }
-  const patch = createStatusMergePatch(ex.status ?? {}, plan.status);
-  if (patch !== undefined) {
-    try {
-      await store.patchStatus('Experiment', namespace, name, { status: patch });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return { requeueAfterMs: EXPERIMENT_APPLY_ERROR_REQUEUE_MS, error: `patchStatus: ${message}` };
-    }
-  }
-  for (const e of plan.events) store.recordEvent(ex, e.type, e.reason, e.message);
-  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  return writeStatusAndEvents(store, 'Experiment', ex, plan.status, plan.events, plan.requeueAfterMs);
 }

@@ -20,6 +20,7 @@ import {
   type RolloutAnalysisRunStatus,
   STEP_INDEX_LABEL,
 } from '../api/rollout.ts';
+import { controllerRef } from '../store/reconcile.ts';
 import { type Ctx, event } from './context.ts';
 
 export type RunType = 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion';
@@ -149,16 +150,7 @@ export function buildRolloutAnalysisRun(
           ...(analysis.analysisRunMetadata?.annotations ?? {}),
           [REVISION_ANNOTATION]: String(key.revision),
         },
-        ownerReferences: [
-          {
-            apiVersion: ROLLOUT_API_VERSION,
-            kind: 'Rollout',
-            name: ro.metadata.name,
-            uid: ro.metadata.uid ?? '',
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
+        ownerReferences: [controllerRef(ROLLOUT_API_VERSION, 'Rollout', ro)],
       } as AnalysisRun['metadata'],
       spec: {
         ...run.spec,

@@ -20,6 +20,7 @@ import {
   type RolloutExperimentStep,
 } from '../api/rollout.ts';
 import type { ReplicaSet } from '../api/workloads.ts';
+import { controllerRef } from '../store/reconcile.ts';
 import { resolveRolloutArgs } from './analysis.ts';
 import { type Ctx, event, rsHash } from './context.ts';
 
@@ -148,16 +149,7 @@ export function buildStepExperiment(
         ...(ro.metadata.namespace ? { namespace: ro.metadata.namespace } : {}),
         labels: { ...(ro.metadata.labels ?? {}), [POD_TEMPLATE_HASH_LABEL]: key.podHash },
         annotations: { [REVISION_ANNOTATION]: String(key.revision) },
-        ownerReferences: [
-          {
-            apiVersion: ROLLOUT_API_VERSION,
-            kind: 'Rollout',
-            name: ro.metadata.name,
-            uid: ro.metadata.uid ?? '',
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
+        ownerReferences: [controllerRef(ROLLOUT_API_VERSION, 'Rollout', ro)],
       },
       spec: {
         templates,

@@ -19,6 +19,7 @@ import {
 } from '../api/rollout.ts';
 import { validateRolloutSpec } from '../api/rollout-validation.ts';
 import { APPS_V1, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
+import { controllerRef } from '../store/reconcile.ts';
 import { generateAffinity, planAntiAffinity, templateWithoutAntiAffinity } from './anti-affinity.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
@@ -132,16 +133,7 @@ function newReplicaSet(
       ...(ro.metadata.namespace ? { namespace: ro.metadata.namespace } : {}),
       labels,
       annotations: { [REVISION_ANNOTATION]: String(revision) },
-      ownerReferences: [
-        {
-          apiVersion: ROLLOUT_API_VERSION,
-          kind: 'Rollout',
-          name: ro.metadata.name,
-          uid: ro.metadata.uid ?? '',
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerRef(ROLLOUT_API_VERSION, 'Rollout', ro)],
     },
     spec: {
       replicas: 0,

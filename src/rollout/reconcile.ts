@@ -2,13 +2,18 @@
 // then write the status through the status subresource as a merge patch of old vs new, and record the
 // plan's events. Called by the `sluice controller` work queue and directly by tests.
 
+import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
-import type { AnalysisTemplate } from '../api/analysis-template.ts';
 import type { Experiment } from '../api/experiment.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
-import { createStatusMergePatch } from '../kube/patch.ts';
 import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import {
+  APPLY_ERROR_REQUEUE_MS,
+  isControlledBy,
+  type ReconcileResult,
+  writeStatusAndEvents,
+} from '../store/reconcile.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
 import { applyActions } from './apply.ts';
 import type { Observed, Plan } from './context.ts';
@@ -25,22 +30,7 @@ export interface ReconcileDeps {
   readonly onPlan?: (plan: Plan) => void;
 }
 
-export interface ReconcileResult {
-  requeueAfterMs?: number;
-  /** A write that failed; the caller re-queues with back-off. */
-  error?: string;
-}
-
-export const APPLY_ERROR_REQUEUE_MS = 5_000;
-
-function controlledBy(obj: KubeObject, ro: Rollout): boolean {
-  return (obj.metadata.ownerReferences ?? []).some(
-    (o) =>
-      o.controller === true &&
-      o.kind === 'Rollout' &&
-      (ro.metadata.uid ? o.uid === ro.metadata.uid : o.name === ro.metadata.name),
-  );
-}
+const controlledBy = (obj: KubeObject, ro: Rollout): boolean => isControlledBy(obj, 'Rollout', ro);
 
 /** Gathers what the planner needs from the store's cache. */
 export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): Observed {
@@ -59,12 +49,7 @@ export function observeRollout(store: ObjectStore, ro: Rollout, nowMs: number): 
   const experiments = store
     .list<KubeObject>('Experiment', ns)
     .filter((e) => controlledBy(e, ro)) as unknown as Experiment[];
-  const lookupTemplate = (name: string, clusterScope: boolean): AnalysisTemplate | undefined =>
-    clusterScope
-      ? (store.get<KubeObject>('ClusterAnalysisTemplate', '', name) as unknown as
-          | AnalysisTemplate
-          | undefined)
-      : (store.get<KubeObject>('AnalysisTemplate', ns, name) as unknown as AnalysisTemplate | undefined);
+  const lookupTemplate = storeTemplateLookup(store, ns);
   let pods: Pod[] | undefined;
   if ((ro.spec.restartAt && ro.spec.restartAt !== ro.status?.restartedAt) || hasEphemeralMetadata(ro)) {
     const rsNames = new Set(replicaSets.map((rs) => rs.metadata.name));
@@ -126,15 +111,5 @@ export async function reconcileRollout(
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;
   }
-  const patch = createStatusMergePatch(ro.status ?? {}, status);
-  if (patch !== undefined) {
-    try {
-      await store.patchStatus('Rollout', namespace, name, { status: patch });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `patchStatus: ${message}` };
-    }
-  }
-  for (const e of plan.events) store.recordEvent(ro, e.type, e.reason, e.message);
-  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  return writeStatusAndEvents(store, 'Rollout', ro, status, plan.events, plan.requeueAfterMs);
 }
