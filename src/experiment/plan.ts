@@ -35,6 +35,7 @@ import {
 import { APPS_V1, type ReplicaSet, type Service, type ServicePort } from '../api/workloads.ts';
 import { freeRunName } from '../rollout/analysis.ts';
 import { computePodTemplateHash } from '../rollout/hash.ts';
+import type { ChildWrite } from '../store/child-writes.ts';
 import type { OwnerReference } from '../store/object-store.ts';
 import { controllerRef, isControlledBy } from '../store/reconcile.ts';
 
@@ -54,23 +55,8 @@ export interface ExperimentObserved {
   readonly nowMs: number;
 }
 
-export type ExperimentAction =
-  | { readonly kind: 'createReplicaSet'; readonly rs: ReplicaSet }
-  | {
-      readonly kind: 'scaleReplicaSet';
-      readonly name: string;
-      readonly replicas: number;
-      readonly annotations?: Readonly<Record<string, string | null>>;
-    }
-  | {
-      readonly kind: 'annotateReplicaSet';
-      readonly name: string;
-      readonly annotations: Record<string, string>;
-    }
-  | { readonly kind: 'createService'; readonly service: Service }
-  | { readonly kind: 'deleteService'; readonly name: string }
-  | { readonly kind: 'createAnalysisRun'; readonly run: AnalysisRun }
-  | { readonly kind: 'terminateAnalysisRun'; readonly name: string };
+/** Every write an Experiment makes is one of the shared child writes. */
+export type ExperimentAction = ChildWrite;
 
 export interface ExperimentEvent {
   readonly type: 'Normal' | 'Warning';

@@ -6,6 +6,7 @@
 // routes, updateHash, setWeight, then verifyWeight.
 
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
+import { applyChildWrite, isChildWrite, tolerate, writeErrorText } from '../store/child-writes.ts';
 import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
 import type { TrafficRouter, Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
@@ -13,20 +14,6 @@ import type { Action, TrafficAction } from './context.ts';
 export type ApplyResult =
   | { ok: true; verified: Verification; applied: number; stopped: boolean }
   | { ok: false; error: string; applied: number };
-
-function reason(err: unknown): string {
-  if (err instanceof StoreError) return `${err.reason}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
-async function tolerate(p: Promise<unknown>, ok: 'AlreadyExists' | 'NotFound'): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StoreError && err.reason === ok) return;
-    throw err;
-  }
-}
 
 async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction): Promise<Verification> {
   let verified: Verification;
@@ -54,24 +41,16 @@ async function applyOne(
   routers: readonly TrafficRouter[],
 ): Promise<Verification | 'none'> {
   const ns = ro.metadata.namespace ?? '';
+  if (isChildWrite(a)) {
+    await applyChildWrite(store, ns, a);
+    return 'none';
+  }
   switch (a.kind) {
     case 'setSpecReplicas':
       await store.patch('Rollout', ns, ro.metadata.name, { spec: { replicas: a.replicas } });
       return 'none';
     case 'patchRolloutAnnotations':
       await store.patch('Rollout', ns, ro.metadata.name, { metadata: { annotations: a.annotations } });
-      return 'none';
-    case 'createReplicaSet':
-      await tolerate(store.create(a.rs), 'AlreadyExists');
-      return 'none';
-    case 'scaleReplicaSet':
-      await store.patch('ReplicaSet', ns, a.name, {
-        ...(a.annotations ? { metadata: { annotations: a.annotations } } : {}),
-        spec: { replicas: a.replicas },
-      });
-      return 'none';
-    case 'annotateReplicaSet':
-      await store.patch('ReplicaSet', ns, a.name, { metadata: { annotations: a.annotations } });
       return 'none';
     case 'patchReplicaSetTemplate': {
       const template: Record<string, unknown> = {};
@@ -98,12 +77,6 @@ async function applyOne(
         metadata: { annotations: { [MANAGED_BY_ANNOTATION]: a.rolloutName } },
         spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: a.hash } },
       });
-      return 'none';
-    case 'createAnalysisRun':
-      await tolerate(store.create(a.run as unknown as KubeObject), 'AlreadyExists');
-      return 'none';
-    case 'terminateAnalysisRun':
-      await tolerate(store.patch('AnalysisRun', ns, a.name, { spec: { terminate: true } }), 'NotFound');
       return 'none';
     case 'deleteAnalysisRun':
       await tolerate(store.delete('AnalysisRun', ns, a.name), 'NotFound');
@@ -182,7 +155,7 @@ export async function applyActions(
       if (v !== 'none') verified = v;
       applied++;
     } catch (err) {
-      return { ok: false, error: `${a.kind}: ${reason(err)}`, applied };
+      return { ok: false, error: `${a.kind}: ${writeErrorText(err)}`, applied };
     }
   }
   return { ok: true, verified, applied, stopped: false };

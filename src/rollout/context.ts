@@ -13,6 +13,7 @@ import {
   type SetMirrorRoute,
 } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
+import type { ChildWrite } from '../store/child-writes.ts';
 
 export interface Observed {
   readonly rollout: Rollout;
@@ -49,19 +50,7 @@ export interface TrafficAction {
 export type Action =
   | { readonly kind: 'setSpecReplicas'; readonly replicas: number }
   | { readonly kind: 'patchRolloutAnnotations'; readonly annotations: Record<string, string> }
-  | { readonly kind: 'createReplicaSet'; readonly rs: ReplicaSet }
-  | {
-      readonly kind: 'scaleReplicaSet';
-      readonly name: string;
-      readonly replicas: number;
-      /** Annotation changes; null removes. */
-      readonly annotations?: Readonly<Record<string, string | null>>;
-    }
-  | {
-      readonly kind: 'annotateReplicaSet';
-      readonly name: string;
-      readonly annotations: Readonly<Record<string, string | null>>;
-    }
+  | ChildWrite
   | {
       /** Ephemeral metadata and injected anti-affinity: a merge patch of the RS and its pod template. */
       readonly kind: 'patchReplicaSetTemplate';
@@ -88,8 +77,6 @@ export type Action =
       readonly hash: string;
       readonly rolloutName: string;
     }
-  | { readonly kind: 'createAnalysisRun'; readonly run: AnalysisRun }
-  | { readonly kind: 'terminateAnalysisRun'; readonly name: string }
   | { readonly kind: 'deleteAnalysisRun'; readonly name: string }
   | { readonly kind: 'createExperiment'; readonly experiment: Experiment }
   | { readonly kind: 'terminateExperiment'; readonly name: string }
