@@ -15,6 +15,7 @@ import {
 import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';
 import { EventRecorder, type EventRecorderOptions, kubeEventSink } from './events.ts';
 import { Informer, type InformerLogger } from './informer.ts';
+import { omitEmptyStrings } from './patch.ts';
 import { collectionPath, objectPath, RESOURCES } from './resources.ts';
 
 export const CACHED_KINDS: readonly Kind[] = [
@@ -43,26 +44,6 @@ export interface KubeStoreOptions {
   readonly kinds?: readonly Kind[];
   readonly logger?: InformerLogger;
   readonly events?: Omit<EventRecorderOptions, 'component'> & { component?: string };
-}
-
-/**
- * Custom resources are sent without empty strings: Argo's Go types mark these fields `omitempty`, so "" and
- * absent mean the same, and the 1.20 API server of the test control plane rejects "" in a custom resource
- * as `Invalid value: "null"`. In a merge patch an empty string outside arrays becomes null (clear the
- * field); elsewhere the key is dropped.
- */
-export function omitEmptyStrings(value: unknown, inMergePatch: boolean): unknown {
-  if (Array.isArray(value)) return value.map((v) => omitEmptyStrings(v, false));
-  if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v === '') {
-      if (inMergePatch) out[k] = null;
-      continue;
-    }
-    out[k] = omitEmptyStrings(v, inMergePatch);
-  }
-  return out;
 }
 
 /** A 404 that is about the pod (a metav1.Status naming pods), not an unserved Eviction version. */

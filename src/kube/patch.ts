@@ -195,21 +195,32 @@ export function createMergePatch(from: unknown, to: unknown): unknown {
   return Object.keys(patch).length === 0 ? undefined : patch;
 }
 
-/** Removes object members whose value is "" (recursively; array elements are kept and searched). */
-export function dropEmptyStrings(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(dropEmptyStrings);
-  if (!isObject(value)) return value;
+/**
+ * Custom resources are sent without empty strings: Argo's Go types mark these fields `omitempty`, so "" and
+ * absent mean the same, and the 1.20 API server of the test control plane rejects "" in a custom resource
+ * as `Invalid value: "null"`. In a merge patch an empty string outside arrays becomes null (clear the
+ * field); elsewhere the key is dropped.
+ */
+export function omitEmptyStrings(value: unknown, inMergePatch: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => omitEmptyStrings(v, false));
+  if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== '') out[k] = dropEmptyStrings(v);
+  for (const [k, v] of Object.entries(value)) {
+    if (v === '') {
+      if (inMergePatch) out[k] = null;
+      continue;
+    }
+    out[k] = omitEmptyStrings(v, inMergePatch);
+  }
   return out;
 }
 
 /**
  * createMergePatch for the status of an Argo custom resource. Argo's Go types mark strings `omitempty`,
- * so "" and absent are one value, and the API server keeps neither (see omitEmptyStrings in
- * kube-store.ts). Compared as different, a Healthy Rollout's `message: ""` sent a patch that changed
- * nothing on every reconcile: 500 useless writes, queued behind --qps, each time 500 Rollouts resynced.
+ * so "" and absent are one value, and the API server keeps neither (omitEmptyStrings above). Compared as
+ * different, a Healthy Rollout's `message: ""` sent a patch that changed nothing on every reconcile: 500
+ * useless writes, queued behind --qps, each time 500 Rollouts resynced.
  */
 export function createStatusMergePatch(from: unknown, to: unknown): unknown {
-  return createMergePatch(dropEmptyStrings(from), dropEmptyStrings(to));
+  return createMergePatch(omitEmptyStrings(from, false), omitEmptyStrings(to, false));
 }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { omitEmptyStrings } from '../../src/kube/kube-store.ts';
-import { applyMergePatch, createMergePatch, createStatusMergePatch } from '../../src/kube/patch.ts';
+import {
+  applyMergePatch,
+  createMergePatch,
+  createStatusMergePatch,
+  omitEmptyStrings,
+} from '../../src/kube/patch.ts';
 
 describe('merge patches', () => {
   it('computes the minimal RFC 7386 patch between two statuses, nulling removed keys', () => {
