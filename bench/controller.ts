@@ -22,13 +22,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { CONTROLLER_NODE_OPTIONS } from '../src/cli/controller.ts';
-import { connect } from '../src/cli/kube.ts';
-import type { CliIo } from '../src/cli/rollouts/command.ts';
-import { runRolloutVerb } from '../src/cli/rollouts/index.ts';
 import { clusterAnswers, ensureCluster, readState, stopCluster } from '../test/cluster/control-plane.ts';
 import { KubeClient } from '../test/cluster/kube-client.ts';
 import { kubectl } from '../test/cluster/kubectl.ts';
 import { defaultStateDir, kubeconfigPath } from '../test/cluster/paths.ts';
+import { runSluice } from '../test/cluster/sluice-cli.ts';
 import { type CollectionWatch, watchCollection } from './lib/kube-watch.ts';
 import { clockTicksPerSecond, readTreeCpuTicks, readTreeRssBytes } from './lib/proc.ts';
 import {
@@ -263,37 +261,6 @@ function reconcileSummary(h: HistogramSnapshot, source: string): ReconcileSummar
     p99Ms: p99.estimate * 1000,
     p99BoundMs: p99.upperBound * 1000,
   };
-}
-
-/** Runs a rollout verb in process, as `sluice VERB ...` would; returns the exit code, output and when output came. */
-async function sluice(
-  kubeconfig: string,
-  namespace: string,
-  argv: string[],
-): Promise<{ code: number; out: string; err: string; outAtMs: number }> {
-  let out = '';
-  let err = '';
-  let outAtMs = Number.NaN;
-  const io: CliIo = {
-    out: (t) => {
-      if (Number.isNaN(outAtMs)) outAtMs = performance.now();
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    isTTY: false,
-    nowMs: () => Date.now(),
-    env: {},
-    connect: (flags) => connect(flags, {}),
-    signal: new AbortController().signal,
-  };
-  const code = await runRolloutVerb(
-    argv[0]!,
-    [...argv.slice(1), '--kubeconfig', kubeconfig, '-n', namespace],
-    io,
-  );
-  return { code, out, err, outAtMs };
 }
 
 async function scrape(metricsUrl: string): Promise<ReturnType<typeof parsePromText>> {
@@ -545,7 +512,7 @@ async function main(): Promise<number> {
       const wait: { atMs?: number } = {};
       canaryWaits.set(name, wait);
       const t0 = performance.now();
-      const run = await sluice(kubeconfig, namespace, ['set', 'image', name, `app=${IMAGE_V2}`]);
+      const run = await runSluice(['set', 'image', name, `app=${IMAGE_V2}`], { kubeconfig, namespace });
       if (run.code !== 0) throw new Error(`set image ${name}: ${run.err}`);
       if (await waitUntil(`canary pod of ${name}`, () => wait.atMs !== undefined, PER_SAMPLE_TIMEOUT_MS)) {
         setImageMs.push(wait.atMs! - t0);
@@ -569,7 +536,7 @@ async function main(): Promise<number> {
       const wait: { before: number; atMs?: number } = { before: 1 };
       promoteWaits.set(name, wait);
       const t0 = performance.now();
-      const run = await sluice(kubeconfig, namespace, ['promote', name]);
+      const run = await runSluice(['promote', name], { kubeconfig, namespace });
       if (run.code !== 0) throw new Error(`promote ${name}: ${run.err}`);
       if (await waitUntil(`${name} past step 1`, () => wait.atMs !== undefined, PER_SAMPLE_TIMEOUT_MS)) {
         promoteMs.push(wait.atMs! - t0);

@@ -24,14 +24,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { Rollout, RolloutCondition, RolloutPhase } from '../../src/api/rollout.ts';
-import { connect } from '../../src/cli/kube.ts';
-import type { CliIo } from '../../src/cli/rollouts/command.ts';
-import { runRolloutVerb } from '../../src/cli/rollouts/index.ts';
 import { Controller } from '../../src/kube/controller.ts';
 import type { KubeClient } from '../cluster/kube-client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
 import { createTestNamespace, type TestNamespace, testClient, testKubeconfig } from '../cluster/namespace.ts';
 import { REPO_ROOT } from '../cluster/paths.ts';
+import { runSluice } from '../cluster/sluice-cli.ts';
 
 export const ARGO_API = '/apis/argoproj.io/v1alpha1';
 export const GUIDES_DIR = join(REPO_ROOT, 'test', 'fixtures', 'guides');
@@ -250,26 +248,10 @@ export class E2e {
 
   /** A rollout verb in-process exactly as `sluice VERB ARGS -n NS` (e.g. sluice('promote', 'ro', '--full')). */
   async sluice(verb: string, ...args: string[]): Promise<SluiceRun> {
-    let out = '';
-    let err = '';
-    const io: CliIo = {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      isTTY: false,
-      nowMs: () => Date.now(),
-      env: {},
-      connect: (flags) => connect(flags, {}),
-      signal: new AbortController().signal,
-    };
-    const code = await runRolloutVerb(
-      verb,
-      [...args, '--kubeconfig', this.kubeconfig, '-n', this.namespace],
-      io,
-    );
+    const { code, out, err } = await runSluice([verb, ...args], {
+      kubeconfig: this.kubeconfig,
+      namespace: this.namespace,
+    });
     return { code, out, err };
   }
 

@@ -11,13 +11,11 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rollout } from '../../src/api/rollout.ts';
-import { connect } from '../../src/cli/kube.ts';
-import type { CliIo } from '../../src/cli/rollouts/command.ts';
-import { runRolloutVerb } from '../../src/cli/rollouts/index.ts';
 import type { KubeClient } from '../cluster/kube-client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
 import { createTestNamespace, type TestNamespace, testClient } from '../cluster/namespace.ts';
 import { kubectlBinary, REPO_ROOT } from '../cluster/paths.ts';
+import { runSluice } from '../cluster/sluice-cli.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -38,26 +36,11 @@ interface Run {
 }
 
 async function sluice(argv: string[], options: { signal?: AbortSignal } = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    isTTY: false,
-    nowMs: () => Date.now(),
-    env: {},
-    connect: (flags) => connect(flags, {}),
-    signal: options.signal ?? new AbortController().signal,
-  };
-  const code = await runRolloutVerb(
-    argv[0]!,
-    [...argv.slice(1), '--kubeconfig', KUBECONFIG!, '-n', ns.name],
-    io,
-  );
+  const { code, out, err } = await runSluice(argv, {
+    kubeconfig: KUBECONFIG!,
+    namespace: ns.name,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   return { code, out, err };
 }
 
