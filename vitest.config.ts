@@ -3,11 +3,11 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // Tests that need the Kubernetes test control plane (test/cluster/): one cluster per run, started by
 // the global setup (or the one `npm run cluster:up` started, which is then left running).
 const CLUSTER_TESTS = [
-  'test/integration/cluster-*.test.ts',
-  'test/integration/crds*.test.ts',
-  'test/integration/kube-*.test.ts',
-  'test/integration/leader-election*.test.ts',
-  'test/integration/cli-rollouts.test.ts',
+  'test/integration/cluster/**/*.test.ts',
+  'test/integration/crds/**/*.test.ts',
+  'test/integration/kube/**/*.test.ts',
+  'test/integration/controller/**/*.test.ts',
+  'test/integration/cli/**/*.test.ts',
   'test/e2e/**/*.test.ts',
 ];
 

@@ -1,6 +1,6 @@
 // Command pod-template-schema generates the tables behind Sluice's Argo-exact pod template hash:
 //
-//   - src/rollout/pod-template-schema.ts: for every struct type reachable from
+//   - src/api/pod-template/schema.generated.ts: for every struct type reachable from
 //     k8s.io/api/core/v1.PodTemplateSpec, its JSON fields in the order encoding/json writes them (embedded
 //     structs flattened, `json:"-"` and unexported fields skipped), whether each is omitempty, and its kind.
 //   - test/fixtures/pod-template-hash-vectors.json: pod templates decoded and re-encoded by Go exactly as
@@ -431,7 +431,7 @@ func main() {
 	s := &schema{names: map[reflect.Type]string{}, byName: map[string]reflect.Type{}, fields: map[reflect.Type][]field{}}
 	s.addStruct(reflect.TypeOf(corev1.PodTemplateSpec{}))
 	ts := s.typeScript(*k8sVersion)
-	schemaPath := filepath.Join(*repo, "src/rollout/pod-template-schema.ts")
+	schemaPath := filepath.Join(*repo, "src/api/pod-template/schema.generated.ts")
 	if err := ioutil.WriteFile(schemaPath, []byte(ts), 0o644); err != nil {
 		panic(err)
 	}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates src/rollout/pod-template-schema.ts and test/fixtures/pod-template-hash-vectors.json with Go's
+# Regenerates src/api/pod-template/schema.generated.ts and test/fixtures/pod-template-hash-vectors.json with Go's
 # encoding/json and k8s.io/api from the Kubernetes source tarball the cluster tests cache
 # (test/cluster/build.sh downloads it). Needs `go` (Debian's golang-go); not part of npm test.
 #
@@ -27,5 +27,5 @@ cp scripts/pod-template-schema/main.go "$WORK/gopath/src/podtemplateschema/"
 ln -s "$WORK/$TOP/vendor" "$WORK/gopath/src/podtemplateschema/vendor"
 (cd "$WORK/gopath/src/podtemplateschema" &&
   GOPATH="$WORK/gopath" GO111MODULE=off GOFLAGS= GOCACHE="$WORK/gocache" go run . -repo "$REPO" -k8s-version "$VERSION")
-npx biome format --write src/rollout/pod-template-schema.ts test/fixtures/pod-template-hash-vectors.json \
+npx biome format --write src/api/pod-template/schema.generated.ts test/fixtures/pod-template-hash-vectors.json \
   scripts/pod-template-schema/inputs.json >/dev/null

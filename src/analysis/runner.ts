@@ -11,8 +11,6 @@ import {
 } from '../api/analysis-run.ts';
 import { resolveRunArgs, type SecretResolver } from './args.ts';
 import type { MetricTransition } from './assess.ts';
-import type { MetricProvider, ProviderRequest, ProviderResult } from './providers/provider.ts';
-import { type ProviderRegistry, providerType } from './providers/registry.ts';
 import {
   applyOutcomes,
   completeMeasurement,
@@ -22,7 +20,9 @@ import {
   type ReconcileEvent,
   type ReconcileOutput,
   type TaskOutcome,
-} from './reconcile.ts';
+} from './plan.ts';
+import type { MetricProvider, ProviderRequest, ProviderResult } from './providers/provider.ts';
+import { type ProviderRegistry, providerType } from './providers/registry.ts';
 
 export interface RunnerClock {
   now(): number;

@@ -10,7 +10,7 @@ import {
   DEFAULT_ANALYSIS_THREADS,
   DEFAULT_EXPERIMENT_THREADS,
   DEFAULT_ROLLOUT_THREADS,
-} from '../kube/controller.ts';
+} from '../controller/lifecycle.ts';
 
 /**
  * Node flags the controller is meant to run with: deploy/base/deployment.yaml sets them in NODE_OPTIONS,

@@ -5,8 +5,8 @@
 // own message (e.g. `rollouts.argoproj.io "x" not found`), which the CLI prints as Argo's plugin does.
 
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
-import { collectionPath, objectPath } from '../kube/resources.ts';
 import type { Kind, KubeObject } from '../store/object-store.ts';
+import { collectionPath, objectPath } from '../store/resources.ts';
 
 export interface KubeFlags {
   kubeconfig?: string;

@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       return runAnalysisCommand(rest);
     }
     case 'demo': {
-      const { runDemo } = await import('../standalone/demo.ts');
+      const { runDemo } = await import('./demo.ts');
       return runDemo(rest);
     }
     case 'version':

@@ -12,7 +12,7 @@ import {
   type LatencyBuckets,
   mergeAllBuckets,
   quantileUs,
-} from '../analysis/stats/buckets.ts';
+} from './latency-buckets.ts';
 
 /** Mirrors the HistogramReport message of proxy/control/control.proto (field names as in TS). */
 export interface HistogramReport {

@@ -4,7 +4,7 @@
 // first failure stops the sequence and is returned, never thrown.
 
 import type { Experiment } from '../api/experiment.ts';
-import { applyChildWrite, writeErrorText } from '../store/child-writes.ts';
+import { applyChildWrite, writeErrorText } from '../reconcile/child-writes.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { ExperimentAction } from './plan.ts';
 

@@ -27,17 +27,17 @@ import {
   type TemplateStatus,
   type TemplateStatusCode,
 } from '../api/experiment.ts';
+import { computePodTemplateHash } from '../api/pod-template/hash.ts';
 import {
   POD_TEMPLATE_HASH_LABEL,
   ROLLOUT_API_VERSION,
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../api/rollout.ts';
 import { APPS_V1, type ReplicaSet, type Service, type ServicePort } from '../api/workloads.ts';
+import type { ChildWrite } from '../reconcile/child-writes.ts';
+import { controllerRef, isControlledBy } from '../reconcile/result.ts';
 import { freeRunName } from '../rollout/analysis.ts';
-import { computePodTemplateHash } from '../rollout/hash.ts';
-import type { ChildWrite } from '../store/child-writes.ts';
 import type { OwnerReference } from '../store/object-store.ts';
-import { controllerRef, isControlledBy } from '../store/reconcile.ts';
 
 export const EXPERIMENT_NAME_ANNOTATION = 'experiment.argoproj.io/name';
 export const EXPERIMENT_TEMPLATE_NAME_ANNOTATION = 'experiment.argoproj.io/template-name';

@@ -6,13 +6,13 @@ import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
-import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import {
   APPLY_ERROR_REQUEUE_MS,
   isControlledBy,
   type ReconcileResult,
   writeStatusAndEvents,
-} from '../store/reconcile.ts';
+} from '../reconcile/result.ts';
+import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import { applyExperimentActions } from './apply.ts';
 import { type ExperimentObserved, type ExperimentPlan, experimentRsName, planExperiment } from './plan.ts';
 

@@ -7,8 +7,8 @@
 
 import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '../store/object-store.ts';
+import { collectionPath, objectPath } from '../store/resources.ts';
 import type { KubeClient } from './client.ts';
-import { collectionPath, objectPath } from './resources.ts';
 
 export const EVENT_SPAM_BURST = 25;
 export const EVENT_SPAM_REFILL_MS = 300_000;

@@ -4,10 +4,10 @@
 // DELETED for every change the API server reports. Writes by this process can be folded into the cache at
 // once (`observe`), so a reconcile that follows its own create never sees a cache without that object.
 
+import { deepFreeze } from '../store/freeze.ts';
 import { type Kind, type KubeObject, StoreError, type WatchEventType } from '../store/object-store.ts';
+import { collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
-import { deepFreeze } from './freeze.ts';
-import { collectionPath, RESOURCES } from './resources.ts';
 
 const LIST_PAGE_SIZE = 500;
 const MIN_BACKOFF_MS = 1_000;

@@ -12,11 +12,11 @@ import {
   StoreError,
   type WatchEventType,
 } from '../store/object-store.ts';
+import { omitEmptyStrings } from '../store/patch.ts';
+import { collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';
 import { EventRecorder, type EventRecorderOptions, kubeEventSink } from './events.ts';
 import { Informer, type InformerLogger } from './informer.ts';
-import { omitEmptyStrings } from './patch.ts';
-import { collectionPath, objectPath, RESOURCES } from './resources.ts';
 
 export const CACHED_KINDS: readonly Kind[] = [
   'Rollout',

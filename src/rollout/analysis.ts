@@ -20,7 +20,7 @@ import {
   type RolloutAnalysisRunStatus,
   STEP_INDEX_LABEL,
 } from '../api/rollout.ts';
-import { controllerRef } from '../store/reconcile.ts';
+import { controllerRef } from '../reconcile/result.ts';
 import { type Ctx, event } from './context.ts';
 
 export type RunType = 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion';

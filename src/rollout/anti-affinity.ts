@@ -10,7 +10,7 @@
 
 import { type AntiAffinity, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
 import type { PodTemplateSpec, ReplicaSet } from '../api/workloads.ts';
-import { createMergePatch } from '../kube/patch.ts';
+import { createMergePatch } from '../store/patch.ts';
 import { type Ctx, rsHash } from './context.ts';
 
 export const ANTI_AFFINITY_TOPOLOGY_KEY = 'kubernetes.io/hostname';

@@ -6,7 +6,7 @@
 // routes, updateHash, setWeight, then verifyWeight.
 
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
-import { applyChildWrite, isChildWrite, tolerate, writeErrorText } from '../store/child-writes.ts';
+import { applyChildWrite, isChildWrite, tolerate, writeErrorText } from '../reconcile/child-writes.ts';
 import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
 import type { TrafficRouter, Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';

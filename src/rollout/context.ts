@@ -13,7 +13,7 @@ import {
   type SetMirrorRoute,
 } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
-import type { ChildWrite } from '../store/child-writes.ts';
+import type { ChildWrite } from '../reconcile/child-writes.ts';
 
 export interface Observed {
   readonly rollout: Rollout;

@@ -9,10 +9,10 @@
 // the semantic template comparison strips it again (templateWithoutEphemeralMetadata), so it never
 // starts a new revision.
 
+import { goJsonString } from '../api/pod-template/go-json.ts';
 import { EPHEMERAL_METADATA_ANNOTATION, type PodTemplateMetadata, type Rollout } from '../api/rollout.ts';
 import type { Pod, PodTemplateSpec, ReplicaSet } from '../api/workloads.ts';
 import { type Ctx, findByHash, rsHash } from './context.ts';
-import { goJsonString } from './pod-template-json.ts';
 
 /** Label and annotation changes as a merge patch: a value sets the key, null removes it. */
 export interface MetadataChanges {

@@ -5,6 +5,12 @@
 
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import {
+  computePodTemplateHash,
+  fnv32a,
+  podTemplateEqualIgnoreHash,
+  safeEncodeString,
+} from '../api/pod-template/hash.ts';
+import {
   canarySteps,
   DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
   DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT,
@@ -19,7 +25,7 @@ import {
 } from '../api/rollout.ts';
 import { validateRolloutSpec } from '../api/rollout-validation.ts';
 import { APPS_V1, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
-import { controllerRef } from '../store/reconcile.ts';
+import { controllerRef } from '../reconcile/result.ts';
 import { generateAffinity, planAntiAffinity, templateWithoutAntiAffinity } from './anti-affinity.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
@@ -37,7 +43,6 @@ import {
 } from './context.ts';
 import { planEphemeralMetadata, templateWithoutEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planExperimentHousekeeping } from './experiment.ts';
-import { computePodTemplateHash, fnv32a, podTemplateEqualIgnoreHash, safeEncodeString } from './hash.ts';
 import { calculateRolloutPhase } from './phase.ts';
 import { planRestart } from './restart.ts';
 import { computeConditions, computeCounts, pruneUndefined } from './status.ts';

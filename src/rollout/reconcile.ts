@@ -7,13 +7,13 @@ import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { Experiment } from '../api/experiment.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
-import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import {
   APPLY_ERROR_REQUEUE_MS,
   isControlledBy,
   type ReconcileResult,
   writeStatusAndEvents,
-} from '../store/reconcile.ts';
+} from '../reconcile/result.ts';
+import type { KubeObject, ObjectStore } from '../store/object-store.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
 import { applyActions } from './apply.ts';
 import type { Observed, Plan } from './context.ts';

@@ -7,9 +7,7 @@
 // Reads return deeply frozen copies, as the cluster store's cache does: mutating what was read throws.
 
 import { randomUUID } from 'node:crypto';
-import { deepFreeze } from '../kube/freeze.ts';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../kube/patch.ts';
-import { isKind, RESOURCES } from '../kube/resources.ts';
+import { deepFreeze } from './freeze.ts';
 import {
   type Kind,
   type KubeObject,
@@ -18,6 +16,8 @@ import {
   StoreError,
   type WatchEventType,
 } from './object-store.ts';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
+import { isKind, RESOURCES } from './resources.ts';
 
 export interface MemoryStoreOptions {
   /** Clock for creationTimestamp and Event timestamps (ms since epoch). */

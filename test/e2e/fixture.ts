@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { Rollout, RolloutCondition, RolloutPhase } from '../../src/api/rollout.ts';
-import { Controller } from '../../src/kube/controller.ts';
+import { Controller } from '../../src/controller/lifecycle.ts';
 import type { KubeClient } from '../cluster/kube-client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
 import { createTestNamespace, type TestNamespace, testClient, testKubeconfig } from '../cluster/namespace.ts';

@@ -32,7 +32,6 @@
 //         onNoData: Inconclusive     # Inconclusive | Successful | Failed when >= half the metrics have no data
 
 import type { HistogramStore, StoredInterval } from '../../control/histogram-store.ts';
-import type { Side } from '../stats/beta-binomial.ts';
 import {
   countAbove,
   EMPTY_BUCKETS,
@@ -40,7 +39,8 @@ import {
   mergeAllBuckets,
   mergeBuckets,
   quantileUs,
-} from '../stats/buckets.ts';
+} from '../../control/latency-buckets.ts';
+import type { Side } from '../stats/beta-binomial.ts';
 import { ShareEProcess } from '../stats/e-process.ts';
 import { type MannWhitneyResult, mannWhitney } from '../stats/mann-whitney.ts';
 import type { MeasurementPhase, MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';

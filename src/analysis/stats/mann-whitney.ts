@@ -4,7 +4,7 @@
 // 0.5 continuity correction, as R's wilcox.test(exact = FALSE) and Kayenta's classifier do.
 // O(number of buckets), so 2 x 100,000 requests cost what their few hundred buckets cost.
 
-import type { LatencyBuckets } from './buckets.ts';
+import type { LatencyBuckets } from '../../control/latency-buckets.ts';
 
 export interface MannWhitneyResult {
   readonly n1: number;

@@ -1,0 +1,140 @@
+// Two `sluice controller` replicas on the real control plane: only the leader reconciles; when it shuts
+// down (SIGTERM path: drain, release the Lease) the standby takes over and carries on with the Rollouts.
+// Needs SLUICE_TEST_KUBECONFIG (see kube-store.test.ts).
+
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Controller } from '../../../src/controller/lifecycle.ts';
+import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
+
+const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
+const SKIP_REASON =
+  'needs SLUICE_TEST_KUBECONFIG (run `npm run cluster:up`, then export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig)';
+if (!KUBECONFIG) console.warn(`leader-election controller tests skipped: ${SKIP_REASON}`);
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function rollout(name: string) {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'app:1' }] },
+      },
+      strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } },
+    },
+  };
+}
+
+describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
+  let client: KubeClient;
+  const controllers: Controller[] = [];
+  const namespace = `ha-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
+    if (!loaded.ok) throw new Error(loaded.error);
+    client = await KubeClient.create(loaded.config);
+    const res = await client.request('POST', '/api/v1/namespaces', {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
+      },
+    });
+    expect(res.status).toBe(201);
+    const { kubectl } = await import('../../cluster/kubectl.ts');
+    const applied = await kubectl(KUBECONFIG!, [
+      'apply',
+      '-f',
+      join(import.meta.dirname, '..', '..', '..', 'crds'),
+    ]);
+    expect(applied.code, applied.stderr).toBe(0);
+    for (const identity of ['replica-a', 'replica-b']) {
+      const c = new Controller({
+        kubeconfig: KUBECONFIG!,
+        namespace,
+        leaseNamespace: namespace,
+        identity,
+        leaseDurationMs: 4_000,
+        renewDeadlineMs: 3_000,
+        retryPeriodMs: 500,
+        metricsPort: 0,
+        healthzPort: 0,
+        listenHost: '127.0.0.1',
+        rolloutThreads: 2,
+        analysisThreads: 2,
+        logger: pino({ level: 'warn' }),
+      });
+      await c.start();
+      controllers.push(c);
+    }
+  });
+
+  afterAll(async () => {
+    for (const c of controllers) await c.stop();
+    await client?.request('DELETE', `/api/v1/namespaces/${namespace}`);
+    await client?.close();
+  });
+
+  const replicaSets = async (app: string) => {
+    const res = await client.request('GET', `/apis/apps/v1/namespaces/${namespace}/replicasets`, {
+      query: { labelSelector: `app=${app}` },
+    });
+    return (res.body as { items: unknown[] }).items.length;
+  };
+
+  it('reconciles only on the leader, and the standby takes over when the leader stops', async () => {
+    const leader = await waitFor('a leader', () => controllers.find((c) => c.isLeader));
+    const standby = controllers.find((c) => c !== leader)!;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(standby.isLeader).toBe(false);
+    const scrape = async (c: Controller) => (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+    expect(await scrape(standby)).toContain('sluice_controller_leader 0');
+    // Both replicas are healthy: the standby is ready to take over.
+    expect((await fetch(`http://127.0.0.1:${standby.healthzPort}/healthz`)).status).toBe(200);
+
+    const first = await client.request(
+      'POST',
+      `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/rollouts`,
+      { body: rollout('one') },
+    );
+    expect(first.status).toBe(201);
+    await waitFor('the leader creates a ReplicaSet', async () =>
+      (await replicaSets('one')) === 1 ? true : undefined,
+    );
+
+    expect(await leader.stop()).toBe(0);
+    await waitFor('the standby leads', () => (standby.isLeader ? true : undefined), 5_000);
+    const second = await client.request(
+      'POST',
+      `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/rollouts`,
+      { body: rollout('two') },
+    );
+    expect(second.status).toBe(201);
+    await waitFor('the new leader reconciles', async () =>
+      (await replicaSets('two')) === 1 ? true : undefined,
+    );
+    // The first Rollout's ReplicaSet is adopted, not duplicated.
+    expect(await replicaSets('one')).toBe(1);
+    expect(await scrape(standby)).toContain('sluice_controller_leader 1');
+  });
+});

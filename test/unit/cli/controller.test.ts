@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { parseControllerArgs } from '../../../src/cli/controller.ts';
+import { loadKubeConfig } from '../../../src/kube/client.ts';
+
+describe('sluice controller flags', () => {
+  it('defaults to Argo ports and leader election on', () => {
+    const parsed = parseControllerArgs([]);
+    expect(parsed).toMatchObject({
+      ok: true,
+      options: { metricsPort: 8090, healthzPort: 8080, leaderElect: true, logLevel: 'info' },
+    });
+  });
+
+  it('accepts --leader-elect, --leader-elect=false and the other flags', () => {
+    expect(parseControllerArgs(['--leader-elect'])).toMatchObject({
+      ok: true,
+      options: { leaderElect: true },
+    });
+    const parsed = parseControllerArgs([
+      '--leader-elect=false',
+      '--kubeconfig',
+      '/tmp/kc',
+      '-n',
+      'shop',
+      '--metrics-port',
+      '0',
+      '--instance-id',
+      'blue',
+      '--rollout-threads',
+      '4',
+      '--experiment-threads',
+      '3',
+    ]);
+    expect(parsed).toMatchObject({
+      ok: true,
+      options: {
+        leaderElect: false,
+        kubeconfig: '/tmp/kc',
+        namespace: 'shop',
+        metricsPort: 0,
+        instanceId: 'blue',
+        rolloutThreads: 4,
+        experimentThreads: 3,
+      },
+    });
+  });
+
+  it('names the flag in every error', () => {
+    const cases: [string[], string][] = [
+      [['--metrics-port', '70000'], '--metrics-port'],
+      [['--healthz-port', 'x'], '--healthz-port'],
+      [['--leader-elect=maybe'], '--leader-elect'],
+      [['--rollout-threads', '0'], '--rollout-threads'],
+      [['--experiment-threads', '-1'], '--experiment-threads'],
+      [['--loglevel', 'loud'], '--loglevel'],
+      [['--namespace='], '--namespace'],
+      [['--bogus'], '--bogus'],
+    ];
+    for (const [argv, flag] of cases) {
+      const parsed = parseControllerArgs(argv);
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toContain(flag);
+    }
+    expect(parseControllerArgs(['--help'])).toEqual({ ok: false, help: true });
+  });
+});
+
+describe('kubeconfig loading', () => {
+  it('reports which source is missing instead of throwing', () => {
+    expect(loadKubeConfig({ kubeconfig: '/nonexistent/kc' })).toEqual({
+      ok: false,
+      error: '--kubeconfig: /nonexistent/kc does not exist',
+    });
+    expect(loadKubeConfig({ env: { KUBECONFIG: '/nope/a:/nope/b' } })).toEqual({
+      ok: false,
+      error: 'KUBECONFIG: no file of /nope/a:/nope/b exists',
+    });
+  });
+});
