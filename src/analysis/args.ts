@@ -15,7 +15,8 @@ import {
   parseMetric,
   parseWith,
 } from '../api/analysis-template.ts';
-import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { ObjectStore } from '../store/object-store.ts';
 
 export type ArgsResult<T> = { ok: true; value: T } | { ok: false; error: string };
 

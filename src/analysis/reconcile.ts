@@ -13,7 +13,8 @@ import {
   parseAnalysisRun,
 } from '../api/analysis-run.ts';
 import { formatFieldError } from '../api/analysis-template.ts';
-import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { ObjectStore } from '../store/object-store.ts';
 import { createStatusMergePatch } from '../store/patch.ts';
 import type { ArgsResult, SecretRef } from './args.ts';
 import { createJobProvider, garbageCollectJobs, JOB_PROVIDER_TYPE } from './providers/job.ts';

@@ -8,10 +8,8 @@ import {
   type Argument,
   type DryRun,
   fail,
-  type IntOrString,
   type MeasurementRetention,
   type Metric,
-  type ObjectMeta,
   type Parsed,
   parseArgs,
   parseDryRun,
@@ -22,6 +20,7 @@ import {
   requireRecord,
 } from './analysis-template.ts';
 import { parseDuration } from './duration.ts';
+import type { IntOrString, ManifestMeta } from './meta.ts';
 
 export type AnalysisPhase = 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Error' | 'Inconclusive';
 
@@ -91,7 +90,7 @@ export interface AnalysisRunSpec {
 export interface AnalysisRun {
   readonly apiVersion: string;
   readonly kind: 'AnalysisRun';
-  readonly metadata: ObjectMeta;
+  readonly metadata: ManifestMeta;
   readonly spec: AnalysisRunSpec;
   readonly status?: AnalysisRunStatus;
 }

@@ -3,6 +3,8 @@
 // live in analysis-run.ts (validateMetrics), because Argo runs them on the run, after substitution.
 // Shapes follow Argo's analysis_types.go; int-or-string fields stay `number | string` until resolved.
 
+import type { IntOrString, ManifestMeta } from './meta.ts';
+
 export const ANALYSIS_API_VERSION = 'argoproj.io/v1alpha1';
 
 export interface SecretKeyRef {
@@ -24,8 +26,6 @@ export interface Argument {
   readonly value?: string;
   readonly valueFrom?: ValueFrom;
 }
-
-export type IntOrString = number | string;
 
 export interface Metric {
   readonly name: string;
@@ -56,14 +56,6 @@ export interface TemplateRef {
   readonly clusterScope?: boolean;
 }
 
-export interface ObjectMeta {
-  readonly name?: string;
-  readonly namespace?: string;
-  readonly uid?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
 export interface AnalysisTemplateSpec {
   readonly metrics: readonly Metric[];
   readonly args?: readonly Argument[];
@@ -75,7 +67,7 @@ export interface AnalysisTemplateSpec {
 export interface AnalysisTemplate {
   readonly apiVersion: string;
   readonly kind: 'AnalysisTemplate' | 'ClusterAnalysisTemplate';
-  readonly metadata: ObjectMeta;
+  readonly metadata: ManifestMeta;
   readonly spec: AnalysisTemplateSpec;
 }
 
@@ -158,7 +150,7 @@ export function typeName(value: unknown): string {
   return typeof value;
 }
 
-export function parseMetadata(value: unknown, path: string): ObjectMeta {
+export function parseMetadata(value: unknown, path: string): ManifestMeta {
   if (value === undefined || value === null) return {};
   const obj = requireRecord(value, path);
   const stringMap = (key: string): Record<string, string> | undefined => {

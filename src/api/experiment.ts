@@ -1,9 +1,9 @@
 // Experiment (argoproj.io/v1alpha1, short name exp): the types of Argo's experiment_types.go. The
 // controller is src/experiment/ (plan.ts decides, apply.ts writes, reconcile.ts binds them to the store).
 
-import type { KubeObject } from '../store/object-store.ts';
 import type { AnalysisPhase } from './analysis-run.ts';
 import type { Argument } from './analysis-template.ts';
+import type { KubeObject } from './meta.ts';
 import type { LabelSelector, PodTemplateSpec, WorkloadCondition } from './workloads.ts';
 
 export interface TemplateSpec {

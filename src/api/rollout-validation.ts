@@ -3,7 +3,7 @@
 // errors do: `<path>: Invalid value: <value>: <detail>` or `<path>: Required value: <detail>`.
 
 import { parseDuration } from './duration.ts';
-import type { IntOrString } from './rollout.ts';
+import type { IntOrString } from './meta.ts';
 import {
   type CanaryStep,
   maxSurgeOrDefault,

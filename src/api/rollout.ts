@@ -3,8 +3,8 @@
 // (structural CRD schema), so shapes are trusted here; semantic checks are in rollout-validation.ts.
 // Quirk kept from Argo: status.observedGeneration is a STRING holding metadata.generation.
 
-import type { KubeObject } from '../store/object-store.ts';
 import type { AnalysisPhase } from './analysis-run.ts';
+import type { IntOrString, KubeObject } from './meta.ts';
 import type { LabelSelector, PodTemplateSpec } from './workloads.ts';
 
 export const ROLLOUT_API_VERSION = 'argoproj.io/v1alpha1';
@@ -34,8 +34,6 @@ export const DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT = 5;
 export const DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT = 5;
 /** Argo re-queues an invalid Rollout every 20 s. */
 export const INVALID_SPEC_REQUEUE_MS = 20_000;
-
-export type IntOrString = number | string;
 
 export interface RolloutAnalysisTemplate {
   templateName: string;

@@ -2,7 +2,7 @@
 // Service, Pod, Deployment. Only the fields Sluice looks at are typed; pod specs stay opaque records
 // because the controller copies them, hashes them and compares them, and never interprets them.
 
-import type { KubeObject, ObjectMeta } from '../store/object-store.ts';
+import type { KubeObject, ObjectMeta } from './meta.ts';
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -109,5 +109,3 @@ export function rsStatusReplicas(rs: ReplicaSet | undefined): number {
 export function isPodReady(pod: Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
-
-export type { ObjectMeta };

@@ -4,8 +4,8 @@
 // subresource), update, and list-then-watch. API failures become CliApiError carrying the API server's
 // own message (e.g. `rollouts.argoproj.io "x" not found`), which the CLI prints as Argo's plugin does.
 
+import type { Kind, KubeObject } from '../api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
-import type { Kind, KubeObject } from '../store/object-store.ts';
 import { collectionPath, objectPath } from '../store/resources.ts';
 
 export interface KubeFlags {

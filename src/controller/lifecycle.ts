@@ -15,6 +15,7 @@ import type { MetricProvider } from '../analysis/providers/provider.ts';
 import { createSluiceProxyProvider } from '../analysis/providers/sluice.ts';
 import { createWebProvider } from '../analysis/providers/web.ts';
 import { reconcileAnalysisRun, runKeyOfJob } from '../analysis/reconcile.ts';
+import type { KubeObject } from '../api/meta.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
@@ -24,7 +25,7 @@ import { type ControllerMetrics, createControllerMetrics } from '../metrics/cont
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
 import type { ReconcileResult } from '../reconcile/result.ts';
 import { type ReconcileDeps, reconcileRollout } from '../rollout/reconcile.ts';
-import type { KubeObject, ObjectStore, WatchEventType } from '../store/object-store.ts';
+import type { ObjectStore, WatchEventType } from '../store/object-store.ts';
 import { StoreError } from '../store/object-store.ts';
 import { WorkQueue } from './work-queue.ts';
 

@@ -27,6 +27,7 @@ import {
   type TemplateStatus,
   type TemplateStatusCode,
 } from '../api/experiment.ts';
+import type { OwnerReference } from '../api/meta.ts';
 import { computePodTemplateHash } from '../api/pod-template/hash.ts';
 import {
   POD_TEMPLATE_HASH_LABEL,
@@ -35,9 +36,8 @@ import {
 } from '../api/rollout.ts';
 import { APPS_V1, type ReplicaSet, type Service, type ServicePort } from '../api/workloads.ts';
 import type { ChildWrite } from '../reconcile/child-writes.ts';
-import { controllerRef, isControlledBy } from '../reconcile/result.ts';
-import { freeRunName } from '../rollout/analysis.ts';
-import type { OwnerReference } from '../store/object-store.ts';
+import { freeRunName } from '../reconcile/names.ts';
+import { controllerRef, isControlledBy } from '../reconcile/owners.ts';
 
 export const EXPERIMENT_NAME_ANNOTATION = 'experiment.argoproj.io/name';
 export const EXPERIMENT_TEMPLATE_NAME_ANNOTATION = 'experiment.argoproj.io/template-name';

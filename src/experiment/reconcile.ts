@@ -5,14 +5,11 @@
 import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { Experiment } from '../api/experiment.ts';
+import type { KubeObject } from '../api/meta.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
-import {
-  APPLY_ERROR_REQUEUE_MS,
-  isControlledBy,
-  type ReconcileResult,
-  writeStatusAndEvents,
-} from '../reconcile/result.ts';
-import type { KubeObject, ObjectStore } from '../store/object-store.ts';
+import { isControlledBy } from '../reconcile/owners.ts';
+import { APPLY_ERROR_REQUEUE_MS, type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
+import type { ObjectStore } from '../store/object-store.ts';
 import { applyExperimentActions } from './apply.ts';
 import { type ExperimentObserved, type ExperimentPlan, experimentRsName, planExperiment } from './plan.ts';
 

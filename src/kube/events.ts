@@ -6,7 +6,7 @@
 // sends events only when no reconcile request is waiting, so after a burst they queue here, bounded.
 
 import { randomBytes } from 'node:crypto';
-import type { KubeObject } from '../store/object-store.ts';
+import type { KubeObject } from '../api/meta.ts';
 import { collectionPath, objectPath } from '../store/resources.ts';
 import type { KubeClient } from './client.ts';
 

@@ -4,8 +4,9 @@
 // DELETED for every change the API server reports. Writes by this process can be folded into the cache at
 // once (`observe`), so a reconcile that follows its own create never sees a cache without that object.
 
+import type { Kind, KubeObject } from '../api/meta.ts';
 import { deepFreeze } from '../store/freeze.ts';
-import { type Kind, type KubeObject, StoreError, type WatchEventType } from '../store/object-store.ts';
+import { StoreError, type WatchEventType } from '../store/object-store.ts';
 import { collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
 

@@ -4,14 +4,8 @@
 // once, so a reconcile never acts on a cache that misses its own writes. A stale resourceVersion comes back
 // as StoreError('Conflict'); the caller re-reads and retries (level-triggered).
 
-import {
-  type Kind,
-  type KubeObject,
-  type ObjectStore,
-  type PatchType,
-  StoreError,
-  type WatchEventType,
-} from '../store/object-store.ts';
+import type { Kind, KubeObject } from '../api/meta.ts';
+import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from '../store/object-store.ts';
 import { omitEmptyStrings } from '../store/patch.ts';
 import { collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';

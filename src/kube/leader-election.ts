@@ -5,7 +5,8 @@
 // shutdown the leader releases the lease (empty holder, 1 s duration) so a standby takes over at once.
 // All Lease access goes through ObjectStore.read/create/update (never cached).
 
-import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { type ObjectStore, StoreError } from '../store/object-store.ts';
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;

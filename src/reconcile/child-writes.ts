@@ -3,8 +3,9 @@
 // tolerate NotFound, every other write is a merge patch of just the fields the plan decided.
 
 import type { AnalysisRun } from '../api/analysis-run.ts';
+import type { KubeObject } from '../api/meta.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
-import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
+import { type ObjectStore, StoreError } from '../store/object-store.ts';
 
 export type ChildWrite =
   | { readonly kind: 'createReplicaSet'; readonly rs: ReplicaSet }

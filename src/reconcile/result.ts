@@ -1,8 +1,9 @@
-// What every reconciler shares around its pure planner: the result the work queue acts on, the owner test
-// that decides which children a parent sees, and the tail of a reconcile (status written through the
-// status subresource as a merge patch of old vs new, then the plan's events).
+// What every reconciler shares around its pure planner: the result the work queue acts on and the tail of a
+// reconcile (status written through the status subresource as a merge patch of old vs new, then the plan's
+// events).
 
-import type { Kind, KubeObject, ObjectStore, OwnerReference } from '../store/object-store.ts';
+import type { Kind, KubeObject } from '../api/meta.ts';
+import type { ObjectStore } from '../store/object-store.ts';
 import { createStatusMergePatch } from '../store/patch.ts';
 
 export interface ReconcileResult {
@@ -17,36 +18,6 @@ export interface PlannedEvent {
   readonly type: 'Normal' | 'Warning';
   readonly reason: string;
   readonly message: string;
-}
-
-/** The ownerReference a controller puts on what it creates (garbage-collected with the owner). */
-export function controllerRef(
-  apiVersion: string,
-  kind: Kind,
-  owner: { readonly metadata: { readonly name: string; readonly uid?: string } },
-): OwnerReference {
-  return {
-    apiVersion,
-    kind,
-    name: owner.metadata.name,
-    uid: owner.metadata.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
-
-/** Whether `obj` names `owner` (of `kind`) as its controller: by uid, or by name when the owner has none yet. */
-export function isControlledBy(
-  obj: { readonly metadata: { readonly ownerReferences?: readonly OwnerReference[] } },
-  kind: Kind,
-  owner: { readonly metadata: { readonly name: string; readonly uid?: string } },
-): boolean {
-  return (obj.metadata.ownerReferences ?? []).some(
-    (o) =>
-      o.controller === true &&
-      o.kind === kind &&
-      (owner.metadata.uid ? o.uid === owner.metadata.uid : o.name === owner.metadata.name),
-  );
 }
 
 /** Writes the status difference (if any), then records the events; a failed write comes back as an error. */

@@ -20,7 +20,8 @@ import {
   type RolloutAnalysisRunStatus,
   STEP_INDEX_LABEL,
 } from '../api/rollout.ts';
-import { controllerRef } from '../reconcile/result.ts';
+import { freeRunName } from '../reconcile/names.ts';
+import { controllerRef } from '../reconcile/owners.ts';
 import { type Ctx, event } from './context.ts';
 
 export type RunType = 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion';
@@ -67,13 +68,6 @@ export function findCurrentRun(
   return runs.find(
     (r) => matchesKey(r, key) && !isCompletedPhase(r.status?.phase) && r.spec.terminate !== true,
   );
-}
-
-/** Argo's CreateWithCollisionCounter, decided up front: the base name, else `<base>.<N>`. */
-export function freeRunName(base: string, runs: readonly AnalysisRun[]): string {
-  const taken = new Set(runs.map((r) => r.metadata.name));
-  if (!taken.has(base)) return base;
-  for (let n = 1; ; n++) if (!taken.has(`${base}.${n}`)) return `${base}.${n}`;
 }
 
 export type BuildResult = { ok: true; run: AnalysisRun } | { ok: false; error: string };

@@ -5,9 +5,10 @@
 // never thrown. Traffic actions call every router in order: reset weight first if needed, managed
 // routes, updateHash, setWeight, then verifyWeight.
 
+import type { KubeObject } from '../api/meta.ts';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
 import { applyChildWrite, isChildWrite, tolerate, writeErrorText } from '../reconcile/child-writes.ts';
-import { type KubeObject, type ObjectStore, StoreError } from '../store/object-store.ts';
+import { type ObjectStore, StoreError } from '../store/object-store.ts';
 import type { TrafficRouter, Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
 

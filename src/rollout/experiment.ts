@@ -20,7 +20,7 @@ import {
   type RolloutExperimentStep,
 } from '../api/rollout.ts';
 import type { ReplicaSet } from '../api/workloads.ts';
-import { controllerRef } from '../reconcile/result.ts';
+import { controllerRef } from '../reconcile/owners.ts';
 import { resolveRolloutArgs } from './analysis.ts';
 import { type Ctx, event, rsHash } from './context.ts';
 

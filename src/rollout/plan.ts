@@ -25,7 +25,7 @@ import {
 } from '../api/rollout.ts';
 import { validateRolloutSpec } from '../api/rollout-validation.ts';
 import { APPS_V1, type ReplicaSet, rsAvailable } from '../api/workloads.ts';
-import { controllerRef } from '../reconcile/result.ts';
+import { controllerRef } from '../reconcile/owners.ts';
 import { generateAffinity, planAntiAffinity, templateWithoutAntiAffinity } from './anti-affinity.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';

@@ -3,11 +3,11 @@
 // the "never round a 1..99% weight down to 0 canaries" rule), traffic-routed ceil counts, setCanaryScale
 // and the blue-green previewReplicaCount. Pure functions over the Rollout and its ReplicaSets.
 
+import type { IntOrString } from '../api/meta.ts';
 import {
   abortScaleDownDelaySeconds,
   type CanaryStep,
   canarySteps,
-  type IntOrString,
   maxSurgeOrDefault,
   maxUnavailableOrDefault,
   type Rollout,

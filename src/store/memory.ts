@@ -7,15 +7,9 @@
 // Reads return deeply frozen copies, as the cluster store's cache does: mutating what was read throws.
 
 import { randomUUID } from 'node:crypto';
+import type { Kind, KubeObject } from '../api/meta.ts';
 import { deepFreeze } from './freeze.ts';
-import {
-  type Kind,
-  type KubeObject,
-  type ObjectStore,
-  type PatchType,
-  StoreError,
-  type WatchEventType,
-} from './object-store.ts';
+import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from './object-store.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { isKind, RESOURCES } from './resources.ts';
 

@@ -3,49 +3,7 @@
 // synchronous; writes are asynchronous and may fail with a conflict (optimistic concurrency on
 // resourceVersion) or not-found, reported as StoreError, never as a crash of the reconciler.
 
-export type Kind =
-  | 'Rollout'
-  | 'AnalysisTemplate'
-  | 'ClusterAnalysisTemplate'
-  | 'AnalysisRun'
-  | 'Experiment'
-  | 'ReplicaSet'
-  | 'Deployment'
-  | 'Service'
-  | 'Pod'
-  | 'Secret'
-  | 'Job'
-  | 'Event'
-  | 'Lease';
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  generateName?: string;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-}
+import type { Kind, KubeObject } from '../api/meta.ts';
 
 export type PatchType = 'merge' | 'json' | 'strategic';
 

@@ -3,7 +3,7 @@
 // only by changes outside metadata and status). One table, shared by the Kubernetes-backed store, the
 // in-memory store and the RBAC manifests' test.
 
-import type { Kind } from './object-store.ts';
+import type { Kind } from '../api/meta.ts';
 
 export interface ResourceInfo {
   readonly kind: Kind;

@@ -8,7 +8,8 @@
 // bound to one run, because the Job name depends on the run's uid and counters.
 
 import type { AnalysisRun } from '../../api/analysis-run.ts';
-import { type KubeObject, type ObjectStore, StoreError } from '../../store/object-store.ts';
+import type { KubeObject } from '../../api/meta.ts';
+import { type ObjectStore, StoreError } from '../../store/object-store.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
 import { providerConfig } from './registry.ts';
 

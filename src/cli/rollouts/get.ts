@@ -3,9 +3,9 @@
 // With --watch it follows the objects: on a terminal it redraws in place (at most every 200 ms, and every
 // second so ages move, as Argo does); otherwise it prints the whole view again whenever it changes.
 
+import type { KubeObject } from '../../api/meta.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
-import type { KubeObject } from '../../store/object-store.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import type { CliApi } from '../kube.ts';
 import {

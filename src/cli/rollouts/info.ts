@@ -3,6 +3,7 @@
 // pod_info.go, analysisrun_info.go; utils/rollout GetRolloutPhase). Pure: objects in, a view model out.
 
 import type { AnalysisPhase, AnalysisRunStatus } from '../../api/analysis-run.ts';
+import type { KubeObject, OwnerReference } from '../../api/meta.ts';
 import {
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
@@ -12,7 +13,6 @@ import {
 } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
 import { calculateRolloutPhase } from '../../rollout/phase.ts';
-import type { KubeObject, OwnerReference } from '../../store/object-store.ts';
 import { currentSetWeight, currentStepIndex } from './patches.ts';
 
 export const ICON = {

@@ -2,7 +2,7 @@
 // collection, then follows its watch from the list's resourceVersion, relisting when the server says the
 // version is gone (410) or the stream fails, until the signal aborts. Calls onChange after every change.
 
-import type { Kind, KubeObject } from '../../store/object-store.ts';
+import type { Kind, KubeObject } from '../../api/meta.ts';
 import { type CliApi, CliApiError, type ListQuery, type WatchEventType } from '../kube.ts';
 
 const RETRY_DELAY_MS = 1_000;

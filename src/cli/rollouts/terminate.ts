@@ -2,7 +2,7 @@
 // terminate, a merge patch `{"spec":{"terminate":true}}`; the run or Experiment then ends (Successful
 // unless something already failed).
 
-import type { Kind, KubeObject } from '../../store/object-store.ts';
+import type { Kind, KubeObject } from '../../api/meta.ts';
 import {
   type CliIo,
   EXIT_OK,

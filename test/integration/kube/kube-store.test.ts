@@ -4,9 +4,10 @@
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
-import { type KubeObject, StoreError, type WatchEventType } from '../../../src/store/object-store.ts';
+import { StoreError, type WatchEventType } from '../../../src/store/object-store.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { jobName, RUN_UID_LABEL } from '../../../src/analysis/providers/job.ts';
 import type { MetricProvider } from '../../../src/analysis/providers/provider.ts';
 import { reconcileAnalysisRun, runKeyOfJob } from '../../../src/analysis/reconcile.ts';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { type CoreEvent, createMemoryStore } from '../../../src/store/memory.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 
 interface RunObject extends KubeObject {
   spec: Record<string, unknown>;

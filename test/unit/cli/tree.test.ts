@@ -2,6 +2,7 @@
 // NAME KIND STATUS AGE INFO tree aligned as Argo's plugin aligns it.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import type { ReplicaSet } from '../../../src/api/workloads.ts';
 import {
@@ -12,7 +13,6 @@ import {
 } from '../../../src/cli/rollouts/info.ts';
 import { headerLine, rolloutRow, rowLine } from '../../../src/cli/rollouts/list.ts';
 import { humanDuration, renderRollout, tabulate } from '../../../src/cli/rollouts/tree.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const ago = (s: number): string => new Date(NOW - s * 1000).toISOString();

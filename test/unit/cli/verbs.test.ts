@@ -7,13 +7,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kind, KubeObject } from '../../../src/api/meta.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import { parseVerbArgs } from '../../../src/cli/flags.ts';
 import { type CliApi, CliApiError, type ObjectList, type PatchKind } from '../../../src/cli/kube.ts';
 import type { CliIo } from '../../../src/cli/rollouts/command.ts';
 import { runRolloutVerb } from '../../../src/cli/rollouts/index.ts';
 import { lintText } from '../../../src/cli/rollouts/lint.ts';
-import type { Kind, KubeObject } from '../../../src/store/object-store.ts';
 
 interface Sent {
   verb: 'patch' | 'update';

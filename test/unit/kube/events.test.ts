@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import {
   EVENT_SPAM_BURST,
   EVENT_SPAM_REFILL_MS,
   EventRecorder,
   type EventSink,
 } from '../../../src/kube/events.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 
 const ro: KubeObject = {
   apiVersion: 'argoproj.io/v1alpha1',

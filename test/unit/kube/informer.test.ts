@@ -2,9 +2,9 @@
 // made to drop a watch or answer 410 Gone on demand, so these faults are produced here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import { Informer } from '../../../src/kube/informer.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 import { scriptedApiClient } from '../../fixtures/scripted-api.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { createControllerMetrics, rolloutInfoPhase } from '../../../src/metrics/controller-metrics.ts';
 import { Counter, Histogram, Registry } from '../../../src/metrics/registry.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../../../src/metrics/server.ts';
 import { createMemoryStore } from '../../../src/store/memory.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 
 const endpoints: HttpEndpoint[] = [];
 afterEach(async () => {

@@ -1,8 +1,8 @@
 // Scenario tests mirroring Argo's e2e list (reference section 7) over the in-memory store.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 import { HASH, Harness, NS, startHarness } from '../../fixtures/rollout-harness.ts';
 import { webRollout, webService } from '../../fixtures/rollout-objects.ts';
 

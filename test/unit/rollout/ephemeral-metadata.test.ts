@@ -4,10 +4,10 @@
 // a template change of its own.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { computePodTemplateHash } from '../../../src/api/pod-template/hash.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import { ephemeralChanges, marshalPodMetadata } from '../../../src/rollout/ephemeral-metadata.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 import { HASH, NS, startHarness } from '../../fixtures/rollout-harness.ts';
 import { webRollout, webService } from '../../fixtures/rollout-objects.ts';
 

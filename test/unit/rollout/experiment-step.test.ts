@@ -5,12 +5,12 @@
 // and history clean-up. The Experiment controller is not run: tests set status.phase themselves.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { CanaryStep, Rollout } from '../../../src/api/rollout.ts';
 import { validateRolloutSpec } from '../../../src/api/rollout-validation.ts';
 import { promotePatches } from '../../../src/cli/rollouts/patches.ts';
 import { reconcileExperiment } from '../../../src/experiment/reconcile.ts';
 import { buildStepExperiment } from '../../../src/rollout/experiment.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 import { HASH, type Harness, NS, startHarness } from '../../fixtures/rollout-harness.ts';
 import { webReplicaSet, webRollout } from '../../fixtures/rollout-objects.ts';
 

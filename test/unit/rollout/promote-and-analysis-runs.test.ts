@@ -2,8 +2,8 @@
 // over the in-memory store so they need no cluster.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
-import type { KubeObject } from '../../../src/store/object-store.ts';
 import { Harness, NS } from '../../fixtures/rollout-harness.ts';
 import { webRollout, webService } from '../../fixtures/rollout-objects.ts';
 

@@ -4,13 +4,14 @@
 // re-check and is no error; status.restartedAt is written when none is left.
 
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { computePodTemplateHash } from '../../../src/api/pod-template/hash.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import type { Pod, ReplicaSet } from '../../../src/api/workloads.ts';
 import type { Observed } from '../../../src/rollout/context.ts';
 import { planRollout } from '../../../src/rollout/plan.ts';
 import { RESTART_RECHECK_MS } from '../../../src/rollout/restart.ts';
-import { type KubeObject, StoreError } from '../../../src/store/object-store.ts';
+import { StoreError } from '../../../src/store/object-store.ts';
 import { Harness, NS } from '../../fixtures/rollout-harness.ts';
 import { webReplicaSet, webRollout } from '../../fixtures/rollout-objects.ts';
 

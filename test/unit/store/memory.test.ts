@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../../src/api/meta.ts';
 import { type CoreEvent, createMemoryStore } from '../../../src/store/memory.ts';
-import { type KubeObject, StoreError } from '../../../src/store/object-store.ts';
+import { StoreError } from '../../../src/store/object-store.ts';
 
 interface Rollout extends KubeObject {
   spec: { replicas: number; paused?: boolean };
