@@ -18,6 +18,14 @@ export function redact(text: string, secrets: readonly string[] | undefined): st
 }
 
 export function redactRecord(
+  record: Readonly<Record<string, string>>,
+  secrets: readonly string[] | undefined,
+): Record<string, string>;
+export function redactRecord(
+  record: Readonly<Record<string, string>> | undefined,
+  secrets: readonly string[] | undefined,
+): Record<string, string> | undefined;
+export function redactRecord(
   record: Readonly<Record<string, string>> | undefined,
   secrets: readonly string[] | undefined,
 ): Record<string, string> | undefined {

@@ -5,7 +5,7 @@
 // types) is an Error measurement carrying the server's message. Never throws.
 
 import { parseDuration } from '../../api/duration.ts';
-import { redact } from '../redact.ts';
+import { redact, redactRecord } from '../redact.ts';
 import {
   basicAuthHeader,
   createHttpClient,
@@ -271,7 +271,7 @@ export function createPrometheusProvider(options: PrometheusProviderOptions = {}
     return {
       result: shaped.result,
       value: shaped.value,
-      ...(Object.keys(metadata).length > 0 ? { metadata: redactAll(metadata, secrets) } : {}),
+      ...(Object.keys(metadata).length > 0 ? { metadata: redactRecord(metadata, secrets) } : {}),
     };
   };
 
@@ -285,10 +285,4 @@ export function createPrometheusProvider(options: PrometheusProviderOptions = {}
     },
     close: () => client.close(),
   };
-}
-
-function redactAll(record: Record<string, string>, secrets: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record)) out[k] = redact(v, secrets);
-  return out;
 }

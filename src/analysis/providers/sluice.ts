@@ -17,6 +17,7 @@ import {
   successRate,
   type WindowResult,
 } from '../../control/histogram-store.ts';
+import { redact } from '../redact.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
 
 export const SLUICE_PROXY_TYPE = 'sluice/proxy';
@@ -197,12 +198,6 @@ export function defaultNamespace(
 
 export function errorResult(message: string, secrets: readonly string[] | undefined): ProviderResult {
   return { phase: 'Error', message: redact(message, secrets) };
-}
-
-export function redact(message: string, secrets: readonly string[] | undefined): string {
-  let out = message;
-  for (const secret of secrets ?? []) if (secret !== '') out = out.split(secret).join('*****');
-  return out;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -128,6 +128,17 @@ describe('sluice/proxy provider', () => {
       expect(r.message).toContain(field);
     }
   });
+
+  it('redacts a JSON-escaped secret and overlapping secrets longest-first from its messages', async () => {
+    const provider = createSluiceProxyProvider(new HistogramStore({ nowMs: () => 1_000_000 }));
+    const secrets = ['abc', 'abcdef', 'pa"ss'];
+    const r = await provider.run({
+      ...request({ plugin: { 'sluice/proxy': { route: 'abcdef-pa\\"ss', metric: 'requests' } } }, 1_000_000),
+      secrets,
+    });
+    expect(r.message).toMatch(/no requests for route \*{5}-\*{5} /);
+    for (const leaked of ['abc', 'def', 'pa', 'ss']) expect(r.message).not.toContain(leaked);
+  });
 });
 
 describe('sluice/judge provider', () => {
