@@ -1,6 +1,6 @@
 // The proxy's error catalogue (fastify's errors test): every SLUICE_* code maps to a 4xx/5xx status
-// with a reason phrase, renders as a well-formed HTTP/1.1 response, and is documented in README.md's
-// error table (one row per code with its status); the README lists no code that does not exist.
+// with a reason phrase, renders as a well-formed HTTP/1.1 response, and is documented in docs/errors.md's
+// error table (one row per code with its status); docs/errors.md lists no code that does not exist.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,19 +9,19 @@ import { ERRORS, type ErrorCode, errorResponse, REASONS } from '../../../proxy/e
 import { findHeadEnd, parseResponseHead } from '../../../proxy/http1/head.ts';
 
 const CODES = Object.keys(ERRORS) as ErrorCode[];
-const README = join(import.meta.dirname, '..', '..', '..', 'README.md');
+const ERRORS_DOC = join(import.meta.dirname, '..', '..', '..', 'docs', 'errors.md');
 
-function readme(): string {
+function errorsDoc(): string {
   try {
-    return readFileSync(README, 'utf8');
+    return readFileSync(ERRORS_DOC, 'utf8');
   } catch {
     throw new Error(
-      `README.md not found at ${README}: it must carry the error table (one row per SLUICE_* code)`,
+      `docs/errors.md not found at ${ERRORS_DOC}: it must carry the error table (one row per SLUICE_* code)`,
     );
   }
 }
 
-/** Table rows of README.md that name a SLUICE_* code: code -> the row's cells. */
+/** Table rows of docs/errors.md that name a SLUICE_* code: code -> the row's cells. */
 function documentedRows(text: string): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of text.split('\n')) {
@@ -71,15 +71,17 @@ describe('the error catalogue', () => {
     }
   });
 
-  it('every code is documented in README.md with its status, and no stale code is', () => {
-    const rows = documentedRows(readme());
+  it('every code is documented in docs/errors.md with its status, and no stale code is', () => {
+    const rows = documentedRows(errorsDoc());
     const missing = CODES.filter((c) => !rows.has(c));
-    expect(missing, 'codes missing from the README error table').toEqual([]);
+    expect(missing, 'codes missing from the error table of docs/errors.md').toEqual([]);
     for (const code of CODES) {
       const cells = rows.get(code)!;
-      expect(cells, `README row of ${code} must give its status`).toContain(String(ERRORS[code].status));
+      expect(cells, `docs/errors.md row of ${code} must give its status`).toContain(
+        String(ERRORS[code].status),
+      );
     }
     const stale = [...rows.keys()].filter((c) => !(c in ERRORS));
-    expect(stale, 'codes in the README that the catalogue does not have').toEqual([]);
+    expect(stale, 'codes in docs/errors.md that the catalogue does not have').toEqual([]);
   });
 });
