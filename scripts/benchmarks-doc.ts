@@ -1,0 +1,426 @@
+// docs/benchmarks.md is generated from bench/results/*.json: one section per results file, headed by the
+// date and machine its run recorded, with the tables the benchmark itself prints (rendered by the bench's
+// own code where it exports it, so the page and the terminal never disagree). Numbers live only in the
+// JSON; this file holds the words around them.
+//
+//   node scripts/benchmarks-doc.ts           writes docs/benchmarks.md
+//   node scripts/benchmarks-doc.ts --check   exits 1, naming the file, when docs/benchmarks.md differs
+//                                            from what it would write (run in `npm run check`)
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ExpressionRow, expressionTable } from '../bench/analysis.ts';
+import type { JudgeBenchResult } from '../bench/judge.ts';
+import type { TargetCheck, TargetSummary } from '../bench/lib/summary.ts';
+import { fmt, fmtMiB, markdownTable } from '../bench/lib/table.ts';
+import { renderTables } from '../bench/proxy-throughput.ts';
+import { renderWeightTables } from '../bench/weights.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+export const DOC_PATH = join(REPO_ROOT, 'docs', 'benchmarks.md');
+
+type Json = Record<string, unknown>;
+
+/** One results file, parsed. */
+export interface ResultsFile {
+  /** File name inside bench/results/, e.g. `proxy.json`. */
+  readonly name: string;
+  readonly value: Json;
+}
+
+/** Date and machine of a run: `machine` (bench/lib/results.ts) or, in analysis.json, the top level. */
+export interface RunMachine {
+  readonly date: string;
+  readonly node: string;
+  readonly nproc: number;
+  readonly cpuModel: string;
+  readonly kernel?: string;
+}
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A field the renderer needs; the error names the file and the field path. */
+function field<T>(file: string, obj: Json, path: string, check: (v: unknown) => boolean): T {
+  let value: unknown = obj;
+  for (const key of path.split('.')) value = isRecord(value) ? value[key] : undefined;
+  if (!check(value)) throw new Error(`bench/results/${file}: ${path}: missing or of the wrong type`);
+  return value as T;
+}
+
+const isString = (v: unknown): boolean => typeof v === 'string';
+const isNumber = (v: unknown): boolean => typeof v === 'number';
+const isArray = (v: unknown): boolean => Array.isArray(v);
+
+export function machineOf(file: ResultsFile): RunMachine {
+  const source = isRecord(file.value.machine) ? file.value.machine : file.value;
+  const kernel = source.kernel;
+  return {
+    date: field<string>(file.name, source, 'date', isString),
+    node: field<string>(file.name, source, 'node', isString),
+    nproc: field<number>(file.name, source, 'nproc', isNumber),
+    cpuModel: field<string>(file.name, source, 'cpuModel', isString),
+    ...(typeof kernel === 'string' ? { kernel } : {}),
+  };
+}
+
+/** `2026-11-22 02:03 UTC, 2 CPUs (Intel(R) Xeon(R) Processor), Node v24.21.0, Linux 6.18.44`. */
+export function machineLine(m: RunMachine): string {
+  const when = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(m.date);
+  const date = when ? `${when[1]} ${when[2]} UTC` : m.date;
+  const kernel = m.kernel === undefined ? '' : `, Linux ${m.kernel}`;
+  return `Run: ${date}, ${m.nproc} CPUs (${m.cpuModel}), Node ${m.node}${kernel}.`;
+}
+
+function isQuick(file: ResultsFile): boolean {
+  return isRecord(file.value.settings) && file.value.settings.quick === true;
+}
+
+function runHeader(file: ResultsFile): string {
+  const quick = isQuick(file) ? ' A quick run (small counts): compare within the run only.' : '';
+  return `${machineLine(machineOf(file))}${quick} Source: \`bench/results/${file.name}\`.`;
+}
+
+function passText(pass: boolean | undefined): string {
+  if (pass === undefined) return 'n/a';
+  return pass ? 'pass' : 'FAIL';
+}
+
+// ---- one renderer per results file -------------------------------------------------------------------
+
+function renderProxy(file: ResultsFile): string[] {
+  const v = file.value;
+  const settings = field<Parameters<typeof renderTables>[1]>(file.name, v, 'settings', isRecord);
+  const summary = field<TargetSummary[]>(file.name, v, 'summary', isArray);
+  const checks = field<TargetCheck[]>(file.name, v, 'sluiceTargets', isArray);
+  const skipped = field<{ name: string; reason: string }[]>(file.name, v, 'skipped', isArray);
+  const peers = [
+    field<string>(file.name, v, 'machine.nginx', isString),
+    field<string>(file.name, v, 'machine.haproxy', isString),
+  ];
+  const tables = renderTables(summary, settings);
+  return [
+    '## Proxy throughput, latency and memory',
+    runHeader(file),
+    `Peers: ${peers.join('; ')}. ${settings.targets.join(', ')} in front of one shared backend, ` +
+      `${settings.rounds} interleaved round(s), medians across rounds (\`bench/proxy-throughput.ts\`).`,
+    `### ${settings.connections} connections, CPU per request over ${fmt(settings.amount)} requests`,
+    tables.throughput,
+    `### Fixed rate: ${fmt(settings.rateReqPerSec)} req/s for ${fmt(settings.rateDurationMs / 1000)} s`,
+    tables.rate,
+    '### Sluice against its targets',
+    markdownTable(
+      [
+        { header: 'target', cell: (c: TargetCheck) => c.name },
+        { header: 'bound', cell: (c) => c.target },
+        { header: 'measured', cell: (c) => c.measured },
+        { header: 'result', cell: (c) => passText(c.pass) },
+      ],
+      checks,
+    ),
+    ...skipped.map((s) => `Skipped ${s.name}: ${s.reason.split('\n')[0]}`),
+  ];
+}
+
+function renderWeights(file: ResultsFile): string[] {
+  const v = file.value;
+  type WeightsArgs = Parameters<typeof renderWeightTables>;
+  const weights = field<WeightsArgs[0]>(file.name, v, 'weights', isArray);
+  const sticky = field<WeightsArgs[1]>(file.name, v, 'sticky', isArray);
+  const tables = renderWeightTables(weights, sticky);
+  const skipped = typeof v.skipped === 'string' ? [`Skipped: ${v.skipped.split('\n')[0]}`] : [];
+  return [
+    '## Weight accuracy and sticky sessions',
+    runHeader(file),
+    'Sluice from a routes file with one route between `stable` and `canary` (`bench/weights.ts`). ' +
+      'Weight accuracy: sequential requests on one connection, so arrival order is pick order; the target ' +
+      'is an error of at most one request at every prefix. Sticky sessions: each client has its own cookie ' +
+      'jar; then the canary weight is set to 0 in the routes file (abort) and every client sends once more.',
+    '### Weight accuracy',
+    tables.weights,
+    '### Sticky sessions and abort',
+    tables.sticky,
+    ...skipped,
+  ];
+}
+
+function judgeLines(file: string, judge: Json): string[] {
+  const samples = field<number>(file, judge, 'samplesPerRevision', isNumber);
+  const medianMs = field<number>(file, judge, 'judgeMedianMs', isNumber);
+  const targetMs = field<number>(file, judge, 'targetMs', isNumber);
+  const table = field<JudgeBenchResult['table']>(file, judge, 'table', isString);
+  return [
+    `\`sluice/judge\` on 2 x ${fmt(samples)} requests: median ${fmt(medianMs, 1)} ms (target < ${fmt(targetMs)} ms). ` +
+      'The peer is the fixed-sample test Kayenta runs, a Mann-Whitney U, hand-written on the raw samples.',
+    table,
+  ];
+}
+
+/** `a || b` inside a table cell would split the cell: escape the pipes of code spans (GitHub renders `\|`). */
+export function escapePipesInCode(table: string): string {
+  return table.replace(/`[^`\n]*`/g, (span) => span.replace(/(?<!\\)\|/g, '\\|'));
+}
+
+function renderAnalysis(file: ResultsFile): string[] {
+  const v = file.value;
+  const rows = field<ExpressionRow[]>(file.name, v, 'expressions', isArray);
+  const judge = field<Json>(file.name, v, 'judge', isRecord);
+  return [
+    '## Analysis: condition language and judge',
+    runHeader(file),
+    'Evaluations per second of representative `successCondition`s (`bench/analysis.ts`); the peer is the ' +
+      'same condition hand-written in JavaScript, so "peer / compiled" says how many times slower than ' +
+      'hand-written JS the interpreter is.',
+    '### Condition language',
+    escapePipesInCode(expressionTable(rows)),
+    '### Judge',
+    ...judgeLines(file.name, judge),
+  ];
+}
+
+function renderJudge(file: ResultsFile): string[] {
+  return ['## Judge (run on its own)', runHeader(file), ...judgeLines(file.name, file.value)];
+}
+
+interface Window {
+  seconds: number;
+  cpuPercent: number;
+  rssMeanBytes: number;
+  rssMaxBytes: number;
+}
+
+interface ReconcileSummary {
+  reconciles: number;
+  meanMs: number | null;
+  p50Ms: number | null;
+  p50BoundMs: number | null;
+  p99Ms: number | null;
+  p99BoundMs: number | null;
+}
+
+interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  maxMs: number;
+  timeouts: number;
+}
+
+const num = (value: number | null): number | undefined => value ?? undefined;
+
+// The three tables bench/controller.ts prints (same columns), rebuilt from its JSON.
+function renderController(file: ResultsFile): string[] {
+  const v = file.value;
+  const rollouts = field<number>(file.name, v, 'settings.rollouts', isNumber);
+  const sample = field<number>(file.name, v, 'settings.sample', isNumber);
+  const idle = field<Record<string, Window>>(file.name, v, 'resources.idle', isRecord);
+  const steady = field<Record<string, Window>>(file.name, v, 'resources.steady', isRecord);
+  const rssAfter = field<number>(file.name, v, 'resources.controllerRssAfterUpdatesBytes', isNumber);
+  const heap = field<number>(file.name, v, 'resources.controllerHeapUsedSteadyBytes', isNumber);
+  const reconcile = field<Record<string, ReconcileSummary>>(file.name, v, 'reconcile', isRecord);
+  const writes = field<Record<string, ReconcileSummary>>(file.name, v, 'apiWriteLatency', isRecord);
+  const waits = field<Record<string, number>>(file.name, v, 'rateLimitWaitS', isRecord);
+  const requests = field<Json>(file.name, v, 'apiRequests', isRecord);
+  const byVerb = field<Record<string, Record<string, number>>>(
+    file.name,
+    v,
+    'apiRequests.byVerbAndKind',
+    isRecord,
+  );
+  const setImage = field<Record<string, LatencySummary>>(
+    file.name,
+    v,
+    'setImageToFirstCanaryPodMs',
+    isRecord,
+  );
+  const promote = field<Record<string, LatencySummary>>(file.name, v, 'promoteToNextStepMs', isRecord);
+  const targets = field<Record<string, boolean>>(file.name, v, 'targets', isRecord);
+  const healthy = field<number>(file.name, v, 'allHealthySecondsAfterFirstCreate', isNumber);
+  const allHealthy = v.allHealthy === true;
+
+  const resourceRows = Object.keys(steady).flatMap((name) => [
+    ...(idle[name] ? [{ name, phase: 'idle (0 Rollouts)', w: idle[name] }] : []),
+    { name, phase: `steady (${rollouts} Healthy)`, w: steady[name]! },
+  ]);
+  const resourceTable = markdownTable(
+    [
+      { header: 'process', cell: (r: (typeof resourceRows)[number]) => r.name },
+      { header: 'phase', cell: (r) => r.phase },
+      { header: 'window s', align: 'right', cell: (r) => fmt(r.w.seconds, 1) },
+      { header: 'CPU %', align: 'right', cell: (r) => fmt(r.w.cpuPercent, 2) },
+      { header: 'RSS mean MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMeanBytes) },
+      { header: 'RSS max MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMaxBytes) },
+    ],
+    resourceRows,
+  );
+  const reconcileRows = [
+    ...Object.entries(reconcile).map(([phase, r]) => ({ what: `reconciles: ${phase}`, r })),
+    ...Object.entries(writes).map(([phase, r]) => ({ what: `API writes: ${phase}`, r })),
+  ];
+  const reconcileTable = markdownTable(
+    [
+      { header: 'during', cell: (x: (typeof reconcileRows)[number]) => x.what },
+      { header: 'count', align: 'right', cell: (x) => fmt(x.r.reconciles) },
+      { header: 'mean ms', align: 'right', cell: (x) => fmt(num(x.r.meanMs), 2) },
+      {
+        header: 'p50 ms (≤ bucket)',
+        align: 'right',
+        cell: (x) => `${fmt(num(x.r.p50Ms), 2)} (≤ ${fmt(num(x.r.p50BoundMs), 0)})`,
+      },
+      {
+        header: 'p99 ms (≤ bucket)',
+        align: 'right',
+        cell: (x) => `${fmt(num(x.r.p99Ms), 2)} (≤ ${fmt(num(x.r.p99BoundMs), 0)})`,
+      },
+    ],
+    reconcileRows,
+  );
+  const latencyRows = [
+    { what: 'set image → first canary Pod (from command)', s: setImage.fromCommand },
+    { what: 'set image → first canary Pod (from PUT acknowledged)', s: setImage.fromWriteAcknowledged },
+    { what: 'promote → currentStepIndex+1 (from command)', s: promote.fromCommand },
+    { what: 'promote → currentStepIndex+1 (from PATCH acknowledged)', s: promote.fromWriteAcknowledged },
+  ].filter((r): r is { what: string; s: LatencySummary } => r.s !== undefined);
+  const latencyTable = markdownTable(
+    [
+      { header: 'latency', cell: (x: (typeof latencyRows)[number]) => x.what },
+      { header: 'n', align: 'right', cell: (x) => fmt(x.s.count) },
+      { header: 'p50 ms', align: 'right', cell: (x) => fmt(x.s.p50Ms, 1) },
+      { header: 'p90 ms', align: 'right', cell: (x) => fmt(x.s.p90Ms, 1) },
+      { header: 'max ms', align: 'right', cell: (x) => fmt(x.s.maxMs, 1) },
+      { header: 'timeouts', align: 'right', cell: (x) => fmt(x.s.timeouts) },
+    ],
+    latencyRows,
+  );
+  const requestText = (phase: string): string =>
+    Object.entries(byVerb[phase] ?? {})
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${fmt(n)}`)
+      .join(', ') || 'none';
+  const yesNo = (b: boolean | undefined): string => (b === undefined ? 'n/a' : b ? 'yes' : 'no');
+  return [
+    '## Controller at scale',
+    runHeader(file),
+    `${fmt(rollouts)} canary Rollouts (1 replica each) created in the test cluster, one controller scoped to ` +
+      `their namespace, started as the Deployment runs it (\`bench/controller.ts\`). All Healthy ` +
+      `${fmt(healthy, 1)} s after the first create${allHealthy ? '' : ' (timed out)'}. API requests while ` +
+      `converging: ${fmt(requests.convergence as number)} (${requestText('convergence')}); in the steady ` +
+      `window: ${fmt(requests.steadyWindow as number)}; during the updates (set image and promote on ` +
+      `${fmt(sample)} Rollouts): ${requestText('updates')}. Reconcile errors: ` +
+      `${fmt(requests.reconcileErrors as number)}.`,
+    '### Resources',
+    `No Argo Rollouts controller runs beside it, so the reference points are the same cluster's ` +
+      `kube-apiserver and etcd in the same windows. Controller RSS after the updates: ${fmtMiB(rssAfter)} ` +
+      `MiB; V8 heap in use at the end of the steady window: ${fmtMiB(heap)} MiB.`,
+    resourceTable,
+    '### Reconcile and API write latency',
+    'From the controller\'s histograms (PromQL-style interpolation; "≤" is the bucket bound). Seconds ' +
+      `waited for the client rate limit (\`--qps\`): ${Object.entries(waits)
+        .map(([phase, s]) => `${phase} ${fmt(s, 1)}`)
+        .join(', ')}.`,
+    reconcileTable,
+    '### User-visible latency',
+    latencyTable,
+    `Targets recorded by the run: steady RSS under 150 MiB: ${yesNo(targets.rssUnder150MiB)}; reconcile p99 ` +
+      `bucket bound (steady touches and updates) at most 50 ms: ${yesNo(targets.reconcileP99Under50ms)}.`,
+  ];
+}
+
+/** A results file no renderer knows: its run header and whatever tables it stored. */
+function renderOther(file: ResultsFile): string[] {
+  const v = file.value;
+  const stored = [
+    ...(typeof v.table === 'string' ? [v.table] : []),
+    ...(isRecord(v.tables) ? Object.values(v.tables).filter((t): t is string => typeof t === 'string') : []),
+  ];
+  return [
+    `## ${file.name}`,
+    runHeader(file),
+    ...(stored.length > 0
+      ? stored
+      : ['This file stores no table and scripts/benchmarks-doc.ts has no renderer for it yet.']),
+  ];
+}
+
+const RENDERERS: Readonly<Record<string, (file: ResultsFile) => string[]>> = {
+  'proxy.json': renderProxy,
+  'weights.json': renderWeights,
+  'analysis.json': renderAnalysis,
+  'judge.json': renderJudge,
+  'controller.json': renderController,
+};
+
+const HEADER = [
+  '# Benchmarks',
+  '<!-- GENERATED by `node scripts/benchmarks-doc.ts` from bench/results/*.json. Do not edit: run a ' +
+    'benchmark, then the script; `npm run check` fails when this page and the JSON disagree. -->',
+  'Each section is one results file in [`bench/results/`](../bench/results/), with the date and machine ' +
+    'its run recorded. Figures move with the machine and with whatever else shares its cores: compare ' +
+    'within one run (the ratios to peers are measured in the same run), not across sections or machines. ' +
+    'How each benchmark measures, its flags and its peers: [`bench/README.md`](../bench/README.md).',
+  '```sh\n' +
+    'npm run bench                  # proxy and weights (needs: apt-get install -y nginx haproxy)\n' +
+    'node bench/analysis.ts         # condition language and judge\n' +
+    'node bench/controller.ts       # 500 Rollouts on the test cluster\n' +
+    'node scripts/benchmarks-doc.ts # then regenerate this page\n' +
+    '```',
+];
+
+/** Known files first in a fixed order, then any others by name. */
+function order(files: readonly ResultsFile[]): ResultsFile[] {
+  const known = Object.keys(RENDERERS);
+  const rank = (name: string): number => {
+    const i = known.indexOf(name);
+    return i === -1 ? known.length : i;
+  };
+  return [...files].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+}
+
+export function renderBenchmarksDoc(files: readonly ResultsFile[]): string {
+  const sections = order(files).map((file) => (RENDERERS[file.name] ?? renderOther)(file).join('\n\n'));
+  const none = files.length === 0 ? ['No results yet: bench/results/ holds no JSON file.'] : [];
+  return `${[...HEADER, ...none, ...sections].join('\n\n')}\n`;
+}
+
+export function readResults(dir = RESULTS_DIR): ResultsFile[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => {
+      const value: unknown = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+      if (!isRecord(value)) throw new Error(`bench/results/${name}: expected a JSON object`);
+      return { name, value };
+    });
+}
+
+/** Writes the page, or with `check` compares it; returns the exit code and what to print. */
+export function run(
+  args: readonly string[],
+  paths = { results: RESULTS_DIR, doc: DOC_PATH },
+): { code: number; message: string } {
+  const expected = renderBenchmarksDoc(readResults(paths.results));
+  const docName = relative(REPO_ROOT, paths.doc) || paths.doc;
+  if (args.includes('--check')) {
+    let actual: string | undefined;
+    try {
+      actual = readFileSync(paths.doc, 'utf8');
+    } catch {
+      actual = undefined;
+    }
+    if (actual === expected) return { code: 0, message: '' };
+    return {
+      code: 1,
+      message: `${docName} is ${actual === undefined ? 'missing' : 'out of date with bench/results/*.json'}: run \`node scripts/benchmarks-doc.ts\` and commit it\n`,
+    };
+  }
+  writeFileSync(paths.doc, expected);
+  return { code: 0, message: `wrote ${docName}\n` };
+}
+
+if (import.meta.main) {
+  const { code, message } = run(process.argv.slice(2));
+  (code === 0 ? process.stdout : process.stderr).write(message);
+  process.exitCode = code;
+}
