@@ -170,7 +170,10 @@ export function compileCached(source: string): CompileResult {
   return compiled;
 }
 
-/** Argo's EvalCondition: compile (cached), evaluate, and require a boolean. Never throws. */
+/**
+ * Argo's EvalCondition: compile (cached), evaluate, and require a boolean. Never throws. The only one:
+ * measurements (analysis/evaluate.ts), the property tests and the benchmark all go through it and its cache.
+ */
 export function evaluateCondition(
   source: string,
   env: Record<string, unknown>,
