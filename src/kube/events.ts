@@ -1,4 +1,5 @@
-// Kubernetes Events (core/v1) as client-go's EventRecorder writes them: identical events (same object,
+// Kubernetes Events (core/v1) as client-go's EventRecorder writes them (the Event itself is built by
+// store/events.ts, shared with the in-memory store): identical events (same object,
 // type, reason, message) within the cache are aggregated into one Event whose count and lastTimestamp are
 // patched; a per-object token bucket (burst 25, one token per 5 minutes: EventSourceObjectSpamFilter)
 // drops floods. Writing is asynchronous and best effort: failures are logged, never thrown. At most
@@ -7,6 +8,15 @@
 
 import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '../api/meta.ts';
+import {
+  buildEvent,
+  type CoreEvent,
+  type EventType,
+  eventAggregateKey,
+  eventName,
+  eventNamespace,
+  toMetaTime,
+} from '../store/events.ts';
 import { collectionPath, objectPath } from '../store/resources.ts';
 import type { KubeClient } from './client.ts';
 
@@ -15,10 +25,10 @@ export const EVENT_SPAM_REFILL_MS = 300_000;
 const MAX_CACHED = 4096;
 export const MAX_QUEUED_EVENTS = 1000;
 
-export type EventType = 'Normal' | 'Warning';
+export type { EventType } from '../store/events.ts';
 
 export interface EventSink {
-  create(namespace: string, event: Record<string, unknown>): Promise<{ ok: boolean; status: number }>;
+  create(namespace: string, event: CoreEvent): Promise<{ ok: boolean; status: number }>;
   patchCount(
     namespace: string,
     name: string,
@@ -50,10 +60,6 @@ interface Bucket {
   lastMs: number;
 }
 
-function timestamp(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
-
 export class EventRecorder {
   readonly #sink: EventSink;
   readonly #options: EventRecorderOptions;
@@ -71,7 +77,7 @@ export class EventRecorder {
   }
 
   record(obj: KubeObject, type: EventType, reason: string, message: string): void {
-    const namespace = obj.metadata.namespace || 'default';
+    const namespace = eventNamespace(obj);
     const objectKey = `${obj.kind}/${namespace}/${obj.metadata.name}/${obj.metadata.uid ?? ''}`;
     if (!this.#take(objectKey)) return;
     if (this.#queued >= (this.#options.maxQueued ?? MAX_QUEUED_EVENTS)) {
@@ -79,8 +85,8 @@ export class EventRecorder {
       return;
     }
     this.#options.onEvent?.(obj, type, reason);
-    const key = `${objectKey}/${type}/${reason}/${message}`;
-    const nowTs = timestamp(this.#now());
+    const key = eventAggregateKey(obj, type, reason, message);
+    const nowTs = toMetaTime(this.#now());
     this.#queued += 1;
     this.#chain = this.#chain
       .then(() => this.#write(obj, namespace, key, type, reason, message, nowTs))
@@ -140,34 +146,15 @@ export class EventRecorder {
           return;
         }
       }
-      const name = `${obj.metadata.name}.${(BigInt(this.#now()) * 1_000_000n + BigInt(randomBytes(2).readUInt16BE())).toString(16)}`;
-      const event = {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name, namespace },
-        involvedObject: {
-          apiVersion: obj.apiVersion,
-          kind: obj.kind,
-          name: obj.metadata.name,
-          namespace,
-          ...(obj.metadata.uid !== undefined ? { uid: obj.metadata.uid } : {}),
-          ...(obj.metadata.resourceVersion !== undefined
-            ? { resourceVersion: obj.metadata.resourceVersion }
-            : {}),
-        },
-        reason,
-        message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
-        type,
-        count: 1,
-        firstTimestamp: nowTs,
-        lastTimestamp: nowTs,
+      const name = eventName(obj.metadata.name, this.#now(), randomBytes(2).readUInt16BE());
+      const event = buildEvent(obj, type, reason, message, {
+        name,
+        timestamp: nowTs,
         source: {
           component: this.#options.component,
           ...(this.#options.host ? { host: this.#options.host } : {}),
         },
-        reportingComponent: this.#options.component,
-        reportingInstance: this.#options.host ?? '',
-      };
+      });
       const res = await this.#sink.create(namespace, event);
       if (!res.ok) {
         this.#options.onError?.(
@@ -194,7 +181,7 @@ export function kubeEventSink(client: KubeClient): EventSink {
           verb: 'Create',
           resource: 'events',
           namespace,
-          name: String((event.metadata as { name: string }).name),
+          name: event.metadata.name,
         },
       });
       return { ok: res.status === 201 || res.status === 200, status: res.status };

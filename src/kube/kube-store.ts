@@ -5,6 +5,7 @@
 // as StoreError('Conflict'); the caller re-reads and retries (level-triggered).
 
 import type { Kind, KubeObject } from '../api/meta.ts';
+import { DEFAULT_EVENT_COMPONENT } from '../store/events.ts';
 import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from '../store/object-store.ts';
 import { omitEmptyStrings } from '../store/patch.ts';
 import { collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
@@ -70,7 +71,7 @@ export class KubeStore implements ObjectStore {
       this.#informers.set(kind, new Informer(client, kind, options.namespace, options.logger));
     }
     this.#recorder = new EventRecorder(kubeEventSink(client), {
-      component: 'sluice-controller',
+      component: DEFAULT_EVENT_COMPONENT,
       ...options.events,
       onError: (message) => {
         options.events?.onError?.(message);

@@ -8,6 +8,16 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Kind, KubeObject } from '../api/meta.ts';
+import {
+  buildEvent,
+  type CoreEvent,
+  DEFAULT_EVENT_COMPONENT,
+  type EventType,
+  eventAggregateKey,
+  eventName,
+  eventNamespace,
+  toMetaTime,
+} from './events.ts';
 import { deepFreeze } from './freeze.ts';
 import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from './object-store.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
@@ -74,16 +84,13 @@ function checkNoNull(kind: Kind, obj: KubeObject): void {
   }
 }
 
-function toTimestamp(ms: number): string {
-  // Kubernetes serialises metav1.Time with second precision.
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
-
 export class MemoryStore implements ObjectStore {
   readonly #objects = new Map<Kind, Map<string, KubeObject>>();
   readonly #handlers = new Map<Kind, Set<Handler>>();
   readonly #now: () => number;
   #resourceVersion = 0;
+  /** Aggregate key (store/events.ts) -> name of the Event that repeats raise the count of. */
+  readonly #eventNames = new Map<string, string>();
   #faults: ((attempt: WriteAttempt) => StoreError | undefined) | undefined;
   /** Number of writes by verb and kind (`create Rollout`), for tests that count API calls. */
   readonly writes = new Map<string, number>();
@@ -110,7 +117,7 @@ export class MemoryStore implements ObjectStore {
     if (!RESOURCES[kind].namespaced) delete stored.metadata.namespace;
     stored.metadata.uid ??= randomUUID();
     stored.metadata.generation ??= 1;
-    stored.metadata.creationTimestamp ??= toTimestamp(this.#now());
+    stored.metadata.creationTimestamp ??= toMetaTime(this.#now());
     stored.metadata.resourceVersion = this.#nextVersion();
     const existed = this.#bucket(kind).has(key(namespace, obj.metadata.name));
     this.#bucket(kind).set(key(namespace, obj.metadata.name), stored);
@@ -174,7 +181,7 @@ export class MemoryStore implements ObjectStore {
       name,
       uid: randomUUID(),
       generation: 1,
-      creationTimestamp: toTimestamp(this.#now()),
+      creationTimestamp: toMetaTime(this.#now()),
       resourceVersion: this.#nextVersion(),
     };
     if (RESOURCES[kind].namespaced) stored.metadata.namespace = namespace;
@@ -290,50 +297,40 @@ export class MemoryStore implements ObjectStore {
     };
   }
 
-  recordEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const namespace = obj.metadata.namespace || 'default';
-    const nowTs = toTimestamp(this.#now());
-    const existing = this.list<CoreEvent>('Event', namespace).find(
-      (e) =>
-        e.involvedObject.uid === obj.metadata.uid &&
-        e.involvedObject.name === obj.metadata.name &&
-        e.reason === reason &&
-        e.message === message &&
-        e.type === type,
-    );
+  /**
+   * Written at once (no spam filter: that guards a real API server), built by store/events.ts as the
+   * Kubernetes store builds it; a repeat raises the count of the Event it aggregates into, unless that
+   * Event was deleted meanwhile.
+   */
+  recordEvent(obj: KubeObject, type: EventType, reason: string, message: string): void {
+    const namespace = eventNamespace(obj);
+    const nowMs = this.#now();
+    const aggregateKey = eventAggregateKey(obj, type, reason, message);
+    const name = this.#eventNames.get(aggregateKey);
+    const existing = name === undefined ? undefined : this.#bucket('Event').get(key(namespace, name));
     if (existing !== undefined) {
-      const next = { ...structuredClone(existing), count: existing.count + 1, lastTimestamp: nowTs };
+      const next = structuredClone(existing) as CoreEvent;
+      next.count += 1;
+      next.lastTimestamp = toMetaTime(nowMs);
       next.metadata.resourceVersion = this.#nextVersion();
-      this.#bucket('Event').set(key(namespace, existing.metadata.name), next);
+      this.#bucket('Event').set(key(namespace, next.metadata.name), next);
       this.#emit('Event', 'MODIFIED', next);
       return;
     }
-    const event: CoreEvent = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        name: `${obj.metadata.name}.${this.#now().toString(16)}${this.#resourceVersion.toString(16)}`,
-        namespace,
-      },
-      involvedObject: {
-        apiVersion: obj.apiVersion,
-        kind: obj.kind,
-        name: obj.metadata.name,
-        namespace,
-        ...(obj.metadata.uid !== undefined ? { uid: obj.metadata.uid } : {}),
-        ...(obj.metadata.resourceVersion !== undefined
-          ? { resourceVersion: obj.metadata.resourceVersion }
-          : {}),
-      },
-      reason,
-      message,
-      type,
-      count: 1,
-      firstTimestamp: nowTs,
-      lastTimestamp: nowTs,
-      source: { component: 'sluice-controller' },
+    const event = buildEvent(obj, type, reason, message, {
+      name: eventName(obj.metadata.name, nowMs, this.#resourceVersion),
+      timestamp: toMetaTime(nowMs),
+      source: { component: DEFAULT_EVENT_COMPONENT },
+    });
+    event.metadata = {
+      ...event.metadata,
+      uid: randomUUID(),
+      creationTimestamp: toMetaTime(nowMs),
+      resourceVersion: this.#nextVersion(),
     };
-    this.seed(event);
+    this.#eventNames.set(aggregateKey, event.metadata.name);
+    this.#bucket('Event').set(key(namespace, event.metadata.name), event);
+    this.#emit('Event', 'ADDED', event);
   }
 
   // ---- internals ----
@@ -470,24 +467,7 @@ export class MemoryStore implements ObjectStore {
   }
 }
 
-/** core/v1 Event as the store writes it. */
-export interface CoreEvent extends KubeObject {
-  involvedObject: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-  };
-  reason: string;
-  message: string;
-  type: 'Normal' | 'Warning';
-  count: number;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  source: { component: string };
-}
+export type { CoreEvent } from './events.ts';
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStore(options);

@@ -6,6 +6,7 @@ import {
   EventRecorder,
   type EventSink,
 } from '../../../src/kube/events.ts';
+import type { CoreEvent } from '../../../src/store/events.ts';
 
 const ro: KubeObject = {
   apiVersion: 'argoproj.io/v1alpha1',
@@ -15,7 +16,7 @@ const ro: KubeObject = {
 
 function recordingSink(options: { patchStatus?: number; createStatus?: number; throws?: boolean } = {}) {
   const calls: string[] = [];
-  const created: Record<string, unknown>[] = [];
+  const created: CoreEvent[] = [];
   const sink: EventSink = {
     async create(namespace, event) {
       if (options.throws) throw new Error('connection refused');
