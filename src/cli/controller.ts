@@ -4,13 +4,13 @@
 
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { Controller } from '../controller/lifecycle.ts';
 import {
-  Controller,
   type ControllerOptions,
   DEFAULT_ANALYSIS_THREADS,
   DEFAULT_EXPERIMENT_THREADS,
   DEFAULT_ROLLOUT_THREADS,
-} from '../controller/lifecycle.ts';
+} from '../controller/options.ts';
 
 /**
  * Node flags the controller is meant to run with: deploy/base/deployment.yaml sets them in NODE_OPTIONS,

@@ -9,6 +9,8 @@ export const DEFAULT_BASE_DELAY_MS = 5;
 export const DEFAULT_MAX_DELAY_MS = 1_000_000;
 export const DEFAULT_BUCKET_QPS = 10;
 export const DEFAULT_BUCKET_BURST = 100;
+/** Conflicts retried at once before the per-key back-off takes over. */
+export const DEFAULT_IMMEDIATE_RETRIES = 3;
 
 export interface WorkQueueOptions {
   readonly baseDelayMs?: number;
@@ -98,6 +100,21 @@ export class WorkQueue {
   /** Adds after the rate limiter's delay for this key (and counts a failure for it). */
   addRateLimited(key: string): void {
     this.addAfter(key, this.when(key));
+  }
+
+  /**
+   * Re-adds at once, counting a failure: for a write that lost a resourceVersion race, where the next
+   * read already sees the newer object. After `limit` failures in a row it falls back to addRateLimited,
+   * so a key whose conflicts do not clear cannot spin.
+   */
+  addImmediate(key: string, limit = DEFAULT_IMMEDIATE_RETRIES): void {
+    const failures = this.#failures.get(key) ?? 0;
+    if (failures >= limit) {
+      this.addRateLimited(key);
+      return;
+    }
+    this.#failures.set(key, failures + 1);
+    this.add(key);
   }
 
   /** The delay addRateLimited would use now; records the attempt. */

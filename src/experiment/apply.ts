@@ -3,14 +3,15 @@
 // NotFound, scaling is a merge patch of just spec.replicas (and the scale-down-deadline annotation). The
 // first failure stops the sequence and is returned, never thrown.
 
+import { type SluiceError, withContext } from '../api/errors.ts';
 import type { Experiment } from '../api/experiment.ts';
-import { applyChildWrite, writeErrorText } from '../reconcile/child-writes.ts';
+import { applyChildWrite } from '../reconcile/child-writes.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { ExperimentAction } from './plan.ts';
 
 export type ExperimentApplyResult =
   | { ok: true; applied: number }
-  | { ok: false; error: string; applied: number };
+  | { ok: false; error: SluiceError; applied: number };
 
 export async function applyExperimentActions(
   store: ObjectStore,
@@ -24,7 +25,7 @@ export async function applyExperimentActions(
       await applyChildWrite(store, ns, a);
       applied++;
     } catch (err) {
-      return { ok: false, error: `${a.kind}: ${writeErrorText(err)}`, applied };
+      return { ok: false, error: withContext(a.kind, err), applied };
     }
   }
   return { ok: true, applied };

@@ -4,6 +4,7 @@
 
 import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
+import { withContext } from '../api/errors.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
@@ -58,14 +59,24 @@ export async function reconcileExperiment(
     plan = planExperiment(observeExperiment(store, ex, nowMs));
   } catch (err) {
     // A planner bug must not take the controller down: report and retry later.
-    const message = err instanceof Error ? err.message : String(err);
-    deps.log?.('error', 'experiment planning failed', { namespace, name, error: message });
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
+    const error = withContext('plan', err, 'SLUICE_PLAN_FAILED');
+    deps.log?.('error', 'experiment planning failed', {
+      namespace,
+      name,
+      error: error.message,
+      code: error.code,
+    });
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error };
   }
   deps.onPlan?.(plan);
   const applied = await applyExperimentActions(store, ex, plan.actions);
   if (!applied.ok) {
-    deps.log?.('warn', 'experiment apply failed', { namespace, name, error: applied.error });
+    deps.log?.('warn', 'experiment apply failed', {
+      namespace,
+      name,
+      error: applied.error.message,
+      code: applied.error.code,
+    });
     return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
   }
   return writeStatusAndEvents(store, 'Experiment', ex, plan.status, plan.events, plan.requeueAfterMs);

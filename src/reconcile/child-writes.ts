@@ -50,12 +50,6 @@ export async function tolerate(p: Promise<unknown>, ok: 'AlreadyExists' | 'NotFo
   }
 }
 
-/** A failed write as text for the reconcile result: the store's reason first when there is one. */
-export function writeErrorText(err: unknown): string {
-  if (err instanceof StoreError) return `${err.reason}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
 export async function applyChildWrite(store: ObjectStore, ns: string, a: ChildWrite): Promise<void> {
   switch (a.kind) {
     case 'createReplicaSet':

@@ -2,14 +2,18 @@
 // reconcile (status written through the status subresource as a merge patch of old vs new, then the plan's
 // events).
 
+import { type SluiceError, withContext } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { createStatusMergePatch } from '../store/patch.ts';
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
-  /** A write that failed; the caller re-queues with back-off. */
-  error?: string;
+  /**
+   * What failed, with its catalogue code kept from the cause (a Conflict stays a Conflict), so the work
+   * queue can choose how to retry (src/api/errors.ts).
+   */
+  error?: SluiceError;
 }
 
 export const APPLY_ERROR_REQUEUE_MS = 5_000;
@@ -36,8 +40,7 @@ export async function writeStatusAndEvents(
         status: patch,
       });
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `patchStatus: ${message}` };
+      return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: withContext('patchStatus', err) };
     }
   }
   for (const e of events) store.recordEvent(obj, e.type, e.reason, e.message);

@@ -5,22 +5,23 @@
 // never thrown. Traffic actions call every router in order: reset weight first if needed, managed
 // routes, updateHash, setWeight, then verifyWeight.
 
+import { SluiceError, withContext } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
-import { applyChildWrite, isChildWrite, tolerate, writeErrorText } from '../reconcile/child-writes.ts';
+import { applyChildWrite, isChildWrite, tolerate } from '../reconcile/child-writes.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
 import type { TrafficRouter, Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
 
 export type ApplyResult =
   | { ok: true; verified: Verification; applied: number; stopped: boolean }
-  | { ok: false; error: string; applied: number };
+  | { ok: false; error: SluiceError; applied: number };
 
 async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction): Promise<Verification> {
   let verified: Verification;
   for (const r of routers) {
     const check = (res: { ok: true } | { ok: false; error: string }, verb: string) => {
-      if (!res.ok) throw new Error(`${r.type} router ${verb}: ${res.error}`);
+      if (!res.ok) throw new SluiceError('SLUICE_TRAFFIC_ROUTER', `${r.type} router ${verb}: ${res.error}`);
     };
     if (a.resetWeightFirst) check(await r.setWeight(0, []), 'setWeight');
     if (a.removeManagedRoutes) check(await r.removeManagedRoutes(), 'removeManagedRoutes');
@@ -156,7 +157,7 @@ export async function applyActions(
       if (v !== 'none') verified = v;
       applied++;
     } catch (err) {
-      return { ok: false, error: `${a.kind}: ${writeErrorText(err)}`, applied };
+      return { ok: false, error: withContext(a.kind, err), applied };
     }
   }
   return { ok: true, verified, applied, stopped: false };

@@ -4,6 +4,7 @@
 
 import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
+import { withContext } from '../api/errors.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
@@ -87,9 +88,14 @@ export async function reconcileRollout(
     plan = planRollout(observeRollout(store, ro, nowMs));
   } catch (err) {
     // A planner bug must not take the controller down: report and retry later.
-    const message = err instanceof Error ? err.message : String(err);
-    deps.log?.('error', 'rollout planning failed', { namespace, name, error: message });
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: `plan: ${message}` };
+    const error = withContext('plan', err, 'SLUICE_PLAN_FAILED');
+    deps.log?.('error', 'rollout planning failed', {
+      namespace,
+      name,
+      error: error.message,
+      code: error.code,
+    });
+    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error };
   }
   deps.onPlan?.(plan);
   const routers =
@@ -98,7 +104,12 @@ export async function reconcileRollout(
     stopAfterEviction: ro.spec.strategy?.canary !== undefined,
   });
   if (!applied.ok) {
-    deps.log?.('warn', 'rollout apply failed', { namespace, name, error: applied.error });
+    deps.log?.('warn', 'rollout apply failed', {
+      namespace,
+      name,
+      error: applied.error.message,
+      code: applied.error.code,
+    });
     return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
   }
   // Argo's canary returns right after restarting pods, without a status write: the counts the rest of

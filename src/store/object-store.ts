@@ -3,6 +3,7 @@
 // synchronous; writes are asynchronous and may fail with a conflict (optimistic concurrency on
 // resourceVersion) or not-found, reported as StoreError, never as a crash of the reconciler.
 
+import { type ControllerErrorCode, SluiceError } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 
 export type PatchType = 'merge' | 'json' | 'strategic';
@@ -17,15 +18,29 @@ export type StoreErrorReason =
   | 'TooManyRequests'
   | 'Unavailable';
 
-/** A failed write, with the API server's reason and message. */
-export class StoreError extends Error {
+const STORE_CODES: Readonly<Record<StoreErrorReason, ControllerErrorCode>> = {
+  NotFound: 'SLUICE_STORE_NOT_FOUND',
+  Conflict: 'SLUICE_STORE_CONFLICT',
+  AlreadyExists: 'SLUICE_STORE_ALREADY_EXISTS',
+  Invalid: 'SLUICE_STORE_INVALID',
+  Forbidden: 'SLUICE_STORE_FORBIDDEN',
+  TooManyRequests: 'SLUICE_STORE_TOO_MANY_REQUESTS',
+  Unavailable: 'SLUICE_STORE_UNAVAILABLE',
+};
+
+/** A failed read or write, with the API server's reason, status and message, and its catalogue code. */
+export class StoreError extends SluiceError {
   readonly reason: StoreErrorReason;
   readonly status: number;
   constructor(reason: StoreErrorReason, status: number, message: string) {
-    super(message);
+    super(STORE_CODES[reason], message);
     this.name = 'StoreError';
     this.reason = reason;
     this.status = status;
+  }
+
+  override describe(): string {
+    return `${this.reason}: ${this.message}`;
   }
 }
 

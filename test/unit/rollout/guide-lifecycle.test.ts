@@ -217,7 +217,7 @@ describe('canary lifecycle (guide: payment-service, nginx-routed, analysis step)
         : undefined,
     );
     const res = await h.reconcile();
-    expect(res.error).toContain('patchStatus');
+    expect(res.error?.message).toContain('patchStatus');
     expect(h.runs()).toHaveLength(1);
     h.store.injectFaults(undefined);
     await h.converge();

@@ -277,6 +277,6 @@ describe('restart through the store', () => {
     await h.store.patch('Rollout', NS, 'web', { spec: { restartAt: iso(h.nowMs) } });
     h.nowMs += 2_000;
     const res = await h.reconcile();
-    expect(res.error).toContain('evictPods: Forbidden');
+    expect(res.error?.message).toContain('evictPods: Forbidden');
   });
 });

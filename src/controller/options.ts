@@ -1,0 +1,52 @@
+// The `sluice controller` settings: defaults as Argo Rollouts' controller has them, and the options the
+// command line (src/cli/controller.ts) and tests pass to a Controller.
+import type { Logger } from 'pino';
+import type { ReconcileResult } from '../reconcile/result.ts';
+import type { ReconcileDeps } from '../rollout/reconcile.ts';
+import type { ObjectStore } from '../store/object-store.ts';
+
+export const VERSION = 'v0.1.0';
+export const INSTANCE_ID_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
+export const DEFAULT_LEASE_NAME = 'sluice-controller-lock';
+export const DEFAULT_ROLLOUT_THREADS = 10;
+export const DEFAULT_ANALYSIS_THREADS = 30;
+export const DEFAULT_EXPERIMENT_THREADS = 10;
+export const DEFAULT_RESYNC_MS = 900_000;
+export const SHUTDOWN_DRAIN_MS = 10_000;
+
+export type ReconcileFn = (
+  store: ObjectStore,
+  namespace: string,
+  name: string,
+  nowMs: number,
+  deps: ReconcileDeps,
+) => Promise<ReconcileResult>;
+
+export interface ControllerOptions {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** Watch and reconcile only this namespace. */
+  readonly namespace?: string;
+  readonly metricsPort?: number;
+  readonly healthzPort?: number;
+  /** Address the metrics and health servers bind to (default 0.0.0.0). */
+  readonly listenHost?: string;
+  readonly leaderElect?: boolean;
+  readonly leaseName?: string;
+  /** Namespace of the Lease (default $POD_NAMESPACE, else --namespace, else "default"). */
+  readonly leaseNamespace?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly identity?: string;
+  readonly instanceId?: string;
+  readonly rolloutThreads?: number;
+  readonly analysisThreads?: number;
+  readonly experimentThreads?: number;
+  readonly resyncMs?: number;
+  readonly qps?: number;
+  readonly burst?: number;
+  readonly logger?: Logger;
+  /** Overrides the rollout reconciler (tests); default src/rollout/reconcile.ts. */
+  readonly reconcileRollout?: ReconcileFn;
+}
