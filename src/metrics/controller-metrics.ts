@@ -80,8 +80,18 @@ export function rolloutTrafficRouter(ro: RolloutLike): string {
     .join(',');
 }
 
-/** Argo's calculatePhase: from the Progressing condition's reason; InvalidSpec wins. */
-export function rolloutInfoPhase(ro: RolloutLike): string {
+/** rollout_info's `phase` label (Argo's controller/metrics calculatePhase). */
+export type RolloutInfoPhase =
+  | 'Completed'
+  | 'Paused'
+  | 'Error'
+  | 'Timeout'
+  | 'Abort'
+  | 'InvalidSpec'
+  | 'Progressing';
+
+/** Argo's calculatePhase: from the Progressing condition's reason; InvalidSpec wins. The only copy. */
+export function rolloutInfoPhase(ro: RolloutLike): RolloutInfoPhase {
   const conditions = ro.status?.conditions ?? [];
   if (conditions.some((c) => c.type === 'InvalidSpec')) return 'InvalidSpec';
   const reason = conditions.find((c) => c.type === 'Progressing')?.reason;

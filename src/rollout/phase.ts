@@ -61,47 +61,23 @@ export function calculateRolloutPhase(spec: RolloutSpec, status: RolloutStatus):
   return { phase: 'Healthy', message: '' };
 }
 
-/** Argo's client-side GetRolloutPhase: what `sluice get`/`status` shows. */
+/** Argo's isGenerationObserved: a non-numeric observedGeneration (old controllers) counts as observed. */
+function isGenerationObserved(ro: Rollout): boolean {
+  const observed = ro.status?.observedGeneration;
+  if (observed === undefined || !/^-?\d+$/.test(observed)) return true;
+  const generation = ro.metadata.generation ?? 0;
+  return Number(observed) >= generation;
+}
+
+/** Argo's client-side GetRolloutPhase (utils/rollout/rolloututil.go): what `sluice get`/`list`/`status` show. */
 export function getRolloutPhase(ro: Rollout): PhaseResult {
-  const status = ro.status ?? {};
-  if (String(ro.metadata.generation ?? '') !== (status.observedGeneration ?? '')) {
+  if (!isGenerationObserved(ro)) {
     return { phase: 'Progressing', message: 'waiting for rollout spec update to be observed' };
   }
-  if (status.controllerPause && (status.pauseConditions?.length ?? 0) === 0) {
+  const status = ro.status ?? {};
+  if (status.controllerPause && (status.pauseConditions ?? []).length === 0) {
     return { phase: 'Progressing', message: 'waiting for rollout to unpause' };
   }
   if (status.phase) return { phase: status.phase, message: status.message ?? '' };
   return calculateRolloutPhase(ro.spec, status);
-}
-
-export type RolloutInfoPhase =
-  | 'Completed'
-  | 'Paused'
-  | 'Error'
-  | 'Timeout'
-  | 'Abort'
-  | 'InvalidSpec'
-  | 'Progressing';
-
-/**
- * Quirk kept for metrics (Argo's controller/metrics): rollout_info's `phase` label is derived from
- * the Progressing condition's reason, not from status.phase.
- */
-export function rolloutInfoPhase(status: RolloutStatus | undefined): RolloutInfoPhase {
-  if (status?.conditions?.some((c) => c.type === 'InvalidSpec')) return 'InvalidSpec';
-  const reason = status?.conditions?.find((c) => c.type === 'Progressing')?.reason;
-  switch (reason) {
-    case REASON.NewReplicaSetAvailable:
-      return 'Completed';
-    case REASON.RolloutPaused:
-      return 'Paused';
-    case REASON.ReplicaSetCreateError:
-      return 'Error';
-    case REASON.ProgressDeadlineExceeded:
-      return 'Timeout';
-    case REASON.RolloutAborted:
-      return 'Abort';
-    default:
-      return 'Progressing';
-  }
 }

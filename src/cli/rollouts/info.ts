@@ -12,7 +12,7 @@ import {
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
-import { calculateRolloutPhase } from '../../rollout/phase.ts';
+import { getRolloutPhase } from '../../rollout/phase.ts';
 import { currentSetWeight, currentStepIndex } from './patches.ts';
 
 export const ICON = {
@@ -106,27 +106,6 @@ export interface AnalysisRunObject extends KubeObject {
 export interface ImageInfo {
   image: string;
   tags: InfoTag[];
-}
-
-/** Argo's isGenerationObserved: a non-numeric observedGeneration (old controllers) counts as observed. */
-function isGenerationObserved(ro: Rollout): boolean {
-  const observed = ro.status?.observedGeneration;
-  if (observed === undefined || !/^-?\d+$/.test(observed)) return true;
-  const generation = ro.metadata.generation ?? 0;
-  return Number(observed) >= generation;
-}
-
-/** Argo's client-side GetRolloutPhase (utils/rollout/rolloututil.go). */
-export function clientRolloutPhase(ro: Rollout): { phase: string; message: string } {
-  if (!isGenerationObserved(ro)) {
-    return { phase: 'Progressing', message: 'waiting for rollout spec update to be observed' };
-  }
-  const status = ro.status ?? {};
-  if (status.controllerPause && (status.pauseConditions ?? []).length === 0) {
-    return { phase: 'Progressing', message: 'waiting for rollout to unpause' };
-  }
-  if (status.phase) return { phase: status.phase, message: status.message ?? '' };
-  return calculateRolloutPhase(ro.spec, status);
 }
 
 export function rolloutIcon(status: string): string {
@@ -447,7 +426,7 @@ export function buildRolloutInfo(
 ): RolloutInfo {
   const status = ro.status ?? {};
   const rsInfos = replicaSetInfos(ro, replicaSets, pods);
-  const { phase, message } = clientRolloutPhase(ro);
+  const { phase, message } = getRolloutPhase(ro);
   const info: RolloutInfo = {
     name: ro.metadata.name,
     namespace: ro.metadata.namespace ?? '',

@@ -3,6 +3,7 @@
 // --watch prints a new line for a rollout whenever its row changes.
 
 import { canarySteps, type Rollout } from '../../api/rollout.ts';
+import { getRolloutPhase } from '../../rollout/phase.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import {
   type CliIo,
@@ -13,7 +14,6 @@ import {
   usageError,
   withApi,
 } from './command.ts';
-import { clientRolloutPhase } from './info.ts';
 import { ListWatch } from './list-watch.ts';
 import { currentSetWeight } from './patches.ts';
 import { tabulate } from './tree.ts';
@@ -59,7 +59,7 @@ export function rolloutRow(ro: Rollout): RolloutRow {
     namespace: ro.metadata.namespace ?? '',
     name: ro.metadata.name,
     strategy: 'unknown',
-    status: clientRolloutPhase(ro).phase,
+    status: getRolloutPhase(ro).phase,
     step: '-',
     setWeight: '-',
     readyCurrent: `${status.readyReplicas ?? 0}/${status.replicas ?? 0}`,

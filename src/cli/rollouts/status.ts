@@ -5,6 +5,7 @@
 
 import { parseDuration } from '../../api/duration.ts';
 import type { Rollout } from '../../api/rollout.ts';
+import { getRolloutPhase } from '../../rollout/phase.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import {
   type CliIo,
@@ -16,7 +17,6 @@ import {
   usageError,
   withApi,
 } from './command.ts';
-import { clientRolloutPhase } from './info.ts';
 import { ListWatch } from './list-watch.ts';
 
 export const STATUS_USAGE = `Show the status of a rollout. Watches the rollout until it is Healthy or Degraded or the
@@ -53,7 +53,7 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
   }
   return withApi(io, args.kube, async (api) => {
     let ro = await api.get<Rollout>('Rollout', api.namespace, name);
-    let status = clientRolloutPhase(ro);
+    let status = getRolloutPhase(ro);
     if (!watch) {
       io.out(
         status.phase === 'Healthy' || status.phase === 'Degraded' ? `${status.phase}\n` : `${line(status)}\n`,
@@ -66,7 +66,7 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
       let previous = '';
       const report = (current: Rollout): void => {
         ro = current;
-        status = clientRolloutPhase(current);
+        status = getRolloutPhase(current);
         const text = line(status);
         if (text !== previous) {
           io.out(`${text}\n`);

@@ -5,14 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import type { ReplicaSet } from '../../../src/api/workloads.ts';
-import {
-  type AnalysisRunObject,
-  buildRolloutInfo,
-  clientRolloutPhase,
-  podInfo,
-} from '../../../src/cli/rollouts/info.ts';
+import { type AnalysisRunObject, buildRolloutInfo, podInfo } from '../../../src/cli/rollouts/info.ts';
 import { headerLine, rolloutRow, rowLine } from '../../../src/cli/rollouts/list.ts';
 import { humanDuration, renderRollout, tabulate } from '../../../src/cli/rollouts/tree.ts';
+import { getRolloutPhase } from '../../../src/rollout/phase.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const ago = (s: number): string => new Date(NOW - s * 1000).toISOString();
@@ -243,7 +239,7 @@ describe('status shown by the CLI (Argo GetRolloutPhase)', () => {
       metadata: { ...rollout.metadata, generation },
       status: status as Rollout['status'],
     };
-    expect(clientRolloutPhase(ro)).toEqual({ phase, message });
+    expect(getRolloutPhase(ro)).toEqual({ phase, message });
   });
 });
 
