@@ -178,7 +178,7 @@ export class HdrSeries {
   }
 }
 
-export interface HistogramStoreOptions {
+export interface HistogramRecorderOptions {
   intervalMs?: number;
   windowMs?: number;
   /** Unix ms; injected in tests. */
@@ -204,14 +204,14 @@ export interface WindowSummary {
   percentileUs(percentile: number): number;
 }
 
-export class HistogramStore {
+export class HistogramRecorder {
   readonly #series = new Map<string, HdrSeries>();
   readonly #clock: Clock;
   readonly #intervalMs: number;
   readonly #windowMs: number;
   #expiredUnexported = 0;
 
-  constructor(options: HistogramStoreOptions = {}) {
+  constructor(options: HistogramRecorderOptions = {}) {
     this.#clock = options.clock ?? Date.now;
     this.#intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
     this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
@@ -229,7 +229,7 @@ export class HistogramStore {
     return this.#intervalMs;
   }
 
-  /** The same object for the same labels for the life of the store. */
+  /** The same object for the same labels for the life of the recorder. */
   series(labels: LabelSet): HdrSeries {
     const key = seriesKey(labels);
     let series = this.#series.get(key);

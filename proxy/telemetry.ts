@@ -4,7 +4,7 @@
 // counters and fixed-bucket histograms, cumulative) and histograms.ts (HDR interval histograms for
 // the control stream); Telemetry fans out to both.
 
-import { type Clock, HistogramStore } from './histograms.ts';
+import { type Clock, HistogramRecorder } from './histograms.ts';
 import {
   type MetricsSeries,
   PrometheusMetrics,
@@ -54,7 +54,7 @@ export interface TelemetryOptions {
 /** The Telemetry the proxy runs with, plus handles on both recorders for the admin and control sides. */
 export interface ProxyTelemetry extends Telemetry {
   readonly metrics: PrometheusMetrics;
-  readonly histograms: HistogramStore;
+  readonly histograms: HistogramRecorder;
   /** A configuration change that was rejected (invalid file or NACKed snapshot). */
   configRejected(): void;
 }
@@ -78,7 +78,7 @@ class FanOutSeries implements RequestSeries {
 
 export function createTelemetry(options: TelemetryOptions = {}): ProxyTelemetry {
   const metrics = new PrometheusMetrics({ processStats: options.processStats });
-  const histograms = new HistogramStore({
+  const histograms = new HistogramRecorder({
     intervalMs: options.intervalMs,
     windowMs: options.windowMs,
     clock: options.clock,

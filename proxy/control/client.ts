@@ -64,7 +64,7 @@ export interface ControlClientOptions {
   onSnapshot(version: number, config: RoutesConfig): SnapshotResult;
   /** Completed intervals not yet exported, e.g. () => store.drainReports(). Give this or `histograms`. */
   drainReports?(): HistogramReport[];
-  /** Shorthand for drainReports: anything with drainReports(), e.g. the proxy's HistogramStore. */
+  /** Shorthand for drainReports: anything with drainReports(), e.g. the proxy's HistogramRecorder. */
   histograms?: { drainReports(): HistogramReport[] };
   reportIntervalMs?: number;
   maxBacklogReports?: number;

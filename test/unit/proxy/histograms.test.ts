@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeLatencyHistogram,
-  HistogramStore,
+  HistogramRecorder,
   newLatencyHistogram,
   statusClassIndex,
 } from '../../../proxy/histograms.ts';
@@ -44,10 +44,10 @@ function exactPercentile(sorted: number[], percentile: number): number {
   return sorted[rank - 1]!;
 }
 
-describe('HistogramStore intervals', () => {
+describe('HistogramRecorder intervals', () => {
   it('cuts intervals on the interval grid and reports each completed interval exactly once', () => {
     const clock = fakeClock(T0 + 250);
-    const store = new HistogramStore({ intervalMs: 1_000, clock: clock.now });
+    const store = new HistogramRecorder({ intervalMs: 1_000, clock: clock.now });
     const series = store.series(STABLE);
     series.record(200, 'GET', 1_000);
     series.record(404, 'GET', 2_000);
@@ -88,7 +88,7 @@ describe('HistogramStore intervals', () => {
 
   it('skips empty intervals instead of storing or reporting them', () => {
     const clock = fakeClock();
-    const store = new HistogramStore({ intervalMs: 1_000, clock: clock.now });
+    const store = new HistogramRecorder({ intervalMs: 1_000, clock: clock.now });
     const series = store.series(STABLE);
     series.record(200, 'GET', 10);
     clock.advance(5_500); // five silent intervals pass
@@ -107,7 +107,7 @@ describe('HistogramStore intervals', () => {
 
   it('keeps completed intervals for the window only and counts those that expired unexported', () => {
     const clock = fakeClock();
-    const store = new HistogramStore({ intervalMs: 1_000, windowMs: 5_000, clock: clock.now });
+    const store = new HistogramRecorder({ intervalMs: 1_000, windowMs: 5_000, clock: clock.now });
     const series = store.series(STABLE);
     for (let i = 0; i < 10; i++) {
       series.record(200, 'GET', 1_000 + i);
@@ -121,13 +121,13 @@ describe('HistogramStore intervals', () => {
   });
 
   it('rejects an interval that is not a positive integer and a window shorter than the interval', () => {
-    expect(() => new HistogramStore({ intervalMs: 0 })).toThrow(/intervalMs/);
-    expect(() => new HistogramStore({ intervalMs: 1.5 })).toThrow(/intervalMs/);
-    expect(() => new HistogramStore({ intervalMs: 1_000, windowMs: 500 })).toThrow(/windowMs/);
+    expect(() => new HistogramRecorder({ intervalMs: 0 })).toThrow(/intervalMs/);
+    expect(() => new HistogramRecorder({ intervalMs: 1.5 })).toThrow(/intervalMs/);
+    expect(() => new HistogramRecorder({ intervalMs: 1_000, windowMs: 500 })).toThrow(/windowMs/);
   });
 
   it('returns the same series object for the same labels', () => {
-    const store = new HistogramStore();
+    const store = new HistogramRecorder();
     expect(store.series({ ...STABLE })).toBe(store.series({ ...STABLE }));
     expect(store.series(CANARY)).not.toBe(store.series(STABLE));
   });
@@ -145,7 +145,7 @@ describe('HDR encoding and window queries', () => {
     const histogram = newLatencyHistogram();
     for (const v of values) histogram.recordValue(v);
     const clock = fakeClock();
-    const store = new HistogramStore({ clock: clock.now });
+    const store = new HistogramRecorder({ clock: clock.now });
     const series = store.series(STABLE);
     for (const v of values) series.record(200, 'GET', v);
     clock.advance(1_000);
@@ -166,7 +166,7 @@ describe('HDR encoding and window queries', () => {
 
   it('merges matching series over the window, including the interval still being recorded', () => {
     const clock = fakeClock();
-    const store = new HistogramStore({ intervalMs: 1_000, windowMs: 10_000, clock: clock.now });
+    const store = new HistogramRecorder({ intervalMs: 1_000, windowMs: 10_000, clock: clock.now });
     const stable = store.series(STABLE);
     const canary = store.series(CANARY);
     const canaryValues: number[] = [];

@@ -7,7 +7,7 @@ import {
   startControlClient,
 } from '../../../../proxy/control/client.ts';
 import type { HistogramReport } from '../../../../proxy/control/report.ts';
-import { decodeLatencyHistogram, HistogramStore } from '../../../../proxy/histograms.ts';
+import { decodeLatencyHistogram, HistogramRecorder } from '../../../../proxy/histograms.ts';
 import { startTestControlServer, type TestControlServer } from '../../../fixtures/control-server.ts';
 
 const TOKEN = 's3cret-token';
@@ -176,7 +176,7 @@ describe('control client against the test control server', () => {
 
   it('streams histogram reports that the server decodes back into the recorded latencies', async () => {
     const s = await server();
-    const store = new HistogramStore({ intervalMs: 100 });
+    const store = new HistogramRecorder({ intervalMs: 100 });
     const series = store.series({ app: 'checkout', namespace: 'shop', role: 'canary', revision: '84b2a1' });
     client(s.target, { drainReports: undefined, histograms: store });
     await s.waitFor('hello');
