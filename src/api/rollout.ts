@@ -374,6 +374,31 @@ export function canarySteps(ro: Rollout): CanaryStep[] {
   return ro.spec.strategy.canary?.steps ?? [];
 }
 
+/**
+ * Argo's GetCurrentCanaryStep index: undefined for a non-canary or a canary without steps; otherwise
+ * status.currentStepIndex (0 when unset), which may equal len(steps) once all steps are done.
+ */
+export function currentStepIndex(ro: Rollout): number | undefined {
+  if (!ro.spec.strategy.canary || canarySteps(ro).length === 0) return undefined;
+  return ro.status?.currentStepIndex ?? 0;
+}
+
+/**
+ * Argo's GetCurrentSetWeight: 0 when aborted, 100 past the last step, else the last setWeight at or before
+ * the step. One copy for the controller's replica math and the CLI's SetWeight column.
+ */
+export function currentSetWeight(ro: Rollout): number {
+  if (ro.status?.abort) return 0;
+  const steps = canarySteps(ro);
+  const index = currentStepIndex(ro);
+  if (index === undefined || index >= steps.length) return 100;
+  for (let i = index; i >= 0; i--) {
+    const w = steps[i]?.setWeight;
+    if (w !== undefined) return w;
+  }
+  return 0;
+}
+
 export function isTrafficRouted(ro: Rollout): boolean {
   return ro.spec.strategy.canary?.trafficRouting !== undefined;
 }

@@ -8,6 +8,7 @@ import {
   abortScaleDownDelaySeconds,
   type CanaryStep,
   canarySteps,
+  currentSetWeight,
   replicasOrDefault,
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../api/rollout.ts';
@@ -33,7 +34,6 @@ import { reconcileExperimentStep } from './experiment.ts';
 import {
   atDesiredReplicaCountsForCanary,
   basicCanaryReplicaCounts,
-  currentSetWeight,
   trafficRoutedCanaryReplicaCounts,
 } from './replicas.ts';
 import { scaleDownOldBasic, scaleDownOtherReplicaSets, switchService } from './workload-ops.ts';

@@ -8,6 +8,8 @@ import {
   abortScaleDownDelaySeconds,
   type CanaryStep,
   canarySteps,
+  currentSetWeight,
+  currentStepIndex,
   maxSurgeOrDefault,
   maxUnavailableOrDefault,
   type Rollout,
@@ -115,24 +117,11 @@ export function approximateWeightedCanaryStableReplicaCounts(
 
 /** The current step and its index; index past the end (or no steps) gives step undefined. */
 export function currentCanaryStep(ro: Rollout): { step?: CanaryStep; index?: number } {
+  const index = currentStepIndex(ro);
+  if (index === undefined) return {};
   const steps = canarySteps(ro);
-  if (!ro.spec.strategy.canary || steps.length === 0) return {};
-  const index = ro.status?.currentStepIndex ?? 0;
   if (index >= steps.length) return { index };
   return { step: steps[index], index };
-}
-
-/** Argo's GetCurrentSetWeight: 0 when aborted, 100 after the last step, else the last setWeight so far. */
-export function currentSetWeight(ro: Rollout): number {
-  if (ro.status?.abort) return 0;
-  const { step, index } = currentCanaryStep(ro);
-  if (step === undefined || index === undefined) return 100;
-  const steps = canarySteps(ro);
-  for (let i = index; i >= 0; i--) {
-    const w = steps[i]?.setWeight;
-    if (w !== undefined) return w;
-  }
-  return 0;
 }
 
 /** Argo's UseSetCanaryScale (traffic routing only; ignored on abort unless abortScaleDownDelaySeconds is 0). */

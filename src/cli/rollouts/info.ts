@@ -5,6 +5,8 @@
 import type { AnalysisPhase, AnalysisRunStatus } from '../../api/analysis-run.ts';
 import type { KubeObject, OwnerReference } from '../../api/meta.ts';
 import {
+  currentSetWeight,
+  currentStepIndex,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
   type Rollout,
@@ -13,7 +15,6 @@ import {
 } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
-import { currentSetWeight, currentStepIndex } from './patches.ts';
 
 export const ICON = {
   waiting: '◷',

@@ -2,7 +2,7 @@
 // NAME STRATEGY STATUS STEP SET-WEIGHT READY DESIRED UP-TO-DATE AVAILABLE, with its column padding.
 // --watch prints a new line for a rollout whenever its row changes.
 
-import { canarySteps, type Rollout } from '../../api/rollout.ts';
+import { canarySteps, currentSetWeight, type Rollout } from '../../api/rollout.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import {
@@ -15,7 +15,6 @@ import {
   withApi,
 } from './command.ts';
 import { ListWatch } from './list-watch.ts';
-import { currentSetWeight } from './patches.ts';
 import { tabulate } from './tree.ts';
 
 export const LIST_USAGE = `List rollouts in a namespace (the current one unless -n or -A).

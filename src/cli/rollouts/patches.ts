@@ -5,7 +5,7 @@
 // the same patch type (merge patch, JSON patch) and at the same place (main resource or `status`).
 // Pure: no I/O, the clock is a parameter.
 
-import { canarySteps, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../../api/rollout.ts';
+import { canarySteps, currentStepIndex, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../../api/rollout.ts';
 import type { PodTemplateSpec } from '../../api/workloads.ts';
 
 export const PAUSE_PATCH = '{"spec":{"paused":true}}';
@@ -45,28 +45,6 @@ export function restartPatch(restartAt: Date): string {
 /** Go's time.RFC3339 for a UTC time: no fractional seconds, `Z`. */
 export function formatRfc3339Seconds(at: Date): string {
   return `${at.toISOString().slice(0, 19)}Z`;
-}
-
-/**
- * Argo's GetCurrentCanaryStep index: undefined for a non-canary or a canary without steps; otherwise
- * status.currentStepIndex (0 when unset), which may equal len(steps) once all steps are done.
- */
-export function currentStepIndex(ro: Rollout): number | undefined {
-  if (!ro.spec.strategy.canary || canarySteps(ro).length === 0) return undefined;
-  return ro.status?.currentStepIndex ?? 0;
-}
-
-/** Argo's GetCurrentSetWeight: 0 when aborted, 100 past the last step, else the last setWeight at or before the step. */
-export function currentSetWeight(ro: Rollout): number {
-  if (ro.status?.abort) return 0;
-  const steps = canarySteps(ro);
-  const index = currentStepIndex(ro);
-  if (index === undefined || index >= steps.length) return 100;
-  for (let i = index; i >= 0; i--) {
-    const w = steps[i]?.setWeight;
-    if (w !== undefined) return w;
-  }
-  return 0;
 }
 
 export interface PromoteOptions {

@@ -2,10 +2,9 @@
 // (pkg/kubectl-argo-rollouts/cmd/*), as the reference's section 2.4 describes them.
 
 import { describe, expect, it } from 'vitest';
-import type { Rollout } from '../../../src/api/rollout.ts';
+import { currentSetWeight, type Rollout } from '../../../src/api/rollout.ts';
 import {
   ABORT_PATCH,
-  currentSetWeight,
   deepDerivative,
   PAUSE_PATCH,
   parseContainerImage,
