@@ -38,6 +38,7 @@ import { APPS_V1, type ReplicaSet, type Service, type ServicePort } from '../api
 import type { ChildWrite } from '../reconcile/child-writes.ts';
 import { freeRunName } from '../reconcile/names.ts';
 import { controllerRef, isControlledBy } from '../reconcile/owners.ts';
+import type { PlannedEvent } from '../reconcile/result.ts';
 
 export const EXPERIMENT_NAME_ANNOTATION = 'experiment.argoproj.io/name';
 export const EXPERIMENT_TEMPLATE_NAME_ANNOTATION = 'experiment.argoproj.io/template-name';
@@ -58,16 +59,10 @@ export interface ExperimentObserved {
 /** Every write an Experiment makes is one of the shared child writes. */
 export type ExperimentAction = ChildWrite;
 
-export interface ExperimentEvent {
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-}
-
 export interface ExperimentPlan {
   readonly actions: ExperimentAction[];
   readonly status: ExperimentStatus;
-  readonly events: ExperimentEvent[];
+  readonly events: PlannedEvent[];
   readonly requeueAfterMs?: number;
 }
 
@@ -327,7 +322,7 @@ interface Ctx {
   readonly prev: ExperimentStatus;
   readonly status: ExperimentStatus;
   readonly actions: ExperimentAction[];
-  readonly events: ExperimentEvent[];
+  readonly events: PlannedEvent[];
   requeueAtMs?: number;
 }
 

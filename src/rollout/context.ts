@@ -14,6 +14,7 @@ import {
 } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
 import type { ChildWrite } from '../reconcile/child-writes.ts';
+import type { PlannedEvent } from '../reconcile/result.ts';
 
 export interface Observed {
   readonly rollout: Rollout;
@@ -89,12 +90,6 @@ export type Action =
       readonly names: readonly string[];
       readonly limit: number;
     };
-
-export interface PlannedEvent {
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-}
 
 export interface Plan {
   readonly actions: Action[];
