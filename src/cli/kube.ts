@@ -6,6 +6,7 @@
 
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import type { WatchEventType } from '../store/object-store.ts';
 import { collectionPath, objectPath } from '../store/resources.ts';
 
 export interface KubeFlags {
@@ -36,8 +37,6 @@ export interface ObjectList<T> {
   items: T[];
   resourceVersion: string;
 }
-
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface ListQuery {
   labelSelector?: string;

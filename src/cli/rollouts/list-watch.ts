@@ -3,7 +3,8 @@
 // version is gone (410) or the stream fails, until the signal aborts. Calls onChange after every change.
 
 import type { Kind, KubeObject } from '../../api/meta.ts';
-import { type CliApi, CliApiError, type ListQuery, type WatchEventType } from '../kube.ts';
+import type { WatchEventType } from '../../store/object-store.ts';
+import { type CliApi, CliApiError, type ListQuery } from '../kube.ts';
 
 const RETRY_DELAY_MS = 1_000;
 
