@@ -13,6 +13,7 @@ import {
   parseAnalysisRun,
 } from '../api/analysis-run.ts';
 import { formatFieldError } from '../api/analysis-template.ts';
+import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { createStatusMergePatch } from '../store/patch.ts';
@@ -47,7 +48,7 @@ export function storeSecretResolver(store: ObjectStore, defaultNamespace: string
     } catch (error) {
       return {
         ok: false,
-        error: `secret ${namespace}/${ref.name}: ${error instanceof Error ? error.message : String(error)}`,
+        error: `secret ${namespace}/${ref.name}: ${errorText(error)}`,
       };
     }
     if (secret === undefined) return { ok: false, error: `secret "${ref.name}" not found` };
@@ -148,7 +149,7 @@ export async function reconcileAnalysisRun(
       await garbageCollectJobs(store, run, metric.name, retentionLimit(run, metric.name));
     } catch (error) {
       deps.log?.warn(
-        { namespace, name, metric: metric.name, err: String(error) },
+        { namespace, name, metric: metric.name, err: errorText(error) },
         'job garbage collection failed',
       );
     }

@@ -9,6 +9,7 @@ import {
   type Measurement,
   type MetricResult,
 } from '../api/analysis-run.ts';
+import { errorText } from '../api/errors.ts';
 import { resolveRunArgs, type SecretResolver } from './args.ts';
 import type { MetricTransition } from './assess.ts';
 import {
@@ -111,9 +112,7 @@ async function callProvider(
     return { phase: 'Successful', message: 'Metric Terminated' };
   } catch (error) {
     // Providers must not throw; if one does, the engine still gets a measurement.
-    return errorResult(
-      `provider ${provider.type} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    return errorResult(`provider ${provider.type} failed: ${errorText(error)}`);
   }
 }
 

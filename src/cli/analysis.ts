@@ -21,6 +21,8 @@ import {
   parseAnalysisTemplate,
 } from '../api/analysis-template.ts';
 import { formatDurationMs, parseDuration } from '../api/duration.ts';
+import { errorText } from '../api/errors.ts';
+import { UsageError } from './flags.ts';
 
 export const ANALYSIS_USAGE = `usage: sluice analysis run -f FILE [flags]
 
@@ -61,13 +63,6 @@ export interface AnalysisCommandIo {
 type Candidate =
   | { kind: 'template'; template: AnalysisTemplate }
   | { kind: 'run'; run: AnalysisRun; name: string | undefined };
-
-class UsageError {
-  readonly message: string;
-  constructor(message: string) {
-    this.message = message;
-  }
-}
 
 function parseKeyValue(flag: string, text: string): { key: string; value: string } {
   const eq = text.indexOf('=');
@@ -188,7 +183,7 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       parsed = parseFlags(args);
     } catch (error) {
       if (error instanceof UsageError) throw error;
-      throw new UsageError(error instanceof Error ? error.message : String(error));
+      throw new UsageError(errorText(error));
     }
     const { values } = parsed;
     if (values.help) {
@@ -254,7 +249,7 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
     try {
       text = file === '-' ? (io.readStdin ?? (() => readFileSync(0, 'utf8')))() : readFileSync(file, 'utf8');
     } catch (error) {
-      throw new UsageError(`--file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`--file ${file}: ${errorText(error)}`);
     }
     const candidates = loadCandidates(file, text);
     const selected = select(candidates, values.name, file);

@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { errorText } from '../api/errors.ts';
 import { Controller } from '../controller/lifecycle.ts';
 import {
   type ControllerOptions,
@@ -94,7 +95,7 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
       },
     }));
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, error: errorText(error) };
   }
   if (values.help) return { ok: false, help: true };
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
@@ -169,8 +170,8 @@ export async function runControllerCommand(argv: string[]): Promise<number> {
   try {
     await controller.start();
   } catch (error) {
-    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'startup failed');
-    process.stderr.write(`sluice controller: ${error instanceof Error ? error.message : String(error)}\n`);
+    logger.error({ err: errorText(error) }, 'startup failed');
+    process.stderr.write(`sluice controller: ${errorText(error)}\n`);
     await controller.stop(1);
     return 1;
   }

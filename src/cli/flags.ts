@@ -4,6 +4,15 @@
 // boolean flags also take `--flag=true|false` (cobra's form, e.g. `status --watch=false`).
 
 import { parseArgs } from 'node:util';
+import { errorText, SluiceError } from '../api/errors.ts';
+
+/** A command line that cannot be run (unknown flag, bad value): printed with the usage, exit code 2. */
+export class UsageError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -59,7 +68,7 @@ export function parseVerbArgs(argv: readonly string[], flags: FlagSpecs = {}): P
     return { ok: true, values, positionals: parsed.positionals };
   } catch (error) {
     const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     const flag = flagName(message);
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
       return { ok: false, error: `unknown flag: ${flag ?? message}` };

@@ -4,6 +4,7 @@
 // subresource), update, and list-then-watch. API failures become CliApiError carrying the API server's
 // own message (e.g. `rollouts.argoproj.io "x" not found`), which the CLI prints as Argo's plugin does.
 
+import { errorText, SluiceError } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import type { WatchEventType } from '../store/object-store.ts';
@@ -22,11 +23,11 @@ const CONTENT_TYPES: Readonly<Record<PatchKind, string>> = {
   json: 'application/json-patch+json',
 };
 
-export class CliApiError extends Error {
+export class CliApiError extends SluiceError {
   readonly status: number;
   readonly reason: string;
   constructor(status: number, reason: string, message: string) {
-    super(message);
+    super('SLUICE_API_REFUSED', message);
     this.name = 'CliApiError';
     this.status = status;
     this.reason = reason;
@@ -237,7 +238,7 @@ export async function connect(
   } catch (error) {
     return {
       ok: false,
-      error: `kubeconfig ${loaded.source}: ${error instanceof Error ? error.message : String(error)}`,
+      error: `kubeconfig ${loaded.source}: ${errorText(error)}`,
     };
   }
 }

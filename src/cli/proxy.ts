@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
+import { UsageError } from './flags.ts';
 
 export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --control HOST:PORT) [options]
 
@@ -28,8 +29,6 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --trust-forwarded      keep the client's X-Forwarded-Proto/-Host (behind a trusted load balancer)
   --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
 `;
-
-export class UsageError extends Error {}
 
 function hostPort(flag: string, value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');

@@ -6,6 +6,7 @@
 // results whose errors name the offending field. Time comes from the injected clock.
 
 import { build, decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import { errorText } from '../api/errors.ts';
 import {
   bucketsFromHistogram,
   EMPTY_BUCKETS,
@@ -447,7 +448,7 @@ export function parseReport(
     try {
       buckets = bucketsFromHistogram(decodeFromCompressedBase64(r.histogram));
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorText(error);
       return fail('report.histogram', `is not a compressed base64 HDR histogram: ${reason}`);
     }
   }

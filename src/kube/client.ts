@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type Dispatcher, request } from 'undici';
+import { errorText } from '../api/errors.ts';
 import { StoreError, type StoreErrorReason } from '../store/object-store.ts';
 import { KubeConfig, type KubeConfigLike } from './kubeconfig.ts';
 import { type Lane, RateLimiter } from './rate-limiter.ts';
@@ -61,7 +62,7 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeC
       kc.setCurrentContext(options.context);
     }
   } catch (error) {
-    return { ok: false, error: `kubeconfig: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, error: `kubeconfig: ${errorText(error)}` };
   }
   if (kc.getCurrentCluster() === null)
     return { ok: false, error: `kubeconfig ${source}: no current cluster` };

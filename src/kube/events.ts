@@ -7,6 +7,7 @@
 // sends events only when no reconcile request is waiting, so after a burst they queue here, bounded.
 
 import { randomBytes } from 'node:crypto';
+import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import {
   buildEvent,
@@ -165,7 +166,7 @@ export class EventRecorder {
       if (this.#aggregates.size >= MAX_CACHED) this.#aggregates.delete(this.#aggregates.keys().next().value!);
       this.#aggregates.set(key, { name, count: 1, firstTimestamp: nowTs });
     } catch (error) {
-      this.#options.onError?.(`event ${reason}: ${error instanceof Error ? error.message : String(error)}`);
+      this.#options.onError?.(`event ${reason}: ${errorText(error)}`);
     }
   }
 }

@@ -4,6 +4,7 @@
 // DELETED for every change the API server reports. Writes by this process can be folded into the cache at
 // once (`observe`), so a reconcile that follows its own create never sees a cache without that object.
 
+import { errorText } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { deepFreeze } from '../store/freeze.ts';
 import { StoreError, type WatchEventType } from '../store/object-store.ts';
@@ -133,7 +134,7 @@ export class Informer {
       try {
         h(type, obj);
       } catch (error) {
-        this.#logger?.warn({ kind: this.kind, err: String(error) }, 'informer handler threw');
+        this.#logger?.warn({ kind: this.kind, err: errorText(error) }, 'informer handler threw');
       }
     }
   }
@@ -153,7 +154,7 @@ export class Informer {
         }
         backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoffMs * 2));
         this.#logger?.warn(
-          { kind: this.kind, err: error instanceof Error ? error.message : String(error), backoffMs },
+          { kind: this.kind, err: errorText(error), backoffMs },
           'list/watch failed; retrying',
         );
         this.#resourceVersion = '';
@@ -268,10 +269,11 @@ export class Informer {
       this.#emit('DELETED', full);
     } else if (event.type === 'ADDED' || event.type === 'MODIFIED') {
       const current = this.#objects.get(key);
-      // Keep a newer copy written by this process; still notify, the change is real.
+      // Keep a newer copy written by this process; still notify, the change is real. An object this
+      // process created may already be cached (observe) when its ADDED arrives: still ADDED to watchers.
       if (current === undefined || !isNewer(current.metadata.resourceVersion, rv))
         this.#objects.set(key, full);
-      this.#emit(current === undefined ? 'ADDED' : 'MODIFIED', full);
+      this.#emit(current === undefined || event.type === 'ADDED' ? 'ADDED' : 'MODIFIED', full);
     }
     if (rv) this.#resourceVersion = rv;
   }

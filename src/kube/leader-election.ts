@@ -5,6 +5,7 @@
 // shutdown the leader releases the lease (empty holder, 1 s duration) so a standby takes over at once.
 // All Lease access goes through ObjectStore.read/create/update (never cached).
 
+import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
 
@@ -185,10 +186,7 @@ export class LeaderElector {
       return true;
     } catch (error) {
       if (!(error instanceof StoreError)) {
-        this.#o.log?.(
-          { err: error instanceof Error ? error.message : String(error) },
-          'lease request failed',
-        );
+        this.#o.log?.({ err: errorText(error) }, 'lease request failed');
       } else if (error.reason !== 'Conflict' && error.reason !== 'AlreadyExists') {
         this.#o.log?.({ err: error.message, reason: error.reason }, 'lease request failed');
       }
@@ -224,7 +222,7 @@ export class LeaderElector {
       });
       this.#o.log?.({ lease: name }, 'released lease');
     } catch (error) {
-      this.#o.log?.({ err: error instanceof Error ? error.message : String(error) }, 'lease release failed');
+      this.#o.log?.({ err: errorText(error) }, 'lease release failed');
     }
   }
 }

@@ -2,6 +2,7 @@
 // isNil/default live in interpreter.ts because they need the closure or the environment. Every
 // builtin charges the step budget in proportion to the work it does and caps what it allocates.
 
+import { errorText } from '../../api/errors.ts';
 import { ExprEvalError } from './eval-error.ts';
 import { parseDate, parseGoDuration } from './time.ts';
 import {
@@ -372,7 +373,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
       try {
         return JSON.parse(s) as unknown;
       } catch (err) {
-        throw new ExprEvalError(`fromJSON: ${err instanceof Error ? err.message : String(err)}`);
+        throw new ExprEvalError(`fromJSON: ${errorText(err)}`);
       }
     },
   ],

@@ -49,6 +49,7 @@
 // built by builtins 100,000 elements; strings 1,000,000 characters. Exceeding any bound is an error
 // result, never a hang or an exception.
 
+import { errorText } from '../../api/errors.ts';
 import type { Node } from './ast.ts';
 import { ExprEvalError } from './eval-error.ts';
 import { DEFAULT_MAX_STEPS, Interpreter } from './interpreter.ts';
@@ -149,7 +150,7 @@ export function evaluateProgram(
     }
     return {
       ok: false,
-      error: { message: `evaluation failed: ${err instanceof Error ? err.message : String(err)}` },
+      error: { message: `evaluation failed: ${errorText(err)}` },
     };
   }
 }

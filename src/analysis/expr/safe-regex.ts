@@ -1,3 +1,4 @@
+import { errorText } from '../../api/errors.ts';
 // `matches` runs user patterns on JavaScript's backtracking RegExp engine, whereas expr uses Go's RE2
 // (linear time). To keep evaluation bounded we accept only what RE2 accepts and refuse the shapes that
 // make a backtracking engine go exponential:
@@ -53,7 +54,7 @@ function compileUncached(pattern: string): RegexResult {
   try {
     return { ok: true, re: new RegExp(body, flags) };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorText(err);
     return fail(`error parsing regexp: ${message}`);
   }
 }

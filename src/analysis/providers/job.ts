@@ -8,6 +8,7 @@
 // bound to one run, because the Job name depends on the run's uid and counters.
 
 import type { AnalysisRun } from '../../api/analysis-run.ts';
+import { errorText } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { type ObjectStore, StoreError } from '../../store/object-store.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
@@ -53,10 +54,6 @@ export function jobName(runUid: string, metricName: string, n: number): string {
   const room = MAX_NAME_LENGTH - runUid.length - suffix.length - 2;
   const metric = metricName.length > room ? metricName.slice(0, Math.max(0, room)) : metricName;
   return `${runUid}.${metric}.${suffix}`;
-}
-
-function errorOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -149,7 +146,7 @@ export function createJobProvider(options: JobProviderOptions): MetricProvider {
         return running(created, request.nowMs);
       } catch (error) {
         if (!(error instanceof StoreError) || error.reason !== 'AlreadyExists') {
-          return { phase: 'Error', message: `job create ${job.metadata.name} failed: ${errorOf(error)}` };
+          return { phase: 'Error', message: `job create ${job.metadata.name} failed: ${errorText(error)}` };
         }
         // A previous reconcile created it but its status write was lost: adopt it if it is ours.
         const existing =
@@ -157,7 +154,7 @@ export function createJobProvider(options: JobProviderOptions): MetricProvider {
           (await store.read<Job>('Job', job.metadata.namespace!, job.metadata.name).catch(() => undefined));
         const owner = existing?.metadata.ownerReferences?.find((r) => r.controller);
         if (existing === undefined || owner?.uid !== run.metadata.uid) {
-          return { phase: 'Error', message: `job create ${job.metadata.name} failed: ${errorOf(error)}` };
+          return { phase: 'Error', message: `job create ${job.metadata.name} failed: ${errorText(error)}` };
         }
         return running(existing, request.nowMs);
       }
@@ -173,7 +170,7 @@ export function createJobProvider(options: JobProviderOptions): MetricProvider {
         } catch (error) {
           return {
             phase: 'Error',
-            message: `job ${ref.name}: ${errorOf(error)}`,
+            message: `job ${ref.name}: ${errorText(error)}`,
             metadata: previous.metadata ?? {},
           };
         }
@@ -226,7 +223,7 @@ export function createJobProvider(options: JobProviderOptions): MetricProvider {
         if (!(error instanceof StoreError) || error.reason !== 'NotFound') {
           return {
             phase: 'Error',
-            message: `job delete ${ref.name} failed: ${errorOf(error)}`,
+            message: `job delete ${ref.name} failed: ${errorText(error)}`,
             metadata: previous.metadata ?? {},
           };
         }

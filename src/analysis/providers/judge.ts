@@ -31,6 +31,7 @@
 //         marginalScore: 75
 //         onNoData: Inconclusive     # Inconclusive | Successful | Failed when >= half the metrics have no data
 
+import { errorText } from '../../api/errors.ts';
 import type { HistogramStore, StoredInterval } from '../../control/histogram-store.ts';
 import {
   countAbove,
@@ -545,7 +546,7 @@ export function createJudgeProvider(options: JudgeProviderOptions): MetricProvid
         }
         return judgeFromStore(options.store, config, sinceMs, request);
       } catch (error) {
-        return errorResult(error instanceof Error ? error.message : String(error), request.secrets);
+        return errorResult(errorText(error), request.secrets);
       }
     },
   };

@@ -9,6 +9,7 @@
 // not an Error, so conditions decide (guard with `!isNaN(result) && ...`).
 
 import { parseDuration } from '../../api/duration.ts';
+import { errorText } from '../../api/errors.ts';
 import {
   errorRate,
   type HistogramStore,
@@ -182,7 +183,7 @@ export function runSluiceProxy(store: HistogramStore, request: ProviderRequest):
     };
   } catch (error) {
     // Defensive: nothing above is expected to throw, but a provider must never throw into the engine.
-    return errorResult(error instanceof Error ? error.message : String(error), request.secrets);
+    return errorResult(errorText(error), request.secrets);
   }
 }
 

@@ -2,6 +2,7 @@
 // parsing with usage errors, and running a verb body against the API with Argo's error printing
 // (`Error: <message>`, exit 1). Usage errors exit 2.
 
+import { errorText } from '../../api/errors.ts';
 import { type FlagSpecs, type FlagValue, parseVerbArgs, stringFlag } from '../flags.ts';
 import { type CliApi, CliApiError, type ConnectResult, connect, type KubeFlags } from '../kube.ts';
 
@@ -97,7 +98,7 @@ export async function withApi(
       io.err(`Error: ${error.message}\n`);
       return EXIT_ERROR;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     io.err(`Error: ${message}\n`);
     return EXIT_ERROR;
   } finally {

@@ -6,6 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
+import { errorText } from '../../api/errors.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import { validateRolloutSpec } from '../../api/rollout-validation.ts';
 import { stringFlag } from '../flags.ts';
@@ -67,7 +68,7 @@ export function lintText(text: string): string[] {
       if (error !== undefined) problems.push(`${label}${error}`);
     } catch (e) {
       // A shape the structural schema would reject (e.g. a string where a list belongs).
-      problems.push(`${label}spec: Invalid value: ${e instanceof Error ? e.message : String(e)}`);
+      problems.push(`${label}spec: Invalid value: ${errorText(e)}`);
     }
   });
   return problems;
@@ -85,9 +86,7 @@ export async function runLint(argv: readonly string[], io: CliIo): Promise<numbe
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
-    io.err(
-      `Error: open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : error instanceof Error ? error.message : String(error)}\n`,
-    );
+    io.err(`Error: open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : errorText(error)}\n`);
     return EXIT_ERROR;
   }
   const problems = lintText(text);

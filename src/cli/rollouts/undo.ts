@@ -3,6 +3,7 @@
 // matches it, restores its pod template (minus the pod-template-hash label) with a JSON patch replacing
 // /spec/template, on the Rollout or on its workloadRef Deployment.
 
+import { errorText } from '../../api/errors.ts';
 import { REVISION_ANNOTATION, type Rollout } from '../../api/rollout.ts';
 import type { Deployment, LabelSelector, ReplicaSet } from '../../api/workloads.ts';
 import { stringFlag } from '../flags.ts';
@@ -104,7 +105,7 @@ export async function runUndo(argv: readonly string[], io: CliIo): Promise<numbe
         await api.patch('Deployment', api.namespace, deploy.metadata.name, patch, 'json');
       else await api.patch('Rollout', api.namespace, name, patch, 'json');
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorText(error);
       io.err(`Error: failed restoring revision ${revision}: ${message}\n`);
       return EXIT_ERROR;
     }
