@@ -27,7 +27,13 @@ import type { Rollout, RolloutCondition, RolloutPhase } from '../../src/api/roll
 import { Controller } from '../../src/controller/lifecycle.ts';
 import type { KubeClient } from '../cluster/kube-client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
-import { createTestNamespace, type TestNamespace, testClient, testKubeconfig } from '../cluster/namespace.ts';
+import {
+  createTestNamespace,
+  ensureCrds,
+  type TestNamespace,
+  testClient,
+  testKubeconfig,
+} from '../cluster/namespace.ts';
 import { REPO_ROOT } from '../cluster/paths.ts';
 import { runSluice } from '../cluster/sluice-cli.ts';
 
@@ -37,17 +43,6 @@ export const DEFAULT_WAIT_MS = 45_000;
 const POLL_MS = 150;
 const SUBPROCESS_READY_MS = 20_000;
 const SUBPROCESS_STOP_MS = 12_000;
-
-let crdsApplied: Promise<void> | undefined;
-
-/** `kubectl apply -f crds/` once per test process. */
-export function ensureCrds(kubeconfig: string): Promise<void> {
-  crdsApplied ??= (async () => {
-    const result = await kubectl(kubeconfig, ['apply', '-f', join(REPO_ROOT, 'crds')]);
-    if (result.code !== 0) throw new Error(`kubectl apply -f crds/: ${result.stderr}`);
-  })();
-  return crdsApplied;
-}
 
 export type ControllerMode = 'in-process' | 'subprocess' | 'none';
 
@@ -161,7 +156,7 @@ export class E2e {
   /** A fresh namespace with the CRDs applied, an event watch, and (by default) an in-process controller. */
   static async create(prefix: string, options: { controller?: ControllerMode } = {}): Promise<E2e> {
     const kubeconfig = testKubeconfig();
-    await ensureCrds(kubeconfig);
+    await ensureCrds();
     const client = await testClient();
     const ns = await createTestNamespace(client, prefix);
     const e = new E2e(client, kubeconfig, ns);

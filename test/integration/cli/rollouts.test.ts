@@ -12,8 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import type { KubeClient } from '../../cluster/kube-client.ts';
-import { kubectl } from '../../cluster/kubectl.ts';
-import { createTestNamespace, type TestNamespace, testClient } from '../../cluster/namespace.ts';
+import { type NamespaceRef, testClient, useNamespace } from '../../cluster/namespace.ts';
 import { kubectlBinary, REPO_ROOT } from '../../cluster/paths.ts';
 import { runSluice } from '../../cluster/sluice-cli.ts';
 
@@ -24,10 +23,9 @@ if (KUBECONFIG === undefined || KUBECONFIG === '')
   console.warn(`cli-rollouts.test.ts skipped: ${SKIP_REASON}`);
 
 const API = '/apis/argoproj.io/v1alpha1';
-const CRD_NAMES = ['rollouts.argoproj.io', 'analysisruns.argoproj.io', 'analysistemplates.argoproj.io'];
 
 let client: KubeClient;
-let ns: TestNamespace;
+let ns: NamespaceRef;
 
 interface Run {
   code: number;
@@ -119,23 +117,13 @@ async function ownedReplicaSet(
 describe.skipIf(KUBECONFIG === undefined || KUBECONFIG === '')(
   'sluice rollout verbs on a real API server',
   () => {
+    ns = useNamespace('cli', { crds: true });
+
     beforeAll(async () => {
       client = await testClient();
-      const applied = await kubectl(KUBECONFIG!, ['apply', '-f', join(REPO_ROOT, 'crds')]);
-      expect(applied.code, applied.stderr).toBe(0);
-      const established = await kubectl(
-        KUBECONFIG!,
-        ['wait', '--for=condition=Established', '--timeout=60s', ...CRD_NAMES.map((n) => `crd/${n}`)],
-        {
-          timeoutMs: 70_000,
-        },
-      );
-      expect(established.code, established.stderr).toBe(0);
-      ns = await createTestNamespace(client, 'cli');
-    }, 120_000);
+    });
 
     afterAll(async () => {
-      await ns?.delete();
       await client?.close();
     });
 

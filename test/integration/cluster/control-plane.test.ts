@@ -3,16 +3,16 @@
 // remove Pods, Endpoints follow ready pods, Jobs run to completion, namespaces are finalized, and a revision
 // can be told to crash-loop or fail its image pull.
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../cluster/kube-client.ts';
-import { createTestNamespace, type TestNamespace, testClient } from '../../cluster/namespace.ts';
+import { createTestNamespace, testClient, useNamespace } from '../../cluster/namespace.ts';
 import { FAIL_KEY, READY_DELAY_KEY, SIMULATED_NODE_NAME } from '../../cluster/pod-simulator.ts';
 
 type Json = Record<string, unknown>;
 const WAIT_TIMEOUT_MS = 30_000;
 
 let client: KubeClient;
-let ns: TestNamespace;
+const ns = useNamespace('cluster', { perTest: true });
 
 async function waitFor<T>(
   what: string,
@@ -81,14 +81,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-});
-
-beforeEach(async () => {
-  ns = await createTestNamespace(client, 'cluster');
-});
-
-afterEach(async () => {
-  await ns?.delete();
 });
 
 describe('the simulated node', () => {

@@ -3,11 +3,11 @@
 // batch/v1 Job (completed by the test cluster's pod simulator), exposes the run in its metrics, and
 // releases its Lease on shutdown. Needs SLUICE_TEST_KUBECONFIG (see kube-store.test.ts).
 
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
+import { useNamespace } from '../../cluster/namespace.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -50,27 +50,14 @@ function jobRun(name: string, namespace: string, image: string) {
 describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
   let client: KubeClient;
   let controller: Controller;
-  const namespace = `controller-${Date.now().toString(36)}`;
+  const ns = useNamespace('controller', { crds: true });
+  let namespace: string;
 
   beforeAll(async () => {
+    namespace = ns.name;
     const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
     if (!loaded.ok) throw new Error(loaded.error);
     client = await KubeClient.create(loaded.config);
-    const res = await client.request('POST', '/api/v1/namespaces', {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
-      },
-    });
-    expect(res.status).toBe(201);
-    const { kubectl } = await import('../../cluster/kubectl.ts');
-    const applied = await kubectl(KUBECONFIG!, [
-      'apply',
-      '-f',
-      join(import.meta.dirname, '..', '..', '..', 'crds'),
-    ]);
-    expect(applied.code, applied.stderr).toBe(0);
     controller = new Controller({
       kubeconfig: KUBECONFIG!,
       namespace,
@@ -87,7 +74,6 @@ describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
 
   afterAll(async () => {
     await controller?.stop();
-    await client?.request('DELETE', `/api/v1/namespaces/${namespace}`);
     await client?.close();
   });
 

@@ -2,11 +2,11 @@
 // down (SIGTERM path: drain, release the Lease) the standby takes over and carries on with the Rollouts.
 // Needs SLUICE_TEST_KUBECONFIG (see kube-store.test.ts).
 
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
+import { useNamespace } from '../../cluster/namespace.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -47,27 +47,14 @@ function rollout(name: string) {
 describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
   let client: KubeClient;
   const controllers: Controller[] = [];
-  const namespace = `ha-${Date.now().toString(36)}`;
+  const ns = useNamespace('ha', { crds: true });
+  let namespace: string;
 
   beforeAll(async () => {
+    namespace = ns.name;
     const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
     if (!loaded.ok) throw new Error(loaded.error);
     client = await KubeClient.create(loaded.config);
-    const res = await client.request('POST', '/api/v1/namespaces', {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
-      },
-    });
-    expect(res.status).toBe(201);
-    const { kubectl } = await import('../../cluster/kubectl.ts');
-    const applied = await kubectl(KUBECONFIG!, [
-      'apply',
-      '-f',
-      join(import.meta.dirname, '..', '..', '..', 'crds'),
-    ]);
-    expect(applied.code, applied.stderr).toBe(0);
     for (const identity of ['replica-a', 'replica-b']) {
       const c = new Controller({
         kubeconfig: KUBECONFIG!,
@@ -91,7 +78,6 @@ describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
 
   afterAll(async () => {
     for (const c of controllers) await c.stop();
-    await client?.request('DELETE', `/api/v1/namespaces/${namespace}`);
     await client?.close();
   });
 

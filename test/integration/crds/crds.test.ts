@@ -9,12 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../../cluster/kube-client.ts';
 import { kubectl } from '../../cluster/kubectl.ts';
-import {
-  createTestNamespace,
-  type TestNamespace,
-  testClient,
-  testKubeconfig,
-} from '../../cluster/namespace.ts';
+import { createTestNamespace, testClient, testKubeconfig, useNamespace } from '../../cluster/namespace.ts';
 import { REPO_ROOT } from '../../cluster/paths.ts';
 
 const CRDS_DIR = join(REPO_ROOT, 'crds');
@@ -32,7 +27,8 @@ type Json = Record<string, unknown>;
 
 let kubeconfig: string;
 let client: KubeClient;
-let ns: TestNamespace;
+// Applying the CRDs is this file's subject, so its beforeAll applies them itself (not useNamespace's crds).
+const ns = useNamespace('crds');
 
 /** The guide's manifest text with its namespace (e-commerce) replaced by the test namespace, nothing else. */
 async function guideManifest(file: string): Promise<string> {
@@ -124,11 +120,9 @@ beforeAll(async () => {
     { timeoutMs: 70_000 },
   );
   expect(established.code, established.stderr).toBe(0);
-  ns = await createTestNamespace(client, 'crds');
 });
 
 afterAll(async () => {
-  await ns?.delete();
   await client?.close();
 });
 

@@ -2,12 +2,12 @@
 // Needs SLUICE_TEST_KUBECONFIG (the cluster's vitest global setup sets it; or `npm run cluster:up` and
 // export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig); skipped with that message otherwise.
 
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { StoreError, type WatchEventType } from '../../../src/store/object-store.ts';
+import { useNamespace } from '../../cluster/namespace.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -46,33 +46,16 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
   let client: KubeClient;
   let other: KubeClient;
   let store: KubeStore;
-  const namespace = `kube-store-${Date.now().toString(36)}`;
+  // The CRDs are for the Rollout status-subresource test.
+  const ns = useNamespace('kube-store', { crds: true });
+  let namespace: string;
 
   beforeAll(async () => {
+    namespace = ns.name;
     const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
     if (!loaded.ok) throw new Error(loaded.error);
     client = await KubeClient.create(loaded.config);
     other = await KubeClient.create(loaded.config);
-    const ns = await client.request('POST', '/api/v1/namespaces', {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
-      },
-    });
-    expect(ns.status).toBe(201);
-    // The CRDs (for the Rollout status-subresource test); apply is idempotent.
-    const { kubectl } = await import('../../cluster/kubectl.ts');
-    const applied = await kubectl(KUBECONFIG!, [
-      'apply',
-      '-f',
-      join(import.meta.dirname, '..', '..', '..', 'crds'),
-    ]);
-    expect(applied.code, applied.stderr).toBe(0);
-    await waitFor('rollouts CRD established', async () => {
-      const res = await client.request('GET', `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/rollouts`);
-      return res.status === 200 || undefined;
-    });
     // A Service that exists before the informers start must be in the first list.
     const pre = await other.request('POST', `/api/v1/namespaces/${namespace}/services`, {
       body: service('before', namespace),
@@ -84,7 +67,6 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
 
   afterAll(async () => {
     await store?.stop();
-    await client?.request('DELETE', `/api/v1/namespaces/${namespace}`);
     await client?.close();
     await other?.close();
   });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { LeaderElector, type Lease } from '../../../src/kube/leader-election.ts';
+import { useNamespace } from '../../cluster/namespace.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -21,25 +22,18 @@ async function waitFor(what: string, fn: () => boolean, timeoutMs = 15_000): Pro
 describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
   let client: KubeClient;
   let store: KubeStore;
-  const namespace = `leader-${Date.now().toString(36)}`;
+  const ns = useNamespace('leader');
+  let namespace: string;
 
   beforeAll(async () => {
+    namespace = ns.name;
     const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
     if (!loaded.ok) throw new Error(loaded.error);
     client = await KubeClient.create(loaded.config);
-    const res = await client.request('POST', '/api/v1/namespaces', {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name: namespace, labels: { 'sluice.test/namespace': 'true' } },
-      },
-    });
-    expect(res.status).toBe(201);
     store = new KubeStore(client, { kinds: [] });
   });
 
   afterAll(async () => {
-    await client?.request('DELETE', `/api/v1/namespaces/${namespace}`);
     await client?.close();
   });
 
