@@ -2,17 +2,10 @@
 // controller sends traffic back to stable and scales the canary down; spec.template stays the new
 // version, so `retry` resumes it and `undo` reverts it.
 
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, KUBE_FLAGS_USAGE } from './command.ts';
 import { ABORT_PATCH } from './patches.ts';
 import { patchRolloutStatus } from './status-patch.ts';
+import { changeEach, parseVerb } from './verb.ts';
 
 export const ABORT_USAGE = `Abort a rollout: stop progressing the current rollout and revert all steps. The
 previous ReplicaSet will be active. spec.template still holds the new version: 'retry' resumes it, and
@@ -23,14 +16,9 @@ Usage:
 ${KUBE_FLAGS_USAGE}`;
 
 export async function runAbort(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, {}, ABORT_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length === 0) return usageError(io, 'abort needs a ROLLOUT_NAME', ABORT_USAGE);
-  return withApi(io, args.kube, async (api) => {
-    for (const name of args.positionals) {
-      const ro = await patchRolloutStatus(api, name, ABORT_PATCH);
-      io.out(`rollout '${ro.metadata.name}' aborted\n`);
-    }
-    return EXIT_OK;
-  });
+  const args = parseVerb(argv, io, ABORT_USAGE, 'abort', { names: 'some' });
+  if (typeof args === 'number') return args;
+  return changeEach(io, args.kube, args.positionals, 'rollout', 'aborted', (api, name) =>
+    patchRolloutStatus(api, name, ABORT_PATCH),
+  );
 }

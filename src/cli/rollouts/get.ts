@@ -8,18 +8,11 @@ import type { Rollout } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import type { CliApi } from '../kube.ts';
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { type AnalysisRunObject, buildRolloutInfo } from './info.ts';
 import { ListWatch, sleep } from './list-watch.ts';
 import { CLEAR_SCREEN, renderRollout } from './tree.ts';
+import { parseVerb, ROLLOUT_ALIASES, resourceTypeError } from './verb.ts';
 
 export const GET_USAGE = `Get details about and a visual representation of a rollout.
 
@@ -38,7 +31,6 @@ const FLAGS = {
   'timeout-seconds': { type: 'string' },
 } as const;
 
-const ROLLOUT_ALIASES = new Set(['rollout', 'rollouts', 'ro']);
 export const REDRAW_MIN_INTERVAL_MS = 200;
 export const TICK_MS = 1_000;
 
@@ -56,18 +48,11 @@ async function snapshot(
 }
 
 export async function runGet(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, FLAGS, GET_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
+  const args = parseVerb(argv, io, GET_USAGE, 'get', { flags: FLAGS });
+  if (typeof args === 'number') return args;
   const [what, name, ...extra] = args.positionals;
-  if (what === undefined || !ROLLOUT_ALIASES.has(what)) {
-    return usageError(
-      io,
-      what === undefined
-        ? 'get needs a resource type: rollout'
-        : `get: unsupported resource type "${what}" (supported: rollout)`,
-      GET_USAGE,
-    );
-  }
+  if (what === undefined || !ROLLOUT_ALIASES.has(what))
+    return resourceTypeError(io, 'get', what, ['rollout'], GET_USAGE);
   if (name === undefined || extra.length > 0)
     return usageError(io, 'get rollout needs exactly one ROLLOUT_NAME', GET_USAGE);
   const timeoutFlag = stringFlag(args.values, 'timeout-seconds') ?? '0';

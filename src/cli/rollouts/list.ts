@@ -5,17 +5,10 @@
 import { canarySteps, currentSetWeight, type Rollout } from '../../api/rollout.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { ListWatch } from './list-watch.ts';
 import { tabulate } from './tree.ts';
+import { parseVerb, ROLLOUT_ALIASES, resourceTypeError } from './verb.ts';
 
 export const LIST_USAGE = `List rollouts in a namespace (the current one unless -n or -A).
 
@@ -35,8 +28,6 @@ const FLAGS = {
   watch: { type: 'boolean', short: 'w' },
   timestamps: { type: 'boolean' },
 } as const;
-
-const ROLLOUT_ALIASES = new Set(['rollouts', 'rollout', 'ro']);
 
 export interface RolloutRow {
   namespace: string;
@@ -110,17 +101,11 @@ function timestamp(nowMs: number): string {
 }
 
 export async function runList(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, FLAGS, LIST_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
+  const args = parseVerb(argv, io, LIST_USAGE, 'list', { flags: FLAGS });
+  if (typeof args === 'number') return args;
   const [what, ...extra] = args.positionals;
   if (what === undefined || !ROLLOUT_ALIASES.has(what)) {
-    return usageError(
-      io,
-      what === undefined
-        ? 'list needs a resource type: rollouts'
-        : `list: unsupported resource type "${what}" (supported: rollouts)`,
-      LIST_USAGE,
-    );
+    return resourceTypeError(io, 'list', what, ['rollouts'], LIST_USAGE);
   }
   if (extra.length > 0)
     return usageError(io, `list rollouts takes no arguments, got "${extra.join(' ')}"`, LIST_USAGE);

@@ -1,16 +1,9 @@
 // `sluice pause NAME...`: Argo's pause, a merge patch `{"spec":{"paused":true}}` on the Rollout.
 
 import type { Rollout } from '../../api/rollout.ts';
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, KUBE_FLAGS_USAGE } from './command.ts';
 import { PAUSE_PATCH } from './patches.ts';
+import { changeEach, parseVerb } from './verb.ts';
 
 export const PAUSE_USAGE = `Pause a rollout: set the rollout paused state to 'true'.
 
@@ -19,14 +12,9 @@ Usage:
 ${KUBE_FLAGS_USAGE}`;
 
 export async function runPause(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, {}, PAUSE_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length === 0) return usageError(io, 'pause needs a ROLLOUT_NAME', PAUSE_USAGE);
-  return withApi(io, args.kube, async (api) => {
-    for (const name of args.positionals) {
-      const ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(PAUSE_PATCH), 'merge');
-      io.out(`rollout '${ro.metadata.name}' paused\n`);
-    }
-    return EXIT_OK;
-  });
+  const args = parseVerb(argv, io, PAUSE_USAGE, 'pause', { names: 'some' });
+  if (typeof args === 'number') return args;
+  return changeEach(io, args.kube, args.positionals, 'rollout', 'paused', (api, name) =>
+    api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(PAUSE_PATCH), 'merge'),
+  );
 }

@@ -6,17 +6,9 @@
 import type { Rollout } from '../../api/rollout.ts';
 import { boolFlag } from '../flags.ts';
 import { CliApiError } from '../kube.ts';
-import {
-  type CliIo,
-  EXIT_ERROR,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, withApi } from './command.ts';
 import { promotePatches } from './patches.ts';
+import { parseVerb } from './verb.ts';
 
 export const PROMOTE_USAGE = `Promote a rollout: resume a rollout paused at a canary step or a paused blue-green
 pre-promotion. To skip analysis, pauses and steps entirely, use '--full'.
@@ -37,10 +29,8 @@ const FLAGS = {
 } as const;
 
 export async function runPromote(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, FLAGS, PROMOTE_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length !== 1)
-    return usageError(io, 'promote needs exactly one ROLLOUT_NAME', PROMOTE_USAGE);
+  const args = parseVerb(argv, io, PROMOTE_USAGE, 'promote', { flags: FLAGS, names: 'one' });
+  if (typeof args === 'number') return args;
   const name = args.positionals[0]!;
   const full = boolFlag(args.values, 'full');
   const options = {

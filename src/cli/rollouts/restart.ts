@@ -4,16 +4,9 @@
 import type { Rollout } from '../../api/rollout.ts';
 import { parsePauseDuration } from '../../api/rollout-validation.ts';
 import { stringFlag } from '../flags.ts';
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { restartPatch } from './patches.ts';
+import { parseVerb } from './verb.ts';
 
 export const RESTART_USAGE = `Restart the pods of a rollout.
 
@@ -27,10 +20,8 @@ ${KUBE_FLAGS_USAGE}`;
 const FLAGS = { in: { type: 'string', short: 'i' } } as const;
 
 export async function runRestart(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, FLAGS, RESTART_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length !== 1)
-    return usageError(io, 'restart needs exactly one ROLLOUT_NAME', RESTART_USAGE);
+  const args = parseVerb(argv, io, RESTART_USAGE, 'restart', { flags: FLAGS, names: 'one' });
+  if (typeof args === 'number') return args;
   const name = args.positionals[0]!;
   const inFlag = stringFlag(args.values, 'in');
   let delayMs = 0;

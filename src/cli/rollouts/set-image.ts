@@ -6,17 +6,9 @@
 import type { Rollout } from '../../api/rollout.ts';
 import type { Deployment } from '../../api/workloads.ts';
 import { type CliApi, CliApiError } from '../kube.ts';
-import {
-  type CliIo,
-  EXIT_ERROR,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { parseContainerImage, setTemplateImage } from './patches.ts';
+import { parseVerb } from './verb.ts';
 
 export const SET_IMAGE_USAGE = `Update the image of a rollout.
 
@@ -59,8 +51,8 @@ async function setImageOnce(api: CliApi, name: string, container: string, image:
 }
 
 export async function runSet(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, {}, SET_IMAGE_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
+  const args = parseVerb(argv, io, SET_IMAGE_USAGE, 'set');
+  if (typeof args === 'number') return args;
   const [what, ...rest] = args.positionals;
   if (what !== 'image') {
     return usageError(

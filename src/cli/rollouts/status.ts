@@ -7,17 +7,9 @@ import { parseDuration } from '../../api/duration.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
-import {
-  type CliIo,
-  EXIT_ERROR,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { ListWatch } from './list-watch.ts';
+import { parseVerb } from './verb.ts';
 
 export const STATUS_USAGE = `Show the status of a rollout. Watches the rollout until it is Healthy or Degraded or the
 timeout passes: exits 0 when Healthy, 1 when Degraded or on timeout.
@@ -40,10 +32,8 @@ function line(status: { phase: string; message: string }): string {
 }
 
 export async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, FLAGS, STATUS_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
-  if (args.positionals.length !== 1)
-    return usageError(io, 'status needs exactly one ROLLOUT_NAME', STATUS_USAGE);
+  const args = parseVerb(argv, io, STATUS_USAGE, 'status', { flags: FLAGS, names: 'one' });
+  if (typeof args === 'number') return args;
   const name = args.positionals[0]!;
   const watch = boolFlag(args.values, 'watch', true);
   const timeoutFlag = stringFlag(args.values, 'timeout') ?? '0';

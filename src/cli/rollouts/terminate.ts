@@ -3,16 +3,9 @@
 // unless something already failed).
 
 import type { Kind, KubeObject } from '../../api/meta.ts';
-import {
-  type CliIo,
-  EXIT_OK,
-  helpOrUsageExit,
-  KUBE_FLAGS_USAGE,
-  parseOrUsage,
-  usageError,
-  withApi,
-} from './command.ts';
+import { type CliIo, KUBE_FLAGS_USAGE, usageError } from './command.ts';
 import { TERMINATE_PATCH } from './patches.ts';
+import { changeEach, parseVerb, resourceTypeError } from './verb.ts';
 
 export const TERMINATE_USAGE = `Terminate an AnalysisRun or an Experiment.
 
@@ -31,32 +24,15 @@ const TYPES: Readonly<Record<string, { kind: Kind; noun: string }>> = {
 };
 
 export async function runTerminate(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseOrUsage(argv, {}, TERMINATE_USAGE, io);
-  if (args === undefined) return helpOrUsageExit(argv);
+  const args = parseVerb(argv, io, TERMINATE_USAGE, 'terminate');
+  if (typeof args === 'number') return args;
   const [what, ...names] = args.positionals;
-  if (what === undefined) {
-    return usageError(io, 'terminate needs a resource type: analysisrun or experiment', TERMINATE_USAGE);
-  }
-  const type = Object.hasOwn(TYPES, what) ? TYPES[what] : undefined;
+  const type = what !== undefined && Object.hasOwn(TYPES, what) ? TYPES[what] : undefined;
   if (type === undefined) {
-    return usageError(
-      io,
-      `terminate: unsupported resource type "${what}" (supported: analysisrun, experiment)`,
-      TERMINATE_USAGE,
-    );
+    return resourceTypeError(io, 'terminate', what, ['analysisrun', 'experiment'], TERMINATE_USAGE);
   }
   if (names.length === 0) return usageError(io, `terminate ${type.noun} needs a NAME`, TERMINATE_USAGE);
-  return withApi(io, args.kube, async (api) => {
-    for (const name of names) {
-      const obj = await api.patch<KubeObject>(
-        type.kind,
-        api.namespace,
-        name,
-        JSON.parse(TERMINATE_PATCH),
-        'merge',
-      );
-      io.out(`${type.noun} '${obj.metadata.name}' terminated\n`);
-    }
-    return EXIT_OK;
-  });
+  return changeEach(io, args.kube, names, type.noun, 'terminated', (api, name) =>
+    api.patch<KubeObject>(type.kind, api.namespace, name, JSON.parse(TERMINATE_PATCH), 'merge'),
+  );
 }
