@@ -9,6 +9,7 @@ const CLUSTER_TESTS = [
   'test/integration/controller/**/*.test.ts',
   'test/integration/cli/**/*.test.ts',
   'test/e2e/**/*.test.ts',
+  'test/contract/kube-store.test.ts',
 ];
 
 export default defineConfig({

@@ -6,6 +6,7 @@
 
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { DEFAULT_EVENT_COMPONENT } from '../store/events.ts';
+import { deepFreeze } from '../store/freeze.ts';
 import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from '../store/object-store.ts';
 import { omitEmptyStrings } from '../store/patch.ts';
 import { collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
@@ -126,7 +127,7 @@ export class KubeStore implements ObjectStore {
     });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw toStoreError(res.status, res.body, `get ${RESOURCES[kind].plural} ${name}`);
-    return this.#withKind(kind, res.body as T);
+    return deepFreeze(this.#withKind(kind, res.body as T));
   }
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
@@ -271,7 +272,8 @@ export class KubeStore implements ObjectStore {
 
   #written<T extends KubeObject>(kind: Kind, res: KubeResponse, what: string): T {
     if (res.status !== 200 && res.status !== 201) throw toStoreError(res.status, res.body, what);
-    const obj = this.#withKind(kind, res.body as T);
+    // Frozen like everything a store returns (the cache shares its parts with it anyway).
+    const obj = deepFreeze(this.#withKind(kind, res.body as T));
     this.#informers.get(kind)?.observe(obj);
     return obj;
   }

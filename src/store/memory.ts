@@ -1,10 +1,14 @@
 // An in-memory ObjectStore with the API server's write semantics, for fast unit tests of reconcilers
 // (never used against the cluster): a global resourceVersion counter; generation = 1 on create and bumped
-// only by changes outside metadata and status; Conflict on a stale resourceVersion (update, or a patch
-// carrying metadata.resourceVersion); status ignored by create/update/patch of kinds with a status
-// subresource and written only by patchStatus; no-op writes keep the resourceVersion and emit nothing;
-// deletes cascade through ownerReferences as the garbage collector would (synchronously), or orphan.
-// Reads return deeply frozen copies, as the cluster store's cache does: mutating what was read throws.
+// only by changes outside metadata and status (kinds the API server keeps no generation for have none);
+// Conflict on a stale resourceVersion (update, or a patch carrying metadata.resourceVersion), and an update
+// without one refused for the kinds whose API server strategy requires it; status ignored by
+// create/update/patch of kinds with a status subresource and written only by patchStatus; no-op writes keep
+// the resourceVersion and emit nothing; deletes cascade through ownerReferences as the garbage collector
+// would (synchronously: a dependent goes once none of its owners remain, and loses the references to
+// deleted owners while another lives), or orphan. Everything returned (reads, watch events, written
+// objects) is a deeply frozen copy, as the cluster store's are: mutating it throws.
+// test/contract/ runs the same ObjectStore contract against this store and the cluster's.
 
 import { randomUUID } from 'node:crypto';
 import type { Kind, KubeObject } from '../api/meta.ts';
@@ -72,6 +76,17 @@ export function findNull(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
+/** Kinds the API server keeps no metadata.generation for (their strategies never set it). */
+const WITHOUT_GENERATION: ReadonlySet<Kind> = new Set(['Service', 'Secret', 'Event', 'Lease']);
+
+/**
+ * Kinds whose strategy refuses an update without metadata.resourceVersion (AllowUnconditionalUpdate is
+ * false): Services, Leases and every custom resource; the other built-in kinds take it as "overwrite".
+ */
+function requiresResourceVersion(kind: Kind): boolean {
+  return kind === 'Service' || kind === 'Lease' || RESOURCES[kind].apiVersion.startsWith('argoproj.io/');
+}
+
 function checkNoNull(kind: Kind, obj: KubeObject): void {
   if (!RESOURCES[kind].apiVersion.startsWith('argoproj.io/')) return;
   const path = findNull(obj);
@@ -116,7 +131,7 @@ export class MemoryStore implements ObjectStore {
     stored.metadata.namespace = RESOURCES[kind].namespaced ? namespace : undefined;
     if (!RESOURCES[kind].namespaced) delete stored.metadata.namespace;
     stored.metadata.uid ??= randomUUID();
-    stored.metadata.generation ??= 1;
+    if (!WITHOUT_GENERATION.has(kind)) stored.metadata.generation ??= 1;
     stored.metadata.creationTimestamp ??= toMetaTime(this.#now());
     stored.metadata.resourceVersion = this.#nextVersion();
     const existed = this.#bucket(kind).has(key(namespace, obj.metadata.name));
@@ -184,6 +199,7 @@ export class MemoryStore implements ObjectStore {
       creationTimestamp: toMetaTime(this.#now()),
       resourceVersion: this.#nextVersion(),
     };
+    if (WITHOUT_GENERATION.has(kind)) delete stored.metadata.generation;
     if (RESOURCES[kind].namespaced) stored.metadata.namespace = namespace;
     else delete stored.metadata.namespace;
     delete stored.metadata.deletionTimestamp;
@@ -191,7 +207,7 @@ export class MemoryStore implements ObjectStore {
     this.#bucket(kind).set(key(namespace, name), stored);
     this.#count('create', kind);
     this.#emit(kind, 'ADDED', stored);
-    return structuredClone(stored);
+    return deepFreeze(structuredClone(stored));
   }
 
   async update<T extends KubeObject>(obj: T): Promise<T> {
@@ -199,6 +215,13 @@ export class MemoryStore implements ObjectStore {
     const namespace = this.#namespaceOf(kind, obj);
     this.#checkFault('update', kind, namespace, obj.metadata.name);
     const current = this.#mustGet(kind, namespace, obj.metadata.name);
+    if (!obj.metadata.resourceVersion && requiresResourceVersion(kind)) {
+      throw new StoreError(
+        'Invalid',
+        422,
+        `${RESOURCES[kind].plural} "${obj.metadata.name}" is invalid: metadata.resourceVersion: Invalid value: "": must be specified for an update`,
+      );
+    }
     this.#checkVersion(kind, current, obj.metadata.resourceVersion);
     return this.#commit(kind, namespace, current, structuredClone(obj), 'update') as Promise<T>;
   }
@@ -280,6 +303,13 @@ export class MemoryStore implements ObjectStore {
         } else if (refs.every((r) => r.uid === uid || !this.#uidExists(r.uid))) {
           // The garbage collector deletes a dependent once none of its owners remain.
           await this.delete(depKind, depNs, dep.metadata.name, options);
+        } else {
+          // Another owner lives: the garbage collector only drops the references to owners that are gone.
+          const next = structuredClone(dep);
+          next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid && this.#uidExists(r.uid));
+          next.metadata.resourceVersion = this.#nextVersion();
+          bucket.set(key(depNs, dep.metadata.name), next);
+          this.#emit(depKind, 'MODIFIED', next);
         }
       }
     }
@@ -445,14 +475,14 @@ export class MemoryStore implements ObjectStore {
       if (next.metadata[field] === undefined) delete next.metadata[field];
     }
     checkNoNull(kind, next);
-    if (JSON.stringify(next) === JSON.stringify(current)) return structuredClone(current);
-    if (specPart(next) !== specPart(current))
+    if (JSON.stringify(next) === JSON.stringify(current)) return deepFreeze(structuredClone(current));
+    if (specPart(next) !== specPart(current) && !WITHOUT_GENERATION.has(kind))
       next.metadata.generation = (current.metadata.generation ?? 0) + 1;
     next.metadata.resourceVersion = this.#nextVersion();
     this.#bucket(kind).set(key(namespace, current.metadata.name), next);
     this.#count(verb, kind);
     this.#emit(kind, 'MODIFIED', next);
-    return structuredClone(next);
+    return deepFreeze(structuredClone(next));
   }
 
   #count(verb: WriteVerb, kind: Kind): void {

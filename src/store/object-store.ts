@@ -48,8 +48,9 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface ObjectStore {
   /**
-   * From the cache; undefined when absent. Cluster-scoped kinds use namespace "". Objects returned by get,
-   * list and watch are deeply frozen: copy (structuredClone) before changing anything.
+   * From the cache; undefined when absent. Cluster-scoped kinds use namespace "". Every object a store
+   * returns (get, read, list, watch, and the result of a write) is deeply frozen: copy (structuredClone)
+   * before changing anything.
    */
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined;
   /**
