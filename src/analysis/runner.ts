@@ -9,7 +9,7 @@ import {
   type Measurement,
   type MetricResult,
 } from '../api/analysis-run.ts';
-import { errorText } from '../api/errors.ts';
+import { errorText, SluiceError } from '../api/errors.ts';
 import { resolveRunArgs, type SecretResolver } from './args.ts';
 import type { MetricTransition } from './assess.ts';
 import {
@@ -112,7 +112,14 @@ async function callProvider(
     return { phase: 'Successful', message: 'Metric Terminated' };
   } catch (error) {
     // Providers must not throw; if one does, the engine still gets a measurement.
-    return errorResult(`provider ${provider.type} failed: ${errorText(error)}`);
+    const failure = new SluiceError(
+      'SLUICE_PROVIDER_FAILED',
+      `provider ${provider.type} failed: ${errorText(error)}`,
+      {
+        cause: error,
+      },
+    );
+    return errorResult(failure.message);
   }
 }
 

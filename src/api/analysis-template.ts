@@ -3,6 +3,7 @@
 // live in analysis-run.ts (validateMetrics), because Argo runs them on the run, after substitution.
 // Shapes follow Argo's analysis_types.go; int-or-string fields stay `number | string` until resolved.
 
+import { SluiceError } from './errors.ts';
 import type { IntOrString, ManifestMeta } from './meta.ts';
 
 export const ANALYSIS_API_VERSION = 'argoproj.io/v1alpha1';
@@ -89,9 +90,12 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export class ParseFailure {
+/** A manifest field that fails to parse; parseWith turns it into a Parsed union naming the field. */
+export class ParseFailure extends SluiceError {
   readonly error: FieldError;
   constructor(field: string, message: string) {
+    super('SLUICE_INVALID_SPEC', field === '' ? message : `${field}: ${message}`);
+    this.name = 'ParseFailure';
     this.error = { field, message };
   }
 }

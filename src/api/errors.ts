@@ -8,10 +8,11 @@
 /**
  * What the controller's work queue does with a reconcile that failed with the code:
  * - `immediate`: retry at once (the cache was stale; the next read sees the new resourceVersion);
- * - `backoff`: retry with the queue's per-key exponential back-off (transient, or worth re-checking);
- * - `none`: no retry beyond the periodic resync (the input must change first).
+ * - `backoff`: retry with the queue's per-key exponential back-off (transient, or worth re-checking).
+ * Codes that only the CLI meets (usage, kubeconfig, a refused CLI request) say `backoff` too: that is what
+ * the queue would do, though none of them reaches it.
  */
-export type RetryPolicy = 'immediate' | 'backoff' | 'none';
+export type RetryPolicy = 'immediate' | 'backoff';
 
 export const CONTROLLER_ERRORS = {
   SLUICE_STORE_NOT_FOUND: { retry: 'backoff', message: 'the object does not exist (404 NotFound)' },
@@ -37,15 +38,21 @@ export const CONTROLLER_ERRORS = {
     message: 'the API server did not answer or failed (5xx, network)',
   },
   SLUICE_API_REFUSED: {
-    retry: 'none',
-    message: 'the API server refused a CLI request (the reason names why)',
+    retry: 'backoff',
+    message: 'the API server refused a CLI request (CLI; the reason names why)',
   },
   SLUICE_INVALID_SPEC: {
-    retry: 'none',
-    message: 'a spec fails validation; the field path is in the message',
+    retry: 'backoff',
+    message: 'a manifest fails to parse or validate; the field path is in the message',
   },
-  SLUICE_KUBECONFIG: { retry: 'none', message: 'no usable kubeconfig, context, cluster or credentials' },
-  SLUICE_USAGE: { retry: 'none', message: 'a command line that cannot be run: unknown flag, missing value' },
+  SLUICE_KUBECONFIG: {
+    retry: 'backoff',
+    message: 'no usable kubeconfig, context, cluster or credentials (controller start, CLI)',
+  },
+  SLUICE_USAGE: {
+    retry: 'backoff',
+    message: 'a command line that cannot be run: unknown flag, missing value (CLI, exit code 2)',
+  },
   SLUICE_TRAFFIC_ROUTER: {
     retry: 'backoff',
     message: 'a traffic router could not apply a weight, route or hash (the router and verb are named)',
@@ -54,7 +61,10 @@ export const CONTROLLER_ERRORS = {
     retry: 'backoff',
     message: 'a metric provider could not take a measurement (recorded as an Error measurement)',
   },
-  SLUICE_EXPRESSION: { retry: 'none', message: 'a success/failure condition failed to evaluate' },
+  SLUICE_EXPRESSION: {
+    retry: 'backoff',
+    message: 'a success/failure condition failed to evaluate (the measurement is an Error)',
+  },
   SLUICE_PLAN_FAILED: {
     retry: 'backoff',
     message: 'a reconciler planner threw (a bug): reported and retried',
