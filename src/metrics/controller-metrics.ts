@@ -6,7 +6,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ObjectStore } from '../store/object-store.ts';
-import { Collector, Counter, Histogram, Registry, type Sample } from './registry.ts';
+import { Collector, Counter, Histogram, type Labels, Registry, type Sample } from './registry.ts';
 
 export const RECONCILE_BUCKETS_S = [0.01, 0.15, 0.25, 0.5, 1];
 /**
@@ -52,6 +52,11 @@ interface AnalysisRunLike {
 interface TemplateLike {
   metadata: { name: string; namespace?: string };
   spec?: { metrics?: MetricLike[] };
+}
+
+/** namespace and name: the first labels of every per-object series, as in Argo's collectors. */
+function objectLabels(obj: { metadata: { name: string; namespace?: string } }): Labels {
+  return { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
 }
 
 export function rolloutStrategy(ro: RolloutLike): 'canary' | 'blueGreen' | 'none' {
@@ -188,28 +193,30 @@ export function createControllerMetrics(
   const rollouts = () => store.list<RolloutLike & { apiVersion: string; kind: string }>('Rollout');
   const runs = () => store.list<AnalysisRunLike & { apiVersion: string; kind: string }>('AnalysisRun');
 
-  registry.register(
-    new Collector('rollout_info', 'Information about rollout.', function* () {
-      for (const ro of rollouts()) {
-        yield {
-          labels: {
-            namespace: ro.metadata.namespace ?? '',
-            name: ro.metadata.name,
-            strategy: rolloutStrategy(ro),
-            traffic_router: rolloutTrafficRouter(ro),
-            phase: rolloutInfoPhase(ro),
-          },
-          value: 1,
-        };
-      }
-    }),
-  );
+  /** Argo's `*_info` series: 1 per object, labelled namespace, name and `labels(obj)`. */
+  const infoSeries = <T extends { metadata: { name: string; namespace?: string } }>(
+    name: string,
+    help: string,
+    objects: () => Iterable<T>,
+    labels: (obj: T) => Labels = () => ({}),
+  ) =>
+    registry.register(
+      new Collector(name, help, function* () {
+        for (const obj of objects()) yield { labels: { ...objectLabels(obj), ...labels(obj) }, value: 1 };
+      }),
+    );
+
+  infoSeries('rollout_info', 'Information about rollout.', rollouts, (ro) => ({
+    strategy: rolloutStrategy(ro),
+    traffic_router: rolloutTrafficRouter(ro),
+    phase: rolloutInfoPhase(ro),
+  }));
   const replicaGauge = (suffix: string, help: string, value: (ro: RolloutLike) => number) =>
     registry.register(
       new Collector(`rollout_info_replicas_${suffix}`, help, function* () {
         for (const ro of rollouts()) {
           yield {
-            labels: { namespace: ro.metadata.namespace ?? '', name: ro.metadata.name },
+            labels: objectLabels(ro),
             value: value(ro),
           };
         }
@@ -241,8 +248,7 @@ export function createControllerMetrics(
           for (const p of LEGACY_ROLLOUT_PHASES) {
             yield {
               labels: {
-                namespace: ro.metadata.namespace ?? '',
-                name: ro.metadata.name,
+                ...objectLabels(ro),
                 strategy: rolloutStrategy(ro),
                 phase: p,
               },
@@ -276,20 +282,9 @@ export function createControllerMetrics(
     new Counter('rollout_events_total', 'Count of rollout events', ['namespace', 'name', 'type', 'reason']),
   );
 
-  registry.register(
-    new Collector('analysis_run_info', 'Information about analysis run.', function* () {
-      for (const run of runs()) {
-        yield {
-          labels: {
-            namespace: run.metadata.namespace ?? '',
-            name: run.metadata.name,
-            phase: run.status?.phase ?? '',
-          },
-          value: 1,
-        };
-      }
-    }),
-  );
+  infoSeries('analysis_run_info', 'Information about analysis run.', runs, (run) => ({
+    phase: run.status?.phase ?? '',
+  }));
   registry.register(
     new Collector(
       'analysis_run_phase',
@@ -299,7 +294,7 @@ export function createControllerMetrics(
           const phase = run.status?.phase ?? '';
           for (const p of ANALYSIS_PHASES) {
             yield {
-              labels: { namespace: run.metadata.namespace ?? '', name: run.metadata.name, phase: p },
+              labels: { ...objectLabels(run), phase: p },
               value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
             };
           }
@@ -307,26 +302,28 @@ export function createControllerMetrics(
       },
     ),
   );
-  registry.register(
-    new Collector(
-      'analysis_run_metric_type',
-      'Information on the type of a specific metric in the Analysis Runs.',
-      function* () {
-        for (const run of runs()) {
-          for (const m of run.spec?.metrics ?? []) {
-            yield {
-              labels: {
-                namespace: run.metadata.namespace ?? '',
-                name: run.metadata.name,
-                metric: m.name,
-                type: metricType(m),
-              },
-              value: 1,
-            };
-          }
+  /** Argo's per-metric info series: 1 per metric of each run or template, labelled namespace, name, `labels(m)`. */
+  const metricInfoSeries = <
+    T extends { metadata: { name: string; namespace?: string }; spec?: { metrics?: MetricLike[] } },
+  >(
+    name: string,
+    help: string,
+    objects: () => Iterable<T>,
+    labels: (metric: MetricLike) => Labels,
+  ) =>
+    registry.register(
+      new Collector(name, help, function* () {
+        for (const obj of objects()) {
+          for (const m of obj.spec?.metrics ?? [])
+            yield { labels: { ...objectLabels(obj), ...labels(m) }, value: 1 };
         }
-      },
-    ),
+      }),
+    );
+  metricInfoSeries(
+    'analysis_run_metric_type',
+    'Information on the type of a specific metric in the Analysis Runs.',
+    runs,
+    (m) => ({ metric: m.name, type: metricType(m) }),
   );
   registry.register(
     new Collector(
@@ -341,8 +338,7 @@ export function createControllerMetrics(
             for (const p of ANALYSIS_PHASES) {
               yield {
                 labels: {
-                  namespace: run.metadata.namespace ?? '',
-                  name: run.metadata.name,
+                  ...objectLabels(run),
                   metric: m.name,
                   type: metricType(m),
                   dry_run: dryRun,
@@ -374,51 +370,28 @@ export function createControllerMetrics(
     yield* store.list<TemplateLike & { apiVersion: string; kind: string }>('AnalysisTemplate');
     yield* store.list<TemplateLike & { apiVersion: string; kind: string }>('ClusterAnalysisTemplate');
   };
-  registry.register(
-    new Collector('analysis_template_info', 'Information about analysis templates.', function* () {
-      for (const t of templates())
-        yield { labels: { namespace: t.metadata.namespace ?? '', name: t.metadata.name }, value: 1 };
+  infoSeries('analysis_template_info', 'Information about analysis templates.', templates);
+  // Argo's label order differs from analysis_run_metric_type's: type before metric.
+  metricInfoSeries(
+    'analysis_template_metric_info',
+    'Information on metrics in analysis templates.',
+    templates,
+    (m) => ({
+      type: metricType(m),
+      metric: m.name,
     }),
   );
-  registry.register(
-    new Collector(
-      'analysis_template_metric_info',
-      'Information on metrics in analysis templates.',
-      function* () {
-        for (const t of templates()) {
-          for (const m of t.spec?.metrics ?? []) {
-            yield {
-              labels: {
-                namespace: t.metadata.namespace ?? '',
-                name: t.metadata.name,
-                type: metricType(m),
-                metric: m.name,
-              },
-              value: 1,
-            };
-          }
-        }
-      },
-    ),
-  );
-  registry.register(
-    new Collector('experiment_info', 'Information about Experiment.', function* () {
-      for (const e of store.list<{
+  infoSeries(
+    'experiment_info',
+    'Information about Experiment.',
+    () =>
+      store.list<{
         apiVersion: string;
         kind: string;
         metadata: { name: string; namespace?: string };
         status?: { phase?: string };
-      }>('Experiment')) {
-        yield {
-          labels: {
-            namespace: e.metadata.namespace ?? '',
-            name: e.metadata.name,
-            phase: e.status?.phase ?? '',
-          },
-          value: 1,
-        };
-      }
-    }),
+      }>('Experiment'),
+    (e) => ({ phase: e.status?.phase ?? '' }),
   );
   const experimentReconcile = registry.register(
     new Histogram(
