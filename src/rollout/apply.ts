@@ -2,26 +2,51 @@
 // AlreadyExists (the object is adopted on the next reconcile), deletes tolerate NotFound, every other
 // write is a merge patch of just the fields the plan decides. The first failure stops the sequence (a
 // later action may depend on an earlier one, e.g. traffic after the canary RS exists) and is returned,
-// never thrown. Traffic actions call every router in order: reset weight first if needed, managed
-// routes, updateHash, setWeight, then verifyWeight.
+// never thrown. Traffic actions call every router in Argo's fixed order (ROUTER_ORDER), each through:
+// reset weight first if needed, managed routes, header/mirror route, updateHash, setWeight, verifyWeight.
 
 import { SluiceError, withContext } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
 import { applyChildWrite, isChildWrite, tolerate } from '../reconcile/child-writes.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
-import type { TrafficRouter, Verification } from '../traffic/router.ts';
+import { ROUTER_ORDER, type TrafficRouter, type Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
 
 export type ApplyResult =
   | { ok: true; verified: Verification; applied: number; stopped: boolean }
   | { ok: false; error: SluiceError; applied: number };
 
+/** A router verb that answered { ok: false }: typed so the reconciler can record Argo's event for it. */
+export class TrafficRouterError extends SluiceError {
+  readonly router: string;
+  readonly verb: string;
+  constructor(router: string, verb: string, reason: string) {
+    super('SLUICE_TRAFFIC_ROUTER', `${router} router ${verb}: ${reason}`);
+    this.name = 'TrafficRouterError';
+    this.router = router;
+    this.verb = verb;
+  }
+}
+
+/**
+ * Argo's NewTrafficRoutingReconciler order, whatever order the routers come in: a type that is not one of
+ * Argo's routers (a plugin, Sluice's proxy) takes the plugins' place, keeping the order given.
+ */
+export function inRouterOrder(routers: readonly TrafficRouter[]): TrafficRouter[] {
+  const plugins = ROUTER_ORDER.indexOf('plugins');
+  const rank = (r: TrafficRouter) => {
+    const i = ROUTER_ORDER.findIndex((name) => name.toLowerCase() === r.type.toLowerCase());
+    return i === -1 ? plugins : i;
+  };
+  return [...routers].sort((a, b) => rank(a) - rank(b));
+}
+
 async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction): Promise<Verification> {
   let verified: Verification;
-  for (const r of routers) {
+  for (const r of inRouterOrder(routers)) {
     const check = (res: { ok: true } | { ok: false; error: string }, verb: string) => {
-      if (!res.ok) throw new SluiceError('SLUICE_TRAFFIC_ROUTER', `${r.type} router ${verb}: ${res.error}`);
+      if (!res.ok) throw new TrafficRouterError(r.type, verb, res.error);
     };
     if (a.resetWeightFirst) check(await r.setWeight(0, []), 'setWeight');
     if (a.removeManagedRoutes) check(await r.removeManagedRoutes(), 'removeManagedRoutes');

@@ -244,10 +244,19 @@ function progressSteps(ctx: Ctx): void {
   let completed = false;
 
   if (step.setWeight !== undefined || step.setCanaryScale !== undefined) {
-    const verified = st.canary?.weights?.verified;
+    const weights = st.canary?.weights;
+    // Argo completes a setWeight step only once the routers verified the weight they were given in that
+    // same reconcile. Ours are called after this plan: a step whose weight is not the one on record yet
+    // waits for the next reconcile's verdict (the new weights in the status bring it), when the routers
+    // verify at all (a verdict is on record).
+    const unverifiedChange =
+      step.setWeight !== undefined &&
+      weights?.verified !== undefined &&
+      (weights.canary.weight !== step.setWeight || weights.canary.podTemplateHash !== podHash);
     completed =
-      atDesiredReplicaCountsForCanary(ro, ctx.newRS, ctx.stableRS, others(ctx), st.canary?.weights) &&
-      verified !== false;
+      atDesiredReplicaCountsForCanary(ro, ctx.newRS, ctx.stableRS, others(ctx), weights) &&
+      !unverifiedChange &&
+      weights?.verified !== false;
   } else if (step.pause !== undefined) {
     const dur = step.pause.duration !== undefined ? parsePauseDuration(step.pause.duration) : undefined;
     const durMs = dur?.ok ? dur.ms : undefined;
@@ -354,9 +363,10 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
     weight = 0;
     removeManagedRoutes = true;
   } else if (st.promoteFull) weight = prevWeight;
-  else if (index >= steps.length) weight = 100;
   else {
-    const desired = currentSetWeight(ro);
+    // After the last step the weight is the maximum, but, as at every step, only once the canary has the
+    // replicas for it (Argo checks AtDesiredReplicaCountsForCanary first); until then the previous stays.
+    const desired = index >= steps.length ? 100 : currentSetWeight(ro);
     const [canaryCount] = trafficRoutedCanaryReplicaCounts(ro, prev);
     const ready = (ctx.newRS.spec.replicas ?? 1) === canaryCount && newAvailable >= canaryCount;
     weight = ready ? desired : Math.min(prevWeight, desired);

@@ -13,14 +13,17 @@ import { isControlledBy } from '../reconcile/owners.ts';
 import { APPLY_ERROR_REQUEUE_MS, type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
-import { applyActions } from './apply.ts';
+import { applyActions, TrafficRouterError } from './apply.ts';
 import type { Observed, Plan } from './context.ts';
 import { hasEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planRollout } from './plan.ts';
 import { RESTART_RECHECK_MS } from './restart.ts';
 
+/** Argo's ROLLOUT_VERIFY_RETRY_INTERVAL: how soon a weight the routers have not verified is checked again. */
+export const VERIFY_RETRY_MS = 10_000;
+
 export interface ReconcileDeps {
-  /** The traffic routers of a Rollout, in Argo's fixed order. Default: a ServiceRouter. */
+  /** The traffic routers of a Rollout (called in Argo's fixed order, ROUTER_ORDER). Default: a ServiceRouter. */
   readonly routers?: (ro: Rollout) => readonly TrafficRouter[];
   /** Structured log sink. */
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -110,6 +113,11 @@ export async function reconcileRollout(
       error: applied.error.message,
       code: applied.error.code,
     });
+    // Argo's reconcileTrafficRouting records a failed SetWeight as a Warning event (other router verbs
+    // only fail the reconcile); either way the status is not written, so the step does not advance.
+    const cause = applied.error.cause;
+    if (cause instanceof TrafficRouterError && cause.verb === 'setWeight')
+      store.recordEvent(ro, 'Warning', 'TrafficRoutingError', cause.message);
     return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
   }
   // Argo's canary returns right after restarting pods, without a status write: the counts the rest of
@@ -119,5 +127,10 @@ export async function reconcileRollout(
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;
   }
-  return writeStatusAndEvents(store, 'Rollout', ro, status, plan.events, plan.requeueAfterMs);
+  // A weight not verified yet holds its step; Argo checks it again after the verify retry interval.
+  const requeueAfterMs =
+    applied.verified === false
+      ? Math.min(plan.requeueAfterMs ?? VERIFY_RETRY_MS, VERIFY_RETRY_MS)
+      : plan.requeueAfterMs;
+  return writeStatusAndEvents(store, 'Rollout', ro, status, plan.events, requeueAfterMs);
 }
