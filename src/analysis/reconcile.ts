@@ -15,8 +15,8 @@ import {
 import { formatFieldError } from '../api/analysis-template.ts';
 import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
+import { type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { createStatusMergePatch } from '../store/patch.ts';
 import type { ArgsResult, SecretRef } from './args.ts';
 import { createJobProvider, garbageCollectJobs, JOB_PROVIDER_TYPE } from './providers/job.ts';
 import type { MetricProvider } from './providers/provider.ts';
@@ -29,11 +29,6 @@ export interface AnalysisControllerDeps {
   readonly providers: readonly MetricProvider[];
   readonly now?: () => number;
   readonly log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
-}
-
-export interface ReconcileResult {
-  /** Reconcile again after this long (the engine's next measurement time, or a TTL expiry). */
-  readonly requeueAfterMs?: number;
 }
 
 /** Reads one key of a Secret through an uncached read; values are base64 in `data` or plain in `stringData`. */
@@ -136,12 +131,21 @@ export async function reconcileAnalysisRun(
     resolveSecret: storeSecretResolver(store, namespace),
   });
 
-  const patch = createStatusMergePatch(run.status ?? {}, output.run.status ?? {});
-  if (patch !== undefined) {
-    await store.patchStatus('AnalysisRun', namespace, name, { status: patch });
-  }
-  for (const event of output.events)
-    store.recordEvent(raw, eventType(event.reason), event.reason, event.message);
+  const events = output.events.map((e) => ({
+    type: eventType(e.reason),
+    reason: e.reason,
+    message: e.message,
+  }));
+  const written = await writeStatusAndEvents(
+    store,
+    'AnalysisRun',
+    // The diff is against the status as parsed (what the engine saw); events name the object as stored.
+    { ...raw, status: run.status ?? {} },
+    output.run.status ?? {},
+    events,
+    undefined,
+  );
+  if (written.error !== undefined) return written;
 
   for (const metric of run.spec.metrics) {
     if (providerType(metric.provider) !== JOB_PROVIDER_TYPE) continue;
