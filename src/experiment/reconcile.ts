@@ -4,19 +4,24 @@
 
 import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
-import { withContext } from '../api/errors.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ReplicaSet, Service } from '../api/workloads.ts';
 import { isControlledBy } from '../reconcile/owners.ts';
-import { APPLY_ERROR_REQUEUE_MS, type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
+import {
+  applyFailed,
+  type ReconcileLog,
+  type ReconcileResult,
+  runPlanner,
+  writeStatusAndEvents,
+} from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { applyExperimentActions } from './apply.ts';
 import { type ExperimentObserved, type ExperimentPlan, experimentRsName, planExperiment } from './plan.ts';
 
 export interface ExperimentReconcileDeps {
   /** Structured log sink. */
-  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  readonly log?: ReconcileLog;
   /** Called with each plan before it is applied (tests, debugging). */
   readonly onPlan?: (plan: ExperimentPlan) => void;
 }
@@ -54,30 +59,12 @@ export async function reconcileExperiment(
 ): Promise<ReconcileResult> {
   const ex = store.get<Experiment>('Experiment', namespace, name);
   if (!ex || ex.metadata.deletionTimestamp) return {};
-  let plan: ExperimentPlan;
-  try {
-    plan = planExperiment(observeExperiment(store, ex, nowMs));
-  } catch (err) {
-    // A planner bug must not take the controller down: report and retry later.
-    const error = withContext('plan', err, 'SLUICE_PLAN_FAILED');
-    deps.log?.('error', 'experiment planning failed', {
-      namespace,
-      name,
-      error: error.message,
-      code: error.code,
-    });
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error };
-  }
+  const target = { what: 'experiment', namespace, name };
+  const planned = runPlanner(target, deps.log, () => planExperiment(observeExperiment(store, ex, nowMs)));
+  if (!planned.ok) return planned.result;
+  const { plan } = planned;
   deps.onPlan?.(plan);
   const applied = await applyExperimentActions(store, ex, plan.actions);
-  if (!applied.ok) {
-    deps.log?.('warn', 'experiment apply failed', {
-      namespace,
-      name,
-      error: applied.error.message,
-      code: applied.error.code,
-    });
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
-  }
+  if (!applied.ok) return applyFailed(target, deps.log, applied.error);
   return writeStatusAndEvents(store, 'Experiment', ex, plan.status, plan.events, plan.requeueAfterMs);
 }

@@ -4,13 +4,18 @@
 
 import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
-import { withContext } from '../api/errors.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
 import { isControlledBy } from '../reconcile/owners.ts';
-import { APPLY_ERROR_REQUEUE_MS, type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
+import {
+  applyFailed,
+  type ReconcileLog,
+  type ReconcileResult,
+  runPlanner,
+  writeStatusAndEvents,
+} from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
 import { applyActions, TrafficRouterError } from './apply.ts';
@@ -26,7 +31,7 @@ export interface ReconcileDeps {
   /** The traffic routers of a Rollout (called in Argo's fixed order, ROUTER_ORDER). Default: a ServiceRouter. */
   readonly routers?: (ro: Rollout) => readonly TrafficRouter[];
   /** Structured log sink. */
-  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  readonly log?: ReconcileLog;
   /** Called with each plan before it is applied (tests, debugging). */
   readonly onPlan?: (plan: Plan) => void;
 }
@@ -86,20 +91,10 @@ export async function reconcileRollout(
 ): Promise<ReconcileResult> {
   const ro = store.get<Rollout>('Rollout', namespace, name);
   if (!ro || ro.metadata.deletionTimestamp) return {};
-  let plan: Plan;
-  try {
-    plan = planRollout(observeRollout(store, ro, nowMs));
-  } catch (err) {
-    // A planner bug must not take the controller down: report and retry later.
-    const error = withContext('plan', err, 'SLUICE_PLAN_FAILED');
-    deps.log?.('error', 'rollout planning failed', {
-      namespace,
-      name,
-      error: error.message,
-      code: error.code,
-    });
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error };
-  }
+  const target = { what: 'rollout', namespace, name };
+  const planned = runPlanner(target, deps.log, () => planRollout(observeRollout(store, ro, nowMs)));
+  if (!planned.ok) return planned.result;
+  const { plan } = planned;
   deps.onPlan?.(plan);
   const routers =
     deps.routers?.(ro) ?? (isTrafficRouted(ro) || ro.spec.strategy?.canary ? [new ServiceRouter()] : []);
@@ -107,18 +102,12 @@ export async function reconcileRollout(
     stopAfterEviction: ro.spec.strategy?.canary !== undefined,
   });
   if (!applied.ok) {
-    deps.log?.('warn', 'rollout apply failed', {
-      namespace,
-      name,
-      error: applied.error.message,
-      code: applied.error.code,
-    });
     // Argo's reconcileTrafficRouting records a failed SetWeight as a Warning event (other router verbs
     // only fail the reconcile); either way the status is not written, so the step does not advance.
     const cause = applied.error.cause;
     if (cause instanceof TrafficRouterError && cause.verb === 'setWeight')
       store.recordEvent(ro, 'Warning', 'TrafficRoutingError', cause.message);
-    return { requeueAfterMs: APPLY_ERROR_REQUEUE_MS, error: applied.error };
+    return applyFailed(target, deps.log, applied.error);
   }
   // Argo's canary returns right after restarting pods, without a status write: the counts the rest of
   // the plan used no longer hold. The next reconcile (pod events, or the re-check) carries on.
