@@ -17,6 +17,7 @@ import { KubeStore } from '../kube/kube-store.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
+import type { ReconcileLog, ReconcileResult } from '../reconcile/result.ts';
 import { reconcileRollout } from '../rollout/reconcile.ts';
 import { Enqueuer } from './enqueue.ts';
 import {
@@ -32,7 +33,7 @@ import {
 } from './options.ts';
 import { createAnalysisProviders } from './providers.ts';
 import { WorkQueue } from './work-queue.ts';
-import { runWorker, type WorkerHooks } from './workers.ts';
+import { runWorker, type WorkerHooks, type WorkerKind } from './workers.ts';
 
 export class Controller {
   readonly log: Logger;
@@ -205,52 +206,50 @@ export class Controller {
     enqueue.all();
     this.#resyncTimer = setInterval(() => enqueue.all(), this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
+    const o = this.options;
+    const logFor =
+      (field: string, ns: string, name: string): ReconcileLog =>
+      (level, msg, fields) =>
+        this.log[level]({ [field]: `${ns}/${name}`, ...fields }, msg);
+    const reconcileRollout = this.#reconcileRollout;
+    const pools: readonly [
+      WorkQueue,
+      WorkerKind,
+      number,
+      (ns: string, name: string) => Promise<ReconcileResult>,
+    ][] = [
+      [
+        this.rolloutQueue,
+        'rollout',
+        o.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS,
+        (ns, name) => reconcileRollout(store, ns, name, Date.now(), { log: logFor('rollout', ns, name) }),
+      ],
+      [
+        this.analysisQueue,
+        'analysisrun',
+        o.analysisThreads ?? DEFAULT_ANALYSIS_THREADS,
+        (ns, name) =>
+          reconcileAnalysisRun(
+            {
+              store,
+              providers: this.#analysisProviders,
+              log: this.log.child({ analysisrun: `${ns}/${name}` }),
+            },
+            ns,
+            name,
+          ),
+      ],
+      [
+        this.experimentQueue,
+        'experiment',
+        o.experimentThreads ?? DEFAULT_EXPERIMENT_THREADS,
+        (ns, name) =>
+          reconcileExperiment(store, ns, name, Date.now(), { log: logFor('experiment', ns, name) }),
+      ],
+    ];
     const hooks = this.#workerHooks();
-    const reconcile = this.#reconcileRollout;
-    for (let i = 0; i < (this.options.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS); i++) {
-      this.#workers.push(
-        runWorker(
-          this.rolloutQueue,
-          'rollout',
-          (ns, name) =>
-            reconcile(store, ns, name, Date.now(), {
-              log: (level, msg, fields) => this.log[level]({ rollout: `${ns}/${name}`, ...fields }, msg),
-            }),
-          hooks,
-        ),
-      );
-    }
-    for (let i = 0; i < (this.options.analysisThreads ?? DEFAULT_ANALYSIS_THREADS); i++) {
-      this.#workers.push(
-        runWorker(
-          this.analysisQueue,
-          'analysisrun',
-          (ns, name) =>
-            reconcileAnalysisRun(
-              {
-                store,
-                providers: this.#analysisProviders,
-                log: this.log.child({ analysisrun: `${ns}/${name}` }),
-              },
-              ns,
-              name,
-            ),
-          hooks,
-        ),
-      );
-    }
-    for (let i = 0; i < (this.options.experimentThreads ?? DEFAULT_EXPERIMENT_THREADS); i++) {
-      this.#workers.push(
-        runWorker(
-          this.experimentQueue,
-          'experiment',
-          (ns, name) =>
-            reconcileExperiment(store, ns, name, Date.now(), {
-              log: (level, msg, fields) => this.log[level]({ experiment: `${ns}/${name}`, ...fields }, msg),
-            }),
-          hooks,
-        ),
-      );
+    for (const [queue, kind, threads, reconcile] of pools) {
+      for (let i = 0; i < threads; i++) this.#workers.push(runWorker(queue, kind, reconcile, hooks));
     }
   }
 
