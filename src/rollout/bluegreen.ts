@@ -68,6 +68,26 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     }
   };
 
+  /** The preview Service (when there is one) and status.blueGreen.previewSelector follow `hash`. */
+  const switchPreview = (hash: string): void => {
+    if (bg.previewService) switchService(ctx, bg.previewService, hash, true);
+    st.blueGreen = { ...st.blueGreen, previewSelector: hash };
+  };
+  /** Runs (or reads) a promotion analysis and records its run status; true once it passed. */
+  const promotionPassed = (analysis: RolloutAnalysis, type: 'PrePromotion' | 'PostPromotion'): boolean => {
+    const field =
+      type === 'PrePromotion' ? 'prePromotionAnalysisRunStatus' : 'postPromotionAnalysisRunStatus';
+    const gate = promotionGate(ctx, analysis, type, newHash, st.blueGreen?.[field]);
+    st.blueGreen = { ...st.blueGreen, [field]: gate.status };
+    return gate.passed;
+  };
+  const scaleDownOthers = (): void =>
+    scaleDownOtherReplicaSets(
+      ctx,
+      ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
+      bg.scaleDownDelayRevisionLimit,
+    );
+
   // --- abort: active back to stable, preview RS scaled down after abortScaleDownDelaySeconds ---
   if (st.abort) {
     st.pauseConditions = undefined;
@@ -77,8 +97,7 @@ export function reconcileBlueGreen(ctx: Ctx): void {
       switchActive(stableHash, false);
       const stableRS = findByHash(ctx.allRSs, stableHash);
       if (stableRS && !halted) scaleRS(ctx, stableRS, replicas);
-      if (bg.previewService) switchService(ctx, bg.previewService, stableHash, true);
-      st.blueGreen.previewSelector = stableHash;
+      switchPreview(stableHash);
     }
     if (!halted && newRS.metadata.name !== ctx.stableRS?.metadata.name && (newRS.spec.replicas ?? 1) > 0) {
       const delay = abortScaleDownDelaySeconds(ro);
@@ -93,12 +112,7 @@ export function reconcileBlueGreen(ctx: Ctx): void {
         else scaleRS(ctx, newRS, 0, { [SCALE_DOWN_DEADLINE_ANNOTATION]: null });
       }
     }
-    if (!halted)
-      scaleDownOtherReplicaSets(
-        ctx,
-        ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
-        bg.scaleDownDelayRevisionLimit,
-      );
+    if (!halted) scaleDownOthers();
     return;
   }
 
@@ -106,8 +120,7 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   if (!activeHash || !st.stableRS) {
     if (!halted) scaleRS(ctx, newRS, replicas);
     switchActive(newHash, false);
-    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
-    st.blueGreen.previewSelector = newHash;
+    switchPreview(newHash);
     if (!st.stableRS) {
       // Argo announces the first completion too, as the canary's initial deploy does.
       event(
@@ -124,16 +137,10 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   const promoted = st.stableRS === newHash && activeHash === newHash;
   if (promoted) {
     if (!halted) scaleRS(ctx, newRS, replicas);
-    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
-    st.blueGreen.previewSelector = newHash;
+    switchPreview(newHash);
     st.blueGreen.scaleUpPreviewCheckPoint = undefined;
     st.promoteFull = undefined;
-    if (!halted)
-      scaleDownOtherReplicaSets(
-        ctx,
-        ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
-        bg.scaleDownDelayRevisionLimit,
-      );
+    if (!halted) scaleDownOthers();
     return;
   }
   if (halted) return;
@@ -143,8 +150,7 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   if (activeHash !== newHash && withinDelay) {
     annotateRS(ctx, newRS, { [SCALE_DOWN_DEADLINE_ANNOTATION]: null });
     switchActive(newHash, true);
-    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
-    st.blueGreen.previewSelector = newHash;
+    switchPreview(newHash);
     st.stableRS = newHash;
     event(
       ctx,
@@ -160,28 +166,13 @@ export function reconcileBlueGreen(ctx: Ctx): void {
     const desired = blueGreenNewRSReplicas(ro, newRS, activeRS);
     scaleRS(ctx, newRS, desired);
     if (activeRS) scaleRS(ctx, activeRS, replicas);
-    if (bg.previewService) switchService(ctx, bg.previewService, newHash, true);
-    st.blueGreen.previewSelector = newHash;
-    scaleDownOtherReplicaSets(
-      ctx,
-      ctx.allRSs.filter((rs) => !keep.has(rs.metadata.name)),
-      bg.scaleDownDelayRevisionLimit,
-    );
+    switchPreview(newHash);
+    scaleDownOthers();
     const saturated = rsAvailable(newRS) >= desired && (newRS.spec.replicas ?? 1) === desired;
     if (!saturated) return;
 
     if (st.promoteFull !== true) {
-      if (bg.prePromotionAnalysis) {
-        const gate = promotionGate(
-          ctx,
-          bg.prePromotionAnalysis,
-          'PrePromotion',
-          newHash,
-          st.blueGreen.prePromotionAnalysisRunStatus,
-        );
-        st.blueGreen.prePromotionAnalysisRunStatus = gate.status;
-        if (!gate.passed) return;
-      }
+      if (bg.prePromotionAnalysis && !promotionPassed(bg.prePromotionAnalysis, 'PrePromotion')) return;
       // --- the BlueGreenPause handshake ---
       const auto = autoPromotionEnabled(ro);
       const autoSec = bg.autoPromotionSeconds ?? 0;
@@ -220,15 +211,7 @@ export function reconcileBlueGreen(ctx: Ctx): void {
   // --- after the switch: post-promotion analysis, then the new RS becomes stable ---
   scaleRS(ctx, newRS, replicas);
   if (bg.postPromotionAnalysis && st.promoteFull !== true) {
-    const gate = promotionGate(
-      ctx,
-      bg.postPromotionAnalysis,
-      'PostPromotion',
-      newHash,
-      st.blueGreen.postPromotionAnalysisRunStatus,
-    );
-    st.blueGreen.postPromotionAnalysisRunStatus = gate.status;
-    if (!gate.passed) return;
+    if (!promotionPassed(bg.postPromotionAnalysis, 'PostPromotion')) return;
     if (bg.scaleDownDelaySeconds === undefined) {
       const old = findByHash(ctx.allRSs, st.stableRS);
       if (old && old.metadata.name !== newRS.metadata.name) {

@@ -5,6 +5,8 @@ import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { AnalysisTemplate } from '../api/analysis-template.ts';
 import type { Experiment } from '../api/experiment.ts';
 import {
+  DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
+  DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
   type Rollout,
@@ -116,6 +118,30 @@ export function findByHash(rss: readonly ReplicaSet[], hash: string | undefined)
 
 export function isoTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * metadata.creationTimestamp in ms; 0 when missing or unparsable. Takes any metadata: AnalysisRun's
+ * (the manifest's) does not declare the field, though every stored object has it.
+ */
+export function createdMs(obj: { readonly metadata: object }): number {
+  const ts = (obj.metadata as { creationTimestamp?: unknown }).creationTimestamp;
+  const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/**
+ * Argo's successfulRunHistoryLimit / unsuccessfulRunHistoryLimit for the AnalysisRuns and Experiments a
+ * Rollout keeps: fed finished items newest first, says whether each one is over the limit of its kind.
+ */
+export function runHistoryLimit(ro: Rollout): (successful: boolean) => boolean {
+  const limits = ro.spec.analysis ?? {};
+  const successfulLimit = limits.successfulRunHistoryLimit ?? DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT;
+  const unsuccessfulLimit = limits.unsuccessfulRunHistoryLimit ?? DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT;
+  let successful = 0;
+  let unsuccessful = 0;
+  return (isSuccessful) =>
+    isSuccessful ? ++successful > successfulLimit : ++unsuccessful > unsuccessfulLimit;
 }
 
 /** Keeps the earliest requeue. */

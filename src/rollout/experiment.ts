@@ -11,8 +11,6 @@
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import type { Experiment, ExperimentAnalysisTemplateRef, TemplateSpec } from '../api/experiment.ts';
 import {
-  DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
-  DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
   ROLLOUT_API_VERSION,
@@ -22,7 +20,7 @@ import {
 import type { ReplicaSet } from '../api/workloads.ts';
 import { controllerRef } from '../reconcile/owners.ts';
 import { resolveRolloutArgs } from './analysis.ts';
-import { type Ctx, event, rsHash } from './context.ts';
+import { type Ctx, createdMs, event, rsHash, runHistoryLimit } from './context.ts';
 
 export const EXPERIMENT_API_VERSION = 'argoproj.io/v1alpha1';
 
@@ -215,11 +213,6 @@ export function reconcileExperimentStep(
   }
 }
 
-function created(ex: Experiment): number {
-  const t = Date.parse(ex.metadata.creationTimestamp ?? '');
-  return Number.isNaN(t) ? 0 : t;
-}
-
 /**
  * Argo's cancelExperiments + FilterExperimentsToDelete: on abort or promote-full (as the reconcile found
  * it) every Experiment is terminated; otherwise all but the current one. Non-current ones whose
@@ -242,19 +235,15 @@ export function planExperimentHousekeeping(ctx: Ctx): void {
   );
   const others = exs
     .filter((ex) => ex.metadata.name !== st.canary?.currentExperiment && !ex.metadata.deletionTimestamp)
-    .sort((a, b) => created(b) - created(a));
-  const limits = ctx.ro.spec.analysis ?? {};
-  const okLimit = limits.successfulRunHistoryLimit ?? DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT;
-  const badLimit = limits.unsuccessfulRunHistoryLimit ?? DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT;
-  let ok = 0;
-  let bad = 0;
+    .sort((a, b) => createdMs(b) - createdMs(a));
+  const overLimit = runHistoryLimit(ctx.ro);
   for (const ex of others) {
     const hash = ex.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
     const phase = ex.status?.phase;
     let remove = hash === undefined || !hashes.has(hash);
-    if (!remove && phase === 'Successful') remove = ++ok > okLimit;
+    if (!remove && phase === 'Successful') remove = overLimit(true);
     else if (!remove && (phase === 'Failed' || phase === 'Error' || phase === 'Inconclusive'))
-      remove = ++bad > badLimit;
+      remove = overLimit(false);
     if (remove) ctx.actions.push({ kind: 'deleteExperiment', name: ex.metadata.name });
   }
 }

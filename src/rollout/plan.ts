@@ -12,8 +12,6 @@ import {
 } from '../api/pod-template/hash.ts';
 import {
   canarySteps,
-  DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT,
-  DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT,
   INVALID_SPEC_REQUEUE_MS,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
@@ -32,6 +30,7 @@ import { reconcileCanary } from './canary.ts';
 import { getCondition, MESSAGE, newCondition, REASON, setCondition } from './conditions.ts';
 import {
   type Ctx,
+  createdMs,
   event,
   findByHash,
   isoTime,
@@ -40,6 +39,7 @@ import {
   requeueAt,
   rsHash,
   rsRevision,
+  runHistoryLimit,
 } from './context.ts';
 import { planEphemeralMetadata, templateWithoutEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planExperimentHousekeeping } from './experiment.ts';
@@ -440,24 +440,12 @@ function planRunHousekeeping(ctx: Ctx): void {
   }
   const completed = runs
     .filter((r) => isCompletedPhase(r.status?.phase) && !keep.has(r.metadata.name ?? ''))
-    .sort((a, b) => created(b) - created(a));
-  const limits = ctx.ro.spec.analysis ?? {};
-  const okLimit = limits.successfulRunHistoryLimit ?? DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT;
-  const badLimit = limits.unsuccessfulRunHistoryLimit ?? DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT;
-  let ok = 0;
-  let bad = 0;
+    .sort((a, b) => createdMs(b) - createdMs(a));
+  const overLimit = runHistoryLimit(ctx.ro);
   for (const run of completed) {
-    const good = run.status?.phase === 'Successful';
-    const n = good ? ++ok : ++bad;
-    if (n > (good ? okLimit : badLimit))
+    if (overLimit(run.status?.phase === 'Successful'))
       ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name ?? '' });
   }
-}
-
-function created(obj: { metadata: object }): number {
-  const ts = (obj.metadata as { creationTimestamp?: unknown }).creationTimestamp;
-  const t = typeof ts === 'string' ? Date.parse(ts) : Number.NaN;
-  return Number.isNaN(t) ? 0 : t;
 }
 
 function planHistoryLimit(ctx: Ctx): void {

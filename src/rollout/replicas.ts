@@ -253,27 +253,25 @@ export function basicCanaryReplicaCounts(
   const toScaleDown = replicasForScaleDown(newRS, !increasing) + replicasForScaleDown(stableRS, increasing);
   if (toScaleDown <= minAvailable) return [newCount, stableCount];
   const scaleDown = toScaleDown - minAvailable;
-  if (!increasing) {
-    newCount = scaleDownCountFor(newRS, desiredNew, scaleDown, newCount);
-    [newCount, stableCount] = adjustWithinLimits(
-      newRS,
-      stableRS,
-      newCount,
-      stableCount,
+  // Scale one side down (the canary when it shrinks, else the stable), then keep the pair within limits.
+  const drain = (
+    rs: ReplicaSet | undefined,
+    desired: number,
+    count: number,
+    other: ReplicaSet | undefined,
+    otherCount: number,
+  ): [number, number] =>
+    adjustWithinLimits(
+      rs,
+      other,
+      scaleDownCountFor(rs, desired, scaleDown, count),
+      otherCount,
       maxAllowed,
       minAvailable,
     );
-  } else if (scaleStable) {
-    stableCount = scaleDownCountFor(stableRS, desiredStable, scaleDown, stableCount);
-    [stableCount, newCount] = adjustWithinLimits(
-      stableRS,
-      newRS,
-      stableCount,
-      newCount,
-      maxAllowed,
-      minAvailable,
-    );
-  }
+  if (!increasing) [newCount, stableCount] = drain(newRS, desiredNew, newCount, stableRS, stableCount);
+  else if (scaleStable)
+    [stableCount, newCount] = drain(stableRS, desiredStable, stableCount, newRS, newCount);
   return [newCount, stableCount];
 }
 

@@ -6,16 +6,11 @@
 
 import { replicasOrDefault } from '../api/rollout.ts';
 import type { Pod } from '../api/workloads.ts';
-import { type Ctx, event, requeueAt } from './context.ts';
+import { type Ctx, createdMs, event, requeueAt } from './context.ts';
 import { maxUnavailable } from './replicas.ts';
 
 /** Argo's restartPodCheckTime: pods left to restart (or refused by a budget) are re-checked this often. */
 export const RESTART_RECHECK_MS = 30_000;
-
-function createdMs(obj: { metadata: { creationTimestamp?: string } }): number {
-  const t = Date.parse(obj.metadata.creationTimestamp ?? '');
-  return Number.isNaN(t) ? 0 : t;
-}
 
 /** Kubernetes' podutil.IsPodAvailable: Ready for minReadySeconds (and not terminating, as Argo counts). */
 function podAvailable(pod: Pod, minReadySeconds: number, nowMs: number): boolean {

@@ -6,6 +6,7 @@ import {
   POD_TEMPLATE_HASH_LABEL,
   progressDeadlineSecondsOrDefault,
   type RolloutCondition,
+  type RolloutConditionType,
   type RolloutStatus,
   replicasOrDefault,
 } from '../api/rollout.ts';
@@ -186,42 +187,28 @@ export function computeConditions(ctx: Ctx, abortReason: string | undefined): vo
     );
   }
 
-  conds = setCondition(
-    conds,
-    paused
-      ? newCondition('Paused', 'True', REASON.RolloutPaused, MESSAGE.rolloutPaused, nowIso)
-      : newCondition('Paused', 'False', REASON.RolloutPaused, MESSAGE.rolloutResumed, nowIso),
-  );
-  conds = setCondition(
-    conds,
-    available
-      ? newCondition('Available', 'True', REASON.Available, MESSAGE.available, nowIso)
-      : newCondition('Available', 'False', REASON.Available, MESSAGE.notAvailable, nowIso),
-  );
-  conds = setCondition(
-    conds,
-    healthy
-      ? newCondition('Healthy', 'True', REASON.RolloutHealthy, MESSAGE.healthy, nowIso)
-      : newCondition('Healthy', 'False', REASON.RolloutHealthy, MESSAGE.notHealthy, nowIso),
-  );
-  conds = setCondition(
-    conds,
-    completed
-      ? newCondition(
-          'Completed',
-          'True',
-          REASON.RolloutCompleted,
-          `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Rollout completed update to revision ${ctx.revision}`,
-          nowIso,
-        )
-      : newCondition(
-          'Completed',
-          'False',
-          REASON.RolloutCompleted,
-          `Rollout not completed, started update to revision ${ctx.revision} (${st.currentPodHash})`,
-          nowIso,
-        ),
-  );
+  // Paused, Available, Healthy, Completed: True or False, one reason, a message for each side.
+  const twoState = (
+    type: RolloutConditionType,
+    on: boolean,
+    reason: string,
+    messages: { readonly on: string; readonly off: string },
+  ) => {
+    conds = setCondition(
+      conds,
+      newCondition(type, on ? 'True' : 'False', reason, on ? messages.on : messages.off, nowIso),
+    );
+  };
+  twoState('Paused', paused, REASON.RolloutPaused, {
+    on: MESSAGE.rolloutPaused,
+    off: MESSAGE.rolloutResumed,
+  });
+  twoState('Available', available, REASON.Available, { on: MESSAGE.available, off: MESSAGE.notAvailable });
+  twoState('Healthy', healthy, REASON.RolloutHealthy, { on: MESSAGE.healthy, off: MESSAGE.notHealthy });
+  twoState('Completed', completed, REASON.RolloutCompleted, {
+    on: `Rollout completed update to revision ${ctx.revision} (${st.currentPodHash}): Rollout completed update to revision ${ctx.revision}`,
+    off: `Rollout not completed, started update to revision ${ctx.revision} (${st.currentPodHash})`,
+  });
   // ReplicaFailure is copied from the ReplicaSets (the new RS preferred), as Argo does.
   const failure = [ctx.newRS, ...ctx.allRSs]
     .flatMap((rs) => rs.status?.conditions ?? [])
