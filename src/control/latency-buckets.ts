@@ -54,30 +54,39 @@ function fromMap(byValue: Map<number, number>): LatencyBuckets {
   );
 }
 
+/**
+ * Two-pointer walk over two bucket sets in ascending value order: each distinct value once, with its
+ * count on each side (0 where that side has no such bucket). The merge and the rank-sum test share it.
+ */
+export function forEachAlignedBucket(
+  left: LatencyBuckets,
+  right: LatencyBuckets,
+  visit: (valueUs: number, leftCount: number, rightCount: number) => void,
+): void {
+  let i = 0;
+  let j = 0;
+  while (i < left.valuesUs.length || j < right.valuesUs.length) {
+    const lv = i < left.valuesUs.length ? (left.valuesUs[i] as number) : Number.POSITIVE_INFINITY;
+    const rv = j < right.valuesUs.length ? (right.valuesUs[j] as number) : Number.POSITIVE_INFINITY;
+    const value = Math.min(lv, rv);
+    const leftCount = lv === value ? (left.counts[i++] as number) : 0;
+    const rightCount = rv === value ? (right.counts[j++] as number) : 0;
+    visit(value, leftCount, rightCount);
+  }
+}
+
 /** Two-pointer merge of two bucket sets. */
 export function mergeBuckets(left: LatencyBuckets, right: LatencyBuckets): LatencyBuckets {
   if (left.total === 0) return right;
   if (right.total === 0) return left;
   const values = new Float64Array(left.valuesUs.length + right.valuesUs.length);
   const counts = new Float64Array(values.length);
-  let i = 0;
-  let j = 0;
   let k = 0;
-  while (i < left.valuesUs.length || j < right.valuesUs.length) {
-    const lv = i < left.valuesUs.length ? (left.valuesUs[i] as number) : Number.POSITIVE_INFINITY;
-    const rv = j < right.valuesUs.length ? (right.valuesUs[j] as number) : Number.POSITIVE_INFINITY;
-    if (lv === rv) {
-      values[k] = lv;
-      counts[k] = (left.counts[i++] as number) + (right.counts[j++] as number);
-    } else if (lv < rv) {
-      values[k] = lv;
-      counts[k] = left.counts[i++] as number;
-    } else {
-      values[k] = rv;
-      counts[k] = right.counts[j++] as number;
-    }
+  forEachAlignedBucket(left, right, (valueUs, leftCount, rightCount) => {
+    values[k] = valueUs;
+    counts[k] = leftCount + rightCount;
     k += 1;
-  }
+  });
   return { valuesUs: values.subarray(0, k), counts: counts.subarray(0, k), total: left.total + right.total };
 }
 

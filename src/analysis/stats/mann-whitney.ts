@@ -4,7 +4,7 @@
 // 0.5 continuity correction, as R's wilcox.test(exact = FALSE) and Kayenta's classifier do.
 // O(number of buckets), so 2 x 100,000 requests cost what their few hundred buckets cost.
 
-import type { LatencyBuckets } from '../../control/latency-buckets.ts';
+import { forEachAlignedBucket, type LatencyBuckets } from '../../control/latency-buckets.ts';
 
 export interface MannWhitneyResult {
   readonly n1: number;
@@ -23,23 +23,16 @@ export function mannWhitney(first: LatencyBuckets, second: LatencyBuckets): Mann
   const n2 = second.total;
   if (n1 === 0 || n2 === 0)
     return { n1, n2, u: Number.NaN, z: Number.NaN, pValue: Number.NaN, cles: Number.NaN };
-  let i = 0;
-  let j = 0;
   let ranked = 0;
   let rankSum1 = 0;
   let tieTerm = 0;
-  while (i < first.valuesUs.length || j < second.valuesUs.length) {
-    const v1 = i < first.valuesUs.length ? (first.valuesUs[i] as number) : Number.POSITIVE_INFINITY;
-    const v2 = j < second.valuesUs.length ? (second.valuesUs[j] as number) : Number.POSITIVE_INFINITY;
-    const value = Math.min(v1, v2);
-    const c1 = v1 === value ? (first.counts[i++] as number) : 0;
-    const c2 = v2 === value ? (second.counts[j++] as number) : 0;
+  forEachAlignedBucket(first, second, (_valueUs, c1, c2) => {
     const t = c1 + c2;
     const averageRank = ranked + (t + 1) / 2;
     rankSum1 += c1 * averageRank;
     tieTerm += t * t * t - t;
     ranked += t;
-  }
+  });
   const n = n1 + n2;
   const u = rankSum1 - (n1 * (n1 + 1)) / 2;
   const mean = (n1 * n2) / 2;
