@@ -8,6 +8,7 @@ import {
   type Argument,
   type DryRun,
   fail,
+  METRIC_COUNT_FIELDS,
   type MeasurementRetention,
   type Metric,
   type Parsed,
@@ -197,13 +198,7 @@ const PROVIDER_KEYS = [
 export function metricSettings(metric: Metric, index: number): SettingsResult {
   const p = `metrics[${index}]`;
   const ints: Record<string, number> = {};
-  for (const key of [
-    'count',
-    'failureLimit',
-    'inconclusiveLimit',
-    'consecutiveErrorLimit',
-    'consecutiveSuccessLimit',
-  ] as const) {
+  for (const key of METRIC_COUNT_FIELDS) {
     const v = intOf(metric[key], `${p}.${key}`);
     if (typeof v === 'string') return { ok: false, error: v };
     if (v !== undefined) ints[key] = v;

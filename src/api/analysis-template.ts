@@ -43,6 +43,15 @@ export interface Metric {
   readonly provider: Readonly<Record<string, unknown>>;
 }
 
+/** The Metric fields that are counts or limits: an int, or a string `{{args.x}}` resolves to one. */
+export const METRIC_COUNT_FIELDS = [
+  'count',
+  'failureLimit',
+  'inconclusiveLimit',
+  'consecutiveErrorLimit',
+  'consecutiveSuccessLimit',
+] as const;
+
 export interface DryRun {
   readonly metricName: string;
 }
@@ -121,6 +130,13 @@ export function optString(obj: Record<string, unknown>, key: string, path: strin
   return value;
 }
 
+/** A string field that must be present and non-empty. */
+export function reqString(obj: Record<string, unknown>, key: string, path: string): string {
+  const value = optString(obj, key, path);
+  if (value === undefined || value === '') fail(`${path}.${key}`, 'is required');
+  return value;
+}
+
 export function optIntOrString(
   obj: Record<string, unknown>,
   key: string,
@@ -141,6 +157,19 @@ export function optArray(obj: Record<string, unknown>, key: string, path: string
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) fail(`${path}.${key}`, `must be a list, got ${typeName(value)}`);
   return value;
+}
+
+/** An optional list of objects: each entry must be one, and is parsed with its path `<path>.<key>[i]`. */
+function optRecordList<T>(
+  obj: Record<string, unknown>,
+  key: string,
+  path: string,
+  parse: (entry: Record<string, unknown>, entryPath: string) => T,
+): T[] | undefined {
+  return optArray(obj, key, path)?.map((entry, i) => {
+    const p = `${path}.${key}[${i}]`;
+    return parse(requireRecord(entry, p), p);
+  });
 }
 
 export function requireRecord(value: unknown, path: string): Record<string, unknown> {
@@ -181,8 +210,7 @@ export function parseMetadata(value: unknown, path: string): ManifestMeta {
 
 export function parseArgument(value: unknown, path: string): Argument {
   const obj = requireRecord(value, path);
-  const name = optString(obj, 'name', path);
-  if (name === undefined || name === '') fail(`${path}.name`, 'is required');
+  const name = reqString(obj, 'name', path);
   let argValue = obj.value;
   // YAML users write `value: 5`; Argo's type is string, and kubectl would reject a number. Accept
   // numbers and booleans by stringifying (the CLI is where people hand-write these), anything else fails.
@@ -255,8 +283,7 @@ export function parseMetric(value: unknown, path: string): Metric {
   for (const key of Object.keys(obj)) {
     if (!METRIC_KEYS.has(key)) fail(`${path}.${key}`, 'unknown field');
   }
-  const name = optString(obj, 'name', path);
-  if (name === undefined || name === '') fail(`${path}.name`, 'is required');
+  const name = reqString(obj, 'name', path);
   if (obj.provider === undefined || obj.provider === null) fail(`${path}.provider`, 'is required');
   const provider = requireRecord(obj.provider, `${path}.provider`);
   const out: Record<string, unknown> = { name, provider };
@@ -264,13 +291,7 @@ export function parseMetric(value: unknown, path: string): Metric {
     const v = optString(obj, key, path);
     if (v !== undefined) out[key] = v;
   }
-  for (const key of [
-    'count',
-    'failureLimit',
-    'inconclusiveLimit',
-    'consecutiveErrorLimit',
-    'consecutiveSuccessLimit',
-  ]) {
+  for (const key of METRIC_COUNT_FIELDS) {
     const v = optIntOrString(obj, key, path);
     if (v !== undefined) out[key] = v;
   }
@@ -287,26 +308,15 @@ export function parseMetrics(obj: Record<string, unknown>, path: string, require
 }
 
 export function parseDryRun(obj: Record<string, unknown>, path: string): DryRun[] | undefined {
-  const raw = optArray(obj, 'dryRun', path);
-  return raw?.map((entry, i) => {
-    const p = `${path}.dryRun[${i}]`;
-    const rec = requireRecord(entry, p);
-    const metricName = optString(rec, 'metricName', p);
-    if (!metricName) fail(`${p}.metricName`, 'is required');
-    return { metricName };
-  });
+  return optRecordList(obj, 'dryRun', path, (rec, p) => ({ metricName: reqString(rec, 'metricName', p) }));
 }
 
 export function parseMeasurementRetention(
   obj: Record<string, unknown>,
   path: string,
 ): MeasurementRetention[] | undefined {
-  const raw = optArray(obj, 'measurementRetention', path);
-  return raw?.map((entry, i) => {
-    const p = `${path}.measurementRetention[${i}]`;
-    const rec = requireRecord(entry, p);
-    const metricName = optString(rec, 'metricName', p);
-    if (!metricName) fail(`${p}.metricName`, 'is required');
+  return optRecordList(obj, 'measurementRetention', path, (rec, p) => {
+    const metricName = reqString(rec, 'metricName', p);
     const limit = rec.limit;
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
       fail(`${p}.limit`, 'must be a non-negative integer');
@@ -316,12 +326,8 @@ export function parseMeasurementRetention(
 }
 
 function parseTemplateRefs(obj: Record<string, unknown>, path: string): TemplateRef[] | undefined {
-  const raw = optArray(obj, 'templates', path);
-  return raw?.map((entry, i) => {
-    const p = `${path}.templates[${i}]`;
-    const rec = requireRecord(entry, p);
-    const templateName = optString(rec, 'templateName', p);
-    if (!templateName) fail(`${p}.templateName`, 'is required');
+  return optRecordList(obj, 'templates', path, (rec, p) => {
+    const templateName = reqString(rec, 'templateName', p);
     const clusterScope = rec.clusterScope;
     if (clusterScope !== undefined && typeof clusterScope !== 'boolean') {
       fail(`${p}.clusterScope`, 'must be a boolean');
