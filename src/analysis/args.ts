@@ -15,7 +15,7 @@ import {
   parseMetric,
   parseWith,
 } from '../api/analysis-template.ts';
-import type { KubeObject } from '../api/meta.ts';
+import type { KubeObject, OwnerReference } from '../api/meta.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 
 export type ArgsResult<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -44,6 +44,14 @@ export interface FlattenedTemplates {
 
 /** Looks up a referenced template by name (namespaced or cluster-scoped). */
 export type TemplateLookup = (name: string, clusterScope: boolean) => AnalysisTemplate | undefined;
+
+/** Argo's error for a template reference that does not resolve: `<Kind> "<name>" not found`. */
+export function templateNotFound(ref: {
+  readonly templateName: string;
+  readonly clusterScope?: boolean;
+}): string {
+  return `${ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate'} "${ref.templateName}" not found`;
+}
 
 /** Looks templates up in a store's cache: AnalysisTemplates of `namespace`, or ClusterAnalysisTemplates. */
 export function storeTemplateLookup(store: ObjectStore, namespace: string): TemplateLookup {
@@ -78,9 +86,7 @@ export function flattenTemplates(
     for (const [i, ref] of (t.spec.templates ?? []).entries()) {
       const child = lookup(ref.templateName, ref.clusterScope === true);
       const field = `${t.kind} ${t.metadata.name ?? ''}: spec.templates[${i}]`;
-      if (child === undefined) {
-        return `${field}: ${ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate'} "${ref.templateName}" not found`;
-      }
+      if (child === undefined) return `${field}: ${templateNotFound(ref)}`;
       const err = visit(child, field);
       if (err !== undefined) return err;
     }
@@ -188,6 +194,12 @@ export interface BuildRunOptions {
   /** Object that `valueFrom.fieldRef` args are resolved against at creation (the Rollout). */
   readonly fieldRefSource?: unknown;
   readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+  /** The owner (the Rollout or Experiment) the run is garbage-collected with. */
+  readonly ownerReferences?: readonly OwnerReference[];
+  /** The owner's dryRun and measurementRetention, appended to the templates' (Argo's order). */
+  readonly dryRun?: readonly DryRun[] | undefined;
+  readonly measurementRetention?: readonly MeasurementRetention[] | undefined;
 }
 
 /** Argo's NewAnalysisRunFromTemplates: flatten, merge args, resolve fieldRefs, build the run. */
@@ -206,6 +218,8 @@ export function buildAnalysisRun(options: BuildRunOptions): ArgsResult<AnalysisR
       args.push(arg);
     }
   }
+  const dryRun = [...flat.value.dryRun, ...(options.dryRun ?? [])];
+  const measurementRetention = [...flat.value.measurementRetention, ...(options.measurementRetention ?? [])];
   return {
     ok: true,
     value: {
@@ -215,14 +229,14 @@ export function buildAnalysisRun(options: BuildRunOptions): ArgsResult<AnalysisR
         name: options.name,
         ...(options.namespace ? { namespace: options.namespace } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
-      },
+        ...(options.annotations ? { annotations: { ...options.annotations } } : {}),
+        ...(options.ownerReferences ? { ownerReferences: [...options.ownerReferences] } : {}),
+      } as AnalysisRun['metadata'],
       spec: {
         metrics: flat.value.metrics,
         ...(args.length > 0 ? { args } : {}),
-        ...(flat.value.dryRun.length > 0 ? { dryRun: flat.value.dryRun } : {}),
-        ...(flat.value.measurementRetention.length > 0
-          ? { measurementRetention: flat.value.measurementRetention }
-          : {}),
+        ...(dryRun.length > 0 ? { dryRun } : {}),
+        ...(measurementRetention.length > 0 ? { measurementRetention } : {}),
       },
     },
   };

@@ -11,7 +11,7 @@
 // scaleDownDelaySeconds (a `scale-down-deadline` annotation, as Argo) and their Services deleted.
 
 import type { TemplateLookup } from '../analysis/args.ts';
-import { buildAnalysisRun } from '../analysis/args.ts';
+import { buildAnalysisRun, templateNotFound } from '../analysis/args.ts';
 import { isWorse } from '../analysis/assess.ts';
 import { type AnalysisPhase, type AnalysisRun, isCompletedPhase } from '../api/analysis-run.ts';
 import type { AnalysisTemplate, Argument } from '../api/analysis-template.ts';
@@ -242,10 +242,7 @@ function buildExperimentRun(
   lookup: TemplateLookup,
 ): { ok: true; run: AnalysisRun } | { ok: false; error: string } {
   const template = lookup(a.templateName, a.clusterScope === true);
-  if (!template) {
-    const kind = a.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
-    return { ok: false, error: `${kind} "${a.templateName}" not found` };
-  }
+  if (!template) return { ok: false, error: templateNotFound(a) };
   const args = resolveExperimentArgs(a.args ?? [], argValues);
   if (!args.ok) return args;
   const labels = { ...(ex.metadata.labels ?? {}), ...(ex.spec.analysisRunMetadata?.labels ?? {}) };
@@ -257,28 +254,12 @@ function buildExperimentRun(
     lookup,
     fieldRefSource: ex,
     ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    annotations: ex.spec.analysisRunMetadata?.annotations,
+    ownerReferences: [ownerRef(ex)],
+    dryRun: ex.spec.dryRun,
+    measurementRetention: ex.spec.measurementRetention,
   });
-  if (!built.ok) return built;
-  const run = built.value;
-  const dryRun = [...(run.spec.dryRun ?? []), ...(ex.spec.dryRun ?? [])];
-  const retention = [...(run.spec.measurementRetention ?? []), ...(ex.spec.measurementRetention ?? [])];
-  const annotations = ex.spec.analysisRunMetadata?.annotations;
-  return {
-    ok: true,
-    run: {
-      ...run,
-      metadata: {
-        ...run.metadata,
-        ...(annotations ? { annotations: { ...annotations } } : {}),
-        ownerReferences: [ownerRef(ex)],
-      } as AnalysisRun['metadata'],
-      spec: {
-        ...run.spec,
-        ...(dryRun.length > 0 ? { dryRun } : {}),
-        ...(retention.length > 0 ? { measurementRetention: retention } : {}),
-      },
-    },
-  };
+  return built.ok ? { ok: true, run: built.value } : built;
 }
 
 // ---- the plan ----

@@ -6,7 +6,12 @@
 // in status, or else an unfinished, unterminated run with the same labels (a run created by a
 // controller that died before writing status is adopted, never duplicated).
 
-import { buildAnalysisRun, resolveFieldPath, type TemplateLookup } from '../analysis/args.ts';
+import {
+  buildAnalysisRun,
+  resolveFieldPath,
+  type TemplateLookup,
+  templateNotFound,
+} from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import type { Argument } from '../api/analysis-template.ts';
@@ -106,10 +111,7 @@ export function buildRolloutAnalysisRun(
   const templates = [];
   for (const ref of analysis.templates ?? []) {
     const t = lookup(ref.templateName, ref.clusterScope === true);
-    if (!t) {
-      const kind = ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
-      return { ok: false, error: `${kind} "${ref.templateName}" not found` };
-    }
+    if (!t) return { ok: false, error: templateNotFound(ref) };
     templates.push(t);
   }
   const args = resolveRolloutArgs(ro, analysis, stableHash, key.podHash);
@@ -129,30 +131,15 @@ export function buildRolloutAnalysisRun(
     lookup,
     fieldRefSource: ro,
     labels,
-  });
-  if (!built.ok) return built;
-  const run = built.value;
-  const dryRun = [...(run.spec.dryRun ?? []), ...(analysis.dryRun ?? [])];
-  const retention = [...(run.spec.measurementRetention ?? []), ...(analysis.measurementRetention ?? [])];
-  return {
-    ok: true,
-    run: {
-      ...run,
-      metadata: {
-        ...run.metadata,
-        annotations: {
-          ...(analysis.analysisRunMetadata?.annotations ?? {}),
-          [REVISION_ANNOTATION]: String(key.revision),
-        },
-        ownerReferences: [controllerRef(ROLLOUT_API_VERSION, 'Rollout', ro)],
-      } as AnalysisRun['metadata'],
-      spec: {
-        ...run.spec,
-        ...(dryRun.length > 0 ? { dryRun } : {}),
-        ...(retention.length > 0 ? { measurementRetention: retention } : {}),
-      },
+    annotations: {
+      ...(analysis.analysisRunMetadata?.annotations ?? {}),
+      [REVISION_ANNOTATION]: String(key.revision),
     },
-  };
+    ownerReferences: [controllerRef(ROLLOUT_API_VERSION, 'Rollout', ro)],
+    dryRun: analysis.dryRun,
+    measurementRetention: analysis.measurementRetention,
+  });
+  return built.ok ? { ok: true, run: built.value } : built;
 }
 
 /**

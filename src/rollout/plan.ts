@@ -3,6 +3,7 @@
 // objects and status as they are now, so a plan computed after a crash at any point continues from the
 // same step (deterministic ReplicaSet and AnalysisRun names, adoption of what exists).
 
+import { templateNotFound } from '../analysis/args.ts';
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import {
   computePodTemplateHash,
@@ -90,8 +91,7 @@ function referenceError(ro: Rollout, obs: Observed): string | undefined {
   for (const [path, a] of analyses) {
     for (const [i, t] of (a?.templates ?? []).entries()) {
       if (!obs.lookupTemplate(t.templateName, t.clusterScope === true)) {
-        const kind = t.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
-        return `${path}.templates[${i}].templateName: Invalid value: "${t.templateName}": ${kind} "${t.templateName}" not found`;
+        return `${path}.templates[${i}].templateName: Invalid value: "${t.templateName}": ${templateNotFound(t)}`;
       }
     }
   }
