@@ -16,7 +16,13 @@ export interface SluiceRun {
 
 export async function runSluice(
   argv: readonly string[],
-  target: { kubeconfig: string; namespace: string; signal?: AbortSignal },
+  target: {
+    kubeconfig: string;
+    namespace: string;
+    signal?: AbortSignal;
+    /** Sees each stdout write as it happens (a watching verb's output so far, for a test to wait on). */
+    onOut?: (text: string) => void;
+  },
 ): Promise<SluiceRun> {
   let out = '';
   let err = '';
@@ -25,6 +31,7 @@ export async function runSluice(
     out: (t) => {
       if (Number.isNaN(outAtMs)) outAtMs = performance.now();
       out += t;
+      target.onOut?.(t);
     },
     err: (t) => {
       err += t;

@@ -3,6 +3,7 @@
 // active and preview Services through kubectl, and drives it with the `sluice` verbs as a user would.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import { E2e, service } from './fixture.ts';
 
 const HASH = 'rollouts-pod-template-hash';
@@ -260,8 +261,9 @@ describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
     expect(progressing.status).toBe('False');
     expect(progressing.reason).toBe('RolloutAborted');
     expect((await selectors('pda')).active).toBe(stable);
-    expect(e.eventReasons('pda')).toContain('ProgressDeadlineExceeded');
-    expect(e.eventReasons('pda')).toContain('RolloutAborted');
+    // Events are recorded after the status write and reach the fixture's watch a little later.
+    await e.waitForEvent('pda', 'ProgressDeadlineExceeded');
+    await e.waitForEvent('pda', 'RolloutAborted');
 
     // a good image afterwards recovers: through the preview and the manual gate to Healthy
     await e.setImage('pda', 'example.com/app:v3');
@@ -275,11 +277,18 @@ describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
 
   it('a completed rollout is never aborted by progressDeadlineAbort', async () => {
     e = await E2e.create('bg-deadline-idle');
+    const deadlineS = 2;
     await e.apply(
-      blueGreen('idle', { blueGreen: {}, spec: { progressDeadlineSeconds: 2, progressDeadlineAbort: true } }),
+      blueGreen('idle', {
+        blueGreen: {},
+        spec: { progressDeadlineSeconds: deadlineS, progressDeadlineAbort: true },
+      }),
     );
     await e.waitForPhase('idle', 'Healthy');
-    await new Promise((r) => setTimeout(r, 3_500));
+    await waitOut(
+      deadlineS * 1_000 + 1_500,
+      'the progress deadline passes; a completed rollout must not abort',
+    );
     const ro = await e.rollout('idle');
     expect(ro.status!.phase).toBe('Healthy');
     expect(ro.status!.abort ?? false).toBe(false);
@@ -322,7 +331,7 @@ describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
     await e.waitForPhase('keep', 'Paused');
     await e.sluiceOk('abort', 'keep');
     await e.waitForPhase('keep', 'Degraded');
-    await new Promise((r) => setTimeout(r, 2_500));
+    await waitOut(2_500, 'abortScaleDownDelaySeconds 0: the aborted preview must not be scaled down');
     expect(await e.podCountsByRevision('keep')).toEqual({ '1': 2, '2': 2 });
   });
 
@@ -351,13 +360,20 @@ describe('BlueGreenSuite on the test cluster', { timeout: 150_000 }, () => {
 
   it('TestBlueGreenProgressDeadlineExceededWithPause: the pause does not time out; a bad revision does, and a fix recovers', async () => {
     e = await E2e.create('bg-pdpause');
+    const deadlineS = 2;
     await e.apply(
-      blueGreen('pdp', { blueGreen: { autoPromotionEnabled: false }, spec: { progressDeadlineSeconds: 2 } }),
+      blueGreen('pdp', {
+        blueGreen: { autoPromotionEnabled: false },
+        spec: { progressDeadlineSeconds: deadlineS },
+      }),
     );
     await e.waitForPhase('pdp', 'Healthy');
     await e.setImage('pdp', 'example.com/app:v2');
     await e.waitForPhase('pdp', 'Paused');
-    await new Promise((r) => setTimeout(r, 3_500));
+    await waitOut(
+      deadlineS * 1_000 + 1_500,
+      'the progress deadline passes; a paused rollout must not time out',
+    );
     const stillPaused = await e.rollout('pdp');
     expect(stillPaused.status!.phase).toBe('Paused');
     expect(stillPaused.status!.conditions!.find((c) => c.type === 'Progressing')!.reason).not.toBe(

@@ -8,6 +8,7 @@
 // are switched by the controller. That is what these tests observe.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import {
   canaryRollout,
   E2e,
@@ -327,7 +328,7 @@ describe('CanarySuite', () => {
     const aborted = await e.waitForPhase('ro', 'Degraded');
     await e.waitForServiceSelector('ro-canary', aborted.status?.stableRS ?? '');
     // Well past any default delay the canary still has its pod (0 = never scale down).
-    await new Promise((r) => setTimeout(r, 3_000));
+    await waitOut(3_000, 'abortScaleDownDelaySeconds 0: the aborted canary must not be scaled down');
     expect(await e.podCountsByRevision('ro')).toEqual({ '1': 2, '2': 1 });
     expect((await e.replicaSetOfRevision('ro', 2))?.replicas).toBe(1);
   });
@@ -353,6 +354,6 @@ describe('CanarySuite', () => {
       /ProgressDeadlineExceeded|RolloutAborted/,
     );
     await e.waitForPodCounts('ro', { '1': 2, '2': 0 });
-    expect(e.eventReasons('ro')).toContain('RolloutAborted');
+    await e.waitForEvent('ro', 'RolloutAborted');
   });
 });

@@ -3,6 +3,7 @@
 // pod-template hash and the revision count alone.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import { canaryRollout, E2e } from './fixture.ts';
 
 let e: E2e | undefined;
@@ -93,7 +94,7 @@ describe('ephemeral metadata', () => {
     );
     // Steady state: no more writes to the ReplicaSets (no template churn from the injection).
     const versions = JSON.stringify(rss.map((r) => [r.name, r.annotations]));
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitOut(2_000, 'steady state: nothing may write the ReplicaSets again');
     expect(JSON.stringify((await t.replicaSets('ro')).map((r) => [r.name, r.annotations]))).toBe(versions);
   });
 });

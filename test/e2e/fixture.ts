@@ -36,12 +36,15 @@ import {
 } from '../cluster/namespace.ts';
 import { REPO_ROOT } from '../cluster/paths.ts';
 import { runSluice } from '../cluster/sluice-cli.ts';
+import { waitFor } from '../cluster/wait.ts';
 
 export const ARGO_API = '/apis/argoproj.io/v1alpha1';
 export const GUIDES_DIR = join(REPO_ROOT, 'test', 'fixtures', 'guides');
 export const DEFAULT_WAIT_MS = 45_000;
-const POLL_MS = 150;
 const SUBPROCESS_READY_MS = 20_000;
+const SUBPROCESS_READY_POLL_MS = 50;
+/** Pause before re-opening the event watch after it failed (not a wait for a condition: a back-off). */
+const EVENT_WATCH_RETRY_MS = 200;
 const SUBPROCESS_STOP_MS = 12_000;
 
 export type ControllerMode = 'in-process' | 'subprocess' | 'none';
@@ -393,29 +396,17 @@ export class E2e {
 
   // ---- Then (waits) ----
 
-  /** Polls `fn` until it returns a value other than undefined; the error names `what` and the last state. */
-  async waitFor<T>(
+  /**
+   * Polls `fn` until it returns a value other than undefined (or false); the error names `what` and the
+   * last state. The cluster tests' one wait helper (test/cluster/wait.ts) with the e2e default timeout.
+   */
+  waitFor<T>(
     what: string,
-    fn: () => Promise<T | undefined>,
+    fn: () => Promise<T | undefined | false>,
     timeoutMs = DEFAULT_WAIT_MS,
     describeState?: () => Promise<string>,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    for (;;) {
-      try {
-        const value = await fn();
-        if (value !== undefined) return value;
-      } catch (error) {
-        lastError = error;
-      }
-      if (Date.now() > deadline) {
-        const state = describeState ? await describeState().catch((e) => String(e)) : '';
-        const last = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}\n${state}`);
-      }
-      await sleep(POLL_MS);
-    }
+    return waitFor(fn, { what, timeoutMs, ...(describeState ? { describe: describeState } : {}) });
   }
 
   /** Waits until the Rollout satisfies `predicate`; returns it. */
@@ -567,6 +558,19 @@ export class E2e {
     );
   }
 
+  /**
+   * Waits until the clock is past the creation second of `pods`: restartAt has second resolution and only
+   * pods created before it restart, so a restart issued within that second would leave them running.
+   */
+  waitPastCreationSecond(pods: readonly PodView[], timeoutMs = DEFAULT_WAIT_MS): Promise<true> {
+    const dueMs = Math.max(...pods.map((p) => p.createdMs)) + 1_000;
+    return this.waitFor(
+      `the clock past the creation second of ${pods.map((p) => p.name).join(', ')}`,
+      async () => Date.now() >= dueMs || undefined,
+      timeoutMs,
+    );
+  }
+
   /** A Rollout created from scratch goes Healthy (the initial deploy skips steps). */
   async healthyRollout(manifest: string | Record<string, unknown>, name: string): Promise<Rollout> {
     await this.apply(manifest);
@@ -626,7 +630,7 @@ export class E2e {
           await this.client.watch(path, resourceVersion, (e) => onEvent(e.type, e.object), signal, 60);
         } catch {
           if (signal.aborted) return;
-          await sleep(200);
+          await sleep(EVENT_WATCH_RETRY_MS);
         }
       }
     })();
@@ -696,16 +700,19 @@ export async function startControllerProcess(
   void exited.then((code) => {
     exitCode = code;
   });
-  const deadline = Date.now() + SUBPROCESS_READY_MS;
-  while (!output.includes('caches synced')) {
-    if (exitCode !== undefined) throw new Error(`controller exited ${exitCode} during startup:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await exited;
-      throw new Error(`controller did not sync its caches within ${SUBPROCESS_READY_MS} ms:\n${output}`);
-    }
-    await sleep(50);
-  }
+  const ready = await waitFor(
+    () => (exitCode !== undefined ? 'exited' : output.includes('caches synced') ? 'synced' : undefined),
+    {
+      what: 'the controller subprocess to sync its caches',
+      timeoutMs: SUBPROCESS_READY_MS,
+      intervalMs: SUBPROCESS_READY_POLL_MS,
+    },
+  ).catch(async (error: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`${String(error)}:\n${output}`);
+  });
+  if (ready === 'exited') throw new Error(`controller exited ${exitCode} during startup:\n${output}`);
   return {
     mode: 'subprocess',
     controller: undefined,

@@ -4,7 +4,11 @@
 // and the controller's metrics. One namespace and one in-process controller per scenario.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import { canaryRollout, E2e, scrapeMetrics } from './fixture.ts';
+
+/** How long a rollout is watched for a change that must not come (a revision that can never be ready). */
+const HOLD_WINDOW_MS = 2_000;
 
 let e: E2e | undefined;
 afterEach(async () => {
@@ -87,8 +91,7 @@ describe('FunctionalSuite', () => {
     await e.healthyRollout(canaryRollout('ro', { replicas: 2 }), 'ro');
     const before = await e.pods();
     expect(before).toHaveLength(2);
-    // restartAt has second resolution and only pods created before it restart: step past their second.
-    await new Promise((r) => setTimeout(r, 1_100));
+    await e.waitPastCreationSecond(before);
     await e.sluiceOk('restart', 'ro');
     const restarted = await e.waitForRollout(
       'ro',
@@ -133,7 +136,7 @@ describe('FunctionalSuite', () => {
     await e.setImage('ro', 'example.com/app:crash');
     // The stable may only shrink to replicas - maxUnavailable (3 of 4) while the canary is unavailable.
     await e.waitForPodCounts('ro', { '1': 3, '2': 2 });
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitOut(HOLD_WINDOW_MS, 'the crash-looping canary must not complete step 0 or become stable');
     const ro = await e.rollout('ro');
     expect(ro.status?.phase).toBe('Progressing');
     expect(ro.status?.currentStepIndex).toBe(0);
@@ -172,7 +175,7 @@ describe('FunctionalSuite', () => {
     await e.setImage('ro', 'example.com/app:bad');
     await e.waitForPodCounts('ro', { '1': 3, '2': 0, '3': 2 });
     // The first bad revision is drained; the second never becomes available or stable.
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitOut(HOLD_WINDOW_MS, 'the second bad revision must not become available or stable');
     const ro = await e.rollout('ro');
     expect(ro.status?.phase).not.toBe('Healthy');
     expect(ro.status?.stableRS).toBe((await e.replicaSetOfRevision('ro', 1))?.hash);

@@ -6,6 +6,7 @@
 // a budget with no disruptions allowed.)
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import { canaryRollout, E2e } from './fixture.ts';
 
 let e: E2e | undefined;
@@ -31,11 +32,10 @@ describe('restart by eviction', () => {
       metadata: { name: 'ro' },
       spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'ro' } } },
     });
-    // restartAt has second resolution and only pods created before it restart.
-    await new Promise((r) => setTimeout(r, 1_100));
+    await t.waitPastCreationSecond(before);
     await t.sluiceOk('restart', 'ro');
     await t.waitForRollout('ro', 'restarting', (r) => r.status?.message === 'rollout is restarting');
-    await new Promise((r) => setTimeout(r, 3_000));
+    await waitOut(3_000, 'while the budget refuses every eviction no pod may go and restartedAt stays unset');
     const held = (await t.pods()).filter((p) => !p.deleting);
     expect(held.map((p) => p.name).sort()).toEqual(before.map((p) => p.name).sort());
     const ro = await t.rollout('ro');

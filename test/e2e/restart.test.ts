@@ -5,6 +5,7 @@
 // name, none duplicated.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitOut } from '../cluster/wait.ts';
 import {
   canaryRollout,
   E2e,
@@ -23,6 +24,9 @@ afterEach(async () => {
   web = undefined;
 });
 
+// How long a restarted controller is watched for a change it must not make. It reconciles every Rollout as
+// soon as its caches sync (the fixture waits for that), but a reconcile that correctly changes nothing
+// leaves no trace to wait for, so the check is a window.
 const SETTLE_MS = 2_500;
 
 function names(list: { name: string }[]): string[] {
@@ -45,7 +49,7 @@ describe('controller killed and restarted', () => {
 
     await e.killController();
     await e.startController('subprocess');
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await waitOut(SETTLE_MS, 'the new controller must resume the pause step as it stands, changing nothing');
     const after = await e.waitForPhase('ro', 'Paused');
     expect(after.status?.currentStepIndex).toBe(1);
     expect(after.status?.pauseConditions).toHaveLength(1);
@@ -128,7 +132,7 @@ describe('controller killed and restarted', () => {
     expect(aborted.status?.abort).toBe(true);
     await e.waitForPodCounts('ro', { '1': 2, '2': 0 });
     expect(names(await e.replicaSets('ro'))).toEqual(names(rsBefore));
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await waitOut(SETTLE_MS, 'the abort must be performed once: no second RolloutAborted event');
     expect(e.eventReasons('ro').filter((r) => r === 'RolloutAborted')).toHaveLength(1);
   });
 

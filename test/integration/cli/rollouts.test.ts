@@ -8,13 +8,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rollout } from '../../../src/api/rollout.ts';
 import type { KubeClient } from '../../cluster/kube-client.ts';
 import { type NamespaceRef, testClient, useNamespace } from '../../cluster/namespace.ts';
 import { kubectlBinary, REPO_ROOT } from '../../cluster/paths.ts';
 import { runSluice } from '../../cluster/sluice-cli.ts';
+import { waitFor } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
@@ -33,13 +33,29 @@ interface Run {
   err: string;
 }
 
-async function sluice(argv: string[], options: { signal?: AbortSignal } = {}): Promise<Run> {
+async function sluice(
+  argv: string[],
+  options: { signal?: AbortSignal; onOut?: (text: string) => void } = {},
+): Promise<Run> {
   const { code, out, err } = await runSluice(argv, {
     kubeconfig: KUBECONFIG!,
     namespace: ns.name,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onOut ? { onOut: options.onOut } : {}),
   });
   return { code, out, err };
+}
+
+/** A watching verb started in the background, with its stdout so far. */
+function sluiceWatching(argv: string[], signal?: AbortSignal): { run: Promise<Run>; out: () => string } {
+  let out = '';
+  const run = sluice(argv, {
+    ...(signal ? { signal } : {}),
+    onOut: (text) => {
+      out += text;
+    },
+  });
+  return { run, out: () => out };
 }
 
 function rolloutManifest(name: string): Record<string, unknown> {
@@ -252,13 +268,16 @@ describe.skipIf(KUBECONFIG === undefined || KUBECONFIG === '')(
         out: 'Progressing - more replicas need to be updated\n',
         err: 'Error: Rollout status watch exceeded timeout\n',
       });
-      const watching = sluice(['status', 'ro-status', '--timeout', '20s']);
-      await sleep(1_000);
+      const watching = sluiceWatching(['status', 'ro-status', '--timeout', '20s']);
+      // The first line is printed after the list; the watch follows from the list's resourceVersion.
+      await waitFor(() => watching.out().includes('Progressing'), {
+        what: 'status to print the current state',
+      });
       await writeStatus('ro-status', {
         phase: 'Degraded',
         message: 'RolloutAborted: Rollout aborted update to revision 2',
       });
-      expect(await watching).toEqual({
+      expect(await watching.run).toEqual({
         code: 1,
         out: 'Progressing - more replicas need to be updated\nDegraded - RolloutAborted: Rollout aborted update to revision 2\n',
         err: 'Error: The rollout is in a degraded state with message: RolloutAborted: Rollout aborted update to revision 2\n',
@@ -283,12 +302,13 @@ describe.skipIf(KUBECONFIG === undefined || KUBECONFIG === '')(
         phase: 'Healthy',
       });
       // The ReplicaSet controller creates the pod; wait until it shows up under the ReplicaSet.
-      let run: Run = { code: -1, out: '', err: '' };
-      for (let i = 0; i < 50; i++) {
-        run = await sluice(['get', 'rollout', 'ro-get']);
-        if (run.out.includes('□ ro-get-h1x-')) break;
-        await sleep(200);
-      }
+      const run = await waitFor(
+        async () => {
+          const view = await sluice(['get', 'rollout', 'ro-get']);
+          return view.out.includes('□ ro-get-h1x-') ? view : undefined;
+        },
+        { what: 'the pod under the ReplicaSet in `get rollout`' },
+      );
       expect(run.code).toBe(0);
       expect(run.out).toContain('Status:          ✔ Healthy\n');
       expect(run.out).toContain('  Step:          3/3\n');
@@ -309,12 +329,14 @@ describe.skipIf(KUBECONFIG === undefined || KUBECONFIG === '')(
     it('get rollout --watch prints the view again when the rollout changes (not a TTY)', async () => {
       await createRollout('ro-watch');
       const controller = new AbortController();
-      const watching = sluice(['get', 'rollout', 'ro-watch', '--watch'], { signal: controller.signal });
-      await sleep(1_000);
+      const watching = sluiceWatching(['get', 'rollout', 'ro-watch', '--watch'], controller.signal);
+      await waitFor(() => watching.out().includes('Name:            ro-watch\n'), { what: 'the first view' });
       await writeStatus('ro-watch', { phase: 'Paused', message: 'CanaryPauseStep', currentStepIndex: 1 });
-      await sleep(1_500);
+      await waitFor(() => watching.out().includes('Status:          ॥ Paused\n'), {
+        what: 'the view printed again, Paused',
+      });
       controller.abort();
-      const run = await watching;
+      const run = await watching.run;
       expect(run.code).toBe(0);
       const views = run.out.split('Name:            ro-watch\n');
       expect(views.length).toBeGreaterThanOrEqual(3);

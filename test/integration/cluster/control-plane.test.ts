@@ -7,32 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../cluster/kube-client.ts';
 import { createTestNamespace, testClient, useNamespace } from '../../cluster/namespace.ts';
 import { FAIL_KEY, READY_DELAY_KEY, SIMULATED_NODE_NAME } from '../../cluster/pod-simulator.ts';
+import { waitFor } from '../../cluster/wait.ts';
 
 type Json = Record<string, unknown>;
-const WAIT_TIMEOUT_MS = 30_000;
 
 let client: KubeClient;
 const ns = useNamespace('cluster', { perTest: true });
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = WAIT_TIMEOUT_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function listPods(selector: string): Promise<Json[]> {
   const list = await client.get(
@@ -94,12 +74,15 @@ describe('the simulated node', () => {
 describe('ReplicaSets and the pod-readiness simulator', () => {
   it('creates the pods of a ReplicaSet, schedules them with distinct IPs and marks them Running and Ready', async () => {
     await client.create(`/apis/apps/v1/namespaces/${ns.name}/replicasets`, replicaSet('web', 3));
-    const rs = await waitFor('3 ready replicas', async () => {
-      const got = await client.get(`/apis/apps/v1/namespaces/${ns.name}/replicasets/web`);
-      return (got.status as Json).readyReplicas === 3 && (got.status as Json).availableReplicas === 3
-        ? got
-        : undefined;
-    });
+    const rs = await waitFor(
+      async () => {
+        const got = await client.get(`/apis/apps/v1/namespaces/${ns.name}/replicasets/web`);
+        return (got.status as Json).readyReplicas === 3 && (got.status as Json).availableReplicas === 3
+          ? got
+          : undefined;
+      },
+      { what: '3 ready replicas' },
+    );
     expect((rs.status as Json).replicas).toBe(3);
     const pods = await listPods('app=web');
     expect(pods).toHaveLength(3);
@@ -122,29 +105,37 @@ describe('ReplicaSets and the pod-readiness simulator', () => {
 
   it('removes pods completely when a ReplicaSet scales down (graceful deletes are forced, there is no kubelet)', async () => {
     await client.create(`/apis/apps/v1/namespaces/${ns.name}/replicasets`, replicaSet('shrink', 3));
-    await waitFor('3 ready', async () =>
-      (await listPods('app=shrink')).filter(isReady).length === 3 ? true : undefined,
+    await waitFor(
+      async () => ((await listPods('app=shrink')).filter(isReady).length === 3 ? true : undefined),
+      { what: '3 ready' },
     );
     await client.mergePatch(`/apis/apps/v1/namespaces/${ns.name}/replicasets/shrink`, {
       spec: { replicas: 1 },
     });
-    await waitFor('1 pod left', async () => ((await listPods('app=shrink')).length === 1 ? true : undefined));
-    const rs = await waitFor('status replicas 1', async () => {
-      const got = await client.get(`/apis/apps/v1/namespaces/${ns.name}/replicasets/shrink`);
-      return (got.status as Json).replicas === 1 ? got : undefined;
+    await waitFor(async () => ((await listPods('app=shrink')).length === 1 ? true : undefined), {
+      what: '1 pod left',
     });
+    const rs = await waitFor(
+      async () => {
+        const got = await client.get(`/apis/apps/v1/namespaces/${ns.name}/replicasets/shrink`);
+        return (got.status as Json).replicas === 1 ? got : undefined;
+      },
+      { what: 'status replicas 1' },
+    );
     expect((rs.status as Json).readyReplicas).toBe(1);
   });
 
   it('garbage-collects pods through their ownerReferences when the ReplicaSet is deleted', async () => {
     await client.create(`/apis/apps/v1/namespaces/${ns.name}/replicasets`, replicaSet('owned', 2));
-    await waitFor('2 pods', async () => ((await listPods('app=owned')).length === 2 ? true : undefined));
+    await waitFor(async () => ((await listPods('app=owned')).length === 2 ? true : undefined), {
+      what: '2 pods',
+    });
     await client.delete(`/apis/apps/v1/namespaces/${ns.name}/replicasets/owned`, {
       propagationPolicy: 'Background',
     });
-    await waitFor('pods collected', async () =>
-      (await listPods('app=owned')).length === 0 ? true : undefined,
-    );
+    await waitFor(async () => ((await listPods('app=owned')).length === 0 ? true : undefined), {
+      what: 'pods collected',
+    });
   });
 
   it('keeps Endpoints of a Service in step with the ready pods it selects', async () => {
@@ -155,12 +146,15 @@ describe('ReplicaSets and the pod-readiness simulator', () => {
       spec: { selector: { app: 'ep' }, ports: [{ port: 80, targetPort: 8080 }] },
     });
     await client.create(`/apis/apps/v1/namespaces/${ns.name}/replicasets`, replicaSet('ep', 2));
-    const addresses = await waitFor('2 endpoint addresses', async () => {
-      const ep = await client.get(`/api/v1/namespaces/${ns.name}/endpoints/svc`);
-      const subsets = (ep.subsets as Json[] | undefined) ?? [];
-      const ips = subsets.flatMap((s) => ((s.addresses as Json[] | undefined) ?? []).map((a) => a.ip));
-      return ips.length === 2 ? ips : undefined;
-    });
+    const addresses = await waitFor(
+      async () => {
+        const ep = await client.get(`/api/v1/namespaces/${ns.name}/endpoints/svc`);
+        const subsets = (ep.subsets as Json[] | undefined) ?? [];
+        const ips = subsets.flatMap((s) => ((s.addresses as Json[] | undefined) ?? []).map((a) => a.ip));
+        return ips.length === 2 ? ips : undefined;
+      },
+      { what: '2 endpoint addresses' },
+    );
     const podIps = (await listPods('app=ep')).map((p) => (p.status as Json).podIP);
     expect([...addresses].sort()).toEqual([...podIps].sort());
   });
@@ -170,7 +164,9 @@ describe('ReplicaSets and the pod-readiness simulator', () => {
       `/apis/apps/v1/namespaces/${ns.name}/replicasets`,
       replicaSet('slow', 1, { [READY_DELAY_KEY]: '2500' }),
     );
-    const pod = await waitFor('a ready pod', async () => (await listPods('app=slow')).find(isReady));
+    const pod = await waitFor(async () => (await listPods('app=slow')).find(isReady), {
+      what: 'a ready pod',
+    });
     const status = pod.status as Json;
     const ready = (status.conditions as Json[]).find((c) => c.type === 'Ready') as Json;
     const elapsedS =
@@ -184,11 +180,14 @@ describe('ReplicaSets and the pod-readiness simulator', () => {
       `/apis/apps/v1/namespaces/${ns.name}/replicasets`,
       replicaSet('crashy', 2, { [FAIL_KEY]: 'crash-loop' }),
     );
-    const pods = await waitFor('2 crash-looping pods', async () => {
-      const list = await listPods('app=crashy');
-      const crashing = list.filter((p) => waitingReason(p) === 'CrashLoopBackOff');
-      return crashing.length === 2 ? crashing : undefined;
-    });
+    const pods = await waitFor(
+      async () => {
+        const list = await listPods('app=crashy');
+        const crashing = list.filter((p) => waitingReason(p) === 'CrashLoopBackOff');
+        return crashing.length === 2 ? crashing : undefined;
+      },
+      { what: '2 crash-looping pods' },
+    );
     for (const pod of pods) {
       expect((pod.status as Json).phase).toBe('Running');
       expect(isReady(pod)).toBe(false);
@@ -206,8 +205,9 @@ describe('ReplicaSets and the pod-readiness simulator', () => {
       `/apis/apps/v1/namespaces/${ns.name}/replicasets`,
       replicaSet('badimg', 1, {}, 'example.com/app:bad'),
     );
-    const pod = await waitFor('ErrImagePull', async () =>
-      (await listPods('app=badimg')).find((p) => waitingReason(p) === 'ErrImagePull'),
+    const pod = await waitFor(
+      async () => (await listPods('app=badimg')).find((p) => waitingReason(p) === 'ErrImagePull'),
+      { what: 'ErrImagePull' },
     );
     expect((pod.status as Json).phase).toBe('Pending');
     expect(isReady(pod)).toBe(false);
@@ -228,14 +228,17 @@ describe('Jobs (the analysis job provider)', () => {
   });
 
   async function jobCondition(name: string): Promise<string> {
-    return await waitFor(`job ${name} to finish`, async () => {
-      const got = await client.get(`/apis/batch/v1/namespaces/${ns.name}/jobs/${name}`);
-      const conditions = ((got.status as Json).conditions as Json[] | undefined) ?? [];
-      const done = conditions.find(
-        (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
-      );
-      return done === undefined ? undefined : String(done.type);
-    });
+    return await waitFor(
+      async () => {
+        const got = await client.get(`/apis/batch/v1/namespaces/${ns.name}/jobs/${name}`);
+        const conditions = ((got.status as Json).conditions as Json[] | undefined) ?? [];
+        const done = conditions.find(
+          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        );
+        return done === undefined ? undefined : String(done.type);
+      },
+      { what: `job ${name} to finish` },
+    );
   }
 
   it('completes a Job whose container exits 0 and fails one whose command ends in exit 1', async () => {
@@ -253,10 +256,13 @@ describe('namespaces', () => {
   it('are finalized with their pods when deleted', async () => {
     const own = await createTestNamespace(client, 'finalize');
     await client.create(`/apis/apps/v1/namespaces/${own.name}/replicasets`, replicaSet('gone', 2));
-    await waitFor('2 pods', async () => {
-      const list = await client.get(`/api/v1/namespaces/${own.name}/pods`);
-      return (list.items as Json[]).length === 2 ? true : undefined;
-    });
+    await waitFor(
+      async () => {
+        const list = await client.get(`/api/v1/namespaces/${own.name}/pods`);
+        return (list.items as Json[]).length === 2 ? true : undefined;
+      },
+      { what: '2 pods' },
+    );
     await own.delete({ wait: true });
     expect((await client.raw('GET', `/api/v1/namespaces/${own.name}`)).status).toBe(404);
   });

@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterState, clusterAnswers, stopCluster } from '../../cluster/control-plane.ts';
 import { KubeClient } from '../../cluster/kube-client.ts';
 import { REPO_ROOT } from '../../cluster/paths.ts';
+import { waitFor, waitOut } from '../../cluster/wait.ts';
 
 const run = promisify(execFile);
 const SCRIPT_TIMEOUT_MS = 120_000;
@@ -75,21 +75,25 @@ describe('cluster:up and cluster:down', () => {
         'default',
       );
       // After several watch expiries the simulator still sees new pods and makes them Ready.
-      await sleep(WATCH_TIMEOUT_S * 2_500);
+      await waitOut(WATCH_TIMEOUT_S * 2_500, "two and a half of the simulator's watch periods expire");
       await client.create('/api/v1/namespaces/default/pods', {
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: 'after-rewatch' },
         spec: { containers: [{ name: 'app', image: 'example.com/app:v1' }] },
       });
-      const deadline = Date.now() + READY_TIMEOUT_MS;
-      let ready = false;
-      while (Date.now() < deadline && !ready) {
-        await sleep(200);
-        const pod = await client.get('/api/v1/namespaces/default/pods/after-rewatch');
-        const status = (pod.status ?? {}) as { phase?: unknown; podIP?: unknown };
-        ready = status.phase === 'Running' && typeof status.podIP === 'string';
-      }
+      const ready = await waitFor(
+        async () => {
+          const pod = await client.get('/api/v1/namespaces/default/pods/after-rewatch');
+          const status = (pod.status ?? {}) as { phase?: unknown; podIP?: unknown };
+          return status.phase === 'Running' && typeof status.podIP === 'string';
+        },
+        {
+          what: 'the pod created after the re-watches Running with an IP',
+          timeoutMs: READY_TIMEOUT_MS,
+          intervalMs: 200,
+        },
+      );
       expect(ready).toBe(true);
       // Each expiry ended the stream cleanly and was followed by a re-watch: no watch failures logged.
       const simulatorLog = await readFile(join(stateDir, 'logs', 'pod-simulator.log'), 'utf8');

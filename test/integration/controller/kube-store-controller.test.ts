@@ -8,21 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { useNamespace } from '../../cluster/namespace.ts';
+import { waitFor } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
   'needs SLUICE_TEST_KUBECONFIG (run `npm run cluster:up`, then export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig)';
 if (!KUBECONFIG) console.warn(`controller integration tests skipped: ${SKIP_REASON}`);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function jobRun(name: string, namespace: string, image: string) {
   return {
@@ -78,7 +69,7 @@ describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
   });
 
   it('runs a job metric to a verdict, serves metrics and health, and releases the lease on shutdown', async () => {
-    await waitFor('leadership', async () => (controller.isLeader ? true : undefined));
+    await waitFor(async () => (controller.isLeader ? true : undefined), { what: 'leadership' });
     for (const [name, image] of [
       ['passes', 'busybox:ok'],
       ['fails', 'busybox:fail'],
@@ -100,8 +91,8 @@ describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
       const phase = (res.body as { status?: { phase?: string } }).status?.phase;
       return phase === 'Successful' || phase === 'Failed' || phase === 'Error' ? phase : undefined;
     };
-    expect(await waitFor('passes completes', () => phaseOf('passes'))).toBe('Successful');
-    expect(await waitFor('fails completes', () => phaseOf('fails'))).toBe('Failed');
+    expect(await waitFor(() => phaseOf('passes'), { what: 'passes completes' })).toBe('Successful');
+    expect(await waitFor(() => phaseOf('fails'), { what: 'fails completes' })).toBe('Failed');
     const jobs = await client.request('GET', `/apis/batch/v1/namespaces/${namespace}/jobs`);
     const items = (
       jobs.body as { items: { metadata: { name: string; ownerReferences: { kind: string }[] } }[] }
@@ -109,12 +100,15 @@ describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
     expect(items).toHaveLength(2);
     expect(items.every((j) => j.metadata.ownerReferences[0]?.kind === 'AnalysisRun')).toBe(true);
 
-    const metrics = await waitFor('metrics show the verdicts', async () => {
-      const text = await (await fetch(`http://127.0.0.1:${controller.metricsPort}/metrics`)).text();
-      return text.includes(`analysis_run_info{namespace="${namespace}",name="fails",phase="Failed"} 1`)
-        ? text
-        : undefined;
-    });
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${controller.metricsPort}/metrics`)).text();
+        return text.includes(`analysis_run_info{namespace="${namespace}",name="fails",phase="Failed"} 1`)
+          ? text
+          : undefined;
+      },
+      { what: 'metrics show the verdicts' },
+    );
     expect(metrics).toContain(
       `analysis_run_info{namespace="${namespace}",name="passes",phase="Successful"} 1`,
     );

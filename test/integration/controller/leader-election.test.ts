@@ -7,25 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
 import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { useNamespace } from '../../cluster/namespace.ts';
+import { waitFor, waitOut } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
   'needs SLUICE_TEST_KUBECONFIG (run `npm run cluster:up`, then export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig)';
 if (!KUBECONFIG) console.warn(`leader-election controller tests skipped: ${SKIP_REASON}`);
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function rollout(name: string) {
   return {
@@ -89,9 +76,12 @@ describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
   };
 
   it('reconciles only on the leader, and the standby takes over when the leader stops', async () => {
-    const leader = await waitFor('a leader', () => controllers.find((c) => c.isLeader));
+    const leader = await waitFor(() => controllers.find((c) => c.isLeader), { what: 'a leader' });
     const standby = controllers.find((c) => c !== leader)!;
-    await new Promise((r) => setTimeout(r, 1_000));
+    await waitOut(
+      1_000,
+      'the standby retries (every 500 ms) while the leader holds the lease and must not lead',
+    );
     expect(standby.isLeader).toBe(false);
     const scrape = async (c: Controller) => (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
     expect(await scrape(standby)).toContain('sluice_controller_leader 0');
@@ -104,21 +94,24 @@ describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
       { body: rollout('one') },
     );
     expect(first.status).toBe(201);
-    await waitFor('the leader creates a ReplicaSet', async () =>
-      (await replicaSets('one')) === 1 ? true : undefined,
-    );
+    await waitFor(async () => ((await replicaSets('one')) === 1 ? true : undefined), {
+      what: 'the leader creates a ReplicaSet',
+    });
 
     expect(await leader.stop()).toBe(0);
-    await waitFor('the standby leads', () => (standby.isLeader ? true : undefined), 5_000);
+    await waitFor(() => (standby.isLeader ? true : undefined), {
+      what: 'the standby leads',
+      timeoutMs: 5_000,
+    });
     const second = await client.request(
       'POST',
       `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/rollouts`,
       { body: rollout('two') },
     );
     expect(second.status).toBe(201);
-    await waitFor('the new leader reconciles', async () =>
-      (await replicaSets('two')) === 1 ? true : undefined,
-    );
+    await waitFor(async () => ((await replicaSets('two')) === 1 ? true : undefined), {
+      what: 'the new leader reconciles',
+    });
     // The first Rollout's ReplicaSet is adopted, not duplicated.
     expect(await replicaSets('one')).toBe(1);
     expect(await scrape(standby)).toContain('sluice_controller_leader 1');

@@ -8,25 +8,12 @@ import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { StoreError, type WatchEventType } from '../../../src/store/object-store.ts';
 import { useNamespace } from '../../cluster/namespace.ts';
+import { waitFor } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
   'needs SLUICE_TEST_KUBECONFIG (run `npm run cluster:up`, then export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig)';
 if (!KUBECONFIG) console.warn(`kube-store integration tests skipped: ${SKIP_REASON}`);
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function service(name: string, namespace: string): KubeObject & { spec: unknown } {
   return {
@@ -80,17 +67,18 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
     await other.request('POST', `/api/v1/namespaces/${namespace}/services`, {
       body: service('outside', namespace),
     });
-    await waitFor('watch ADDED', () => store.get('Service', namespace, 'outside'));
+    await waitFor(() => store.get('Service', namespace, 'outside'), { what: 'watch ADDED' });
     await other.request('PATCH', `/api/v1/namespaces/${namespace}/services/outside`, {
       body: { metadata: { labels: { tier: 'web' } } },
       contentType: 'application/merge-patch+json',
     });
-    await waitFor('watch MODIFIED', () => store.get('Service', namespace, 'outside')?.metadata.labels?.tier);
+    await waitFor(() => store.get('Service', namespace, 'outside')?.metadata.labels?.tier, {
+      what: 'watch MODIFIED',
+    });
     await other.request('DELETE', `/api/v1/namespaces/${namespace}/services/outside`);
-    await waitFor(
-      'watch DELETED',
-      () => store.get('Service', namespace, 'outside') === undefined || undefined,
-    );
+    await waitFor(() => store.get('Service', namespace, 'outside') === undefined || undefined, {
+      what: 'watch DELETED',
+    });
     stop();
     expect(seen).toEqual(['ADDED', 'MODIFIED', 'DELETED']);
     expect(store.list('Service', namespace, { app: 'before' }).map((s) => s.metadata.name)).toEqual([
@@ -228,8 +216,9 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
       status: { message: null },
     });
     expect(cleared.status).toEqual({ phase: 'Paused' });
-    await waitFor('cache catches up', () =>
-      store.get<Rollout>('Rollout', namespace, 'ro')?.metadata.generation === 2 ? true : undefined,
+    await waitFor(
+      () => (store.get<Rollout>('Rollout', namespace, 'ro')?.metadata.generation === 2 ? true : undefined),
+      { what: 'cache catches up' },
     );
     // Objects in the cache are frozen: reconcilers must copy before changing.
     const cached = store.get<Rollout>('Rollout', namespace, 'ro')!;
@@ -263,18 +252,21 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
     store.recordEvent(ro, 'Normal', 'RolloutUpdated', 'Rollout updated to revision 2');
     store.recordEvent(ro, 'Normal', 'RolloutUpdated', 'Rollout updated to revision 2');
     store.recordEvent(ro, 'Warning', 'RolloutAborted', 'Rollout aborted update to revision 2');
-    await waitFor('events written', async () => {
-      const res = await client.request('GET', `/api/v1/namespaces/${namespace}/events`);
-      const items = (
-        res.body as {
-          items: { reason: string; count: number; involvedObject: { name: string; kind: string } }[];
-        }
-      ).items;
-      const updated = items.find((e) => e.reason === 'RolloutUpdated');
-      const aborted = items.find((e) => e.reason === 'RolloutAborted');
-      return updated?.count === 2 && aborted?.count === 1 && updated.involvedObject.kind === 'Rollout'
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      async () => {
+        const res = await client.request('GET', `/api/v1/namespaces/${namespace}/events`);
+        const items = (
+          res.body as {
+            items: { reason: string; count: number; involvedObject: { name: string; kind: string } }[];
+          }
+        ).items;
+        const updated = items.find((e) => e.reason === 'RolloutUpdated');
+        const aborted = items.find((e) => e.reason === 'RolloutAborted');
+        return updated?.count === 2 && aborted?.count === 1 && updated.involvedObject.kind === 'Rollout'
+          ? true
+          : undefined;
+      },
+      { what: 'events written' },
+    );
   });
 });

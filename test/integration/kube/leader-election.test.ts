@@ -5,19 +5,12 @@ import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { LeaderElector, type Lease } from '../../../src/kube/leader-election.ts';
 import { useNamespace } from '../../cluster/namespace.ts';
+import { waitFor, waitOut } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
 const SKIP_REASON =
   'needs SLUICE_TEST_KUBECONFIG (run `npm run cluster:up`, then export SLUICE_TEST_KUBECONFIG=$PWD/.cluster/kubeconfig)';
 if (!KUBECONFIG) console.warn(`leader-election integration tests skipped: ${SKIP_REASON}`);
-
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
   let client: KubeClient;
@@ -54,9 +47,9 @@ describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
     const a = make('a');
     const b = make('b');
     void a.start();
-    await waitFor('a leads', () => a.isLeader);
+    await waitFor(() => a.isLeader, { what: 'a leads' });
     void b.start();
-    await new Promise((r) => setTimeout(r, 1_500));
+    await waitOut(1_500, 'b retries (every 500 ms) while a holds the lease and must not take it');
     expect(b.isLeader).toBe(false);
     const held = await store.read<Lease>('Lease', namespace, 'lock');
     expect(held?.spec?.holderIdentity).toBe('a');
@@ -65,7 +58,7 @@ describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
 
     const releasedAt = Date.now();
     await a.stop();
-    await waitFor('b leads', () => b.isLeader, 5_000);
+    await waitFor(() => b.isLeader, { what: 'b leads', timeoutMs: 5_000, intervalMs: 50 });
     // Released leases are taken at the next retry, not after the 4 s lease duration.
     expect(Date.now() - releasedAt).toBeLessThan(2_500);
     expect(log).toEqual(['a started', 'a stopped', 'b started']);
