@@ -147,6 +147,23 @@ function invalid(
   };
 }
 
+/**
+ * Applies each metricName-pattern rule (dryRun, measurementRetention) to the metrics it matches; returns
+ * the index of the first rule that matches none (Argo rejects the spec), else undefined.
+ */
+function applyNameRules<R extends { readonly metricName: string }>(
+  rules: readonly R[] | undefined,
+  metrics: readonly { readonly name: string }[],
+  apply: (metricName: string, rule: R) => void,
+): number | undefined {
+  for (const [i, rule] of (rules ?? []).entries()) {
+    const matched = metrics.filter((m) => regexMatches(rule.metricName, m.name));
+    if (matched.length === 0) return i;
+    for (const m of matched) apply(m.name, rule);
+  }
+  return undefined;
+}
+
 /** First half of a reconcile: validates, resolves args, decides which measurements to take now. */
 export function planReconcile(run: AnalysisRun, ctx: ReconcileContext): ReconcilePlan {
   if (isCompletedPhase(run.status?.phase)) return { kind: 'complete', run };
@@ -160,32 +177,16 @@ export function planReconcile(run: AnalysisRun, ctx: ReconcileContext): Reconcil
     }
     names.add(m.name);
   }
+  const unmatched = (field: string, index: number) =>
+    invalid(run, `Analysis spec invalid: ${field}[${index}]: Rule didn't match any metric name(s)`, ctx, []);
   const dryRunNames = new Set<string>();
-  for (const [i, rule] of (run.spec.dryRun ?? []).entries()) {
-    const matched = metrics.filter((m) => regexMatches(rule.metricName, m.name));
-    if (matched.length === 0) {
-      return invalid(
-        run,
-        `Analysis spec invalid: dryRun[${i}]: Rule didn't match any metric name(s)`,
-        ctx,
-        [],
-      );
-    }
-    for (const m of matched) dryRunNames.add(m.name);
-  }
+  const badDryRun = applyNameRules(run.spec.dryRun, metrics, (name) => dryRunNames.add(name));
+  if (badDryRun !== undefined) return unmatched('dryRun', badDryRun);
   const retention = new Map<string, number>();
-  for (const [i, rule] of (run.spec.measurementRetention ?? []).entries()) {
-    const matched = metrics.filter((m) => regexMatches(rule.metricName, m.name));
-    if (matched.length === 0) {
-      return invalid(
-        run,
-        `Analysis spec invalid: measurementRetention[${i}]: Rule didn't match any metric name(s)`,
-        ctx,
-        [],
-      );
-    }
-    for (const m of matched) retention.set(m.name, rule.limit);
-  }
+  const badRetention = applyNameRules(run.spec.measurementRetention, metrics, (name, rule) =>
+    retention.set(name, rule.limit),
+  );
+  if (badRetention !== undefined) return unmatched('measurementRetention', badRetention);
   if (!ctx.args.ok) return invalid(run, `Unable to resolve metric arguments: ${ctx.args.error}`, ctx, []);
   const { values, secrets } = ctx.args.value;
   const runTerminating = isRunTerminating(run);
@@ -316,6 +317,14 @@ function formatNumber(n: number): string {
   return String(n);
 }
 
+/** The MetricResult counter each measurement phase increments (Argo's analysis.go). */
+const PHASE_COUNTER: Partial<Record<AnalysisPhase, 'successful' | 'failed' | 'inconclusive' | 'error'>> = {
+  Successful: 'successful',
+  Failed: 'failed',
+  Inconclusive: 'inconclusive',
+  Error: 'error',
+};
+
 function applyMeasurement(
   result: MetricResult,
   measurement: Measurement,
@@ -325,42 +334,17 @@ function applyMeasurement(
     ? [...result.measurements.slice(0, -1), measurement]
     : [...result.measurements, measurement];
   const next = { ...result, measurements };
-  switch (measurement.phase) {
-    case 'Successful':
-      return {
-        ...next,
-        successful: next.successful + 1,
-        count: next.count + 1,
-        consecutiveError: 0,
-        consecutiveSuccess: next.consecutiveSuccess + 1,
-      };
-    case 'Failed':
-      return {
-        ...next,
-        failed: next.failed + 1,
-        count: next.count + 1,
-        consecutiveError: 0,
-        consecutiveSuccess: 0,
-      };
-    case 'Inconclusive':
-      return {
-        ...next,
-        inconclusive: next.inconclusive + 1,
-        count: next.count + 1,
-        consecutiveError: 0,
-        consecutiveSuccess: 0,
-      };
-    case 'Error':
-      // Errors do not count toward `count`.
-      return {
-        ...next,
-        error: next.error + 1,
-        consecutiveError: next.consecutiveError + 1,
-        consecutiveSuccess: 0,
-      };
-    default:
-      return next;
-  }
+  const counter = PHASE_COUNTER[measurement.phase];
+  if (counter === undefined) return next;
+  const isError = measurement.phase === 'Error';
+  return {
+    ...next,
+    [counter]: next[counter] + 1,
+    // Errors do not count toward `count`; they alone extend the consecutive-error streak.
+    count: isError ? next.count : next.count + 1,
+    consecutiveError: isError ? next.consecutiveError + 1 : 0,
+    consecutiveSuccess: measurement.phase === 'Successful' ? next.consecutiveSuccess + 1 : 0,
+  };
 }
 
 /** Second half of a reconcile: records the measurements taken, assesses, trims, schedules. */
