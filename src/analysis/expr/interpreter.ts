@@ -579,6 +579,21 @@ function fetch(obj: unknown, key: unknown, pos: number): unknown {
   throw new ExprEvalError(`cannot fetch ${formatGoValue(key)} from ${goTypeName(obj)}`, pos);
 }
 
+/** time.Time's methods without arguments (UTC: times here carry no zone). */
+const TIME_GETTERS: Readonly<Record<string, (time: ExprTime, date: Date) => unknown>> = {
+  Unix: (t) => Math.floor(t.ms / 1000),
+  UnixMilli: (t) => Math.floor(t.ms),
+  UnixNano: (t) => Math.round(t.ms * 1e6),
+  Year: (_, d) => d.getUTCFullYear(),
+  Month: (_, d) => d.getUTCMonth() + 1,
+  Day: (_, d) => d.getUTCDate(),
+  Hour: (_, d) => d.getUTCHours(),
+  Minute: (_, d) => d.getUTCMinutes(),
+  Second: (_, d) => d.getUTCSeconds(),
+  UTC: (t) => t,
+  String: (t) => formatGoTime(t.ms),
+};
+
 /** The Go methods of time.Duration and time.Time that conditions use. */
 function callMethod(obj: unknown, name: string, args: unknown[]): unknown {
   const arity = (n: number): void => {
@@ -607,41 +622,12 @@ function callMethod(obj: unknown, name: string, args: unknown[]): unknown {
         break;
     }
   } else if (obj instanceof ExprTime) {
-    const d = new Date(obj.ms);
+    const getter = Object.hasOwn(TIME_GETTERS, name) ? TIME_GETTERS[name] : undefined;
+    if (getter !== undefined) {
+      arity(0);
+      return getter(obj, new Date(obj.ms));
+    }
     switch (name) {
-      case 'Unix':
-        arity(0);
-        return Math.floor(obj.ms / 1000);
-      case 'UnixMilli':
-        arity(0);
-        return Math.floor(obj.ms);
-      case 'UnixNano':
-        arity(0);
-        return Math.round(obj.ms * 1e6);
-      case 'Year':
-        arity(0);
-        return d.getUTCFullYear();
-      case 'Month':
-        arity(0);
-        return d.getUTCMonth() + 1;
-      case 'Day':
-        arity(0);
-        return d.getUTCDate();
-      case 'Hour':
-        arity(0);
-        return d.getUTCHours();
-      case 'Minute':
-        arity(0);
-        return d.getUTCMinutes();
-      case 'Second':
-        arity(0);
-        return d.getUTCSeconds();
-      case 'UTC':
-        arity(0);
-        return obj;
-      case 'String':
-        arity(0);
-        return formatGoTime(obj.ms);
       case 'Add':
         arity(1);
         if (args[0] instanceof ExprDuration) return new ExprTime(obj.ms + args[0].ns / 1e6);

@@ -31,7 +31,8 @@ function isSpace(c: string): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 }
 
-class LexError {
+/** A lexing or parsing failure at a source position; thrown inside, returned as a result at the entry. */
+export class ParseError {
   readonly message: string;
   readonly position: number;
   constructor(message: string, position: number) {
@@ -64,7 +65,7 @@ export function tokenize(src: string): LexResult {
       }
       if (c === '/' && src[i + 1] === '*') {
         const end = src.indexOf('*/', i + 2);
-        if (end < 0) throw new LexError('unclosed comment', start);
+        if (end < 0) throw new ParseError('unclosed comment', start);
         i = end + 2;
         continue;
       }
@@ -76,7 +77,7 @@ export function tokenize(src: string): LexResult {
       }
       if (c === '`') {
         const end = src.indexOf('`', i + 1);
-        if (end < 0) throw new LexError('literal not terminated', start);
+        if (end < 0) throw new ParseError('literal not terminated', start);
         tokens.push({ kind: 'String', value: src.slice(i + 1, end).replaceAll('\r', ''), pos: start });
         i = end + 1;
         continue;
@@ -119,13 +120,13 @@ export function tokenize(src: string): LexResult {
         i++;
         continue;
       }
-      throw new LexError(
+      throw new ParseError(
         `unrecognized character: ${describeChar(String.fromCodePoint(src.codePointAt(i) ?? 0))}`,
         start,
       );
     }
   } catch (err) {
-    if (err instanceof LexError) return { ok: false, message: err.message, position: err.position };
+    if (err instanceof ParseError) return { ok: false, message: err.message, position: err.position };
     throw err;
   }
   tokens.push({ kind: 'EOF', value: '', pos: n });
@@ -154,7 +155,7 @@ function scanNumber(src: string, start: number): number {
     }
   }
   if (i < src.length && isIdentPart(src[i]!)) {
-    throw new LexError(`bad number syntax: ${JSON.stringify(src.slice(start, i + 1))}`, start);
+    throw new ParseError(`bad number syntax: ${JSON.stringify(src.slice(start, i + 1))}`, start);
   }
   return i;
 }
@@ -164,10 +165,10 @@ function scanQuoted(src: string, start: number, quote: string): [string, number]
   let i = start + 1;
   let out = '';
   while (true) {
-    if (i >= src.length) throw new LexError('literal not terminated', start);
+    if (i >= src.length) throw new ParseError('literal not terminated', start);
     const c = src[i]!;
     if (c === quote) return [out, i + 1];
-    if (c === '\n') throw new LexError('literal not terminated', start);
+    if (c === '\n') throw new ParseError('literal not terminated', start);
     if (c !== '\\') {
       out += c;
       i++;
@@ -208,9 +209,9 @@ function scanQuoted(src: string, start: number, quote: string): [string, number]
         const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
         const hex = src.slice(i, i + len);
         if (hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex))
-          throw new LexError('invalid char escape', i - 2);
+          throw new ParseError('invalid char escape', i - 2);
         const code = Number.parseInt(hex, 16);
-        if (code > 0x10ffff) throw new LexError('invalid char escape', i - 2);
+        if (code > 0x10ffff) throw new ParseError('invalid char escape', i - 2);
         out += String.fromCodePoint(code);
         i += len;
         break;
@@ -218,12 +219,12 @@ function scanQuoted(src: string, start: number, quote: string): [string, number]
       default: {
         if (e !== undefined && e >= '0' && e <= '7') {
           const oct = src.slice(i - 1, i + 2);
-          if (!/^[0-7]{3}$/.test(oct)) throw new LexError('invalid char escape', i - 2);
+          if (!/^[0-7]{3}$/.test(oct)) throw new ParseError('invalid char escape', i - 2);
           out += String.fromCharCode(Number.parseInt(oct, 8));
           i += 2;
           break;
         }
-        throw new LexError('invalid char escape', i - 2);
+        throw new ParseError('invalid char escape', i - 2);
       }
     }
   }

@@ -5,7 +5,7 @@
 
 import type { BinaryOp, Node, PointerName } from './ast.ts';
 import { FUNCTIONS } from './functions.ts';
-import { type Token, tokenize } from './lexer.ts';
+import { ParseError, type Token, tokenize } from './lexer.ts';
 import { compileSafeRegex } from './safe-regex.ts';
 
 export const MAX_SOURCE_LENGTH = 10_000;
@@ -70,15 +70,6 @@ function normalizeOp(op: string): BinaryOp {
 export function describeToken(t: Token): string {
   if (t.kind === 'EOF') return 'EOF';
   return `${t.kind}(${JSON.stringify(t.value)})`;
-}
-
-class ParseError {
-  readonly message: string;
-  readonly position: number;
-  constructor(message: string, position: number) {
-    this.message = message;
-    this.position = position;
-  }
 }
 
 export function parse(source: string): ParseResult {
@@ -372,33 +363,30 @@ class Parser {
     return { k: 'closure', pos: start.pos, body };
   }
 
-  private parseArgs(): Node[] {
-    this.expect('Bracket', '(');
-    const args: Node[] = [];
-    while (!this.is('Bracket', ')')) {
-      if (args.length > 0) {
+  /** Comma-separated expressions up to and including `close` (a trailing comma is allowed, as in expr). */
+  private parseList(close: ')' | ']'): Node[] {
+    const items: Node[] = [];
+    while (!this.is('Bracket', close)) {
+      if (items.length > 0) {
         this.expect('Operator', ',');
-        if (this.is('Bracket', ')')) break;
+        if (this.is('Bracket', close)) break;
       }
-      args.push(this.parseExpression(0));
+      items.push(this.parseExpression(0));
     }
     this.next();
-    return args;
+    return items;
+  }
+
+  private parseArgs(): Node[] {
+    this.expect('Bracket', '(');
+    return this.parseList(')');
   }
 
   private parseArray(): Node {
     const start = this.cur;
     this.enter(start.pos);
     this.next();
-    const items: Node[] = [];
-    while (!this.is('Bracket', ']')) {
-      if (items.length > 0) {
-        this.expect('Operator', ',');
-        if (this.is('Bracket', ']')) break;
-      }
-      items.push(this.parseExpression(0));
-    }
-    this.next();
+    const items = this.parseList(']');
     this.depth--;
     return { k: 'array', pos: start.pos, items };
   }
