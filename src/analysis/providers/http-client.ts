@@ -22,6 +22,17 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A timeout in whole seconds as written (a number, or a numeric string after `{{args.x}}`): absent or 0
+ * is `fallback`; undefined when it is not a non-negative integer.
+ */
+export function timeoutSecondsOf(value: unknown, fallback: number): number | undefined {
+  if (value === undefined || value === null) return fallback;
+  const t = typeof value === 'string' ? Number(value) : value;
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) return undefined;
+  return t > 0 ? t : fallback;
+}
+
 /** `headers: [{key, value}]` -> record; errors name the field. */
 export function parseHeaderList(value: unknown, field: string): Field<Record<string, string>> {
   const headers: Record<string, string> = {};

@@ -15,6 +15,7 @@ import {
   parseBasicAuth,
   parseHeaderList,
   parseOAuth2,
+  timeoutSecondsOf,
 } from './http-client.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
 
@@ -64,13 +65,9 @@ export function parsePrometheusConfig(
   if (typeof block.query !== 'string' || block.query.trim() === '') {
     return { ok: false, error: 'prometheus.query: is required' };
   }
-  let timeoutSeconds = DEFAULT_PROMETHEUS_TIMEOUT_SECONDS;
-  if (block.timeout !== undefined && block.timeout !== null) {
-    const t = typeof block.timeout === 'string' ? Number(block.timeout) : block.timeout;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
-      return { ok: false, error: 'prometheus.timeout: must be a non-negative integer (seconds)' };
-    }
-    if (t > 0) timeoutSeconds = t;
+  const timeoutSeconds = timeoutSecondsOf(block.timeout, DEFAULT_PROMETHEUS_TIMEOUT_SECONDS);
+  if (timeoutSeconds === undefined) {
+    return { ok: false, error: 'prometheus.timeout: must be a non-negative integer (seconds)' };
   }
   if (block.insecure !== undefined && typeof block.insecure !== 'boolean') {
     return { ok: false, error: 'prometheus.insecure: must be a boolean' };

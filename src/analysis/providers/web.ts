@@ -11,6 +11,7 @@ import {
   isObject,
   parseHeaderList,
   parseOAuth2,
+  timeoutSecondsOf,
 } from './http-client.ts';
 import { compileJsonPath, evaluateJsonPath, type JsonPath } from './jsonpath.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
@@ -65,13 +66,9 @@ export function parseWebConfig(block: unknown): Field<WebConfig> {
       headers.value['Content-Type'] = 'application/json';
     }
   }
-  let timeoutSeconds = DEFAULT_WEB_TIMEOUT_SECONDS;
-  if (block.timeoutSeconds !== undefined && block.timeoutSeconds !== null) {
-    const t = typeof block.timeoutSeconds === 'string' ? Number(block.timeoutSeconds) : block.timeoutSeconds;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
-      return { ok: false, error: 'web.timeoutSeconds: must be a non-negative integer' };
-    }
-    if (t > 0) timeoutSeconds = t;
+  const timeoutSeconds = timeoutSecondsOf(block.timeoutSeconds, DEFAULT_WEB_TIMEOUT_SECONDS);
+  if (timeoutSeconds === undefined) {
+    return { ok: false, error: 'web.timeoutSeconds: must be a non-negative integer' };
   }
   const jsonPathSource =
     typeof block.jsonPath === 'string' && block.jsonPath !== '' ? block.jsonPath : DEFAULT_JSON_PATH;
