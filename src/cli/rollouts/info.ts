@@ -109,45 +109,37 @@ export interface ImageInfo {
   tags: InfoTag[];
 }
 
-export function rolloutIcon(status: string): string {
-  switch (status) {
-    case 'Progressing':
-      return ICON.progressing;
-    case 'Error':
-    case 'InvalidSpec':
-      return ICON.warning;
-    case 'Paused':
-      return ICON.paused;
-    case 'Healthy':
-      return ICON.ok;
-    case 'Degraded':
-      return ICON.bad;
-    case 'Unknown':
-      return ICON.unknown;
-    case 'ScaledDown':
-      return ICON.neutral;
-    default:
-      return ' ';
-  }
+/** Argo's status -> icon tables (pkg/kubectl-argo-rollouts/info); any other status shows a blank. */
+function iconOf(table: Readonly<Record<string, string>>, status: string | undefined): string {
+  return status !== undefined && Object.hasOwn(table, status) ? (table[status] as string) : ' ';
 }
 
+const ROLLOUT_ICONS: Readonly<Record<string, string>> = {
+  Progressing: ICON.progressing,
+  Error: ICON.warning,
+  InvalidSpec: ICON.warning,
+  Paused: ICON.paused,
+  Healthy: ICON.ok,
+  Degraded: ICON.bad,
+  Unknown: ICON.unknown,
+  ScaledDown: ICON.neutral,
+};
+
+export function rolloutIcon(status: string): string {
+  return iconOf(ROLLOUT_ICONS, status);
+}
+
+const ANALYSIS_ICONS: Readonly<Record<AnalysisPhase, string>> = {
+  Successful: ICON.ok,
+  Inconclusive: ICON.unknown,
+  Failed: ICON.bad,
+  Error: ICON.warning,
+  Running: ICON.progressing,
+  Pending: ICON.waiting,
+};
+
 export function analysisIcon(phase: string | undefined): string {
-  switch (phase as AnalysisPhase | undefined) {
-    case 'Successful':
-      return ICON.ok;
-    case 'Inconclusive':
-      return ICON.unknown;
-    case 'Failed':
-      return ICON.bad;
-    case 'Error':
-      return ICON.warning;
-    case 'Running':
-      return ICON.progressing;
-    case 'Pending':
-      return ICON.waiting;
-    default:
-      return ' ';
-  }
+  return iconOf(ANALYSIS_ICONS, phase);
 }
 
 function ownedBy(obj: KubeObject, uids: ReadonlySet<string>): OwnerReference | undefined {
@@ -171,19 +163,15 @@ function replicaSetHealth(rs: ReplicaSet): string {
   return 'Healthy';
 }
 
+const REPLICA_SET_ICONS: Readonly<Record<string, string>> = {
+  Progressing: ICON.progressing,
+  Healthy: ICON.ok,
+  ReplicaFailure: ICON.bad,
+  ScaledDown: ICON.neutral,
+};
+
 function replicaSetIcon(status: string): string {
-  switch (status) {
-    case 'Progressing':
-      return ICON.progressing;
-    case 'Healthy':
-      return ICON.ok;
-    case 'ReplicaFailure':
-      return ICON.bad;
-    case 'ScaledDown':
-      return ICON.neutral;
-    default:
-      return ' ';
-  }
+  return iconOf(REPLICA_SET_ICONS, status);
 }
 
 interface ContainerState {
@@ -275,30 +263,25 @@ export function podInfo(pod: KubeObject): PodInfo {
   };
 }
 
+const POD_ICONS: Readonly<Record<string, string>> = {
+  Pending: ICON.progressing,
+  Terminating: ICON.progressing,
+  ContainerCreating: ICON.progressing,
+  Running: ICON.ok,
+  Completed: ICON.ok,
+  Failed: ICON.bad,
+  InvalidImageName: ICON.bad,
+  CrashLoopBackOff: ICON.bad,
+  ImagePullBackOff: ICON.warning,
+  RegistryUnavailable: ICON.warning,
+  Unknown: ICON.unknown,
+};
+
 export function podIcon(status: string): string {
   if (status.startsWith('Init:')) return ICON.progressing;
   if (status.startsWith('Signal:') || status.startsWith('ExitCode:')) return ICON.bad;
   if (status.endsWith('Error') || status.startsWith('Err')) return ICON.warning;
-  switch (status) {
-    case 'Pending':
-    case 'Terminating':
-    case 'ContainerCreating':
-      return ICON.progressing;
-    case 'Running':
-    case 'Completed':
-      return ICON.ok;
-    case 'Failed':
-    case 'InvalidImageName':
-    case 'CrashLoopBackOff':
-      return ICON.bad;
-    case 'ImagePullBackOff':
-    case 'RegistryUnavailable':
-      return ICON.warning;
-    case 'Unknown':
-      return ICON.unknown;
-    default:
-      return ' ';
-  }
+  return iconOf(POD_ICONS, status);
 }
 
 function byTimeThenName<T extends { creationTimestamp: string | undefined; name: string }>(
