@@ -194,7 +194,7 @@ describe('AnalysisSuite on the test cluster', { timeout: 150_000 }, () => {
     expect(done.spec.terminate).toBe(true);
     expect(done.status!.message).toBe('Run Terminated');
     expect(done.status!.metricResults![0]!.count).toBeGreaterThanOrEqual(3);
-    expect(e.eventReasons('bga')).toContain('AnalysisRunCreated');
+    await e.waitForEvent('bga', 'AnalysisRunCreated');
   });
 
   it('TestCanaryInconclusiveBackgroundAnalysis: an inconclusive background run pauses; promote starts a new run', async () => {
@@ -325,8 +325,8 @@ describe('AnalysisSuite on the test cluster', { timeout: 150_000 }, () => {
       'RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: Metric "bad-metric" assessed Failed due to failed (1) > failureLimit (0)',
     );
     await e.waitForPodCounts('multi', { '1': 2, '2': 0 });
-    expect(e.eventReasons('multi')).toContain('AnalysisRunFailed');
-    expect(e.eventReasons('multi')).toContain('RolloutAborted');
+    await e.waitForEvent('multi', 'AnalysisRunFailed');
+    await e.waitForEvent('multi', 'RolloutAborted');
     // the controller's metrics show the verdicts with Argo's names and labels
     const metrics = await e.waitFor('analysis metrics', async () => {
       const text = await scrapeMetrics(e!.controller);

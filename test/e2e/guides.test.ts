@@ -70,7 +70,7 @@ describe('the guides on the test cluster', { timeout: 300_000 }, () => {
     const deadlineMs = Date.parse(old.annotations[DEADLINE]!);
     expect(deadlineMs - switchedMs).toBeGreaterThan(290_000);
     expect(deadlineMs - switchedMs).toBeLessThan(310_000);
-    expect(e.eventReasons(RO)).toContain('RolloutCompleted');
+    await e.waitForEvent(RO, 'RolloutCompleted');
 
     // time passes (the deadline is moved, not the clock): the old RS is scaled to zero at its deadline
     await expireDeadline(old.name);
