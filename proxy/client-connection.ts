@@ -9,7 +9,14 @@ import { clock, tick } from './clock.ts';
 import { type ErrorCode, errorResponse } from './errors.ts';
 import { Exchange, type ExchangeHost } from './forward.ts';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, type BodySink } from './http1/body.ts';
-import { findHeadEnd, hasBareLf, parseRequestHead, type RequestHead } from './http1/head.ts';
+import {
+  HEAD_BARE_LF,
+  HEAD_INCOMPLETE,
+  HEAD_TOO_LARGE,
+  parseRequestHead,
+  type RequestHead,
+  scanHead,
+} from './http1/head.ts';
 import type { MirrorSender } from './mirror-sender.ts';
 import { mirrorTarget, pickBackend } from './routing/pick.ts';
 import type { RouteSnapshot } from './routing/snapshot-types.ts';
@@ -112,26 +119,17 @@ export class ClientConnection implements ExchangeHost, BodySink {
           this.drainWait = true;
           return;
         }
-        const n = findHeadEnd(buf, offset);
-        if (n === 0) {
-          const have = buf.length - offset;
-          if (have > this.server.options.maxHeadBytes) {
-            this.reject('SLUICE_HEADERS_TOO_LARGE');
-            return;
-          }
-          if (hasBareLf(buf, offset)) {
-            this.reject('SLUICE_BAD_REQUEST');
-            return;
-          }
+        const n = scanHead(buf, offset, this.server.options.maxHeadBytes);
+        if (n === HEAD_TOO_LARGE || n === HEAD_BARE_LF) {
+          this.reject(n === HEAD_TOO_LARGE ? 'SLUICE_HEADERS_TOO_LARGE' : 'SLUICE_BAD_REQUEST');
+          return;
+        }
+        if (n === HEAD_INCOMPLETE) {
           this.pending = offset === 0 ? buf : buf.subarray(offset);
           if (!this.waitingForHead) {
             this.waitingForHead = true;
             this.deadlineMs = clock.nowMs + this.server.options.headersTimeoutMs;
           }
-          return;
-        }
-        if (n > this.server.options.maxHeadBytes) {
-          this.reject('SLUICE_HEADERS_TOO_LARGE');
           return;
         }
         const parsed = parseRequestHead(buf.toString('latin1', offset, offset + n));

@@ -19,11 +19,13 @@ import {
   LAST_CHUNK,
 } from './http1/body.ts';
 import {
-  findHeadEnd,
-  hasBareLf,
+  HEAD_BARE_LF,
+  HEAD_INCOMPLETE,
+  HEAD_TOO_LARGE,
   parseResponseHead,
   type RequestHead,
   type ResponseHead,
+  scanHead,
 } from './http1/head.ts';
 import { buildResponseHead, buildUpstreamHead } from './http1/rewrite.ts';
 import type { RouteTimeouts, SnapshotBackend } from './routing/snapshot-types.ts';
@@ -258,23 +260,15 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     if (this.headBuf !== null) buf = Buffer.concat([this.headBuf, chunk]);
     let offset = 0;
     for (;;) {
-      const n = findHeadEnd(buf, offset);
-      if (n === 0) {
-        if (buf.length - offset > MAX_RESPONSE_HEAD_BYTES) {
-          this.fail('SLUICE_UPSTREAM_HEADERS_TOO_LARGE');
-          return;
-        }
-        // A head with bare LF line endings never ends in CRLF CRLF: reject it now (RFC 9112 2.2)
-        // instead of waiting for the response-headers deadline.
-        if (hasBareLf(buf, offset)) {
-          this.fail('SLUICE_UPSTREAM_BAD_RESPONSE');
-          return;
-        }
-        this.headBuf = offset === 0 ? buf : buf.subarray(offset);
+      const n = scanHead(buf, offset, MAX_RESPONSE_HEAD_BYTES);
+      if (n === HEAD_TOO_LARGE || n === HEAD_BARE_LF) {
+        this.fail(
+          n === HEAD_TOO_LARGE ? 'SLUICE_UPSTREAM_HEADERS_TOO_LARGE' : 'SLUICE_UPSTREAM_BAD_RESPONSE',
+        );
         return;
       }
-      if (n > MAX_RESPONSE_HEAD_BYTES) {
-        this.fail('SLUICE_UPSTREAM_HEADERS_TOO_LARGE');
+      if (n === HEAD_INCOMPLETE) {
+        this.headBuf = offset === 0 ? buf : buf.subarray(offset);
         return;
       }
       const parsed = parseResponseHead(buf.toString('latin1', offset, offset + n));
@@ -436,8 +430,28 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       if (this.upstreamPaused) conn.socket.resume();
       conn.pool.release(conn, upstreamReusable);
     }
-    this.backend.series.record(status, this.head.method, Math.round((clock.nowMs - this.startMs) * 1000));
+    this.recordOutcome(status);
     this.host.exchangeDone(clientKeepAlive);
+  }
+
+  /** The exchange's status and latency (µs, from the request start) in the backend's series. */
+  private recordOutcome(status: number): void {
+    this.backend.series.record(status, this.head.method, Math.round((clock.nowMs - this.startMs) * 1000));
+  }
+
+  /**
+   * Ends this exchange's hold on the upstream after a failure: its connection goes back to the pool as
+   * not reusable, or, not connected yet, it leaves the connect queue.
+   */
+  private dropUpstream(): void {
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      conn.owner = null;
+      conn.pool.release(conn, false);
+    } else {
+      this.backend.upstream.cancel(this);
+    }
   }
 
   /** Fails before any response byte was sent: a catalogued error response. */
@@ -450,20 +464,9 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.host.upstreamError(code);
     const keepAlive = this.requestBodyDone && !this.closeClient;
     this.host.write(errorResponse(code, keepAlive));
-    const conn = this.conn;
-    this.conn = null;
     this.state = ST_DONE;
-    if (conn !== null) {
-      conn.owner = null;
-      conn.pool.release(conn, false);
-    } else {
-      this.backend.upstream.cancel(this);
-    }
-    this.backend.series.record(
-      ERRORS[code].status,
-      this.head.method,
-      Math.round((clock.nowMs - this.startMs) * 1000),
-    );
+    this.dropUpstream();
+    this.recordOutcome(ERRORS[code].status);
     this.host.exchangeDone(keepAlive);
   }
 
@@ -472,17 +475,9 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     if (this.state === ST_DONE) return;
     this.host.upstreamError(code);
     this.state = ST_DONE;
-    const conn = this.conn;
-    this.conn = null;
-    if (conn !== null) {
-      conn.owner = null;
-      conn.pool.release(conn, false);
-    }
-    this.backend.series.record(
-      ERRORS[code].status,
-      this.head.method,
-      Math.round((clock.nowMs - this.startMs) * 1000),
-    );
+    // The response started, so the exchange holds a connection (dropUpstream's queue branch is a no-op).
+    this.dropUpstream();
+    this.recordOutcome(ERRORS[code].status);
     this.host.destroy();
   }
 
@@ -490,14 +485,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   abort(): void {
     if (this.state === ST_DONE) return;
     this.state = ST_DONE;
-    const conn = this.conn;
-    this.conn = null;
-    if (conn !== null) {
-      conn.owner = null;
-      conn.pool.release(conn, false);
-    } else {
-      this.backend.upstream.cancel(this);
-    }
+    this.dropUpstream();
   }
 
   /** Deadline check from the periodic sweep. */

@@ -518,6 +518,25 @@ export function findHeadEnd(buf: Buffer, from: number): number {
   return 0;
 }
 
+export const HEAD_INCOMPLETE = 0;
+export const HEAD_TOO_LARGE = -1;
+export const HEAD_BARE_LF = -2;
+
+/**
+ * Where the head starting at buf[from] stands, for the client and the upstream side alike: its length
+ * when complete and within maxBytes; HEAD_INCOMPLETE while more bytes may complete it; HEAD_TOO_LARGE
+ * past maxBytes; HEAD_BARE_LF when it has a bare LF and so can never end in CRLF CRLF (RFC 9112 2.2:
+ * reject it now instead of waiting for the headers deadline).
+ */
+export function scanHead(buf: Buffer, from: number, maxBytes: number): number {
+  const n = findHeadEnd(buf, from);
+  if (n === 0) {
+    if (buf.length - from > maxBytes) return HEAD_TOO_LARGE;
+    return hasBareLf(buf, from) ? HEAD_BARE_LF : HEAD_INCOMPLETE;
+  }
+  return n > maxBytes ? HEAD_TOO_LARGE : n;
+}
+
 /** True when buf[from..] contains an LF that is not preceded by CR (RFC 9112 2.2: reject). */
 export function hasBareLf(buf: Buffer, from: number): boolean {
   let i = buf.indexOf(LF, from);
