@@ -95,6 +95,8 @@ export class BodyReader {
     let i = start;
     while (i < end) {
       const c = buf[i]!;
+      // Deliberately parallel cases: the RFC 9112 7.1 chunked grammar as a byte-at-a-time state machine,
+      // one case per state (the CR/LF states differ only in their error text), with no call per byte.
       switch (this.state) {
         case S_SIZE: {
           const v = HEX_VALUE[c]!;

@@ -22,6 +22,7 @@ function fail(code: ErrorCode, detail: string): HeadError {
  * What the proxy does with a field line, decided while scanning: most lines are copied to the other
  * side verbatim as byte ranges of the head (no per-field strings are built for them).
  */
+// Deliberately parallel constants: one small integer per field kind, so the scanner switches on ints.
 export const FIELD_OTHER = 0;
 /** Hop-by-hop (RFC 9110 7.6.1) or framing: never forwarded; the proxy writes its own. */
 export const FIELD_DROP = 1;

@@ -257,6 +257,8 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
     return invalid('spec.restartAt', spec.restartAt, 'must be an RFC 3339 time');
   }
   if (strategy.canary) {
+    // Deliberately parallel checks: one `if` per rule of Argo's ValidateRolloutStrategyCanary, in its
+    // order and with its messages, so each reads against the Go original.
     const c = strategy.canary;
     const base = 'spec.strategy.canary';
     const surgeErr = intOrPercentError(`${base}.maxSurge`, maxSurgeOrDefault(ro));

@@ -22,6 +22,7 @@ export const WORKLOAD_GENERATION_ANNOTATION = 'rollout.argoproj.io/workload-gene
 export const ROLLOUT_TYPE_LABEL = 'rollout-type';
 export const STEP_INDEX_LABEL = 'step-index';
 
+// Deliberately parallel constants: one name per Argo default (utils/defaults/defaults.go).
 export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;

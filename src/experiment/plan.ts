@@ -40,6 +40,7 @@ import { freeRunName } from '../reconcile/names.ts';
 import { controllerRef, isControlledBy } from '../reconcile/owners.ts';
 import type { PlannedEvent } from '../reconcile/result.ts';
 
+// Deliberately parallel constants: Argo's names, one each (experiments/experiment.go).
 export const EXPERIMENT_NAME_ANNOTATION = 'experiment.argoproj.io/name';
 export const EXPERIMENT_TEMPLATE_NAME_ANNOTATION = 'experiment.argoproj.io/template-name';
 export const INVALID_SPEC_CONDITION = 'InvalidSpec';

@@ -16,6 +16,7 @@ import {
 } from '../api/rollout.ts';
 import { type ReplicaSet, rsAvailable } from '../api/workloads.ts';
 import { reconcileAnalysis } from './analysis.ts';
+// Deliberately parallel to canary.ts's import: both strategies plan through the same context helpers.
 import {
   addPause,
   annotateRS,

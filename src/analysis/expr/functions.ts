@@ -12,6 +12,8 @@ const P = (min: number, max: number): FunctionSpec => ({ min, max, predicate: 1 
 const F = (min: number, max: number): FunctionSpec => ({ min, max });
 const VARIADIC = 1_000;
 
+// Deliberately parallel rows: a data table, one row per expr builtin (name, arity), to read against
+// expr's builtin list; there is no logic here to share.
 export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map<string, FunctionSpec>([
   // predicates
   ['all', P(2, 2)],

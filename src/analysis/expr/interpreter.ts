@@ -73,6 +73,7 @@ export class Interpreter implements BuiltinContext {
     if (++this.steps > this.maxSteps) {
       throw new ExprEvalError(`evaluation exceeded the step limit (${this.maxSteps})`, node.pos);
     }
+    // Deliberately parallel cases: the interpreter's dispatch, one per AST node kind (ast.ts).
     switch (node.k) {
       case 'num':
       case 'str':

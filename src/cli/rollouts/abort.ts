@@ -15,6 +15,8 @@ Usage:
   sluice abort ROLLOUT_NAME...
 ${KUBE_FLAGS_USAGE}`;
 
+// Deliberately parallel to pause.ts (and retry.ts, terminate.ts): each such verb is its usage text and
+// one parseVerb + changeEach call; what they share is written once in verb.ts.
 export async function runAbort(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseVerb(argv, io, ABORT_USAGE, 'abort', { names: 'some' });
   if (typeof args === 'number') return args;

@@ -5,7 +5,8 @@ import type { CliIo } from './command.ts';
 
 export type VerbRunner = (argv: readonly string[], io: CliIo) => Promise<number>;
 
-// Loaded on use: `sluice proxy` must not pay for the Kubernetes client's memory.
+// Loaded on use: `sluice proxy` must not pay for the Kubernetes client's memory. Deliberately parallel
+// entries: each verb's module path is written out so it is loaded only when that verb runs.
 export const ROLLOUT_VERBS: Readonly<Record<string, () => Promise<VerbRunner>>> = {
   get: async () => (await import('./get.ts')).runGet,
   list: async () => (await import('./list.ts')).runList,

@@ -13,6 +13,7 @@ import {
   rolloutImages,
 } from './info.ts';
 
+// Deliberately parallel constants: Argo's tree glyphs, one per kind of object.
 export const ICON_ROLLOUT = '⟳';
 export const ICON_REVISION = '#';
 export const ICON_REPLICA_SET = '⧉';
