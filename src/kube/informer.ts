@@ -10,6 +10,7 @@ import { deepFreeze } from '../store/freeze.ts';
 import { StoreError, type WatchEventType } from '../store/object-store.ts';
 import { collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
+import { abortableSleep } from './sleep.ts';
 
 const LIST_PAGE_SIZE = 500;
 const MIN_BACKOFF_MS = 1_000;
@@ -158,7 +159,7 @@ export class Informer {
           'list/watch failed; retrying',
         );
         this.#resourceVersion = '';
-        await sleep(backoffMs, this.#abort.signal);
+        await abortableSleep(backoffMs, this.#abort.signal);
       }
     }
   }
@@ -277,20 +278,4 @@ export class Informer {
     }
     if (rv) this.#resourceVersion = rv;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

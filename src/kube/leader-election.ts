@@ -8,6 +8,7 @@
 import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
+import { abortableSleep } from './sleep.ts';
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
@@ -47,20 +48,7 @@ export interface LeaderElectionOptions {
 
 const systemClock: LeaderElectionClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal.aborted) {
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    }),
+  sleep: abortableSleep,
 };
 
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */

@@ -53,8 +53,7 @@ import {
   optionalDuration,
   optionalNumber,
   optionalString,
-  pluginConfig,
-  requiredString,
+  routePluginConfig,
 } from './sluice.ts';
 
 export const SLUICE_JUDGE_TYPE = 'sluice/judge';
@@ -367,13 +366,9 @@ function sampleOf(intervals: readonly StoredInterval[]): StratumSample {
 }
 
 export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): ConfigResult<JudgeConfig> {
-  const found = pluginConfig(provider, SLUICE_JUDGE_TYPE);
+  const found = routePluginConfig(provider, SLUICE_JUDGE_TYPE);
   if (!found.ok) return found;
-  const { path, config } = found.value;
-  const route = requiredString(config, 'route', path);
-  if (!route.ok) return route;
-  const namespace = optionalString(config, 'namespace', path);
-  if (!namespace.ok) return namespace;
+  const { path, config, route, namespace } = found.value;
   const baseline = optionalString(config, 'baseline', path);
   if (!baseline.ok) return baseline;
   const canary = optionalString(config, 'canary', path);
@@ -440,8 +435,8 @@ export function parseJudgeConfig(provider: Readonly<Record<string, unknown>>): C
   return {
     ok: true,
     value: {
-      route: route.value,
-      namespace: namespace.value,
+      route,
+      namespace,
       baseline: baseline.value ?? 'stable',
       canary: canary.value ?? 'canary',
       alpha: alpha.value,

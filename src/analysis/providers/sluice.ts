@@ -75,16 +75,35 @@ export function pluginConfig(
   return { ok: true, value: { path, config: raw } };
 }
 
-export function parseSluiceProxyConfig(
+/**
+ * The plugin block of a `sluice/*` provider with the fields every one of them has: the proxy route it
+ * reads (`route`, required) and the route's `namespace` (optional; the run's namespace by default).
+ */
+export function routePluginConfig(
   provider: Readonly<Record<string, unknown>>,
-): ConfigResult<SluiceProxyConfig> {
-  const found = pluginConfig(provider, SLUICE_PROXY_TYPE);
+  type: string,
+): ConfigResult<{
+  path: string;
+  config: Record<string, unknown>;
+  route: string;
+  namespace: string | undefined;
+}> {
+  const found = pluginConfig(provider, type);
   if (!found.ok) return found;
   const { path, config } = found.value;
   const route = requiredString(config, 'route', path);
   if (!route.ok) return route;
   const namespace = optionalString(config, 'namespace', path);
   if (!namespace.ok) return namespace;
+  return { ok: true, value: { path, config, route: route.value, namespace: namespace.value } };
+}
+
+export function parseSluiceProxyConfig(
+  provider: Readonly<Record<string, unknown>>,
+): ConfigResult<SluiceProxyConfig> {
+  const found = routePluginConfig(provider, SLUICE_PROXY_TYPE);
+  if (!found.ok) return found;
+  const { path, config, route, namespace } = found.value;
   const revision =
     config.revision === undefined
       ? { ok: true as const, value: 'canary' }
@@ -106,8 +125,8 @@ export function parseSluiceProxyConfig(
   return {
     ok: true,
     value: {
-      route: route.value,
-      namespace: namespace.value,
+      route,
+      namespace,
       revision: revision.value,
       metric: metric as SluiceMetric,
       quantile: quantile.value,
