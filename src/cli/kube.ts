@@ -137,6 +137,7 @@ class KubeCliApi implements CliApi {
     return { items, resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '' };
   }
 
+  // Deliberately parallel to the CliApi interface above: this class implements it.
   patch<T extends KubeObject>(
     kind: Kind,
     namespace: string,

@@ -50,6 +50,8 @@ export function observeExperiment(store: ObjectStore, ex: Experiment, nowMs: num
   };
 }
 
+// Deliberately parallel to rollout/reconcile.ts: every binder is get -> runPlanner -> apply -> write status;
+// the shared steps live in reconcile/result.ts, what remains is each kind's own types and apply.
 export async function reconcileExperiment(
   store: ObjectStore,
   namespace: string,

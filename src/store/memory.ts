@@ -226,6 +226,8 @@ export class MemoryStore implements ObjectStore {
     return this.#commit(kind, namespace, current, structuredClone(obj), 'update') as Promise<T>;
   }
 
+  // Deliberately parallel signatures: memory.ts and kube/kube-store.ts implement the same ObjectStore
+  // methods; test/contract/ holds them to the same behaviour.
   async patch<T extends KubeObject>(
     kind: Kind,
     namespace: string,

@@ -5,6 +5,7 @@
 import { errorText } from '../../api/errors.ts';
 import { ExprEvalError } from './eval-error.ts';
 import { parseDate, parseGoDuration } from './time.ts';
+// Deliberately parallel to interpreter.ts's import: both evaluate over the same value helpers.
 import {
   ExprDuration,
   ExprTime,
@@ -503,6 +504,8 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
   ['date', ([s]) => parseDate(str('date', s))],
   // Argo's environment functions (utils/evaluate/evaluate.go).
   [
+    // Deliberately parallel to asFloat below: the same three cases, each with Go's own error text
+    // (strconv.ParseInt vs ParseFloat), which Argo's messages carry verbatim.
     'asInt',
     ([v]) => {
       if (typeof v === 'number') return truncToInt('asInt', v);
