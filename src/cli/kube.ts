@@ -7,6 +7,7 @@
 import { errorText, SluiceError } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import { errorBody, streamLines } from '../kube/stream.ts';
 import type { WatchEventType } from '../store/object-store.ts';
 import { collectionPath, objectPath } from '../store/resources.ts';
 
@@ -173,35 +174,19 @@ class KubeCliApi implements CliApi {
       if (signal.aborted) return;
       throw error;
     }
-    if (res.status !== 200) {
-      const text = await res.body.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {}
-      throw apiError(res.status, body, `watch ${kind}`);
-    }
-    let buffered = '';
+    if (res.status !== 200) throw apiError(res.status, await errorBody(res.body), `watch ${kind}`);
     try {
-      for await (const chunk of res.body) {
-        buffered += chunk.toString('utf8');
-        let newline = buffered.indexOf('\n');
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          newline = buffered.indexOf('\n');
-          if (line === '') continue;
-          const event: unknown = JSON.parse(line);
-          if (!isRecord(event) || !isRecord(event.object)) continue;
-          if (event.type === 'ERROR') {
-            const status = typeof event.object.code === 'number' ? event.object.code : 500;
-            throw apiError(status, event.object, `watch ${kind}`);
-          }
-          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
-            const obj = event.object as unknown as KubeObject;
-            if (obj.kind === undefined) (obj as { kind: string }).kind = kind;
-            onEvent(event.type, obj);
-          }
+      for await (const line of streamLines(res.body)) {
+        const event: unknown = JSON.parse(line);
+        if (!isRecord(event) || !isRecord(event.object)) continue;
+        if (event.type === 'ERROR') {
+          const status = typeof event.object.code === 'number' ? event.object.code : 500;
+          throw apiError(status, event.object, `watch ${kind}`);
+        }
+        if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+          const obj = event.object as unknown as KubeObject;
+          if (obj.kind === undefined) (obj as { kind: string }).kind = kind;
+          onEvent(event.type, obj);
         }
       }
     } catch (error) {

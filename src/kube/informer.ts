@@ -11,6 +11,7 @@ import { StoreError, type WatchEventType } from '../store/object-store.ts';
 import { collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
 import { abortableSleep } from './sleep.ts';
+import { errorBody, streamLines } from './stream.ts';
 
 const LIST_PAGE_SIZE = 500;
 const MIN_BACKOFF_MS = 1_000;
@@ -215,27 +216,10 @@ export class Informer {
       { verb: 'Watch', resource: RESOURCES[this.kind].plural, namespace: this.#namespace ?? '', name: '' },
     );
     if (res.status !== 200) {
-      const text = await res.body.text().catch(() => '');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // keep the text
-      }
-      throw toStoreError(res.status, body, `watch ${RESOURCES[this.kind].plural}`);
+      throw toStoreError(res.status, await errorBody(res.body), `watch ${RESOURCES[this.kind].plural}`);
     }
-    let buffered = '';
     try {
-      for await (const chunk of res.body) {
-        buffered += chunk.toString('utf8');
-        let nl = buffered.indexOf('\n');
-        while (nl >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line !== '') this.#handleLine(line);
-          nl = buffered.indexOf('\n');
-        }
-      }
+      for await (const line of streamLines(res.body)) this.#handleLine(line);
     } catch (error) {
       if (!this.#running) return;
       throw error;
