@@ -24,6 +24,10 @@ export default defineConfig({
           name: 'default',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...CLUSTER_TESTS],
+          // Both cores for the files that need no cluster (vitest's default is cores - 1, one worker here),
+          // and all of them before the cluster files start: the control plane then has the machine to itself.
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -31,6 +35,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: CLUSTER_TESTS,
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/cluster/global-setup.ts'],
           // One cluster file at a time: each starts its own controller against one shared API server,
           // and on two cores parallel files starve the pod-readiness simulator.
