@@ -1,7 +1,7 @@
 // `npm run bench`: the proxy benchmark (direct, Sluice, nginx, HAProxy, node-http-proxy side by side)
-// and then the weights benchmark, with results in bench/results/{proxy,weights}.json and the tables,
-// ready for the README, in bench/results/summary.md. A watchdog bounds the whole run; everything
-// started is stopped on exit, error, SIGINT and SIGTERM.
+// and then the weights benchmark, with results in bench/results/{proxy,weights}.json and the tables in
+// bench/results/summary.md (docs/benchmarks.md is generated from the JSON by scripts/benchmarks-doc.ts).
+// A watchdog bounds the whole run; everything started is stopped on exit, error, SIGINT and SIGTERM.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installSignalHandlers, stopAll } from './lib/processes.ts';

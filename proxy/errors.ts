@@ -1,6 +1,6 @@
 // The proxy's one error catalogue: every failure the data path can meet has a stable SLUICE_* code,
 // the HTTP status it maps to, and a message. Nothing else in proxy/ invents a status for an error
-// (linkerd2-proxy's respond.rs, undici's lib/core/errors.js). The README lists every code; a test
+// (linkerd2-proxy's respond.rs, undici's lib/core/errors.js). docs/errors.md lists every code; a test
 // fails when one is missing there.
 
 export const ERRORS = {

@@ -1,4 +1,5 @@
-// Markdown tables for benchmark output (printed, and pasted into the README as measured).
+// Markdown tables for benchmark output: printed, and rendered into docs/benchmarks.md by
+// scripts/benchmarks-doc.ts.
 
 export interface Column<Row> {
   header: string;
