@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { SluiceError } from '../api/errors.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXEC_TIMEOUT_MS = 30_000;
@@ -70,19 +71,21 @@ function isRecord(value: unknown): value is Json {
 function str(record: Json, key: string, path: string): string | undefined {
   const value = record[key];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new Error(`${path}.${key} must be a string`);
+  if (typeof value !== 'string')
+    throw new SluiceError('SLUICE_KUBECONFIG', `${path}.${key} must be a string`);
   return value;
 }
 
 function entries(doc: Json, key: string, field: string): { name: string; value: Json; path: string }[] {
   const list = doc[key];
   if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw new Error(`${key} must be a list`);
+  if (!Array.isArray(list)) throw new SluiceError('SLUICE_KUBECONFIG', `${key} must be a list`);
   return list.map((item, i) => {
     const path = `${key}[${i}]`;
-    if (!isRecord(item) || typeof item.name !== 'string') throw new Error(`${path}.name must be a string`);
+    if (!isRecord(item) || typeof item.name !== 'string')
+      throw new SluiceError('SLUICE_KUBECONFIG', `${path}.name must be a string`);
     const value = item[field] ?? {};
-    if (!isRecord(value)) throw new Error(`${path}.${field} must be a mapping`);
+    if (!isRecord(value)) throw new SluiceError('SLUICE_KUBECONFIG', `${path}.${field} must be a mapping`);
     return { name: item.name, value, path: `${path}.${field}` };
   });
 }
@@ -99,10 +102,10 @@ export class KubeConfig implements KubeConfigLike {
     const abs = (p: string | undefined): string | undefined =>
       p === undefined || p === '' ? undefined : isAbsolute(p) ? p : resolve(base, p);
     const doc: unknown = parseYaml(readFileSync(file, 'utf8'));
-    if (!isRecord(doc)) throw new Error(`${file}: not a YAML mapping`);
+    if (!isRecord(doc)) throw new SluiceError('SLUICE_KUBECONFIG', `${file}: not a YAML mapping`);
     this.clusters = entries(doc, 'clusters', 'cluster').map(({ name, value, path }) => {
       const server = str(value, 'server', path);
-      if (server === undefined) throw new Error(`${path}.server is missing`);
+      if (server === undefined) throw new SluiceError('SLUICE_KUBECONFIG', `${path}.server is missing`);
       return {
         name,
         server,
@@ -116,7 +119,8 @@ export class KubeConfig implements KubeConfigLike {
       let exec: KubeExec | undefined;
       if (isRecord(value.exec)) {
         const command = str(value.exec, 'command', `${path}.exec`);
-        if (command === undefined) throw new Error(`${path}.exec.command is missing`);
+        if (command === undefined)
+          throw new SluiceError('SLUICE_KUBECONFIG', `${path}.exec.command is missing`);
         const args = value.exec.args;
         const env = value.exec.env;
         exec = {
@@ -231,7 +235,8 @@ export class KubeConfig implements KubeConfigLike {
       if (credential.key !== undefined) opts.key = credential.key;
     }
     if (token === undefined && user.authProvider !== undefined) {
-      throw new Error(
+      throw new SluiceError(
+        'SLUICE_KUBECONFIG',
         `users[${user.name}]: auth-provider "${user.authProvider}" is not supported; use an exec plugin`,
       );
     }
@@ -260,7 +265,8 @@ function runExec(exec: KubeExec): { token?: string; cert?: string; key?: string 
   });
   const parsed: unknown = JSON.parse(out);
   const status = isRecord(parsed) && isRecord(parsed.status) ? parsed.status : undefined;
-  if (status === undefined) throw new Error(`exec plugin ${exec.command}: output has no status`);
+  if (status === undefined)
+    throw new SluiceError('SLUICE_KUBECONFIG', `exec plugin ${exec.command}: output has no status`);
   const pick = (key: string): string | undefined =>
     typeof status[key] === 'string' ? status[key] : undefined;
   const token = pick('token');
