@@ -1,26 +1,19 @@
-// The AnalysisRun controller binding: reconciles one AnalysisRun object in the store with the analysis
-// engine (runner.ts reconcileOnce: plan -> providers -> apply), writes the new status as a merge patch
-// through the status subresource (only what changed), records Events, garbage-collects Jobs of the `job`
-// provider beyond the retention limit, deletes completed runs after their ttlStrategy, and tells the
-// caller when to reconcile again. Level-triggered: everything it needs is read from the run each time;
-// a measurement started before a crash (e.g. a Job) is adopted, not duplicated.
+// The AnalysisRun reconciler's binding: reconciles one AnalysisRun object in the store with the analysis
+// engine (runner.ts reconcileOnce: plan.ts -> providers -> plan.ts's applyOutcomes), writes the new status
+// as a merge patch through the status subresource (only what changed) with its Events, and has apply.ts
+// make the other writes (an unparseable run's Error status, Job garbage collection, deletion after the
+// ttlStrategy); then tells the caller when to reconcile again. Level-triggered: everything it needs is read
+// from the run each time; a measurement started before a crash (e.g. a Job) is adopted, not duplicated.
 
 import type { Logger } from 'pino';
-import {
-  type AnalysisRun,
-  DEFAULT_MEASUREMENT_RETENTION_LIMIT,
-  isCompletedPhase,
-  parseAnalysisRun,
-} from '../api/analysis-run.ts';
+import { type AnalysisRun, isCompletedPhase, parseAnalysisRun } from '../api/analysis-run.ts';
 import { formatFieldError } from '../api/analysis-template.ts';
-import { errorText } from '../api/errors.ts';
-import type { KubeObject } from '../api/meta.ts';
 import { type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import type { ArgsResult, SecretRef } from './args.ts';
-import { createJobProvider, garbageCollectJobs, JOB_PROVIDER_TYPE } from './providers/job.ts';
+import { collectJobs, deleteRun, markInvalid, storeSecretResolver } from './apply.ts';
+import { createJobProvider } from './providers/job.ts';
 import type { MetricProvider } from './providers/provider.ts';
-import { createProviderRegistry, providerType } from './providers/registry.ts';
+import { createProviderRegistry } from './providers/registry.ts';
 import { type RunnerClock, reconcileOnce } from './runner.ts';
 
 export interface AnalysisControllerDeps {
@@ -29,30 +22,6 @@ export interface AnalysisControllerDeps {
   readonly providers: readonly MetricProvider[];
   readonly now?: () => number;
   readonly log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
-}
-
-/** Reads one key of a Secret through an uncached read; values are base64 in `data` or plain in `stringData`. */
-export function storeSecretResolver(store: ObjectStore, defaultNamespace: string) {
-  return async (ref: SecretRef): Promise<ArgsResult<string>> => {
-    const namespace = ref.namespace ?? defaultNamespace;
-    let secret:
-      | (KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> })
-      | undefined;
-    try {
-      secret = await store.read('Secret', namespace, ref.name);
-    } catch (error) {
-      return {
-        ok: false,
-        error: `secret ${namespace}/${ref.name}: ${errorText(error)}`,
-      };
-    }
-    if (secret === undefined) return { ok: false, error: `secret "${ref.name}" not found` };
-    const encoded = secret.data?.[ref.key];
-    if (encoded !== undefined) return { ok: true, value: Buffer.from(encoded, 'base64').toString('utf8') };
-    const plain = secret.stringData?.[ref.key];
-    if (plain !== undefined) return { ok: true, value: plain };
-    return { ok: false, error: `key "${ref.key}" not found in secret "${ref.name}"` };
-  };
 }
 
 function eventType(reason: string): 'Normal' | 'Warning' {
@@ -73,18 +42,6 @@ export function ttlExpiryMs(run: AnalysisRun): number | undefined {
   return seconds === undefined ? undefined : completedMs + seconds * 1000;
 }
 
-function retentionLimit(run: AnalysisRun, metricName: string): number {
-  let limit = DEFAULT_MEASUREMENT_RETENTION_LIMIT;
-  for (const rule of run.spec.measurementRetention ?? []) {
-    try {
-      if (new RegExp(rule.metricName, 'u').test(metricName)) limit = rule.limit;
-    } catch {
-      // invalid rules are reported by the engine
-    }
-  }
-  return Math.max(1, limit);
-}
-
 export async function reconcileAnalysisRun(
   deps: AnalysisControllerDeps,
   namespace: string,
@@ -98,12 +55,7 @@ export async function reconcileAnalysisRun(
   if (!parsed.ok) {
     const status = (raw as { status?: { phase?: string } }).status;
     if (isCompletedPhase(status?.phase as never)) return {};
-    const message = `Analysis spec invalid: ${formatFieldError(parsed.error)}`;
-    const ts = new Date(now()).toISOString();
-    await store.patchStatus('AnalysisRun', namespace, name, {
-      status: { phase: 'Error', message, startedAt: ts, completedAt: ts },
-    });
-    store.recordEvent(raw, 'Warning', 'AnalysisRunError', `Analysis Completed. Result: Error: ${message}`);
+    await markInvalid(store, raw, `Analysis spec invalid: ${formatFieldError(parsed.error)}`, now());
     return {};
   }
   const run = {
@@ -116,7 +68,7 @@ export async function reconcileAnalysisRun(
     if (expiry === undefined) return {};
     if (expiry > now()) return { requeueAfterMs: expiry - now() };
     deps.log?.info({ namespace, name }, 'deleting AnalysisRun after its ttlStrategy');
-    await store.delete('AnalysisRun', namespace, name);
+    await deleteRun(store, namespace, name);
     return {};
   }
 
@@ -147,17 +99,7 @@ export async function reconcileAnalysisRun(
   );
   if (written.error !== undefined) return written;
 
-  for (const metric of run.spec.metrics) {
-    if (providerType(metric.provider) !== JOB_PROVIDER_TYPE) continue;
-    try {
-      await garbageCollectJobs(store, run, metric.name, retentionLimit(run, metric.name));
-    } catch (error) {
-      deps.log?.warn(
-        { namespace, name, metric: metric.name, err: errorText(error) },
-        'job garbage collection failed',
-      );
-    }
-  }
+  await collectJobs(store, run, deps.log);
 
   if (isCompletedPhase(output.run.status?.phase)) {
     const expiry = ttlExpiryMs(output.run);
