@@ -20,6 +20,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   rollout: ['api', 'store', 'reconcile', 'analysis', 'traffic'],
   metrics: ['api', 'store'],
   kube: ['api', 'store'],
+  demo: ['api'],
   controller: [
     'api',
     'store',
@@ -43,6 +44,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
     'rollout',
     'metrics',
     'controller',
+    'demo',
     'proxy',
   ],
   cli: [
@@ -58,6 +60,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
     'kube',
     'controller',
     'standalone',
+    'demo',
     'proxy',
   ],
   proxy: [],

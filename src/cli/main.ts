@@ -17,6 +17,7 @@ other commands:
   proxy            run the weighted-routing proxy (sluice proxy --help)
   analysis run     run an AnalysisTemplate locally to completion (sluice analysis run --help)
   demo             start two demo backends and the proxy in front of them (what \`npm start\` runs)
+  demo-app         run the demo application (sluice demo-app --help)
   version          print the version
 `;
 
@@ -60,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
       return runDemo(rest);
+    }
+    case 'demo-app': {
+      const { runDemoAppCommand } = await import('./demo-app.ts');
+      return runDemoAppCommand(rest);
     }
     case 'version':
     case '--version': {
