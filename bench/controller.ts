@@ -27,6 +27,11 @@ import { KubeClient } from '../test/cluster/kube-client.ts';
 import { kubectl } from '../test/cluster/kubectl.ts';
 import { defaultStateDir, kubeconfigPath } from '../test/cluster/paths.ts';
 import { runSluice } from '../test/cluster/sluice-cli.ts';
+import {
+  commandLatencyTable,
+  reconcileTable as renderReconcileTable,
+  resourceTable as renderResourceTable,
+} from './lib/controller-tables.ts';
 import { type CollectionWatch, watchCollection } from './lib/kube-watch.ts';
 import { clockTicksPerSecond, readTreeCpuTicks, readTreeRssBytes } from './lib/proc.ts';
 import {
@@ -50,7 +55,7 @@ import {
 } from './lib/prom-text.ts';
 import { machineInfo, writeResult } from './lib/results.ts';
 import { LatencyRecorder } from './lib/stats.ts';
-import { fmt, fmtMiB, markdownTable } from './lib/table.ts';
+import { fmt, fmtMiB } from './lib/table.ts';
 import { REPO_ROOT, SLUICE_MAIN } from './lib/targets.ts';
 
 const API = '/apis/argoproj.io/v1alpha1';
@@ -618,53 +623,11 @@ async function main(): Promise<number> {
       { name, phase: 'idle (0 Rollouts)', w: idle[name]! },
       { name, phase: `steady (${settings.rollouts} Healthy)`, w: steady[name]! },
     ]);
-    const resourceTable = markdownTable(
-      [
-        { header: 'process', cell: (r: (typeof resourceRows)[number]) => r.name },
-        { header: 'phase', cell: (r) => r.phase },
-        { header: 'window s', align: 'right', cell: (r) => fmt(r.w.seconds, 1) },
-        { header: 'CPU %', align: 'right', cell: (r) => fmt(r.w.cpuPercent, 2) },
-        { header: 'RSS mean MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMeanBytes) },
-        { header: 'RSS max MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMaxBytes) },
-      ],
-      resourceRows,
+    const resourceTable = renderResourceTable(resourceRows);
+    const reconcileTable = renderReconcileTable(
+      Object.entries(reconcile).map(([phase, r]) => ({ what: phase, r })),
     );
-    const reconcileRows = Object.entries(reconcile).map(([phase, r]) => ({ phase, r }));
-    const reconcileTable = markdownTable(
-      [
-        { header: 'reconciles during', cell: (x: (typeof reconcileRows)[number]) => x.phase },
-        { header: 'count', align: 'right', cell: (x) => fmt(x.r.reconciles) },
-        { header: 'mean ms', align: 'right', cell: (x) => fmt(x.r.meanMs, 2) },
-        {
-          header: 'p50 ms (≤ bucket)',
-          align: 'right',
-          cell: (x) => `${fmt(x.r.p50Ms, 2)} (≤ ${fmt(x.r.p50BoundMs, 0)})`,
-        },
-        {
-          header: 'p99 ms (≤ bucket)',
-          align: 'right',
-          cell: (x) => `${fmt(x.r.p99Ms, 2)} (≤ ${fmt(x.r.p99BoundMs, 0)})`,
-        },
-      ],
-      reconcileRows,
-    );
-    const latencyRows = [
-      { what: 'set image → first canary Pod (from command)', s: setImage.fromCommand },
-      { what: 'set image → first canary Pod (from PUT acknowledged)', s: setImage.fromWriteAcknowledged },
-      { what: 'promote → currentStepIndex+1 (from command)', s: promote.fromCommand },
-      { what: 'promote → currentStepIndex+1 (from PATCH acknowledged)', s: promote.fromWriteAcknowledged },
-    ];
-    const latencyTable = markdownTable(
-      [
-        { header: 'latency', cell: (x: (typeof latencyRows)[number]) => x.what },
-        { header: 'n', align: 'right', cell: (x) => fmt(x.s.count) },
-        { header: 'p50 ms', align: 'right', cell: (x) => fmt(x.s.p50Ms, 1) },
-        { header: 'p90 ms', align: 'right', cell: (x) => fmt(x.s.p90Ms, 1) },
-        { header: 'max ms', align: 'right', cell: (x) => fmt(x.s.maxMs, 1) },
-        { header: 'timeouts', align: 'right', cell: (x) => fmt(x.s.timeouts) },
-      ],
-      latencyRows,
-    );
+    const latencyTable = commandLatencyTable(setImage, promote);
     const summary = [
       `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run.`,
       `Created in ${fmt(createdMs / 1000, 1)} s; all Healthy ${fmt(healthyMs / 1000, 1)} s after the first create${allHealthy ? '' : ' (TIMED OUT)'}.`,

@@ -11,6 +11,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ExpressionRow, expressionTable } from '../bench/analysis.ts';
 import type { JudgeBenchResult } from '../bench/judge.ts';
+import {
+  type CommandLatency,
+  commandLatencyTable,
+  type ReconcileLatency,
+  type ResourceWindow,
+  reconcileTable as renderReconcileTable,
+  resourceTable as renderResourceTable,
+} from '../bench/lib/controller-tables.ts';
 import type { TargetCheck, TargetSummary } from '../bench/lib/summary.ts';
 import { fmt, fmtMiB, markdownTable } from '../bench/lib/table.ts';
 import { renderTables } from '../bench/proxy-throughput.ts';
@@ -184,43 +192,17 @@ function renderJudge(file: ResultsFile): string[] {
   return ['## Judge (run on its own)', runHeader(file), ...judgeLines(file.name, file.value)];
 }
 
-interface Window {
-  seconds: number;
-  cpuPercent: number;
-  rssMeanBytes: number;
-  rssMaxBytes: number;
-}
-
-interface ReconcileSummary {
-  reconciles: number;
-  meanMs: number | null;
-  p50Ms: number | null;
-  p50BoundMs: number | null;
-  p99Ms: number | null;
-  p99BoundMs: number | null;
-}
-
-interface LatencySummary {
-  count: number;
-  p50Ms: number;
-  p90Ms: number;
-  maxMs: number;
-  timeouts: number;
-}
-
-const num = (value: number | null): number | undefined => value ?? undefined;
-
 // The three tables bench/controller.ts prints (same columns), rebuilt from its JSON.
 function renderController(file: ResultsFile): string[] {
   const v = file.value;
   const rollouts = field<number>(file.name, v, 'settings.rollouts', isNumber);
   const sample = field<number>(file.name, v, 'settings.sample', isNumber);
-  const idle = field<Record<string, Window>>(file.name, v, 'resources.idle', isRecord);
-  const steady = field<Record<string, Window>>(file.name, v, 'resources.steady', isRecord);
+  const idle = field<Record<string, ResourceWindow>>(file.name, v, 'resources.idle', isRecord);
+  const steady = field<Record<string, ResourceWindow>>(file.name, v, 'resources.steady', isRecord);
   const rssAfter = field<number>(file.name, v, 'resources.controllerRssAfterUpdatesBytes', isNumber);
   const heap = field<number>(file.name, v, 'resources.controllerHeapUsedSteadyBytes', isNumber);
-  const reconcile = field<Record<string, ReconcileSummary>>(file.name, v, 'reconcile', isRecord);
-  const writes = field<Record<string, ReconcileSummary>>(file.name, v, 'apiWriteLatency', isRecord);
+  const reconcile = field<Record<string, ReconcileLatency>>(file.name, v, 'reconcile', isRecord);
+  const writes = field<Record<string, ReconcileLatency>>(file.name, v, 'apiWriteLatency', isRecord);
   const waits = field<Record<string, number>>(file.name, v, 'rateLimitWaitS', isRecord);
   const requests = field<Json>(file.name, v, 'apiRequests', isRecord);
   const byVerb = field<Record<string, Record<string, number>>>(
@@ -229,13 +211,13 @@ function renderController(file: ResultsFile): string[] {
     'apiRequests.byVerbAndKind',
     isRecord,
   );
-  const setImage = field<Record<string, LatencySummary>>(
+  const setImage = field<Record<string, CommandLatency>>(
     file.name,
     v,
     'setImageToFirstCanaryPodMs',
     isRecord,
   );
-  const promote = field<Record<string, LatencySummary>>(file.name, v, 'promoteToNextStepMs', isRecord);
+  const promote = field<Record<string, CommandLatency>>(file.name, v, 'promoteToNextStepMs', isRecord);
   const targets = field<Record<string, boolean>>(file.name, v, 'targets', isRecord);
   const healthy = field<number>(file.name, v, 'allHealthySecondsAfterFirstCreate', isNumber);
   const allHealthy = v.allHealthy === true;
@@ -244,56 +226,13 @@ function renderController(file: ResultsFile): string[] {
     ...(idle[name] ? [{ name, phase: 'idle (0 Rollouts)', w: idle[name] }] : []),
     { name, phase: `steady (${rollouts} Healthy)`, w: steady[name]! },
   ]);
-  const resourceTable = markdownTable(
-    [
-      { header: 'process', cell: (r: (typeof resourceRows)[number]) => r.name },
-      { header: 'phase', cell: (r) => r.phase },
-      { header: 'window s', align: 'right', cell: (r) => fmt(r.w.seconds, 1) },
-      { header: 'CPU %', align: 'right', cell: (r) => fmt(r.w.cpuPercent, 2) },
-      { header: 'RSS mean MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMeanBytes) },
-      { header: 'RSS max MiB', align: 'right', cell: (r) => fmtMiB(r.w.rssMaxBytes) },
-    ],
-    resourceRows,
-  );
+  const resourceTable = renderResourceTable(resourceRows);
   const reconcileRows = [
     ...Object.entries(reconcile).map(([phase, r]) => ({ what: `reconciles: ${phase}`, r })),
     ...Object.entries(writes).map(([phase, r]) => ({ what: `API writes: ${phase}`, r })),
   ];
-  const reconcileTable = markdownTable(
-    [
-      { header: 'during', cell: (x: (typeof reconcileRows)[number]) => x.what },
-      { header: 'count', align: 'right', cell: (x) => fmt(x.r.reconciles) },
-      { header: 'mean ms', align: 'right', cell: (x) => fmt(num(x.r.meanMs), 2) },
-      {
-        header: 'p50 ms (≤ bucket)',
-        align: 'right',
-        cell: (x) => `${fmt(num(x.r.p50Ms), 2)} (≤ ${fmt(num(x.r.p50BoundMs), 0)})`,
-      },
-      {
-        header: 'p99 ms (≤ bucket)',
-        align: 'right',
-        cell: (x) => `${fmt(num(x.r.p99Ms), 2)} (≤ ${fmt(num(x.r.p99BoundMs), 0)})`,
-      },
-    ],
-    reconcileRows,
-  );
-  const latencyRows = [
-    { what: 'set image → first canary Pod (from command)', s: setImage.fromCommand },
-    { what: 'set image → first canary Pod (from PUT acknowledged)', s: setImage.fromWriteAcknowledged },
-    { what: 'promote → currentStepIndex+1 (from command)', s: promote.fromCommand },
-    { what: 'promote → currentStepIndex+1 (from PATCH acknowledged)', s: promote.fromWriteAcknowledged },
-  ].filter((r): r is { what: string; s: LatencySummary } => r.s !== undefined);
-  const latencyTable = markdownTable(
-    [
-      { header: 'latency', cell: (x: (typeof latencyRows)[number]) => x.what },
-      { header: 'n', align: 'right', cell: (x) => fmt(x.s.count) },
-      { header: 'p50 ms', align: 'right', cell: (x) => fmt(x.s.p50Ms, 1) },
-      { header: 'p90 ms', align: 'right', cell: (x) => fmt(x.s.p90Ms, 1) },
-      { header: 'max ms', align: 'right', cell: (x) => fmt(x.s.maxMs, 1) },
-      { header: 'timeouts', align: 'right', cell: (x) => fmt(x.s.timeouts) },
-    ],
-    latencyRows,
-  );
+  const reconcileTable = renderReconcileTable(reconcileRows, 'during');
+  const latencyTable = commandLatencyTable(setImage, promote);
   const requestText = (phase: string): string =>
     Object.entries(byVerb[phase] ?? {})
       .sort((a, b) => b[1] - a[1])

@@ -5,6 +5,19 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
+/** Everything below the composition root: the vocabulary, the stores, the reconcilers and their metrics. */
+const BELOW_ROOT = [
+  'api',
+  'store',
+  'reconcile',
+  'control',
+  'traffic',
+  'analysis',
+  'experiment',
+  'rollout',
+  'metrics',
+] as const;
+
 /**
  * Which top-level folders each layer may import (besides itself), bottom first. `proxy` is the data plane;
  * only the command line (and, later, the embedded mode) starts it in-process.
@@ -21,48 +34,9 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   metrics: ['api', 'store'],
   kube: ['api', 'store'],
   demo: ['api'],
-  controller: [
-    'api',
-    'store',
-    'reconcile',
-    'control',
-    'traffic',
-    'analysis',
-    'experiment',
-    'rollout',
-    'metrics',
-    'kube',
-  ],
-  standalone: [
-    'api',
-    'store',
-    'reconcile',
-    'control',
-    'traffic',
-    'analysis',
-    'experiment',
-    'rollout',
-    'metrics',
-    'controller',
-    'demo',
-    'proxy',
-  ],
-  cli: [
-    'api',
-    'store',
-    'reconcile',
-    'control',
-    'traffic',
-    'analysis',
-    'experiment',
-    'rollout',
-    'metrics',
-    'kube',
-    'controller',
-    'standalone',
-    'demo',
-    'proxy',
-  ],
+  controller: [...BELOW_ROOT, 'kube'],
+  standalone: [...BELOW_ROOT, 'controller', 'demo', 'proxy'],
+  cli: [...BELOW_ROOT, 'kube', 'controller', 'standalone', 'demo', 'proxy'],
   proxy: [],
 };
 

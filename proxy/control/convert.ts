@@ -9,7 +9,6 @@ import type {
   HeaderRouteConfig,
   RouteConfig,
   RoutesConfig,
-  RouteTimeoutsConfig,
 } from '../config.ts';
 import type {
   WireBackend,
@@ -19,30 +18,8 @@ import type {
   WireLong,
   WireRoute,
   WireRouteSnapshot,
-  WireRouteTimeouts,
 } from './proto.ts';
 import type { HistogramReport } from './report.ts';
-
-/** Route timeouts: wire name -> config name; the same list read backwards writes the wire form. */
-const TIMEOUTS_FROM_WIRE = [
-  ['connect_ms', 'connectMs'],
-  ['response_headers_ms', 'responseHeadersMs'],
-  ['idle_body_ms', 'idleBodyMs'],
-] as const satisfies readonly (readonly [keyof WireRouteTimeouts, keyof RouteTimeoutsConfig])[];
-const TIMEOUTS_TO_WIRE = TIMEOUTS_FROM_WIRE.map(([wire, config]) => [config, wire] as const);
-
-/** The fields of `from` that are set, under their names in the other vocabulary (in `names` order). */
-function renamed<F extends string, T extends string>(
-  from: Readonly<Partial<Record<F, number>>>,
-  names: readonly (readonly [F, T])[],
-): Partial<Record<T, number>> {
-  const out: Partial<Record<T, number>> = {};
-  for (const [f, t] of names) {
-    const v = from[f];
-    if (v !== undefined) out[t] = v;
-  }
-  return out;
-}
 
 export type SnapshotParse =
   | { readonly ok: true; readonly version: number; readonly config: RoutesConfig }
@@ -110,7 +87,14 @@ function routeFromWire(wire: WireRoute, path: string): RouteConfig | string {
     if (typeof percent === 'string') return percent;
     route.mirror = { backend: wire.mirror.backend ?? '', percent };
   }
-  if (wire.timeouts !== undefined) route.timeouts = renamed(wire.timeouts, TIMEOUTS_FROM_WIRE);
+  if (wire.timeouts !== undefined) {
+    route.timeouts = {};
+    if (wire.timeouts.connect_ms !== undefined) route.timeouts.connectMs = wire.timeouts.connect_ms;
+    if (wire.timeouts.response_headers_ms !== undefined) {
+      route.timeouts.responseHeadersMs = wire.timeouts.response_headers_ms;
+    }
+    if (wire.timeouts.idle_body_ms !== undefined) route.timeouts.idleBodyMs = wire.timeouts.idle_body_ms;
+  }
   return route;
 }
 
@@ -170,7 +154,15 @@ export function snapshotToWire(version: number, config: RoutesConfig): WireRoute
       }
       if (route.mirror !== undefined)
         wire.mirror = { backend: route.mirror.backend, percent: route.mirror.percent };
-      if (route.timeouts !== undefined) wire.timeouts = renamed(route.timeouts, TIMEOUTS_TO_WIRE);
+      // The inverse of routeFromWire's timeouts: three fields, clearer written out than table-driven.
+      if (route.timeouts !== undefined) {
+        wire.timeouts = {};
+        if (route.timeouts.connectMs !== undefined) wire.timeouts.connect_ms = route.timeouts.connectMs;
+        if (route.timeouts.responseHeadersMs !== undefined) {
+          wire.timeouts.response_headers_ms = route.timeouts.responseHeadersMs;
+        }
+        if (route.timeouts.idleBodyMs !== undefined) wire.timeouts.idle_body_ms = route.timeouts.idleBodyMs;
+      }
       return wire;
     }),
   };

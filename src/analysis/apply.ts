@@ -1,6 +1,6 @@
 // The AnalysisRun reconciler's writes and reads besides the status tail (reconcile.ts binds them): the Error
-// status of a run that does not parse, Job garbage collection beyond each metric's retention limit, the
-// deletion of a run after its ttlStrategy, and Secret values read uncached for the providers.
+// status of a run that does not parse, Job garbage collection beyond each metric's retention limit, and
+// Secret values read uncached for the providers.
 
 import type { Logger } from 'pino';
 import { type AnalysisRun, DEFAULT_MEASUREMENT_RETENTION_LIMIT } from '../api/analysis-run.ts';
@@ -47,11 +47,6 @@ export async function markInvalid(
     status: { phase: 'Error', message, startedAt: ts, completedAt: ts },
   });
   store.recordEvent(raw, 'Warning', 'AnalysisRunError', `Analysis Completed. Result: Error: ${message}`);
-}
-
-/** Deletes a completed run whose ttlStrategy has expired. */
-export function deleteRun(store: ObjectStore, namespace: string, name: string): Promise<void> {
-  return store.delete('AnalysisRun', namespace, name);
 }
 
 function retentionLimit(run: AnalysisRun, metricName: string): number {

@@ -1,8 +1,8 @@
 // The AnalysisRun reconciler's binding: reconciles one AnalysisRun object in the store with the analysis
 // engine (runner.ts reconcileOnce: plan.ts -> providers -> plan.ts's applyOutcomes), writes the new status
 // as a merge patch through the status subresource (only what changed) with its Events, and has apply.ts
-// make the other writes (an unparseable run's Error status, Job garbage collection, deletion after the
-// ttlStrategy); then tells the caller when to reconcile again. Level-triggered: everything it needs is read
+// make the other writes (an unparseable run's Error status, Job garbage collection), deletes a run after its
+// ttlStrategy; then tells the caller when to reconcile again. Level-triggered: everything it needs is read
 // from the run each time; a measurement started before a crash (e.g. a Job) is adopted, not duplicated.
 
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { type AnalysisRun, isCompletedPhase, parseAnalysisRun } from '../api/ana
 import { formatFieldError } from '../api/analysis-template.ts';
 import { type ReconcileResult, writeStatusAndEvents } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { collectJobs, deleteRun, markInvalid, storeSecretResolver } from './apply.ts';
+import { collectJobs, markInvalid, storeSecretResolver } from './apply.ts';
 import { createJobProvider } from './providers/job.ts';
 import type { MetricProvider } from './providers/provider.ts';
 import { createProviderRegistry } from './providers/registry.ts';
@@ -68,7 +68,7 @@ export async function reconcileAnalysisRun(
     if (expiry === undefined) return {};
     if (expiry > now()) return { requeueAfterMs: expiry - now() };
     deps.log?.info({ namespace, name }, 'deleting AnalysisRun after its ttlStrategy');
-    await deleteRun(store, namespace, name);
+    await store.delete('AnalysisRun', namespace, name);
     return {};
   }
 

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { KubeClient as ControllerKubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { KUBECONFIG_ENV } from './global-setup.ts';
 import { KubeClient } from './kube-client.ts';
 import { kubectl } from './kubectl.ts';
@@ -34,6 +35,13 @@ export function testKubeconfig(): string {
 
 export function testClient(): Promise<KubeClient> {
   return KubeClient.fromKubeconfig(testKubeconfig());
+}
+
+/** The controller's own API client (src/kube/client.ts) on the test cluster, as `sluice controller` builds it. */
+export async function controllerClient(): Promise<ControllerKubeClient> {
+  const loaded = loadKubeConfig({ kubeconfig: testKubeconfig() });
+  if (!loaded.ok) throw new Error(loaded.error);
+  return await ControllerKubeClient.create(loaded.config);
 }
 
 export interface TestNamespace {

@@ -3,11 +3,11 @@
 // the reference behaviour the in-memory store must match. Runs in the `cluster` vitest project.
 
 import { afterAll, beforeAll, describe } from 'vitest';
-import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { KubeStore } from '../../src/kube/kube-store.ts';
 import type { CoreEvent } from '../../src/store/events.ts';
 import { collectionPath } from '../../src/store/resources.ts';
-import { testKubeconfig, useNamespace } from '../cluster/namespace.ts';
+import { controllerClient, useNamespace } from '../cluster/namespace.ts';
 import { objectStoreContract } from './object-store.contract.ts';
 
 describe('KubeStore on the test cluster', () => {
@@ -17,9 +17,7 @@ describe('KubeStore on the test cluster', () => {
   let store: KubeStore;
 
   beforeAll(async () => {
-    const loaded = loadKubeConfig({ kubeconfig: testKubeconfig() });
-    if (!loaded.ok) throw new Error(loaded.error);
-    client = await KubeClient.create(loaded.config);
+    client = await controllerClient();
     store = new KubeStore(client, { namespace: ns.name });
     if (!(await store.start())) throw new Error('KubeStore informers did not sync');
   });

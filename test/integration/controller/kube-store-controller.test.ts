@@ -6,8 +6,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
-import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
-import { useNamespace } from '../../cluster/namespace.ts';
+import type { KubeClient } from '../../../src/kube/client.ts';
+import { controllerClient, useNamespace } from '../../cluster/namespace.ts';
 import { waitFor } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
@@ -46,9 +46,7 @@ describe.skipIf(!KUBECONFIG)(`sluice controller on a real API server`, () => {
 
   beforeAll(async () => {
     namespace = ns.name;
-    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
-    if (!loaded.ok) throw new Error(loaded.error);
-    client = await KubeClient.create(loaded.config);
+    client = await controllerClient();
     controller = new Controller({
       kubeconfig: KUBECONFIG!,
       namespace,

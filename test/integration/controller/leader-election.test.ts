@@ -5,8 +5,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/lifecycle.ts';
-import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
-import { useNamespace } from '../../cluster/namespace.ts';
+import type { KubeClient } from '../../../src/kube/client.ts';
+import { controllerClient, useNamespace } from '../../cluster/namespace.ts';
 import { waitFor, waitOut } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
@@ -39,9 +39,7 @@ describe.skipIf(!KUBECONFIG)(`two controller replicas`, () => {
 
   beforeAll(async () => {
     namespace = ns.name;
-    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
-    if (!loaded.ok) throw new Error(loaded.error);
-    client = await KubeClient.create(loaded.config);
+    client = await controllerClient();
     for (const identity of ['replica-a', 'replica-b']) {
       const c = new Controller({
         kubeconfig: KUBECONFIG!,

@@ -4,10 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
-import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
+import type { KubeClient } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { StoreError, type WatchEventType } from '../../../src/store/object-store.ts';
-import { useNamespace } from '../../cluster/namespace.ts';
+import { controllerClient, useNamespace } from '../../cluster/namespace.ts';
 import { waitFor } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
@@ -39,10 +39,8 @@ describe.skipIf(!KUBECONFIG)(`KubeStore on a real API server`, () => {
 
   beforeAll(async () => {
     namespace = ns.name;
-    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
-    if (!loaded.ok) throw new Error(loaded.error);
-    client = await KubeClient.create(loaded.config);
-    other = await KubeClient.create(loaded.config);
+    client = await controllerClient();
+    other = await controllerClient();
     // A Service that exists before the informers start must be in the first list.
     const pre = await other.request('POST', `/api/v1/namespaces/${namespace}/services`, {
       body: service('before', namespace),

@@ -1,10 +1,10 @@
 // Leader election on a real coordination.k8s.io/v1 Lease. Needs SLUICE_TEST_KUBECONFIG (see kube-store.test.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient, loadKubeConfig } from '../../../src/kube/client.ts';
+import type { KubeClient } from '../../../src/kube/client.ts';
 import { KubeStore } from '../../../src/kube/kube-store.ts';
 import { LeaderElector, type Lease } from '../../../src/kube/leader-election.ts';
-import { useNamespace } from '../../cluster/namespace.ts';
+import { controllerClient, useNamespace } from '../../cluster/namespace.ts';
 import { waitFor, waitOut } from '../../cluster/wait.ts';
 
 const KUBECONFIG = process.env.SLUICE_TEST_KUBECONFIG;
@@ -20,9 +20,7 @@ describe.skipIf(!KUBECONFIG)(`leader election on a real Lease`, () => {
 
   beforeAll(async () => {
     namespace = ns.name;
-    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG! });
-    if (!loaded.ok) throw new Error(loaded.error);
-    client = await KubeClient.create(loaded.config);
+    client = await controllerClient();
     store = new KubeStore(client, { kinds: [] });
   });
 

@@ -2,8 +2,6 @@
 // none shared with the proxy's catalogue, each with a retry policy and a message, each documented in the
 // "## Controller" section of docs/errors.md with its policy, and no stale code documented. Errors keep
 // their code when wrapped with context.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERRORS as PROXY_ERRORS } from '../../../proxy/errors.ts';
 import { ParseFailure } from '../../../src/api/analysis-template.ts';
@@ -18,31 +16,9 @@ import {
   withContext,
 } from '../../../src/api/errors.ts';
 import { StoreError } from '../../../src/store/object-store.ts';
+import { documentedCodes } from '../../fixtures/errors-doc.ts';
 
 const CODES = Object.keys(CONTROLLER_ERRORS) as ControllerErrorCode[];
-const DOC = join(import.meta.dirname, '..', '..', '..', 'docs', 'errors.md');
-
-/** Rows of the "## Controller" section: code -> cells. */
-function controllerRows(): Map<string, string[]> {
-  const text = readFileSync(DOC, 'utf8');
-  const start = text.indexOf('\n## Controller');
-  expect(start, 'docs/errors.md has a "## Controller" section').toBeGreaterThan(0);
-  const rest = text.slice(start + 1);
-  const end = rest.indexOf('\n## ', 1);
-  const section = end < 0 ? rest : rest.slice(0, end);
-  const rows = new Map<string, string[]>();
-  for (const line of section.split('\n')) {
-    if (!line.trimStart().startsWith('|')) continue;
-    const cells = line
-      .split('|')
-      .slice(1, -1)
-      .map((c) => c.trim());
-    const m = /^`?(SLUICE_[A-Z0-9_]+)`?$/.exec(cells[0] ?? '');
-    if (m !== null) rows.set(m[1]!, cells);
-  }
-  return rows;
-}
-
 describe('the controller error catalogue', () => {
   it('has stable upper-case SLUICE_* codes, none of them a proxy code', () => {
     expect(CODES.length).toBeGreaterThan(10);
@@ -60,7 +36,7 @@ describe('the controller error catalogue', () => {
   });
 
   it('every code is documented in docs/errors.md with its retry policy, and no stale code is', () => {
-    const rows = controllerRows();
+    const rows = documentedCodes('Controller');
     expect(
       CODES.filter((c) => !rows.has(c)),
       'codes missing from docs/errors.md',
