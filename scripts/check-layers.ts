@@ -27,7 +27,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   store: ['api'],
   reconcile: ['api', 'store'],
   control: ['api'],
-  traffic: ['api', 'store', 'reconcile'],
+  traffic: ['api', 'store', 'reconcile', 'control'],
   analysis: ['api', 'store', 'reconcile', 'control'],
   experiment: ['api', 'store', 'reconcile', 'analysis'],
   rollout: ['api', 'store', 'reconcile', 'analysis', 'traffic'],

@@ -10,6 +10,7 @@ export type Kind =
   | 'ReplicaSet'
   | 'Deployment'
   | 'Service'
+  | 'Endpoints'
   | 'Pod'
   | 'Secret'
   | 'Job'

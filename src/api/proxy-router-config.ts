@@ -24,7 +24,11 @@ export interface ProxyRouterConfig {
   /** Service port name or number; undefined: the Service's only port. */
   readonly port?: string | number;
   readonly stickySessions?: { readonly cookie: string; readonly maxAgeSeconds?: number };
-  readonly timeouts?: { readonly connectMs?: number; readonly responseHeadersMs?: number; readonly idleBodyMs?: number };
+  readonly timeouts?: {
+    readonly connectMs?: number;
+    readonly responseHeadersMs?: number;
+    readonly idleBodyMs?: number;
+  };
 }
 
 export type ProxyRouterConfigResult =
@@ -59,7 +63,11 @@ export function proxyRouterConfig(ro: Rollout): ProxyRouterConfigResult | undefi
   return parseProxyRouterConfig(raw, ro.metadata.name, proxyRouterPath());
 }
 
-export function parseProxyRouterConfig(raw: unknown, rolloutName: string, path: string): ProxyRouterConfigResult {
+export function parseProxyRouterConfig(
+  raw: unknown,
+  rolloutName: string,
+  path: string,
+): ProxyRouterConfigResult {
   const fail = (field: string, message: string): ProxyRouterConfigResult => ({
     ok: false,
     field: `${path}.${field}`,
@@ -90,7 +98,8 @@ export function parseProxyRouterConfig(raw: unknown, rolloutName: string, path: 
       return fail('hosts', 'one host per route (a second host needs a second route: not supported yet)');
     const host = o.hosts[0];
     if (host !== undefined) {
-      if (typeof host !== 'string' || !HOST_RE.test(host)) return fail('hosts[0]', 'must be a host name or "*"');
+      if (typeof host !== 'string' || !HOST_RE.test(host))
+        return fail('hosts[0]', 'must be a host name or "*"');
       config.host = host.toLowerCase();
     }
   }
@@ -108,10 +117,12 @@ export function parseProxyRouterConfig(raw: unknown, rolloutName: string, path: 
   }
   if (o.stickySessions !== undefined) {
     const s = o.stickySessions;
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) return fail('stickySessions', 'must be an object');
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      return fail('stickySessions', 'must be an object');
     const { cookie, maxAgeSeconds, ...rest } = s as Record<string, unknown>;
     const extra = Object.keys(rest)[0];
-    if (extra !== undefined) return fail(`stickySessions.${extra}`, 'unknown field (known: cookie, maxAgeSeconds)');
+    if (extra !== undefined)
+      return fail(`stickySessions.${extra}`, 'unknown field (known: cookie, maxAgeSeconds)');
     if (typeof cookie !== 'string' || !COOKIE_NAME_RE.test(cookie))
       return fail('stickySessions.cookie', 'must be a cookie name');
     if (maxAgeSeconds !== undefined && (!Number.isInteger(maxAgeSeconds) || (maxAgeSeconds as number) < 1))

@@ -4,6 +4,7 @@
 
 import { parseDuration } from './duration.ts';
 import type { IntOrString } from './meta.ts';
+import { proxyRouterConfig } from './proxy-router-config.ts';
 import {
   type CanaryStep,
   maxSurgeOrDefault,
@@ -345,6 +346,15 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
           'Canary service and Stable service must to be set for this traffic router',
         );
       }
+    }
+    const proxy = proxyRouterConfig(ro);
+    if (proxy !== undefined && !proxy.ok) return `${proxy.field}: Invalid value: ${proxy.message}`;
+    if (proxy !== undefined && (!c.canaryService || !c.stableService)) {
+      return invalid(
+        `${base}.trafficRouting`,
+        Object.keys(c.trafficRouting ?? {}),
+        'Canary service and Stable service must to be set for this traffic router',
+      );
     }
     for (const [i, step] of (c.steps ?? []).entries()) {
       const err = validateStep(ro, step, `${base}.steps[${i}]`);

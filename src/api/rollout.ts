@@ -238,7 +238,9 @@ export type RolloutConditionType =
   | 'Healthy'
   | 'Completed'
   | 'ReplicaFailure'
-  | 'InvalidSpec';
+  | 'InvalidSpec'
+  /** Sluice: set by routers that can say why a weight waits (the proxy router); absent otherwise. */
+  | 'WeightVerified';
 
 export interface RolloutCondition {
   type: RolloutConditionType;

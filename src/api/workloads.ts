@@ -109,3 +109,24 @@ export function rsStatusReplicas(rs: ReplicaSet | undefined): number {
 export function isPodReady(pod: Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
+
+export interface EndpointAddress {
+  ip: string;
+  targetRef?: { kind?: string; name?: string; namespace?: string };
+}
+
+export interface EndpointPort {
+  name?: string;
+  port: number;
+  protocol?: string;
+}
+
+/** core/v1 Endpoints, as the endpoints controller writes them for a Service of the same name. */
+export interface Endpoints extends KubeObject {
+  kind: 'Endpoints';
+  subsets?: {
+    addresses?: EndpointAddress[];
+    notReadyAddresses?: EndpointAddress[];
+    ports?: EndpointPort[];
+  }[];
+}

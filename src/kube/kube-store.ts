@@ -18,6 +18,7 @@ export const CACHED_KINDS: readonly Kind[] = [
   'Rollout',
   'ReplicaSet',
   'Service',
+  'Endpoints',
   'Pod',
   'AnalysisRun',
   'AnalysisTemplate',

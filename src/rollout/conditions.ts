@@ -19,6 +19,8 @@ export const REASON = {
   RolloutHealthy: 'RolloutHealthy',
   RolloutCompleted: 'RolloutCompleted',
   InvalidSpec: 'InvalidSpec',
+  WeightVerified: 'WeightVerified',
+  WeightNotVerified: 'WeightNotVerified',
 } as const;
 
 export const MESSAGE = {

@@ -6,19 +6,21 @@ import { storeTemplateLookup } from '../analysis/args.ts';
 import type { AnalysisRun } from '../api/analysis-run.ts';
 import type { Experiment } from '../api/experiment.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { isTrafficRouted, type Rollout } from '../api/rollout.ts';
+import { isTrafficRouted, type Rollout, type RolloutStatus } from '../api/rollout.ts';
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
 import { isControlledBy } from '../reconcile/owners.ts';
 import {
   applyFailed,
+  type PlannedEvent,
   type ReconcileLog,
   type ReconcileResult,
   runPlanner,
   writeStatusAndEvents,
 } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { ServiceRouter, type TrafficRouter } from '../traffic/router.ts';
+import { ServiceRouter, type TrafficRouter, type Verification } from '../traffic/router.ts';
 import { applyActions, TrafficRouterError } from './apply.ts';
+import { getCondition, newCondition, REASON, setCondition } from './conditions.ts';
 import type { Observed, Plan } from './context.ts';
 import { hasEphemeralMetadata } from './ephemeral-metadata.ts';
 import { planRollout } from './plan.ts';
@@ -116,10 +118,50 @@ export async function reconcileRollout(
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;
   }
+  const events = [...plan.events, ...verificationNotes(ro, status, routers, applied.verified, nowMs)];
   // A weight not verified yet holds its step; Argo checks it again after the verify retry interval.
   const requeueAfterMs =
     applied.verified === false
       ? Math.min(plan.requeueAfterMs ?? VERIFY_RETRY_MS, VERIFY_RETRY_MS)
       : plan.requeueAfterMs;
-  return writeStatusAndEvents(store, 'Rollout', ro, status, plan.events, requeueAfterMs);
+  return writeStatusAndEvents(store, 'Rollout', ro, status, events, requeueAfterMs);
+}
+
+/**
+ * Routers that can say why a weight is not verified (the proxy router: which proxy has not ACKed, or
+ * NACKed and why) put it in the WeightVerified condition, with an event when the wait starts and when a
+ * proxy's refusal changes; the condition turns True once the weight is verified. Others leave no trace,
+ * as in Argo.
+ */
+function verificationNotes(
+  ro: Rollout,
+  status: RolloutStatus,
+  routers: readonly TrafficRouter[],
+  verified: Verification,
+  nowMs: number,
+): PlannedEvent[] {
+  const previous = getCondition(ro.status, 'WeightVerified');
+  const nowIso = new Date(nowMs).toISOString();
+  if (verified === false) {
+    const reasons = routers.flatMap((r) => r.unverifiedReason?.() ?? []);
+    if (reasons.length === 0) return [];
+    const message = reasons.join('; ');
+    status.conditions = setCondition(
+      status.conditions ?? [],
+      newCondition('WeightVerified', 'False', REASON.WeightNotVerified, message, nowIso),
+    );
+    const refused = message.includes(' rejected snapshot ');
+    const started = previous?.status !== 'False';
+    if (!started && !(refused && previous?.message !== message)) return [];
+    return [{ type: refused ? 'Warning' : 'Normal', reason: REASON.WeightNotVerified, message }];
+  }
+  if (verified === true && previous?.status === 'False') {
+    const message = 'Traffic weight verified by every proxy of the route';
+    status.conditions = setCondition(
+      status.conditions ?? [],
+      newCondition('WeightVerified', 'True', REASON.WeightVerified, message, nowIso),
+    );
+    return [{ type: 'Normal', reason: REASON.WeightVerified, message }];
+  }
+  return [];
 }

@@ -39,6 +39,7 @@ export const RESOURCES: Readonly<Record<Kind, ResourceInfo>> = {
   ReplicaSet: r('ReplicaSet', 'apps/v1', 'replicasets', true, true),
   Deployment: r('Deployment', 'apps/v1', 'deployments', true, true),
   Service: r('Service', 'v1', 'services', true, true),
+  Endpoints: r('Endpoints', 'v1', 'endpoints', true, false),
   Pod: r('Pod', 'v1', 'pods', true, true),
   Secret: r('Secret', 'v1', 'secrets', true, false),
   Job: r('Job', 'batch/v1', 'jobs', true, true),

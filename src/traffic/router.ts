@@ -30,6 +30,8 @@ export interface TrafficRouter {
   setMirrorRoute(route: SetMirrorRoute): Promise<RouterResult>;
   verifyWeight(canaryWeight: number, additional: readonly WeightDestinationSpec[]): Promise<Verification>;
   removeManagedRoutes(): Promise<RouterResult>;
+  /** Why the last verifyWeight answered false, for routers that can tell (the condition and event name it). */
+  unverifiedReason?(): string | undefined;
 }
 
 /** Argo's NewTrafficRoutingReconciler order. */

@@ -45,6 +45,7 @@ const NEEDED: Record<string, string[]> = {
   replicasets: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   deployments: ['get', 'list', 'watch', 'update', 'patch'],
   services: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  endpoints: ['get', 'list', 'watch'],
   pods: ['get', 'list', 'watch', 'patch'],
   'pods/eviction': ['create'],
   secrets: ['get'],
