@@ -14,13 +14,23 @@
 // Succeeded after the delay, or Failed when sluice.test/exit-code is non-zero, the image tag is ":fail", or
 // the container's command/args end in `exit N` with N != 0.
 //
+// Real workloads (demo-pods.ts): a running pod with a `sluice-demo` container gets a real HTTP server on
+// podIP:containerPort for as long as the simulator keeps the pod, and becomes Ready only once it listens (a
+// listen failure leaves it unready with the error as the Ready condition's message). Pod IPs are in
+// 10.244.0.0/16, made local to this host at start when possible (pod-network.ts; the route is removed at
+// stop only if this simulator added it). Servers stop when the pod is deleted or forgotten and at stop; a
+// restarted simulator starts them again for the settled running demo pods it finds. Without the route demo
+// pods become Ready unserved, and the Node's sluice.test/demo-pods annotation says why.
+//
 // Run as a process: node test/cluster/pod-simulator.ts --kubeconfig PATH
 //   (env SLUICE_SIM_READY_DELAY_MS default delay; SLUICE_SIM_WATCH_TIMEOUT_S watch renewal period, default 300)
 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEMO_PODS_ANNOTATION, DemoPodServers, type DemoServerPlan, planDemoServers } from './demo-pods.ts';
 import { DEFAULT_WATCH_TIMEOUT_S, KubeApiError, KubeClient, type WatchEvent } from './kube-client.ts';
+import { claimPodNetwork, POD_CIDR, type PodNetwork } from './pod-network.ts';
 
 export const SIMULATED_NODE_NAME = 'sluice-node-1';
 export const DEFAULT_READY_DELAY_MS = 1_000;
@@ -31,16 +41,31 @@ const NODE_IP = '10.250.0.1';
 const RELIST_BACKOFF_MS = 1_000;
 const CRASH_RESTART_COUNT = 3;
 
+/** Waiting reason of a demo container that could not listen on its pod IP and port. */
+export const DEMO_LISTEN_FAILED_REASON = 'DemoListenFailed';
+/** Waiting reason of a demo container whose env the simulator cannot read (the kubelet's reason for a bad env reference). */
+export const CONTAINER_CONFIG_ERROR_REASON = 'CreateContainerConfigError';
+
 export type PodOutcome =
   | { kind: 'ready' }
   | { kind: 'crash-loop' }
   | { kind: 'image-pull' }
   | { kind: 'never-ready' }
-  | { kind: 'complete'; exitCode: number };
+  | { kind: 'complete'; exitCode: number }
+  /** One container cannot start or serve: never Ready; the reason and message are on the Ready condition. */
+  | {
+      kind: 'container-error';
+      phase: 'Pending' | 'Running';
+      container: string;
+      reason: string;
+      message: string;
+    };
 
 export interface PodPlan {
   outcome: PodOutcome;
   delayMs: number;
+  /** Servers of the pod's sluice-demo containers, started while the pod runs (empty for other pods). */
+  demoServers: readonly DemoServerPlan[];
 }
 
 type Json = Record<string, unknown>;
@@ -95,24 +120,45 @@ export function planPod(pod: Json, defaultDelayMs: number = DEFAULT_READY_DELAY_
         if (code !== undefined && code !== 0) exitCode = code;
       }
     }
-    if (fail === 'image-pull' || tags.includes('bad')) return { outcome: { kind: 'image-pull' }, delayMs };
-    return { outcome: { kind: 'complete', exitCode }, delayMs };
+    if (fail === 'image-pull' || tags.includes('bad'))
+      return { outcome: { kind: 'image-pull' }, delayMs, demoServers: [] };
+    return { outcome: { kind: 'complete', exitCode }, delayMs, demoServers: [] };
   }
-  if (fail === 'image-pull' || tags.includes('bad')) return { outcome: { kind: 'image-pull' }, delayMs };
+  if (fail === 'image-pull' || tags.includes('bad'))
+    return { outcome: { kind: 'image-pull' }, delayMs, demoServers: [] };
   if (fail === 'true' || fail === 'crash-loop' || tags.includes('crash'))
-    return { outcome: { kind: 'crash-loop' }, delayMs };
+    return { outcome: { kind: 'crash-loop' }, delayMs, demoServers: [] };
+  // A running container serves, ready or not.
+  const demo = planDemoServers(pod);
+  if (demo.kind === 'invalid') {
+    const outcome: PodOutcome = {
+      kind: 'container-error',
+      phase: 'Pending',
+      container: demo.container,
+      reason: CONTAINER_CONFIG_ERROR_REASON,
+      message: demo.message,
+    };
+    return { outcome, delayMs, demoServers: [] };
+  }
+  const demoServers = demo.kind === 'serve' ? demo.servers : [];
   if (fail === 'never-ready' || tags.includes('unready'))
-    return { outcome: { kind: 'never-ready' }, delayMs };
-  return { outcome: { kind: 'ready' }, delayMs };
+    return { outcome: { kind: 'never-ready' }, delayMs, demoServers };
+  return { outcome: { kind: 'ready' }, delayMs, demoServers };
 }
 
-function condition(type: string, status: boolean, now: string, reason?: string): Json {
+/** The outcome of a pod whose demo server could not listen: running, never Ready, with the error. */
+export function demoListenFailed(container: string, message: string): PodOutcome {
+  return { kind: 'container-error', phase: 'Running', container, reason: DEMO_LISTEN_FAILED_REASON, message };
+}
+
+function condition(type: string, status: boolean, now: string, reason?: string, message?: string): Json {
   return {
     type,
     status: status ? 'True' : 'False',
     lastProbeTime: null,
     lastTransitionTime: now,
     ...(reason === undefined ? {} : { reason }),
+    ...(message === undefined ? {} : { message }),
   };
 }
 
@@ -176,6 +222,25 @@ function containerStatus(
           },
         },
       };
+    case 'container-error':
+      if (container.name !== outcome.container) {
+        return {
+          ...base,
+          ready: false,
+          started: true,
+          restartCount: 0,
+          state: { running: { startedAt: startTime } },
+        };
+      }
+      return {
+        name: container.name,
+        image: container.image,
+        imageID: base.imageID,
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: outcome.reason, message: outcome.message } },
+      };
     case 'complete':
       return {
         ...base,
@@ -210,12 +275,20 @@ export function simulatedStatus(
   const phase =
     outcome.kind === 'image-pull'
       ? 'Pending'
-      : outcome.kind === 'complete'
-        ? outcome.exitCode === 0
-          ? 'Succeeded'
-          : 'Failed'
-        : 'Running';
-  const notReadyReason = outcome.kind === 'complete' ? 'PodCompleted' : 'ContainersNotReady';
+      : outcome.kind === 'container-error'
+        ? outcome.phase
+        : outcome.kind === 'complete'
+          ? outcome.exitCode === 0
+            ? 'Succeeded'
+            : 'Failed'
+          : 'Running';
+  const notReadyReason =
+    outcome.kind === 'complete'
+      ? 'PodCompleted'
+      : outcome.kind === 'container-error'
+        ? outcome.reason
+        : 'ContainersNotReady';
+  const notReadyMessage = outcome.kind === 'container-error' ? outcome.message : undefined;
   return {
     phase,
     hostIP: NODE_IP,
@@ -225,8 +298,8 @@ export function simulatedStatus(
     qosClass: 'BestEffort',
     conditions: [
       condition('Initialized', true, now),
-      condition('Ready', ready, now, ready ? undefined : notReadyReason),
-      condition('ContainersReady', ready, now, ready ? undefined : notReadyReason),
+      condition('Ready', ready, now, ready ? undefined : notReadyReason, notReadyMessage),
+      condition('ContainersReady', ready, now, ready ? undefined : notReadyReason, notReadyMessage),
       condition('PodScheduled', true, startTime),
     ],
     containerStatuses,
@@ -238,6 +311,11 @@ export interface PodSimulatorOptions {
   /** Server-side watch timeout; each expiry re-watches from the last resourceVersion. */
   watchTimeoutS?: number;
   log?: (line: string) => void;
+  /**
+   * Makes the pod network local so sluice-demo pods are served (default: claimPodNetwork, which adds the
+   * route when it is missing); false never serves them.
+   */
+  podNetwork?: (() => Promise<PodNetwork>) | false;
 }
 
 export interface PodSimulator {
@@ -250,7 +328,8 @@ function podPath(namespace: string, name: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
 }
 
-async function ensureNode(client: KubeClient): Promise<void> {
+/** Registers the Node (or refreshes it) with the demo-pods annotation saying whether demo pods are served. */
+async function ensureNode(client: KubeClient, demoPods: string): Promise<void> {
   const now = new Date().toISOString();
   const existing = await client.raw('GET', `/api/v1/nodes/${SIMULATED_NODE_NAME}`);
   if (existing.status === 404) {
@@ -268,6 +347,9 @@ async function ensureNode(client: KubeClient): Promise<void> {
       spec: {},
     });
   }
+  await client.mergePatch(`/api/v1/nodes/${SIMULATED_NODE_NAME}`, {
+    metadata: { annotations: { [DEMO_PODS_ANNOTATION]: demoPods } },
+  });
   await client.mergePatch(`/api/v1/nodes/${SIMULATED_NODE_NAME}/status`, {
     status: {
       capacity: { cpu: '64', memory: '256Gi', pods: '10000' },
@@ -308,22 +390,32 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const abort = new AbortController();
   const timers = new Map<string, NodeJS.Timeout>();
-  /** uid -> simulated pod IP */
+  /** uid -> pod IP: allocated here, or found on a pod an earlier simulator settled */
   const podIps = new Map<string, string>();
+  /** Every IP in podIps: a restarted simulator never hands out one an existing pod has. */
+  const ipsInUse = new Set<string>();
   /** uids whose final status has been written */
   const settled = new Set<string>();
   const deleting = new Set<string>();
+  const demoServers = new DemoPodServers();
+  let network: PodNetwork | undefined;
   let nextIp = 2;
   let stopped = false;
 
   const allocateIp = (uid: string): string => {
     const existing = podIps.get(uid);
     if (existing !== undefined) return existing;
-    const n = nextIp++;
-    const ip = `10.244.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`;
+    let ip: string;
+    do {
+      const n = nextIp++;
+      ip = `10.244.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`;
+    } while (ipsInUse.has(ip));
     podIps.set(uid, ip);
+    ipsInUse.add(ip);
     return ip;
   };
+
+  const info = (msg: string, fields: Json = {}) => log(JSON.stringify({ level: 'info', msg, ...fields }));
 
   const warn = (what: string, error: unknown) => {
     if (stopped) return;
@@ -340,9 +432,43 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
     const timer = timers.get(uid);
     if (timer !== undefined) clearTimeout(timer);
     timers.delete(uid);
+    const ip = podIps.get(uid);
+    if (ip !== undefined) ipsInUse.delete(ip);
     podIps.delete(uid);
     settled.delete(uid);
     deleting.delete(uid);
+    void demoServers.stop(uid);
+  };
+
+  /**
+   * A settled running demo pod found at start (an earlier simulator served it): its servers again, on the
+   * same IP. A pod whose demo container was not running (it failed to listen or to read its env) stays as is.
+   */
+  const resumeDemoServers = (pod: Json, uid: string, path: string, ip: string): void => {
+    if (network?.served !== true) return;
+    const plan = planPod(pod, defaultDelayMs);
+    if (plan.demoServers.length === 0) return;
+    const status = record(pod.status);
+    const statuses = Array.isArray(status.containerStatuses) ? status.containerStatuses.map(record) : [];
+    const running = plan.demoServers.every((server) =>
+      statuses.some((c) => c.name === server.container && record(c.state).running !== undefined),
+    );
+    if (!running) return;
+    const podName = `${String(record(pod.metadata).namespace)}/${String(record(pod.metadata).name)}`;
+    void demoServers.start(uid, ip, plan.demoServers).then((result) => {
+      if (result.kind === 'listening') {
+        info('demo servers restarted', { pod: podName, ip });
+        return;
+      }
+      if (result.kind !== 'failed' || stopped) return;
+      warn(`demo servers of ${podName}`, new Error(result.message));
+      const now = new Date().toISOString();
+      const startTime = typeof status.startTime === 'string' ? status.startTime : now;
+      const outcome = demoListenFailed(result.container, result.message);
+      client
+        .mergePatch(`${path}/status`, { status: simulatedStatus(pod, outcome, ip, now, startTime) })
+        .catch((error: unknown) => warn(`status (listen failed) ${podName}`, error));
+    });
   };
 
   const handlePod = (pod: Json): void => {
@@ -359,6 +485,8 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
       const timer = timers.get(uid);
       if (timer !== undefined) clearTimeout(timer);
       timers.delete(uid);
+      // Force-deleted with grace period 0: its containers stop now.
+      void demoServers.stop(uid);
       client.delete(path, { gracePeriodSeconds: 0 }).catch((error: unknown) => {
         deleting.delete(uid);
         warn(`force-delete ${namespace}/${name}`, error);
@@ -387,6 +515,11 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
     // A final status carries the pod IP (the Pending one does not): written by this or an earlier simulator.
     if (status.phase === 'Succeeded' || status.phase === 'Failed' || typeof status.podIP === 'string') {
       settled.add(uid);
+      if (typeof status.podIP === 'string') {
+        podIps.set(uid, status.podIP);
+        ipsInUse.add(status.podIP);
+        if (status.phase === 'Running') resumeDemoServers(pod, uid, path, status.podIP);
+      }
       return;
     }
     const plan = planPod(pod, defaultDelayMs);
@@ -412,29 +545,43 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
         },
       })
       .catch((error: unknown) => warn(`status (pending) ${namespace}/${name}`, error));
+    const demo =
+      plan.demoServers.length === 0 ? undefined : network?.served === true ? 'served' : 'not served';
+    // The demo containers start now and listen while the ready delay runs; the pod is Ready only once they
+    // listen. undefined: the servers were stopped first (pod deleted or forgotten, simulator stopping).
+    const outcome: Promise<PodOutcome | undefined> =
+      demo === 'served'
+        ? demoServers.start(uid, ip, plan.demoServers).then((result) => {
+            if (result.kind === 'cancelled') return undefined;
+            if (result.kind === 'listening') return plan.outcome;
+            warn(`demo servers of ${namespace}/${name}`, new Error(result.message));
+            return demoListenFailed(result.container, result.message);
+          })
+        : Promise.resolve(plan.outcome);
     const timer = setTimeout(() => {
       timers.delete(uid);
       if (stopped) return;
       // Settled before the patch: its own MODIFIED event must not schedule the pod again.
       settled.add(uid);
-      const now = new Date().toISOString();
-      client
-        .mergePatch(`${path}/status`, { status: simulatedStatus(pod, plan.outcome, ip, now, startTime) })
-        .then(() => {
-          log(
-            JSON.stringify({
-              level: 'info',
-              msg: 'pod status',
+      void outcome.then((final) => {
+        if (final === undefined || stopped || deleting.has(uid) || !podIps.has(uid)) return;
+        const now = new Date().toISOString();
+        client
+          .mergePatch(`${path}/status`, { status: simulatedStatus(pod, final, ip, now, startTime) })
+          .then(() => {
+            info('pod status', {
               pod: `${namespace}/${name}`,
-              outcome: plan.outcome.kind,
-            }),
-          );
-        })
-        .catch((error: unknown) => {
-          if (error instanceof KubeApiError && error.status === 404) return;
-          settled.delete(uid);
-          warn(`status ${namespace}/${name}`, error);
-        });
+              outcome: final.kind,
+              ...(demo === undefined ? {} : { demo, ip }),
+              ...(final.kind === 'container-error' ? { reason: final.reason, message: final.message } : {}),
+            });
+          })
+          .catch((error: unknown) => {
+            if (error instanceof KubeApiError && error.status === 404) return;
+            settled.delete(uid);
+            warn(`status ${namespace}/${name}`, error);
+          });
+      });
     }, plan.delayMs);
     timers.set(uid, timer);
   };
@@ -464,12 +611,23 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
   });
 
   const loop = async () => {
+    const claim = options.podNetwork ?? claimPodNetwork;
+    network =
+      claim === false ? { served: false, reason: 'disabled', release: async () => undefined } : await claim();
+    if (network.served) info('demo pods served', { podNetwork: POD_CIDR, routeAdded: network.addedRoute });
+    else log(JSON.stringify({ level: 'warn', msg: 'demo pods not served', reason: network.reason }));
+    const demoPods = network.served ? 'served' : `not served: ${network.reason}`;
     let first = true;
     while (!stopped) {
       try {
-        await ensureNode(client);
+        await ensureNode(client, demoPods);
         const list = await client.get('/api/v1/pods');
-        for (const item of Array.isArray(list.items) ? list.items : []) handlePod(record(item));
+        const items = (Array.isArray(list.items) ? list.items : []).map(record);
+        // Pods deleted while the watch was down sent no DELETED event: forget them (and stop their servers).
+        const listed = new Set(items.map((item) => record(item.metadata).uid));
+        for (const uid of new Set([...podIps.keys(), ...settled, ...deleting, ...timers.keys()]))
+          if (!listed.has(uid)) forget(uid);
+        for (const item of items) handlePod(item);
         let resourceVersion = String(record(list.metadata).resourceVersion ?? '');
         if (first) {
           first = false;
@@ -507,6 +665,9 @@ export function startPodSimulator(client: KubeClient, options: PodSimulatorOptio
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       await running;
+      // Servers first: the route goes only once nothing listens on the pod network.
+      await demoServers.stopAll();
+      await network?.release();
     },
   };
 }
