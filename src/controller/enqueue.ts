@@ -1,11 +1,13 @@
 // Which reconcile keys an observed object concerns (client-go's event handlers and Argo's
 // enqueueRollout / enqueueIfCompleted wiring): a Rollout follows its ReplicaSets, their Pods, its
-// AnalysisRuns and Experiments, the Services it names and its workloadRef Deployment; an AnalysisRun
+// AnalysisRuns and Experiments, the Services it names (and their Endpoints, with the proxy router) and its
+// workloadRef Deployment; an AnalysisRun
 // follows its Jobs; an Experiment follows the ReplicaSets, Services and AnalysisRuns it controls. Argo's
 // instance-id label decides which objects are this controller's. Works over any ObjectStore.
 
 import { runKeyOfJob } from '../analysis/reconcile.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
+import { PROXY_ROUTER_PLUGIN } from '../api/proxy-router-config.ts';
 import type { ObjectStore, WatchEventType } from '../store/object-store.ts';
 import { INSTANCE_ID_LABEL } from './options.ts';
 import type { WorkQueue } from './work-queue.ts';
@@ -20,7 +22,11 @@ interface Owned extends KubeObject {
   spec?: {
     workloadRef?: { kind?: string; name?: string };
     strategy?: {
-      canary?: { stableService?: string; canaryService?: string };
+      canary?: {
+        stableService?: string;
+        canaryService?: string;
+        trafficRouting?: { plugins?: Record<string, unknown> };
+      };
       blueGreen?: { activeService?: string; previewService?: string };
     };
   };
@@ -133,6 +139,18 @@ export class Enqueuer {
         );
       });
     });
+    // The proxy router's backends are the Services' ready endpoints: a pod becoming ready or leaving is
+    // a new route for the proxies.
+    on('Endpoints', (_t, ep) =>
+      this.#byReference(ep, (ro) => {
+        const c = ro.spec?.strategy?.canary;
+        const n = ep.metadata.name;
+        return (
+          c?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN] !== undefined &&
+          (c.stableService === n || c.canaryService === n)
+        );
+      }),
+    );
     on('Deployment', (_t, d) =>
       this.#byReference(
         d,
