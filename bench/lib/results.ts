@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { clockTicksPerSecond } from './proc.ts';
 import { REPO_ROOT, toolVersion } from './targets.ts';
 
-export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+/** bench/results/, or BENCH_RESULTS_DIR: a trial run then leaves the published results alone. */
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || join(REPO_ROOT, 'bench', 'results');
 
 export interface MachineInfo {
   date: string;
