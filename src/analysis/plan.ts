@@ -24,6 +24,7 @@ import { substituteMetricArgs } from './args.ts';
 import { assessRunStatus, emptyResult, type MetricTransition } from './assess.ts';
 import { evaluateConditions } from './evaluate.ts';
 import type { ProviderResult } from './providers/provider.ts';
+import { providerType } from './providers/registry.ts';
 import { redact, redactRecord } from './redact.ts';
 
 export interface ReconcileContext {
@@ -49,7 +50,20 @@ export interface PreparedMetric {
   readonly terminating: boolean;
 }
 
-export type TaskAction = 'run' | 'resume' | 'terminate';
+/**
+ * `probe`: a measurement before it is due, kept only when it Fails (earlyVerdict below); otherwise dropped
+ * without a trace, so counts and schedules stay Argo's.
+ */
+export type TaskAction = 'run' | 'resume' | 'terminate' | 'probe';
+
+/**
+ * Providers whose verdict stays valid when it is asked for at any time (an anytime-valid sequential test):
+ * the engine may ask them between intervals, whenever it is reconciled (the controller reconciles a run
+ * when new proxy reports for its route arrive), and records the answer only when it is Failed. That stops
+ * a failing canary after a handful of requests instead of at the next interval tick. Threshold providers
+ * (Prometheus, sluice/proxy) are not probed: a threshold on a small early window would raise false alarms.
+ */
+export const EARLY_VERDICT_PROVIDERS: ReadonlySet<string> = new Set(['sluice/judge']);
 
 export interface MeasurementTask {
   readonly metricName: string;
@@ -246,6 +260,8 @@ export function planReconcile(run: AnalysisRun, ctx: ReconcileContext): Reconcil
     }
     const finishedAtMs = parseTimestamp(last.finishedAt) ?? ctx.nowMs;
     if (ctx.nowMs >= finishedAtMs + intervalMs) tasks.push({ ...base, action: 'run' });
+    else if (last.phase !== 'Error' && EARLY_VERDICT_PROVIDERS.has(providerType(m.resolved.provider) ?? ''))
+      tasks.push({ ...base, action: 'probe' });
   }
   return { kind: 'measure', run, metrics: prepared, tasks, secrets, runTerminating };
 }

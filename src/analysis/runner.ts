@@ -104,7 +104,7 @@ async function callProvider(
     ...(task.incomplete?.metadata !== undefined ? { metadata: task.incomplete.metadata } : {}),
   };
   try {
-    if (task.action === 'run') return await provider.run(request);
+    if (task.action === 'run' || task.action === 'probe') return await provider.run(request);
     if (task.action === 'resume') {
       return provider.resume ? await provider.resume(request, previous) : await provider.run(request);
     }
@@ -175,9 +175,13 @@ export async function reconcileOnce(
       return { metricName: task.metricName, measurement, ...(metricMetadata ? { metricMetadata } : {}) };
     }),
   );
-  const output = applyOutcomes(plan, outcomes, ctxAt(clock.now()));
+  // A probe counts only when it fails (plan.ts EARLY_VERDICT_PROVIDERS); the others leave no trace.
+  const kept = outcomes.filter(
+    (o, i) => plan.tasks[i]!.action !== 'probe' || o.measurement.phase === 'Failed',
+  );
+  const output = applyOutcomes(plan, kept, ctxAt(clock.now()));
   const results = new Map((output.run.status?.metricResults ?? []).map((r) => [r.name, r]));
-  const measurements = outcomes.map((o): MeasurementEvent => {
+  const measurements = kept.map((o): MeasurementEvent => {
     const result = results.get(o.metricName);
     const task = plan.tasks.find((t) => t.metricName === o.metricName)!;
     const stored = result?.measurements[result.measurements.length - 1];
