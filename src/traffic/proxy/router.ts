@@ -12,11 +12,7 @@
 // set, by name) lives in ProxyRouting, per Rollout, and is rebuilt from the Rollout's steps when a
 // restarted controller meets a Rollout mid-way.
 
-import {
-  PROXY_ROUTER_PLUGIN,
-  type ProxyRouterConfig,
-  proxyRouterConfig,
-} from '../../api/proxy-router-config.ts';
+import { type ProxyRouterConfig, proxyRouterConfig } from '../../api/proxy-router-config.ts';
 import {
   maxTrafficWeight,
   type Rollout,
@@ -60,13 +56,13 @@ export class ProxyRouting {
     this.deliveries = deliveries;
   }
 
-  /** The router for one reconcile of `ro` (which must use the proxy router with a valid config). */
-  routerFor(ro: Rollout): ProxyRouter {
+  /**
+   * The router for one reconcile of `ro`; undefined when `ro` has no valid proxy router config (the
+   * Rollout's validation reports that as InvalidSpec, and an invalid spec moves no traffic).
+   */
+  routerFor(ro: Rollout): ProxyRouter | undefined {
     const parsed = proxyRouterConfig(ro);
-    if (parsed === undefined || !parsed.ok)
-      throw new Error(
-        `${PROXY_ROUTER_PLUGIN}: ${parsed === undefined ? 'not configured' : `${parsed.field} ${parsed.message}`}`,
-      );
+    if (parsed === undefined || !parsed.ok) return undefined;
     const namespace = ro.metadata.namespace ?? '';
     const key = `${namespace}/${ro.metadata.name}`;
     let state = this.#rollouts.get(key);

@@ -87,7 +87,7 @@ describe('sluice/proxy router', () => {
         timeouts: { connect: '2s' },
       }),
     );
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     expect(await router.updateHash('canaryhash', 'stablehash')).toEqual({ ok: true });
     expect(await router.setWeight(10)).toEqual({ ok: true });
     const published = table.get(NS, 'checkout');
@@ -114,7 +114,7 @@ describe('sluice/proxy router', () => {
     expect(toPercent(5, 1000)).toBe(0.5);
     const { table, routing } = setup();
     const ro = rollout({}, { trafficRouting: { maxTrafficWeight: 1000, plugins: { 'sluice/proxy': {} } } });
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     await router.updateHash('c', 's');
     await router.setWeight(5);
     expect(table.get(NS, 'checkout')?.route.backends.map((b) => b.weight)).toEqual([99.5, 0.5]);
@@ -122,18 +122,18 @@ describe('sluice/proxy router', () => {
 
   it('does not bump the version when nothing changed', async () => {
     const { table, routing, ro } = setup();
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     await router.updateHash('c', 's');
     await router.setWeight(10);
     const version = table.version;
-    await routing.routerFor(ro).updateHash('c', 's');
-    await routing.routerFor(ro).setWeight(10);
+    await routing.routerFor(ro)!.updateHash('c', 's');
+    await routing.routerFor(ro)!.setWeight(10);
     expect(table.version).toBe(version);
   });
 
   it('verifies a weight only when every subscribed proxy ACKed a snapshot carrying it', async () => {
     const { table, deliveries, routing, ro } = setup();
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     await router.updateHash('c', 's');
     await router.setWeight(10);
     const v = table.get(NS, 'checkout')!.version;
@@ -167,7 +167,7 @@ describe('sluice/proxy router', () => {
 
   it('adds and removes managed header and mirror routes', async () => {
     const { table, routing, ro } = setup();
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     await router.updateHash('c', 's');
     await router.setHeaderRoute({
       name: 'beta',
@@ -180,17 +180,17 @@ describe('sluice/proxy router', () => {
     ]);
     expect(route.mirror).toEqual({ backend: 'canary', percent: 20 });
     // The state outlives the reconcile's router instance.
-    await routing.routerFor(ro).setHeaderRoute({ name: 'beta' });
+    await routing.routerFor(ro)!.setHeaderRoute({ name: 'beta' });
     route = table.get(NS, 'checkout')!.route;
     expect(route.headerRoutes).toBeUndefined();
     expect(route.mirror).toEqual({ backend: 'canary', percent: 20 });
-    await routing.routerFor(ro).removeManagedRoutes();
+    await routing.routerFor(ro)!.removeManagedRoutes();
     expect(table.get(NS, 'checkout')!.route.mirror).toBeUndefined();
   });
 
   it('refuses what the proxy cannot express, naming the field', async () => {
     const { routing, ro } = setup();
-    const router = routing.routerFor(ro);
+    const router = routing.routerFor(ro)!;
     expect(
       await router.setMirrorRoute({ name: 'm', match: [{ method: { exact: 'GET' } }], percentage: 10 }),
     ).toEqual({
@@ -213,12 +213,12 @@ describe('sluice/proxy router', () => {
         { name: 'grpc', port: 90, targetPort: 9090 },
       ]) as never,
     );
-    expect(await routing.routerFor(ro).setWeight(10)).toEqual({
+    expect(await routing.routerFor(ro)!.setWeight(10)).toEqual({
       ok: false,
       error: 'service "checkout-canary" has 2 ports: set plugins.sluice/proxy.port to the one to use',
     });
     const named = rollout({ port: 'grpc' });
-    expect(await routing.routerFor(named).setWeight(10)).toEqual({
+    expect(await routing.routerFor(named)!.setWeight(10)).toEqual({
       ok: false,
       error: 'service "checkout-stable" has no port "grpc" (plugins.sluice/proxy.port)',
     });
@@ -248,7 +248,7 @@ describe('sluice/proxy router', () => {
       } as Rollout['status'],
     );
     const { table, routing } = setup(ro);
-    await routing.routerFor(ro).updateHash('c', 's');
+    await routing.routerFor(ro)!.updateHash('c', 's');
     const route = table.get(NS, 'checkout')!.route;
     expect(route.backends.map((b) => [b.name, b.revision, b.weight])).toEqual([
       ['stable', 's', 80],
@@ -261,9 +261,9 @@ describe('sluice/proxy router', () => {
 
   it('removes the route when the Rollout goes or renames it', async () => {
     const { table, routing, ro } = setup();
-    await routing.routerFor(ro).setWeight(0);
+    await routing.routerFor(ro)!.setWeight(0);
     expect(table.get(NS, 'checkout')).toBeDefined();
-    await routing.routerFor(rollout({ route: 'shop-front' })).setWeight(0);
+    await routing.routerFor(rollout({ route: 'shop-front' }))!.setWeight(0);
     expect(table.get(NS, 'checkout')).toBeUndefined();
     expect(table.get(NS, 'shop-front')).toBeDefined();
     routing.forget(NS, 'checkout');
