@@ -49,7 +49,8 @@ export function isLocalRoute(routeGetOutput: string): boolean {
   return /^local\s/m.test(routeGetOutput.trimStart());
 }
 
-async function canBind(ip: string): Promise<string | undefined> {
+/** Binds ip on a free port and closes it: undefined when that works, else the error code. */
+export async function bindError(ip: string): Promise<string | undefined> {
   return await new Promise((resolve) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => resolve(`${error.code ?? error.message}`));
@@ -63,7 +64,10 @@ const notServed = (reason: string): PodNetwork => ({ served: false, reason, rele
  * Makes the pod CIDR local to this host if it is not already. Never throws: a host where the route cannot
  * be added gets `served: false` with the reason (no `ip`, not root, bind still failing).
  */
-export async function claimPodNetwork(ip: IpCommand = runIp): Promise<PodNetwork> {
+export async function claimPodNetwork(
+  deps: { ip?: IpCommand; bindError?: (ip: string) => Promise<string | undefined> } = {},
+): Promise<PodNetwork> {
+  const ip = deps.ip ?? runIp;
   let routeGet: string;
   try {
     routeGet = await ip(['route', 'get', POD_NETWORK_PROBE_IP]);
@@ -91,11 +95,11 @@ export async function claimPodNetwork(ip: IpCommand = runIp): Promise<PodNetwork
     addedRoute = false;
     await ip(['route', 'del', 'local', POD_CIDR, 'dev', 'lo']).catch(() => undefined);
   };
-  const bindError = await canBind(POD_NETWORK_PROBE_IP);
-  if (bindError !== undefined) {
+  const bindFailure = await (deps.bindError ?? bindError)(POD_NETWORK_PROBE_IP);
+  if (bindFailure !== undefined) {
     await release();
     return notServed(
-      `${POD_CIDR} is routed locally but ${POD_NETWORK_PROBE_IP} cannot be bound: ${bindError}`,
+      `${POD_CIDR} is routed locally but ${POD_NETWORK_PROBE_IP} cannot be bound: ${bindFailure}`,
     );
   }
   return {
