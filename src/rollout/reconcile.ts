@@ -100,6 +100,11 @@ export async function reconcileRollout(
   deps.onPlan?.(plan);
   const routers =
     deps.routers?.(ro) ?? (isTrafficRouted(ro) || ro.spec.strategy?.canary ? [new ServiceRouter()] : []);
+  // An abort moves traffic off the canary before anything else the plan writes (Service selectors, scale
+  // changes): those go through the API and its client rate limiter, the weight does not have to wait.
+  if (plan.status.abort === true && (ro.status?.canary?.weights?.canary.weight ?? 0) > 0) {
+    for (const router of routers) await router.setWeight(0, []);
+  }
   const applied = await applyActions(store, ro, plan.actions, routers, {
     stopAfterEviction: ro.spec.strategy?.canary !== undefined,
   });

@@ -245,7 +245,11 @@ describe('applying traffic routers', () => {
         .every((w) => w === 0),
     ).toBe(true);
     expect(h.ro().status?.canary?.weights).toMatchObject({ canary: { weight: 0 }, stable: { weight: 100 } });
-    for (const calls of traces) expect(perRouter(calls, 'Istio')).toMatch(ARGO_SEQUENCE);
+    // Sluice's fast path: the abort's first call is weight 0, before the plan's Service switch; then Argo's
+    // sequence as usual.
+    expect(first[0]).toBe('Istio setWeight 0');
+    expect(perRouter(first.slice(1), 'Istio')).toMatch(ARGO_SEQUENCE);
+    for (const calls of traces.slice(1)) expect(perRouter(calls, 'Istio')).toMatch(ARGO_SEQUENCE);
   });
 });
 
