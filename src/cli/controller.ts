@@ -2,12 +2,14 @@
 // server. Flags mirror Argo's rollouts-controller where they overlap. Exits 0 after SIGTERM/SIGINT (in-flight
 // reconciles drained, lease released), 1 when leadership is lost or startup fails, 2 on bad flags.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { errorText } from '../api/errors.ts';
 import { Controller } from '../controller/lifecycle.ts';
 import {
   type ControllerOptions,
+  type ControlServerSettings,
   DEFAULT_ANALYSIS_THREADS,
   DEFAULT_EXPERIMENT_THREADS,
   DEFAULT_ROLLOUT_THREADS,
@@ -43,14 +45,29 @@ Flags:
   --analysis-threads N       concurrent AnalysisRun reconciles (default ${DEFAULT_ANALYSIS_THREADS})
   --experiment-threads N     concurrent Experiment reconciles (default ${DEFAULT_EXPERIMENT_THREADS})
   --qps N, --burst N         client-side API rate limit (default 40 / 80)
+  --control-listen HOST:PORT serve the proxies' control API (gRPC) here; needs --control-token-file
+  --control-token-file FILE  the bearer token every proxy must present (file content, trimmed)
+  --control-cert FILE        TLS on the control API with this PEM certificate (needs --control-key)
+  --control-key FILE         the PEM private key of --control-cert
+  --control-client-ca FILE   mTLS: proxies must present a certificate signed by this PEM CA
   --loglevel LEVEL           debug, info, warn, error (default info)
   -h, --help                 show this help
 `;
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
+/** The control API flags as given: files are read by loadControlSettings. */
+export interface ControlFlags {
+  readonly host: string;
+  readonly port: number;
+  readonly tokenFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly clientCaFile?: string;
+}
+
 export type ParsedControllerArgs =
-  | { ok: true; options: ControllerOptions & { logLevel: string } }
+  | { ok: true; options: ControllerOptions & { logLevel: string }; control?: ControlFlags }
   | { ok: false; help?: boolean; error?: string };
 
 function port(value: string | undefined, flag: string, fallback: number): number | string {
@@ -64,6 +81,98 @@ function positive(value: string | undefined, flag: string): number | string | un
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1) return `${flag}: must be a positive integer, got "${value}"`;
   return Number(value);
+}
+
+/** HOST:PORT, [IPv6]:PORT or :PORT (all interfaces). */
+function hostPort(value: string, flag: string): { host: string; port: number } | string {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/.exec(value);
+  if (m === null || Number(m[3]) > 65_535) return `${flag}: must be HOST:PORT, got "${value}"`;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** The control API flags: listen needs the token file; cert and key go together; a client CA needs a cert. */
+function controlFlags(str: (k: string) => string | undefined): ControlFlags | string | undefined {
+  const listen = str('control-listen');
+  const tokenFile = str('control-token-file');
+  const certFile = str('control-cert');
+  const keyFile = str('control-key');
+  const clientCaFile = str('control-client-ca');
+  for (const [flag, value] of [
+    ['--control-listen', listen],
+    ['--control-token-file', tokenFile],
+    ['--control-cert', certFile],
+    ['--control-key', keyFile],
+    ['--control-client-ca', clientCaFile],
+  ] as const) {
+    if (value === '') return `${flag}: must not be empty`;
+  }
+  if (listen === undefined) {
+    const stray = [
+      ['--control-token-file', tokenFile],
+      ['--control-cert', certFile],
+      ['--control-key', keyFile],
+      ['--control-client-ca', clientCaFile],
+    ].find(([, v]) => v !== undefined);
+    return stray === undefined ? undefined : `${stray[0]}: needs --control-listen`;
+  }
+  const address = hostPort(listen, '--control-listen');
+  if (typeof address === 'string') return address;
+  if (tokenFile === undefined)
+    return '--control-listen: needs --control-token-file (the control API is authenticated)';
+  if (certFile !== undefined && keyFile === undefined) return '--control-cert: needs --control-key';
+  if (keyFile !== undefined && certFile === undefined) return '--control-key: needs --control-cert';
+  if (clientCaFile !== undefined && certFile === undefined)
+    return '--control-client-ca: needs --control-cert and --control-key (mTLS is on top of TLS)';
+  return {
+    ...address,
+    tokenFile,
+    ...(certFile !== undefined ? { certFile } : {}),
+    ...(keyFile !== undefined ? { keyFile } : {}),
+    ...(clientCaFile !== undefined ? { clientCaFile } : {}),
+  };
+}
+
+/** Reads the control API's token and certificate files; errors name the flag. */
+export function loadControlSettings(
+  flags: ControlFlags,
+  read: (path: string) => Buffer = (path) => readFileSync(path),
+): { ok: true; settings: ControlServerSettings } | { ok: false; error: string } {
+  const files: Record<string, Buffer> = {};
+  for (const [flag, path] of [
+    ['--control-token-file', flags.tokenFile],
+    ['--control-cert', flags.certFile],
+    ['--control-key', flags.keyFile],
+    ['--control-client-ca', flags.clientCaFile],
+  ] as const) {
+    if (path === undefined) continue;
+    try {
+      files[flag] = read(path);
+    } catch (error) {
+      return { ok: false, error: `${flag}: cannot read ${path}: ${errorText(error)}` };
+    }
+  }
+  // Secrets mounted as files often end in a newline; the token is what is between the blanks.
+  const token = files['--control-token-file']!.toString('utf8').trim();
+  if (token === '') return { ok: false, error: `--control-token-file: ${flags.tokenFile} is empty` };
+  if (!/^[\x21-\x7e]+$/.test(token))
+    return {
+      ok: false,
+      error: `--control-token-file: the token in ${flags.tokenFile} must be printable ASCII without blanks`,
+    };
+  const cert = files['--control-cert'];
+  const key = files['--control-key'];
+  const clientCa = files['--control-client-ca'];
+  return {
+    ok: true,
+    settings: {
+      host: flags.host,
+      port: flags.port,
+      token,
+      ...(cert !== undefined && key !== undefined
+        ? { tls: { cert, key, ...(clientCa !== undefined ? { clientCa } : {}) } }
+        : {}),
+    },
+  };
 }
 
 /** Parses the flags; errors name the flag. */
@@ -91,6 +200,11 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
         qps: { type: 'string' },
         burst: { type: 'string' },
         loglevel: { type: 'string' },
+        'control-listen': { type: 'string' },
+        'control-token-file': { type: 'string' },
+        'control-cert': { type: 'string' },
+        'control-key': { type: 'string' },
+        'control-client-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -117,8 +231,11 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
     return { ok: false, error: `--loglevel: must be one of ${[...LOG_LEVELS].join(', ')}` };
   const namespace = str('namespace');
   if (namespace === '') return { ok: false, error: '--namespace: must not be empty' };
+  const control = controlFlags(str);
+  if (typeof control === 'string') return { ok: false, error: control };
   return {
     ok: true,
+    ...(control !== undefined ? { control } : {}),
     options: {
       logLevel,
       metricsPort,
@@ -153,8 +270,17 @@ export async function runControllerCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const { logLevel, ...options } = parsed.options;
+  let control: ControlServerSettings | undefined;
+  if (parsed.control !== undefined) {
+    const loaded = loadControlSettings(parsed.control);
+    if (!loaded.ok) {
+      process.stderr.write(`sluice controller: ${loaded.error}\n`);
+      return 2;
+    }
+    control = loaded.settings;
+  }
   const logger = pino({ level: logLevel, base: { component: 'sluice-controller' } });
-  const controller = new Controller({ ...options, logger });
+  const controller = new Controller({ ...options, ...(control !== undefined ? { control } : {}), logger });
   const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   if (!nodeFlags.includes('--max-semi-space-size'))
     logger.info(

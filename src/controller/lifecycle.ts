@@ -3,18 +3,26 @@
 // level-triggered: a key says only "look at this object"; the reconciler reads what the API says now.
 // Which keys an object change concerns is enqueue.ts; the worker loop and its retry policy workers.ts; the
 // analysis providers providers.ts. SIGTERM drains in-flight reconciles, releases the lease and exits 0;
-// losing the lease exits 1 so the Deployment restarts it.
+// losing the lease exits 1 so the Deployment restarts it. With `control` set, the proxies' control server
+// (src/control/server.ts) listens from start() on, standby included, but serves proxies only while this
+// replica leads and its caches are synced; it publishes `routes` and reports deliveries as `control`.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { MetricProvider } from '../analysis/providers/provider.ts';
 import { reconcileAnalysisRun } from '../analysis/reconcile.ts';
 import { errorText, SluiceError } from '../api/errors.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { proxyRouterConfig } from '../api/proxy-router-config.ts';
+import type { Rollout } from '../api/rollout.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
+import { type DeliveryView, RouteTable } from '../control/route-table.ts';
+import { ControlServer, type RouteRef } from '../control/server.ts';
 import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { KubeStore } from '../kube/kube-store.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
+import { createControlMetrics } from '../metrics/control-metrics.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
 import type { ReconcileLog, ReconcileResult } from '../reconcile/result.ts';
@@ -56,6 +64,13 @@ export class Controller {
   #reconcileRollout: ReconcileFn = reconcileRollout;
   readonly #analysisProviders: MetricProvider[];
   readonly histograms = new HistogramStore();
+  /** The routes the proxies are sent (published by the sluice/proxy traffic router). */
+  readonly routes = new RouteTable();
+  #control: ControlServer | undefined;
+  #enqueuer: Enqueuer | undefined;
+  readonly #deliveries: DeliveryView = {
+    deliveries: (namespace, name) => this.#control?.deliveries(namespace, name) ?? [],
+  };
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -76,6 +91,16 @@ export class Controller {
 
   get healthzPort(): number | undefined {
     return this.#endpoints[1]?.port;
+  }
+
+  /** The control server's port, once bound (undefined without `control`). */
+  get controlPort(): number | undefined {
+    return this.#control?.port;
+  }
+
+  /** What each subscribed proxy was sent and answered; no proxies without a control server. */
+  get control(): DeliveryView {
+    return this.#deliveries;
   }
 
   get isLeader(): boolean {
@@ -154,6 +179,7 @@ export class Controller {
         o.healthzPort ?? 8080,
       ),
     );
+    if (o.control !== undefined) await this.#startControlServer(o.control, metrics);
     this.#reconcileRollout = o.reconcileRollout ?? reconcileRollout;
     if (o.leaderElect === false) {
       await this.#startLeading();
@@ -191,6 +217,66 @@ export class Controller {
     void this.#elector.start();
   }
 
+  async #startControlServer(
+    settings: NonNullable<ControllerOptions['control']>,
+    metrics: ControllerMetrics,
+  ): Promise<void> {
+    this.#control = new ControlServer({
+      routes: this.routes,
+      histograms: this.histograms,
+      token: settings.token,
+      ...(settings.tls !== undefined ? { tls: settings.tls } : {}),
+      host: settings.host,
+      port: settings.port,
+      logger: this.log.child({ module: 'control' }),
+      metrics: createControlMetrics(metrics.registry),
+      serving: false,
+      routeKnown: (namespace, name) => this.#proxyRouteKnown(namespace, name),
+      routeNamespaces: (name) => this.#proxyRouteNamespaces(name),
+      onAck: (_proxyId, _version, routes) => this.#onControlAck(routes),
+      onNack: (_proxyId, _version, _reason, routes) => this.#onControlAck(routes),
+      onReports: (routes) => this.#onControlReports(routes),
+    });
+    await this.#control.listen();
+  }
+
+  /** Whether a Rollout of this controller routes `name` through the proxy router (in `namespace`, if given). */
+  #proxyRouteKnown(namespace: string | undefined, name: string): boolean {
+    return this.#proxyRouteNamespaces(name, namespace).length > 0;
+  }
+
+  #proxyRouteNamespaces(name: string, namespace?: string): string[] {
+    const out = new Set<string>();
+    for (const ro of this.#store?.list<Rollout>('Rollout', namespace) ?? []) {
+      if (this.#enqueuer?.mine(ro) === false) continue;
+      const parsed = proxyRouterConfig(ro);
+      if (parsed?.ok && parsed.config.route === name) out.add(ro.metadata.namespace ?? '');
+    }
+    return [...out];
+  }
+
+  /** A proxy answered a snapshot: the Rollouts behind its routes verify their weights again. */
+  #onControlAck(routes: readonly RouteRef[]): void {
+    for (const ns of new Set(routes.map((r) => r.namespace))) {
+      const names = new Set(routes.filter((r) => r.namespace === ns).map((r) => r.name));
+      for (const ro of this.#store?.list<Rollout>('Rollout', ns) ?? []) {
+        const parsed = proxyRouterConfig(ro);
+        if (parsed?.ok && names.has(parsed.config.route)) this.#enqueuer?.rollout(ro);
+      }
+    }
+  }
+
+  /** New measurements: the Rollouts behind the routes, and the running AnalysisRuns beside them. */
+  #onControlReports(routes: readonly RouteRef[]): void {
+    this.#onControlAck(routes);
+    for (const ns of new Set(routes.map((r) => r.namespace))) {
+      for (const run of this.#store?.list<KubeObject & { status?: { phase?: string } }>('AnalysisRun', ns) ??
+        []) {
+        if (run.status?.phase === 'Running') this.#enqueuer?.run(run);
+      }
+    }
+  }
+
   async #startLeading(): Promise<void> {
     const store = this.#store!;
     this.#leading = true;
@@ -202,8 +288,11 @@ export class Controller {
       { rollouts: this.rolloutQueue, analysisRuns: this.analysisQueue, experiments: this.experimentQueue },
       this.options.instanceId,
     );
+    this.#enqueuer = enqueue;
     this.#unsubscribe.push(...enqueue.watch());
     enqueue.all();
+    // The caches are synced: subscriptions can be checked against the Rollouts.
+    this.#control?.setServing(true);
     this.#resyncTimer = setInterval(() => enqueue.all(), this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
     const o = this.options;
@@ -277,6 +366,8 @@ export class Controller {
     if (this.#stopping) return this.#done;
     this.#stopping = true;
     this.log.info({ code }, 'shutting down');
+    // Proxies go to the next leader (they keep serving their last snapshot meanwhile).
+    this.#control?.setServing(false);
     this.rolloutQueue.shutDown();
     this.analysisQueue.shutDown();
     this.experimentQueue.shutDown();
@@ -293,6 +384,7 @@ export class Controller {
     await this.#store?.stop();
     await this.#elector?.stop();
     this.#leading = false;
+    await this.#control?.close();
     for (const e of this.#endpoints.splice(0)) await e.close();
     await this.#client?.close();
     this.log.info({ code }, 'stopped');

@@ -22,6 +22,17 @@ export type ReconcileFn = (
   deps: ReconcileDeps,
 ) => Promise<ReconcileResult>;
 
+/** The proxies' control API (src/control/server.ts), as `--control-*` give it with the files read. */
+export interface ControlServerSettings {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  /** The bearer token every proxy presents. */
+  readonly token: string;
+  /** TLS with this certificate; with clientCa, mTLS. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
+}
+
 export interface ControllerOptions {
   readonly kubeconfig?: string;
   readonly context?: string;
@@ -47,6 +58,8 @@ export interface ControllerOptions {
   readonly qps?: number;
   readonly burst?: number;
   readonly logger?: Logger;
+  /** Serve the proxies' control API; absent: no control server. */
+  readonly control?: ControlServerSettings;
   /** Overrides the rollout reconciler (tests); default src/rollout/reconcile.ts. */
   readonly reconcileRollout?: ReconcileFn;
 }
