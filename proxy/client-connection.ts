@@ -6,7 +6,7 @@
 
 import type { Socket } from 'node:net';
 import { clock, tick } from './clock.ts';
-import { type ErrorCode, errorResponse } from './errors.ts';
+import { ERRORS, type ErrorCode, errorResponse } from './errors.ts';
 import { Exchange, type ExchangeHost } from './forward.ts';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BodyReader, type BodySink } from './http1/body.ts';
 import {
@@ -207,6 +207,23 @@ export class ClientConnection implements ExchangeHost, BodySink {
       this.localError('SLUICE_NO_BACKEND', hasBody);
       return;
     }
+    const backend = pick.backend;
+    const endpoint = backend.picker.pick();
+    if (endpoint === null) {
+      // The side has weight but no ready pod: the controller decides weights, the proxy does not
+      // fail over. The 503 counts in that side's series, where analysis sees it.
+      this.localError(
+        'SLUICE_NO_BACKEND',
+        hasBody,
+        `no ready endpoint for backend ${backend.name} of route ${route.name}`,
+      );
+      backend.series.record(
+        ERRORS.SLUICE_NO_BACKEND.status,
+        head.method,
+        Math.round((clock.nowMs - startMs) * 1000),
+      );
+      return;
+    }
 
     const upgrade =
       head.upgrade !== null &&
@@ -220,7 +237,8 @@ export class ClientConnection implements ExchangeHost, BodySink {
     const ex = new Exchange(
       this,
       head,
-      pick.backend,
+      backend,
+      endpoint.upstream,
       route.timeouts,
       pick.setCookie,
       startMs,
@@ -229,7 +247,8 @@ export class ClientConnection implements ExchangeHost, BodySink {
     );
     this.exchange = ex;
     const mirror = server.mirror === null ? null : mirrorTarget(route);
-    if (mirror !== null) server.mirror!.send(mirror, head, this.clientIp, hasBody);
+    const copyTo = mirror === null ? null : mirror.picker.pick();
+    if (copyTo !== null) server.mirror!.send(copyTo.address, head, this.clientIp, hasBody);
     ex.start();
   }
 
@@ -251,10 +270,10 @@ export class ClientConnection implements ExchangeHost, BodySink {
   }
 
   /** An error answered by the proxy itself, with the request's framing still known. */
-  private localError(code: ErrorCode, hasBody: boolean): void {
+  private localError(code: ErrorCode, hasBody: boolean, detail = ''): void {
     this.server.telemetry.upstreamError(code);
     const keepAlive = !hasBody && !this.closeAfter;
-    this.socket.write(errorResponse(code, keepAlive));
+    this.socket.write(errorResponse(code, keepAlive, '', detail));
     if (keepAlive) {
       this.state = C_HEAD;
       this.deadlineMs = clock.nowMs + this.server.options.keepAliveTimeoutMs;
@@ -417,9 +436,9 @@ export class ClientConnection implements ExchangeHost, BodySink {
     if (this.exchange === null && this.state === C_HEAD && !this.waitingForHead) this.destroy();
   }
 
-  /** Abort (weight 0 or removal): tunnels to a backend that no longer takes traffic are closed. */
-  tunnelBackendAddress(): string | null {
+  /** The endpoint this connection's WebSocket tunnel runs to, or null when it is not a tunnel. */
+  tunnelEndpointAddress(): string | null {
     const ex = this.exchange;
-    return ex !== null && this.state === C_TUNNEL ? ex.backend.address : null;
+    return ex !== null && this.state === C_TUNNEL ? ex.pool.address : null;
   }
 }

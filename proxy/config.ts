@@ -20,7 +20,15 @@ export interface RouteConfig {
   mirror?: MirrorConfig;
   /** Per-route timeout overrides; defaults come from the proxy's options. */
   timeouts?: RouteTimeoutsConfig;
+  /** How a request picks a pod of its side in endpoints mode; default "least-outstanding". */
+  endpointPolicy?: EndpointPolicy;
 }
+
+/**
+ * round-robin: the endpoints in turn. least-outstanding: the endpoint with the fewest requests in
+ * flight through this proxy, ties in turn (docs/proxy.md has the measurement behind the default).
+ */
+export type EndpointPolicy = 'round-robin' | 'least-outstanding';
 
 export interface RouteMatchConfig {
   /** Exact host (port ignored, case-insensitive) or "*" / absent for any host. */
@@ -34,8 +42,16 @@ export interface BackendConfig {
   name: string;
   /** Revision (pod template hash); the `revision` label in metrics. */
   revision: string;
-  /** http://host:port (https:// is routed through undici). */
-  address: string;
+  /**
+   * One upstream, http://host:port or https://host:port (e.g. a Kubernetes Service). Exactly one of
+   * `address` and `endpoints` is given.
+   */
+  address?: string;
+  /**
+   * The ready pods of this side, http://IP:PORT each (a mesh's EDS). May be empty: no pod is ready,
+   * and requests routed to this side get a 503. Exactly one of `address` and `endpoints` is given.
+   */
+  endpoints?: string[];
   /** Percent with up to two decimals (0..100); converted to basis points (0..10000). */
   weight: number;
 }

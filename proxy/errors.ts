@@ -31,17 +31,27 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /**
  * A complete HTTP/1.1 error response for `code`. After a proxy-generated error the connection is
- * closed unless `keepAlive` (only for errors that leave the framing intact, e.g. no route).
+ * closed unless `keepAlive` (only for errors that leave the framing intact, e.g. no route). `detail`
+ * says which case of the code this is (e.g. which backend had no ready endpoint) in a `detail` field.
  */
-export function errorResponse(code: ErrorCode, keepAlive: boolean, extraHeaders = ''): string {
+export function errorResponse(code: ErrorCode, keepAlive: boolean, extraHeaders = '', detail = ''): string {
   const { status, message } = ERRORS[code];
-  const body = `{"error":"${code}","message":"${message}"}\n`;
+  const extra = detail === '' ? '' : `,"detail":${asciiJson(detail)}`;
+  const body = `{"error":"${code}","message":"${message}"${extra}}\n`;
   return (
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
     `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
     `x-sluice-error: ${code}\r\n${extraHeaders}` +
     (keepAlive ? '' : 'connection: close\r\n') +
     `\r\n${body}`
+  );
+}
+
+/** JSON string with every non-ASCII character escaped, so the body's length in bytes is its length. */
+function asciiJson(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
 

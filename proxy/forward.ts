@@ -67,6 +67,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   readonly host: ExchangeHost;
   readonly head: RequestHead;
   readonly backend: SnapshotBackend<UpstreamPool>;
+  /** The endpoint of `backend` picked for this request; a retry stays on it. */
+  readonly pool: UpstreamPool;
   readonly timeouts: RouteTimeouts;
   readonly setCookie: string | null;
   readonly startMs: number;
@@ -95,6 +97,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     host: ExchangeHost,
     head: RequestHead,
     backend: SnapshotBackend<UpstreamPool>,
+    pool: UpstreamPool,
     timeouts: RouteTimeouts,
     setCookie: string | null,
     startMs: number,
@@ -104,6 +107,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.host = host;
     this.head = head;
     this.backend = backend;
+    this.pool = pool;
+    pool.inFlight++;
     this.timeouts = timeouts;
     this.setCookie = setCookie;
     this.startMs = startMs;
@@ -116,7 +121,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   }
 
   start(): void {
-    this.backend.upstream.acquire(this, this.startMs, this.timeouts.connectMs);
+    this.pool.acquire(this, this.startMs, this.timeouts.connectMs);
   }
 
   // --- PoolClient -------------------------------------------------------------------------------
@@ -249,7 +254,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       const now = clock.nowMs;
       this.deadlineMs = now + this.timeouts.connectMs;
       // on a fresh socket: the other idle ones may be just as stale (e.g. the backend restarted)
-      this.backend.upstream.acquire(this, now, this.timeouts.connectMs, true);
+      this.pool.acquire(this, now, this.timeouts.connectMs, true);
       return;
     }
     this.fail('SLUICE_UPSTREAM_RESET');
@@ -423,7 +428,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   }
 
   private complete(status: number, upstreamReusable: boolean, clientKeepAlive: boolean): void {
-    this.state = ST_DONE;
+    this.settle();
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) {
@@ -432,6 +437,12 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     }
     this.recordOutcome(status);
     this.host.exchangeDone(clientKeepAlive);
+  }
+
+  /** The one transition to ST_DONE: the endpoint's in-flight count drops with it. */
+  private settle(): void {
+    this.state = ST_DONE;
+    this.pool.inFlight--;
   }
 
   /** The exchange's status and latency (µs, from the request start) in the backend's series. */
@@ -450,7 +461,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       conn.owner = null;
       conn.pool.release(conn, false);
     } else {
-      this.backend.upstream.cancel(this);
+      this.pool.cancel(this);
     }
   }
 
@@ -464,7 +475,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.host.upstreamError(code);
     const keepAlive = this.requestBodyDone && !this.closeClient;
     this.host.write(errorResponse(code, keepAlive));
-    this.state = ST_DONE;
+    this.settle();
     this.dropUpstream();
     this.recordOutcome(ERRORS[code].status);
     this.host.exchangeDone(keepAlive);
@@ -474,7 +485,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   private abortMidResponse(code: ErrorCode): void {
     if (this.state === ST_DONE) return;
     this.host.upstreamError(code);
-    this.state = ST_DONE;
+    this.settle();
     // The response started, so the exchange holds a connection (dropUpstream's queue branch is a no-op).
     this.dropUpstream();
     this.recordOutcome(ERRORS[code].status);
@@ -484,7 +495,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
   /** The client went away: stop work upstream; nothing is recorded as a backend outcome. */
   abort(): void {
     if (this.state === ST_DONE) return;
-    this.state = ST_DONE;
+    this.settle();
     this.dropUpstream();
   }
 

@@ -25,8 +25,10 @@ export interface ProxyOptions {
     token?: string;
     tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
     proxyId?: string;
-    /** Route names this proxy serves (told to the control plane). */
-    routes?: string[];
+    /** The routes this proxy serves, told to the control plane in Hello. */
+    routes?: { name: string; namespace?: string }[];
+    /** How often completed histogram intervals are sent (the control client's default when absent). */
+    reportIntervalMs?: number;
   };
   cookieKeys?: CookieKeyRing;
   /** CA certificates (PEM) trusted for https:// backends besides the system's. */
@@ -75,6 +77,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const applyValid = (config: RoutesConfig, version: number): void => {
     const snapshot = buildSnapshot(config, version, {
       upstreamFor: (address) => pools.get(address),
+      outstanding: (pool) => pool.inFlight,
       series: (labels) => telemetry.series(labels),
       keys,
       defaultTimeouts: dataOptions.defaultTimeouts,
@@ -116,7 +119,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       token: c.token,
       tls: c.tls,
       proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
-      routes: (c.routes ?? []).map((name) => ({ name })),
+      routes: c.routes ?? [],
+      reportIntervalMs: c.reportIntervalMs,
       onSnapshot: (version: number, config: unknown) => {
         const result = apply(config, version);
         if (!result.ok) log.error({ version, reason: result.reason }, 'snapshot rejected (NACK)');

@@ -7,7 +7,6 @@
 
 import type { Agent } from 'undici';
 import { FIELD_EXPECT, isEndToEnd, type RequestHead } from './http1/head.ts';
-import type { SnapshotBackend } from './routing/snapshot-types.ts';
 
 export interface MirrorStats {
   sent: number;
@@ -43,7 +42,8 @@ export class MirrorSender {
     return this.agent;
   }
 
-  send<U>(backend: SnapshotBackend<U>, head: RequestHead, clientIp: string, hasBody: boolean): void {
+  /** Copies the request to `origin`, one endpoint of the mirror backend (picked by the caller). */
+  send(origin: string, head: RequestHead, clientIp: string, hasBody: boolean): void {
     if (hasBody) {
       this.stats.skippedWithBody++;
       return;
@@ -60,9 +60,7 @@ export class MirrorSender {
     headers.push('x-forwarded-for', clientIp, 'x-sluice-mirror', '1');
     this.inFlight++;
     this.getAgent()
-      .then((agent) =>
-        agent.request({ origin: backend.address, path: head.target, method: head.method as 'GET', headers }),
-      )
+      .then((agent) => agent.request({ origin, path: head.target, method: head.method as 'GET', headers }))
       .then(
         async (res) => {
           await res.body.dump();

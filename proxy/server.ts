@@ -1,6 +1,6 @@
 // The data port: accepts client connections (plain or TLS) up to the connection cap, swaps routing
-// snapshots (requests in flight keep theirs; pools of removed backends drain; tunnels to aborted
-// backends close), checks every deadline with one coarse sweep instead of a timer per request, and
+// snapshots (requests in flight keep theirs; pools of removed backends and endpoints drain; tunnels
+// to aborted backends and removed endpoints close), checks every deadline with one coarse sweep instead of a timer per request, and
 // shuts down gracefully: stop accepting, drain in-flight exchanges up to a deadline, then close.
 
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
@@ -65,21 +65,28 @@ export class DataServer implements ConnectionHost {
     return this.connections.size;
   }
 
-  /** Swaps the routing snapshot (requests in flight keep theirs) and drains pools no longer used. */
+  /**
+   * Swaps the routing snapshot (requests in flight keep theirs) and drains the pools of addresses and
+   * endpoints no longer named: their in-flight requests finish, idle sockets close, nothing new goes
+   * there (a new request can only pick from the new snapshot).
+   */
   setSnapshot(snapshot: RouteSnapshot<UpstreamPool>): void {
     this.snapshot = snapshot;
     const live = new Set<string>();
     const taking = new Set<string>();
     for (const route of snapshot.routes) {
       for (const b of route.backends) {
-        live.add(b.address);
-        if (b.weightBp > 0) taking.add(b.address);
+        for (const e of b.endpoints) {
+          live.add(e.address);
+          if (b.weightBp > 0) taking.add(e.address);
+        }
       }
     }
     this.pools.retain(live);
-    // WebSocket tunnels survive weight changes, so an abort (weight 0) must close them explicitly.
+    // WebSocket tunnels outlive requests, so the ones to an upstream that no longer takes traffic
+    // (its backend aborted to weight 0, or removed; its pod no longer a ready endpoint) close here.
     for (const conn of this.tunnelSet) {
-      const address = conn.tunnelBackendAddress();
+      const address = conn.tunnelEndpointAddress();
       if (address !== null && !taking.has(address)) conn.destroy();
     }
     this.telemetry.configApplied(snapshot.version);

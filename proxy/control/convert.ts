@@ -5,6 +5,7 @@
 
 import type {
   BackendConfig,
+  EndpointPolicy,
   HeaderMatchConfig,
   HeaderRouteConfig,
   RouteConfig,
@@ -95,13 +96,27 @@ function routeFromWire(wire: WireRoute, path: string): RouteConfig | string {
     }
     if (wire.timeouts.idle_body_ms !== undefined) route.timeouts.idleBodyMs = wire.timeouts.idle_body_ms;
   }
+  // Any string is passed on; the validator names the field when it is not a policy.
+  if (wire.endpoint_policy !== undefined) route.endpointPolicy = wire.endpoint_policy as EndpointPolicy;
   return route;
 }
 
+/**
+ * A non-empty address is the address form; otherwise the endpoints form, an empty list included (proto3
+ * has no absent repeated field). Both given stay both, so the validator rejects them by name.
+ */
 function backendFromWire(wire: WireBackend, path: string): BackendConfig | string {
   const weight = finite(wire.weight, `${path}.weight`);
   if (typeof weight === 'string') return weight;
-  return { name: wire.name ?? '', revision: wire.revision ?? '', address: wire.address ?? '', weight };
+  const backend: BackendConfig = { name: wire.name ?? '', revision: wire.revision ?? '', weight };
+  const endpoints = wire.endpoints ?? [];
+  if (wire.address !== undefined && wire.address !== '') {
+    backend.address = wire.address;
+    if (endpoints.length > 0) backend.endpoints = [...endpoints];
+  } else {
+    backend.endpoints = [...endpoints];
+  }
+  return backend;
 }
 
 function headerRouteFromWire(wire: WireHeaderRoute): HeaderRouteConfig {
@@ -129,8 +144,10 @@ export function snapshotToWire(version: number, config: RoutesConfig): WireRoute
         backends: route.backends.map((b) => ({
           name: b.name,
           revision: b.revision,
-          address: b.address,
+          // the endpoints form is an empty address with the list (which may be empty)
+          address: b.address ?? '',
           weight: b.weight,
+          endpoints: b.endpoints ?? [],
         })),
         header_routes: (route.headerRoutes ?? []).map((h) => ({
           name: h.name,
@@ -163,6 +180,7 @@ export function snapshotToWire(version: number, config: RoutesConfig): WireRoute
         }
         if (route.timeouts.idleBodyMs !== undefined) wire.timeouts.idle_body_ms = route.timeouts.idleBodyMs;
       }
+      if (route.endpointPolicy !== undefined) wire.endpoint_policy = route.endpointPolicy;
       return wire;
     }),
   };

@@ -76,8 +76,11 @@ export interface WireRouteMatch {
 export interface WireBackend {
   name?: string;
   revision?: string;
+  /** Absent or "" in the endpoints form. */
   address?: string;
   weight?: number;
+  /** The ready pods; used when address is empty (arrays: true decodes an empty list as []). */
+  endpoints?: string[];
 }
 
 export interface WireStickySessions {
@@ -118,6 +121,7 @@ export interface WireRoute {
   header_routes?: WireHeaderRoute[];
   mirror?: WireMirror;
   timeouts?: WireRouteTimeouts;
+  endpoint_policy?: string;
 }
 
 export interface WireRouteSnapshot {

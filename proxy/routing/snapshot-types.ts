@@ -2,8 +2,10 @@
 // snapshot current when it arrives and keeps it to the end; a config change builds a new snapshot and
 // swaps one reference. Upstream handles are generic so routing/ does not depend on upstream/.
 
+import type { EndpointPolicy } from '../config.ts';
 import type { RequestSeries } from '../telemetry.ts';
 import type { BucketRanges, VerifiedSticky } from './affinity.ts';
+import type { EndpointSelector, SnapshotEndpoint } from './endpoint-picker.ts';
 import type { CompiledHeaderRoute } from './header-match.ts';
 import type { CookieKeyRing } from './key-ring.ts';
 import type { MirrorSampler } from './mirror.ts';
@@ -14,11 +16,16 @@ export interface SnapshotBackend<U> {
   /** Role name (`role` label). */
   readonly name: string;
   readonly revision: string;
-  /** Normalised origin, e.g. "http://127.0.0.1:9001". */
-  readonly address: string;
+  /** How the config gave the upstreams: one `address`, or `endpoints` (the ready pods, maybe none). */
+  readonly mode: 'address' | 'endpoints';
+  /**
+   * The upstreams, each with its handle (connection pool) resolved once per snapshot and shared across
+   * snapshots: one for an address, one per pod for endpoints.
+   */
+  readonly endpoints: readonly SnapshotEndpoint<U>[];
+  /** Chooses the endpoint of a request routed to this backend (fresh state per snapshot). */
+  readonly picker: EndpointSelector<U>;
   readonly weightBp: number;
-  /** Connection pool for this address; resolved once per snapshot, shared across snapshots. */
-  readonly upstream: U;
   readonly series: RequestSeries;
 }
 
@@ -73,6 +80,8 @@ export interface CompiledRoute<U> {
   /** Normalised prefix (no trailing slash except "/"). */
   readonly pathPrefix: string;
   readonly backends: readonly SnapshotBackend<U>[];
+  /** How each backend's picker chooses among its endpoints. */
+  readonly endpointPolicy: EndpointPolicy;
   readonly timeouts: RouteTimeouts;
   readonly headerRoutes: readonly CompiledHeaderRoute[];
   readonly sticky: CompiledSticky | null;
@@ -106,7 +115,17 @@ export interface RouteDescription {
   name: string;
   namespace: string;
   match: { host: string; pathPrefix: string };
-  backends: { name: string; revision: string; address: string; weightPercent: number; weightBp: number }[];
+  /** Policy of the endpoint pick (meaningful for backends in endpoints mode). */
+  endpointPolicy: EndpointPolicy;
+  /** `address` for a backend given one, `endpoints` (maybe empty) for one given the ready pods. */
+  backends: {
+    name: string;
+    revision: string;
+    address?: string;
+    endpoints?: string[];
+    weightPercent: number;
+    weightBp: number;
+  }[];
   stickySessions: {
     cookie: string;
     maxAgeSeconds: number;

@@ -1,11 +1,12 @@
-// Builds an immutable RouteSnapshot from a validated RoutesConfig: backends resolved to upstream
-// handles and telemetry series once (never per request), weights in basis points, header matchers
-// and regexes compiled, a route table for matching, and fresh picker state (SWRR credits, session
-// placement, mirror accumulator). The data path swaps the whole snapshot reference on a change.
+// Builds an immutable RouteSnapshot from a validated RoutesConfig: backends' addresses or endpoints
+// resolved to upstream handles and telemetry series once (never per request), weights in basis
+// points, header matchers and regexes compiled, a route table for matching, and fresh picker state
+// (SWRR credits, session placement, endpoint cursors, mirror accumulator). The data path swaps the whole snapshot reference on a change.
 
 import type { RouteConfig, RoutesConfig } from '../config.ts';
 import type { RequestSeries, SeriesLabels } from '../telemetry.ts';
 import { bucketRanges, revisionToken } from './affinity.ts';
+import { DEFAULT_ENDPOINT_POLICY, EndpointPicker, type OutstandingOf } from './endpoint-picker.ts';
 import { type CompiledHeaderRoute, compileHeaderMatcher } from './header-match.ts';
 import type { CookieKeyRing } from './key-ring.ts';
 import { MirrorSampler } from './mirror.ts';
@@ -24,26 +25,43 @@ import { RouteTable } from './table.ts';
 import { bpOf, DEFAULT_STICKY_MAX_AGE_SECONDS, normalisePathPrefix } from './validate.ts';
 
 export interface SnapshotDeps<U> {
-  /** Upstream handle for a normalised origin; the caller caches it across snapshots. */
+  /** Upstream handle for a normalised origin (an address or one endpoint); cached across snapshots. */
   upstreamFor(address: string): U;
+  /** Requests in flight on a handle, for the least-outstanding endpoint policy. */
+  outstanding: OutstandingOf<U>;
   series(labels: SeriesLabels): RequestSeries;
   keys: CookieKeyRing;
   defaultTimeouts: RouteTimeouts;
-  /** Uniform in [0, 1) for bucket draws; Math.random by default. */
+  /** Uniform in [0, 1) for bucket draws and endpoint cursors' start; Math.random by default. */
   random?: () => number;
 }
 
 function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () => number): CompiledRoute<U> {
   const namespace = route.namespace ?? '';
+  const endpointPolicy = route.endpointPolicy ?? DEFAULT_ENDPOINT_POLICY;
   const backends: SnapshotBackend<U>[] = route.backends.map((b, index) => {
-    const address = new URL(b.address).origin;
+    const mode = b.address !== undefined ? 'address' : 'endpoints';
+    const addresses = b.address !== undefined ? [b.address] : (b.endpoints ?? []);
+    const endpoints = Object.freeze(
+      addresses.map((a) => {
+        const address = new URL(a).origin;
+        return Object.freeze({ address, upstream: deps.upstreamFor(address) });
+      }),
+    );
     return Object.freeze({
       index,
       name: b.name,
       revision: b.revision,
-      address,
+      mode,
+      endpoints,
+      // a draw only where there is a choice: single-address backends leave the bucket draws' sequence alone
+      picker: new EndpointPicker(
+        endpoints,
+        endpointPolicy,
+        deps.outstanding,
+        endpoints.length > 1 ? random() : 0,
+      ),
       weightBp: bpOf(b.weight),
-      upstream: deps.upstreamFor(address),
       series: deps.series({ app: route.name, namespace, role: b.name, revision: b.revision }),
     });
   });
@@ -98,6 +116,7 @@ function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () =
     host: (route.match.host ?? '*').toLowerCase(),
     pathPrefix: normalisePathPrefix(route.match.pathPrefix ?? '/'),
     backends: Object.freeze(backends),
+    endpointPolicy,
     timeouts,
     headerRoutes: Object.freeze(headerRoutes),
     sticky,
@@ -117,10 +136,13 @@ function describeRoute<U>(r: CompiledRoute<U>): RouteDescription {
     name: r.name,
     namespace: r.namespace,
     match: { host: r.host, pathPrefix: r.pathPrefix },
+    endpointPolicy: r.endpointPolicy,
     backends: r.backends.map((b) => ({
       name: b.name,
       revision: b.revision,
-      address: b.address,
+      ...(b.mode === 'address'
+        ? { address: b.endpoints[0]!.address }
+        : { endpoints: b.endpoints.map((e) => e.address) }),
       weightPercent: b.weightBp / 100,
       weightBp: b.weightBp,
     })),

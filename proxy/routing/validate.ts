@@ -1,12 +1,14 @@
 // Semantic validation of a RoutesConfig, shared by the routes file (config-file.ts adds file:line)
 // and snapshots pushed over gRPC. Input is untrusted `unknown`; the output is a fresh, normalised
 // config: defaults filled in (host "*", pathPrefix "/", maxAgeSeconds 3600), hosts and header
-// names lower-cased, addresses reduced to their origin, path prefixes without trailing slashes.
+// names lower-cased, addresses and endpoints reduced to their origin, path prefixes without trailing
+// slashes. A backend keeps the one upstream form it was given (address, or endpoints, maybe empty).
 // Every error names the field path ("routes[0].backends[1].weight"); unknown fields are errors so a
 // typo never passes silently. Percentages are converted to basis points with integer math only.
 
 import type {
   BackendConfig,
+  EndpointPolicy,
   HeaderMatchConfig,
   HeaderRouteConfig,
   MirrorConfig,
@@ -203,19 +205,61 @@ function percentAt(c: Collector, path: string, v: unknown): number | null {
   return r.bp;
 }
 
+/** A list of endpoint URLs (may be empty), each reduced to its origin; duplicates name both indexes. */
+function endpointsAt(c: Collector, path: string, v: unknown): string[] | null {
+  if (!Array.isArray(v)) {
+    c.add(path, 'must be a list of http:// or https:// URLs (empty when no pod is ready)');
+    return null;
+  }
+  const out: string[] = [];
+  const seen = new Map<string, number>();
+  let ok = true;
+  v.forEach((e, i) => {
+    const origin = addressAt(c, `${path}[${i}]`, e);
+    if (origin === null) {
+      ok = false;
+      return;
+    }
+    const prev = seen.get(origin);
+    if (prev !== undefined) {
+      c.add(`${path}[${i}]`, `duplicate endpoint "${origin}" (also ${path}[${prev}])`);
+      ok = false;
+      return;
+    }
+    seen.set(origin, i);
+    out.push(origin);
+  });
+  return ok ? out : null;
+}
+
 function validateBackend(
   c: Collector,
   path: string,
   v: unknown,
 ): (BackendConfig & { weightBp: number }) | null {
-  const o = objectAt(c, path, v, ['name', 'revision', 'address', 'weight']);
+  const o = objectAt(c, path, v, ['name', 'revision', 'address', 'endpoints', 'weight']);
   if (o === null) return null;
   const name = nameAt(c, join(path, 'name'), o.name);
   const revision = nameAt(c, join(path, 'revision'), o.revision);
-  const address = addressAt(c, join(path, 'address'), o.address);
+  // Exactly one upstream form: a single address, or the list of ready pods (possibly empty).
+  let target: { address: string } | { endpoints: string[] } | null = null;
+  if (o.address !== undefined && o.endpoints !== undefined) {
+    c.add(
+      join(path, 'endpoints'),
+      'must not be given together with address (a backend has exactly one of address, endpoints)',
+    );
+  } else if (o.endpoints !== undefined) {
+    const endpoints = endpointsAt(c, join(path, 'endpoints'), o.endpoints);
+    if (endpoints !== null) target = { endpoints };
+  } else if (o.address !== undefined) {
+    const address = addressAt(c, join(path, 'address'), o.address);
+    if (address !== null) target = { address };
+  } else {
+    c.add(path, 'must have exactly one of address, endpoints (found none)');
+  }
   const weightBp = percentAt(c, join(path, 'weight'), o.weight);
-  if (name === null || revision === null || address === null || weightBp === null) return null;
-  return { name, revision, address, weight: o.weight as number, weightBp };
+  if (name === null || revision === null || target === null || weightBp === null) return null;
+  return { name, revision, ...target, weight: o.weight as number, weightBp };
 }
 
 function validateSticky(c: Collector, path: string, v: unknown): StickySessionsConfig | null {
@@ -358,6 +402,7 @@ function validateRoute(c: Collector, path: string, v: unknown): RouteConfig | nu
     'headerRoutes',
     'mirror',
     'timeouts',
+    'endpointPolicy',
   ]);
   if (o === null) return null;
   const before = c.errors.length;
@@ -396,7 +441,8 @@ function validateRoute(c: Collector, path: string, v: unknown): RouteConfig | nu
       }
       names.add(r.name);
       sumBp += r.weightBp;
-      backends.push({ name: r.name, revision: r.revision, address: r.address, weight: r.weight });
+      const { weightBp: _, ...backend } = r;
+      backends.push(backend);
     });
     if (allOk && sumBp !== TOTAL_WEIGHT_BP) {
       c.add(join(path, 'backends'), `weights must sum to exactly 100 (they sum to ${sumBp / 100})`);
@@ -437,6 +483,15 @@ function validateRoute(c: Collector, path: string, v: unknown): RouteConfig | nu
   if (o.timeouts !== undefined)
     timeouts = validateTimeouts(c, join(path, 'timeouts'), o.timeouts) ?? undefined;
 
+  let endpointPolicy: EndpointPolicy | undefined;
+  if (o.endpointPolicy !== undefined) {
+    if (o.endpointPolicy === 'round-robin' || o.endpointPolicy === 'least-outstanding') {
+      endpointPolicy = o.endpointPolicy;
+    } else {
+      c.add(join(path, 'endpointPolicy'), 'must be "least-outstanding" or "round-robin"');
+    }
+  }
+
   if (c.errors.length !== before || name === null || match === null || namespace === null) return null;
   const route: RouteConfig = { name, match, backends };
   if (namespace !== undefined) route.namespace = namespace;
@@ -444,6 +499,7 @@ function validateRoute(c: Collector, path: string, v: unknown): RouteConfig | nu
   if (headerRoutes !== undefined) route.headerRoutes = headerRoutes;
   if (mirror !== undefined) route.mirror = mirror;
   if (timeouts !== undefined) route.timeouts = timeouts;
+  if (endpointPolicy !== undefined) route.endpointPolicy = endpointPolicy;
   return route;
 }
 

@@ -1,7 +1,8 @@
-// Keep-alive pools of upstream sockets, one per backend address, kept outside route snapshots so a
-// weight change never tears connections down (Linkerd's BackendCache). A pool is referenced by every
-// snapshot that names its address; when the last reference goes, it drains: idle sockets close at
-// once, busy ones when their exchange ends, and then the pool is gone (nginx's refs/zombie).
+// Keep-alive pools of upstream sockets, one per upstream address (a backend's address, or each of its
+// endpoints), kept outside route snapshots so a weight or endpoint change never tears connections down
+// (Linkerd's BackendCache). A pool is referenced by every snapshot that names its address; when the
+// last reference goes (a backend or a pod removed), it drains: idle sockets close at once, busy ones
+// when their exchange ends, and then the pool is gone (nginx's refs/zombie).
 // Connections are bounded per pool; beyond the bound, exchanges queue (bounded, with a deadline) and
 // are shed with SLUICE_UPSTREAM_POOL_FULL. https:// backends get TLS sockets (certificate verified
 // against the system CAs or PoolOptions.tlsCa, SNI set, ALPN http/1.1) carrying the same framer.
@@ -165,6 +166,11 @@ export class UpstreamPool {
   private queueHead = 0;
   refs = 0;
   draining = false;
+  /**
+   * Exchanges using this upstream, from their start (queued or connecting included) to their end, for
+   * the least-outstanding endpoint policy. Kept by the exchanges (forward.ts), across snapshots.
+   */
+  inFlight = 0;
   private onDrained: (() => void) | null = null;
 
   constructor(address: string, host: string, port: number, options: PoolOptions, tls = false) {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
+import { parseDuration } from '../api/duration.ts';
 import { UsageError } from './flags.ts';
 
 export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --control HOST:PORT) [options]
@@ -16,7 +17,11 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --control-cert FILE    client certificate for mTLS (with --control-key)
   --control-key FILE     client key for mTLS
   --proxy-id ID          identity told to the control plane (default: hostname-pid)
-  --route NAME           a route this proxy serves (repeatable; told to the control plane)
+  --route [NAMESPACE/]NAME
+                         a route this proxy serves (repeatable; told to the control plane)
+  --report-interval DURATION
+                         how often measurements go to the control plane, e.g. 250ms, 1s
+                         (default 1s, at least 250ms)
   --listen HOST:PORT     data port (default 127.0.0.1:8080)
   --admin HOST:PORT      admin port: /metrics /healthz /ready /config (default 127.0.0.1:9901)
   --tls-cert FILE        serve the data port over TLS (with --tls-key)
@@ -48,6 +53,30 @@ function positiveInt(flag: string, value: string | undefined): number | undefine
   return n;
 }
 
+/** `--route NAME` or `--route NAMESPACE/NAME`: the route as told to the control plane in Hello. */
+export function parseServedRoute(value: string): { name: string; namespace?: string } {
+  const parts = value.split('/');
+  if (parts.length > 2 || parts.some((p) => p.trim() === '')) {
+    throw new UsageError(`--route: expected NAME or NAMESPACE/NAME, got "${value}"`);
+  }
+  return parts.length === 2 ? { namespace: parts[0]!, name: parts[1]! } : { name: parts[0]! };
+}
+
+export const MIN_REPORT_INTERVAL_MS = 250;
+
+/** `--report-interval`: a Go duration of whole milliseconds, at least MIN_REPORT_INTERVAL_MS. */
+export function parseReportInterval(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const d = parseDuration(value);
+  if (!d.ok) throw new UsageError(`--report-interval: ${d.error} (e.g. 250ms, 1s)`);
+  if (!Number.isInteger(d.ms) || d.ms < MIN_REPORT_INTERVAL_MS) {
+    throw new UsageError(
+      `--report-interval: must be a whole number of milliseconds of at least ${MIN_REPORT_INTERVAL_MS}ms, got "${value}"`,
+    );
+  }
+  return d.ms;
+}
+
 function readFlagFile(flag: string, path: string | undefined): Buffer | undefined {
   if (path === undefined) return undefined;
   try {
@@ -74,6 +103,7 @@ export function parseProxyArgs(
         'control-key': { type: 'string' },
         'proxy-id': { type: 'string' },
         route: { type: 'string', multiple: true },
+        'report-interval': { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:8080' },
         admin: { type: 'string', default: '127.0.0.1:9901' },
         'tls-cert': { type: 'string' },
@@ -120,8 +150,13 @@ export function parseProxyArgs(
       token: tokenFile?.toString('utf8').trim() ?? env.SLUICE_CONTROL_TOKEN,
       tls: ca !== undefined || cert !== undefined ? { ca, cert, key } : undefined,
       proxyId: str('proxy-id'),
-      routes: (values.route as string[] | undefined) ?? [],
+      routes: ((values.route as string[] | undefined) ?? []).map(parseServedRoute),
+      reportIntervalMs: parseReportInterval(str('report-interval')),
     };
+  } else if (values.route !== undefined || str('report-interval') !== undefined) {
+    throw new UsageError(
+      `--${values.route !== undefined ? 'route' : 'report-interval'}: only with --control`,
+    );
   }
   const tlsCert = readFlagFile('tls-cert', str('tls-cert'));
   const tlsKey = readFlagFile('tls-key', str('tls-key'));

@@ -64,10 +64,48 @@ describe('routes file errors name file, line, column and field', () => {
       'routes:\n  - { name: x, backends: [ { name: s, revision: r, address: "ftp://a", weight: 100 } ] }\n',
       'routes.yaml:2:61: routes[0].backends[0].address: must use http:// or https://',
     ],
+    [
+      'a backend with neither address nor endpoints: the backend',
+      VALID.replace('        address: http://127.0.0.1:9002\n', ''),
+      'routes.yaml:8:9: routes[0].backends[1]: must have exactly one of address, endpoints (found none)',
+    ],
+    [
+      'a backend with both address and endpoints: the endpoints',
+      VALID.replace('weight: 10', 'endpoints: [http://10.0.0.1:8080]\n        weight: 10'),
+      'routes.yaml:11:20: routes[0].backends[1].endpoints: must not be given together with address',
+    ],
+    [
+      'a duplicate endpoint: the second one',
+      VALID.replace(
+        '        address: http://127.0.0.1:9002\n',
+        '        endpoints:\n          - http://10.0.0.1:8080\n          - http://10.0.0.1:8080/\n',
+      ),
+      'routes.yaml:12:13: routes[0].backends[1].endpoints[1]: duplicate endpoint "http://10.0.0.1:8080"',
+    ],
   ])('points at %s', (_name, text, expected) => {
     const r = parseRoutesYaml('routes.yaml', text);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.message).toContain(expected);
+  });
+
+  it('loads endpoints in flow and block style next to an address backend', () => {
+    const r = parseRoutesYaml(
+      'routes.yaml',
+      VALID.replace(
+        '        address: http://127.0.0.1:9002\n',
+        '        endpoints: [http://10.0.0.1:8080, http://10.0.0.2:8080]\n',
+      ),
+    );
+    if (!r.ok) throw new Error(r.message);
+    expect(r.config.routes[0]!.backends.map((b) => b.address ?? b.endpoints)).toEqual([
+      'http://127.0.0.1:9001',
+      ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'],
+    ]);
+    const empty = parseRoutesYaml(
+      'routes.yaml',
+      VALID.replace('address: http://127.0.0.1:9002', 'endpoints: []'),
+    );
+    expect(empty.ok && empty.config.routes[0]!.backends[1]!.endpoints).toEqual([]);
   });
 
   it('reports YAML syntax errors with their line', () => {

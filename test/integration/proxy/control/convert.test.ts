@@ -71,6 +71,22 @@ const FULL: RoutesConfig = {
       mirror: { backend: 'canary', percent: 0 },
       timeouts: {},
     },
+    {
+      // The endpoints form: the ready pods of each side, and a side with none.
+      name: 'pods',
+      namespace: 'shop',
+      match: { pathPrefix: '/pods' },
+      backends: [
+        {
+          name: 'stable',
+          revision: 'a',
+          endpoints: ['http://10.0.0.1:8080', 'https://10.0.0.2:8443'],
+          weight: 90,
+        },
+        { name: 'canary', revision: 'b', endpoints: [], weight: 10 },
+      ],
+      endpointPolicy: 'round-robin',
+    },
   ],
 };
 
@@ -105,6 +121,60 @@ describe('control message conversion', () => {
       ok: false,
       version: 3,
       reason: 'routes[0].backends[0].weight: must be a finite number, got NaN',
+    });
+  });
+
+  it('reads a backend as its address when the address is set, else as its endpoints (empty included)', () => {
+    const wire = overTheWireToProxy({
+      snapshot: {
+        version: '7',
+        routes: [
+          {
+            name: 'r',
+            backends: [
+              { name: 'a', revision: 'r', address: 'http://h:1', weight: 50 },
+              { name: 'b', revision: 'r', weight: 25 },
+              { name: 'c', revision: 'r', address: '', endpoints: ['http://10.0.0.9:80'], weight: 25 },
+            ],
+          },
+        ],
+      },
+    });
+    const backends = wire.snapshot!.routes![0]!.backends!;
+    // proto3 has no presence for repeated fields: absent and empty decode alike
+    expect(backends[1]!.endpoints).toEqual([]);
+    const parsed = snapshotFromWire(wire.snapshot!);
+    expect(parsed.ok && parsed.config.routes[0]!.backends).toEqual([
+      { name: 'a', revision: 'r', address: 'http://h:1', weight: 50 },
+      { name: 'b', revision: 'r', endpoints: [], weight: 25 },
+      { name: 'c', revision: 'r', endpoints: ['http://10.0.0.9:80'], weight: 25 },
+    ]);
+    // the address form is sent as it always was: no endpoints on the wire
+    const sent = overTheWireToProxy({ snapshot: snapshotToWire(1, FULL) }).snapshot!;
+    expect(sent.routes![0]!.backends![0]).toEqual({
+      name: 'stable',
+      revision: '6f9c7d',
+      address: 'http://127.0.0.1:9001',
+      weight: 99.99,
+      endpoints: [],
+    });
+  });
+
+  it('keeps both forms when both are sent, so the validator NACKs the snapshot naming the field', () => {
+    const parsed = snapshotFromWire({
+      version: '2',
+      routes: [
+        {
+          name: 'r',
+          backends: [
+            { name: 'a', revision: 'r', address: 'http://h:1', endpoints: ['http://p:1'], weight: 100 },
+          ],
+        },
+      ],
+    });
+    expect(parsed.ok && parsed.config.routes[0]!.backends[0]).toMatchObject({
+      address: 'http://h:1',
+      endpoints: ['http://p:1'],
     });
   });
 

@@ -62,6 +62,7 @@ function stickyRoute(o: RouteOptions): CompiledRoute<string> {
   const config: RoutesConfig = v.config;
   const snap = buildSnapshot(config, 1, {
     upstreamFor: (a) => a,
+    outstanding: () => 0,
     series: (labels) => ({ labels, record() {} }),
     keys: o.keys ?? RING,
     defaultTimeouts: { connectMs: 1000, responseHeadersMs: 1000, idleBodyMs: 1000 },

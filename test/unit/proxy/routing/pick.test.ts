@@ -16,6 +16,7 @@ function snapshotOf(input: unknown, version = 1) {
   const upstreams: string[] = [];
   const labels: SeriesLabels[] = [];
   const snap = buildSnapshot(v.config, version, {
+    outstanding: () => 0,
     upstreamFor: (address) => {
       upstreams.push(address);
       return `pool:${address}`;
@@ -84,6 +85,7 @@ describe('picking a backend', () => {
     };
     const snap = buildSnapshot(config, 1, {
       upstreamFor: (a) => a,
+      outstanding: () => 0,
       series: (l) => ({ labels: l, record() {} }),
       keys: KEYS,
       defaultTimeouts: DEFAULT_TIMEOUTS,
@@ -150,7 +152,13 @@ describe('route snapshot', () => {
       { app: 'checkout', namespace: 'shop', role: 'canary', revision: 'c1' },
     ]);
     const b = snap.routes[0]!.backends[1]!;
-    expect(b).toMatchObject({ index: 1, weightBp: 1_000, upstream: 'pool:http://127.0.0.1:9002' });
+    expect(b).toMatchObject({
+      index: 1,
+      weightBp: 1_000,
+      mode: 'address',
+      endpoints: [{ address: 'http://127.0.0.1:9002', upstream: 'pool:http://127.0.0.1:9002' }],
+    });
+    expect(b.picker.pick()?.upstream).toBe('pool:http://127.0.0.1:9002');
     expect(b.series.labels.revision).toBe('c1');
   });
 

@@ -418,9 +418,21 @@ describe('routes validation', () => {
 
   it('never throws on random structures shaped like a routes file', () => {
     const value = fc.oneof(fc.anything(), fc.constant('http://127.0.0.1:1'), fc.double(), fc.integer());
-    const backend = fc.dictionary(fc.constantFrom('name', 'revision', 'address', 'weight', 'x'), value);
+    const backend = fc.dictionary(
+      fc.constantFrom('name', 'revision', 'address', 'endpoints', 'weight', 'x'),
+      fc.oneof(value, fc.array(value, { maxLength: 3 })),
+    );
     const route = fc.dictionary(
-      fc.constantFrom('name', 'match', 'backends', 'stickySessions', 'headerRoutes', 'mirror', 'timeouts'),
+      fc.constantFrom(
+        'name',
+        'match',
+        'backends',
+        'stickySessions',
+        'headerRoutes',
+        'mirror',
+        'timeouts',
+        'endpointPolicy',
+      ),
       fc.oneof(value, fc.array(backend, { maxLength: 3 }), fc.dictionary(fc.string(), value)),
     );
     fc.assert(
@@ -430,5 +442,112 @@ describe('routes validation', () => {
       }),
       { seed: 3, numRuns: 300 },
     );
+  });
+});
+
+describe('backends given as endpoints', () => {
+  function withEndpoints(stable: unknown, canary: unknown = ['http://10.0.1.1:8080']): Json {
+    return baseRoute({
+      backends: [
+        { name: 'stable', revision: 's1', endpoints: stable, weight: 50 },
+        { name: 'canary', revision: 'c1', endpoints: canary, weight: 50 },
+      ],
+    });
+  }
+
+  it('reduces each endpoint to its origin and keeps the form the backend was given in', () => {
+    const r = validateRoutesConfig({
+      routes: [
+        baseRoute({
+          backends: [
+            { name: 'stable', revision: 's1', address: 'http://127.0.0.1:9001/', weight: 50 },
+            {
+              name: 'canary',
+              revision: 'c1',
+              endpoints: ['http://10.0.1.1:8080/', 'HTTPS://Pod-B.example:443', 'http://[fd00::1]:80'],
+              weight: 50,
+            },
+          ],
+        }),
+      ],
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.routes[0]!.backends).toEqual([
+      { name: 'stable', revision: 's1', address: 'http://127.0.0.1:9001', weight: 50 },
+      {
+        name: 'canary',
+        revision: 'c1',
+        endpoints: ['http://10.0.1.1:8080', 'https://pod-b.example', 'http://[fd00::1]'],
+        weight: 50,
+      },
+    ]);
+  });
+
+  it('accepts an empty list: the side has no ready pod', () => {
+    const r = validateRoutesConfig({ routes: [withEndpoints([])] });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.routes[0]!.backends[0]).toEqual({
+      name: 'stable',
+      revision: 's1',
+      endpoints: [],
+      weight: 50,
+    });
+  });
+
+  it.each<[string, Json, string, string]>([
+    [
+      'neither address nor endpoints',
+      baseRoute({ backends: [{ name: 's', revision: 'r', weight: 100 }] }),
+      'routes[0].backends[0]',
+      'exactly one of address, endpoints (found none)',
+    ],
+    [
+      'both address and endpoints',
+      baseRoute({
+        backends: [
+          { name: 's', revision: 'r', address: 'http://a:1', endpoints: ['http://b:1'], weight: 100 },
+        ],
+      }),
+      'routes[0].backends[0].endpoints',
+      'not be given together with address',
+    ],
+    ['endpoints not a list', withEndpoints('http://10.0.0.1:80'), 'routes[0].backends[0].endpoints', 'list'],
+    [
+      'an endpoint with a path',
+      withEndpoints(['http://10.0.0.1:80', 'http://10.0.0.2:80/x']),
+      'routes[0].backends[0].endpoints[1]',
+      'origin only',
+    ],
+    [
+      'an endpoint that is not a URL',
+      withEndpoints([42]),
+      'routes[0].backends[0].endpoints[0]',
+      'http:// or https:// URL',
+    ],
+    [
+      'a duplicate endpoint (after normalising)',
+      withEndpoints(['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'HTTP://10.0.0.1:8080/']),
+      'routes[0].backends[0].endpoints[2]',
+      'duplicate endpoint "http://10.0.0.1:8080" (also routes[0].backends[0].endpoints[0])',
+    ],
+    [
+      'an unknown endpoint policy',
+      { ...withEndpoints(['http://10.0.0.1:80']), endpointPolicy: 'random' },
+      'routes[0].endpointPolicy',
+      '"least-outstanding" or "round-robin"',
+    ],
+  ])('rejects %s at its field path', (_name, route, path, fragment) => {
+    const errors = errorsOf({ routes: [route] });
+    const hit = errors.find((e) => e.path === path);
+    expect(hit, JSON.stringify(errors)).toBeDefined();
+    expect(hit!.message).toContain(fragment);
+  });
+
+  it.each(['least-outstanding', 'round-robin'])('accepts endpointPolicy %s', (policy) => {
+    const r = validateRoutesConfig({
+      routes: [{ ...withEndpoints(['http://10.0.0.1:80']), endpointPolicy: policy }],
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.config.routes[0]!.endpointPolicy).toBe(policy);
   });
 });
