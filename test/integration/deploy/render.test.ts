@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseControllerArgs } from '../../../src/cli/controller.ts';
 import { parseProxyArgs } from '../../../src/cli/proxy.ts';
 import {
   type Container,
@@ -121,7 +122,6 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
   let controller: Workload;
   let controlService: Service;
   let tmp: string;
-  let tokenFile: string;
 
   beforeAll(async () => {
     [base, gateway, policyObjects, sidecarExample, tlsExample] = await Promise.all(
@@ -132,8 +132,6 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
     controller = find<Workload>(base, 'Deployment', 'sluice-controller');
     controlService = find<Service>(base, 'Service', 'sluice-controller');
     tmp = mkdtempSync(join(tmpdir(), 'sluice-deploy-render-'));
-    tokenFile = join(tmp, 'token');
-    writeFileSync(tokenFile, 'a-token\n');
   });
 
   afterAll(() => {
@@ -146,11 +144,21 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
     return `${controlService.metadata.name}.${controlService.metadata.namespace}.svc:${port}`;
   }
 
-  /** The proxy's own parser on a container's args, with the pod's env and the token file made real. */
+  /**
+   * The proxy's own parser on a container's args, with the pod's env, and the files the pod mounts under
+   * /etc/sluice/ (token, certificates) stood in for by files in a temporary directory: the token file holds
+   * "a-token", the others their own name.
+   */
   function parseProxy(c: Container, env: Record<string, string>) {
     const [command, ...rest] = expand(c.args ?? [], env);
     expect(command).toBe('proxy');
-    const args = rest.map((a) => (a.startsWith('--token-file=') ? `--token-file=${tokenFile}` : a));
+    const args = rest.map((a) => {
+      const m = /^(--[a-z-]+)=(\/etc\/sluice\/.+)$/.exec(a);
+      if (m === null) return a;
+      const stand = join(tmp, m[2]!.replaceAll('/', '_'));
+      writeFileSync(stand, m[2]!.endsWith('/token') ? 'a-token\n' : m[2]!);
+      return `${m[1]}=${stand}`;
+    });
     return parseProxyArgs(args, {}).options;
   }
 
@@ -173,6 +181,16 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
         controller.spec.template.spec.securityContext?.runAsGroup,
       );
       expectHardened(c, controller.spec.template.spec);
+    });
+
+    it("passes the controller's own flag parser with the control API on", () => {
+      const [command, ...args] = container(controller, 'controller').args!;
+      expect(command).toBe('controller');
+      const parsed = parseControllerArgs(args);
+      expect(parsed).toMatchObject({
+        ok: true,
+        control: { host: '0.0.0.0', port: 8443, tokenFile: `${TOKEN_DIR}/token` },
+      });
     });
 
     it('exposes it as Service sluice-controller, port control 8443 to the named container port', () => {
@@ -411,11 +429,30 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
       expect(flag(c.args, 'control-key')).toBe('/etc/sluice/control-tls/tls.key');
       expect(flag(c.args, 'control-client-ca')).toBe('/etc/sluice/control-tls/ca.crt');
 
+      const [, ...args] = c.args!;
+      expect(parseControllerArgs(args)).toMatchObject({
+        ok: true,
+        control: {
+          port: 8443,
+          certFile: '/etc/sluice/control-tls/tls.crt',
+          keyFile: '/etc/sluice/control-tls/tls.key',
+          clientCaFile: '/etc/sluice/control-tls/ca.crt',
+        },
+      });
+
       const gw = find<Workload>(tlsExample, 'Deployment', 'sluice-gateway');
       const proxy = container(gw, 'proxy');
       expect(flag(proxy.args, 'control-ca')).toBe('/etc/sluice/control-tls/ca.crt');
       expect(flag(proxy.args, 'control-cert')).toBe('/etc/sluice/control-tls/tls.crt');
       expect(flag(proxy.args, 'control-key')).toBe('/etc/sluice/control-tls/tls.key');
+
+      const options = parseProxy(proxy, { SLUICE_ROUTE: 'demo' });
+      expect(options.control?.tls).toEqual({
+        ca: Buffer.from('/etc/sluice/control-tls/ca.crt'),
+        cert: Buffer.from('/etc/sluice/control-tls/tls.crt'),
+        key: Buffer.from('/etc/sluice/control-tls/tls.key'),
+      });
+      expect(options.control?.token).toBe('a-token');
 
       for (const [workload, secret] of [
         [find<Workload>(tlsExample, 'Deployment', 'sluice-controller'), 'sluice-control-tls'],
