@@ -322,7 +322,18 @@ export class ControlServer implements DeliveryView {
       helloTimeoutMs,
     );
     session.helloTimer.unref();
-    call.on('data', (message: WireProxyMessage) => this.#onMessage(session, message));
+    call.on('data', (message: WireProxyMessage) => {
+      // A throwing hook (routeKnown, onAck, ...) must cost this stream, never the process.
+      try {
+        this.#onMessage(session, message);
+      } catch (error) {
+        this.#log.error(
+          { proxyId: session.hello?.proxyId, peer, err: String(error) },
+          'control: stream failed',
+        );
+        this.#end(session, status.INTERNAL, 'internal error');
+      }
+    });
     call.on('end', () => {
       // The proxy half-closed (its client's close()): finish with OK.
       const open = !session.ended;
@@ -505,7 +516,14 @@ export class ControlServer implements DeliveryView {
     if (published !== undefined) this.#markPublished(published.route);
     this.#metrics?.snapshotVersion(this.#routes.version);
     for (const s of [...this.#proxies.values()]) {
-      if (covers(s.hello!.routes, namespace, name)) this.#send(s);
+      if (!covers(s.hello!.routes, namespace, name)) continue;
+      // The listener runs inside the publisher's call: one broken stream must not fail the publish.
+      try {
+        this.#send(s);
+      } catch (error) {
+        this.#log.error({ proxyId: s.hello!.proxyId, err: String(error) }, 'control: push failed');
+        this.#end(s, status.INTERNAL, 'internal error');
+      }
     }
   }
 

@@ -251,6 +251,21 @@ describe('control server', () => {
     });
   });
 
+  it('ends only the stream whose handling threw, with INTERNAL', async () => {
+    const h = await harness({
+      routeKnown: (_namespace, name) => {
+        if (name === 'boom') throw new Error('store not ready');
+        return true;
+      },
+    });
+    h.routes.publish(route('checkout'));
+    const r = raw(h);
+    r.call.write({ hello: { proxy_id: 'p', routes: [{ name: 'boom' }] } });
+    expect(await r.status).toEqual({ code: status.INTERNAL, details: 'internal error' });
+    const c = client(h);
+    await until(() => c.snapshots.length === 1, 'other stream served');
+  });
+
   it('replaces the stream of a proxy_id by a newer one, closing the older', async () => {
     const h = await harness();
     h.routes.publish(route('checkout'));
