@@ -10,6 +10,7 @@ const CLUSTER_TESTS = [
   'test/integration/cli/**/*.test.ts',
   'test/e2e/**/*.test.ts',
   'test/contract/kube-store.test.ts',
+  'test/integration/deploy/apply.test.ts',
 ];
 
 export default defineConfig({

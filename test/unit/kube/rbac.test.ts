@@ -94,7 +94,7 @@ describe('deploy RBAC', () => {
     });
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.ports.map((p: { containerPort: number }) => p.containerPort).sort()).toEqual([
-      8080, 8090,
+      8080, 8090, 8443,
     ]);
   });
 
