@@ -49,6 +49,13 @@ const SUBPROCESS_STOP_MS = 12_000;
 
 export type ControllerMode = 'in-process' | 'subprocess' | 'none';
 
+/** The controller's control server for the proxies: on 127.0.0.1:port with this token (in a file for a subprocess). */
+export interface E2eControl {
+  readonly port: number;
+  readonly token: string;
+  readonly tokenFile: string;
+}
+
 export interface ControllerHandle {
   readonly mode: 'in-process' | 'subprocess';
   /** The in-process Controller (undefined for a subprocess). */
@@ -157,12 +164,19 @@ export class E2e {
   }
 
   /** A fresh namespace with the CRDs applied, an event watch, and (by default) an in-process controller. */
-  static async create(prefix: string, options: { controller?: ControllerMode } = {}): Promise<E2e> {
+  /** Set before startController() to serve the proxies' control API (proxy-router tests). */
+  control: E2eControl | undefined;
+
+  static async create(
+    prefix: string,
+    options: { controller?: ControllerMode; control?: E2eControl } = {},
+  ): Promise<E2e> {
     const kubeconfig = testKubeconfig();
     await ensureCrds();
     const client = await testClient();
     const ns = await createTestNamespace(client, prefix);
     const e = new E2e(client, kubeconfig, ns);
+    e.control = options.control;
     await e.#startEventWatch();
     const mode = options.controller ?? 'in-process';
     if (mode !== 'none') await e.startController(mode);
@@ -189,8 +203,8 @@ export class E2e {
     if (this.handle !== undefined) throw new Error('a controller is already running; stop or kill it first');
     this.handle =
       mode === 'in-process'
-        ? await startInProcessController(this.kubeconfig, this.namespace)
-        : await startControllerProcess(this.kubeconfig, this.namespace);
+        ? await startInProcessController(this.kubeconfig, this.namespace, this.control)
+        : await startControllerProcess(this.kubeconfig, this.namespace, this.control);
     return this.handle;
   }
 
@@ -637,10 +651,15 @@ export class E2e {
   }
 }
 
-async function startInProcessController(kubeconfig: string, namespace: string): Promise<ControllerHandle> {
+async function startInProcessController(
+  kubeconfig: string,
+  namespace: string,
+  control?: E2eControl,
+): Promise<ControllerHandle> {
   const controller = new Controller({
     kubeconfig,
     namespace,
+    ...(control ? { control: { host: '127.0.0.1', port: control.port, token: control.token } } : {}),
     leaderElect: false,
     metricsPort: 0,
     healthzPort: 0,
@@ -664,6 +683,7 @@ async function startInProcessController(kubeconfig: string, namespace: string): 
 export async function startControllerProcess(
   kubeconfig: string,
   namespace: string,
+  control?: E2eControl,
 ): Promise<ControllerHandle> {
   const child = spawn(
     process.execPath,
@@ -683,6 +703,9 @@ export async function startControllerProcess(
       '127.0.0.1',
       '--loglevel',
       process.env.SLUICE_E2E_DEBUG ? 'debug' : 'info',
+      ...(control
+        ? ['--control-listen', `127.0.0.1:${control.port}`, '--control-token-file', control.tokenFile]
+        : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT },
   );
