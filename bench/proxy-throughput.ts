@@ -1,5 +1,6 @@
 // The side-by-side proxy benchmark of issue 2: the backend direct, Sluice, nginx, HAProxy and
-// node-http-proxy in front of one shared backend, measured in interleaved rounds (A B C D E, then
+// node-http-proxy in front of one shared backend (and Sluice with that backend given as two endpoints,
+// the shared one and a second, to price the endpoint pick), measured in interleaved rounds (A B C D E, then
 // again) so drift on a shared machine hits every target alike; medians across rounds.
 //
 // Per target and round: a warm-up, then a closed-loop run of a FIXED request count at `connections`
@@ -27,6 +28,7 @@ import { fmt, fmtMiB, fmtMsFromUs, fmtRatio, markdownTable } from './lib/table.t
 import {
   type Backend,
   directTarget,
+  ENDPOINT_TARGETS,
   type RunningTarget,
   type StartResult,
   sluiceRoutesYaml,
@@ -55,7 +57,12 @@ function log(message: string): void {
   process.stdout.write(`${message}\n`);
 }
 
-async function startTarget(name: TargetName, dir: string, backend: Backend): Promise<StartResult> {
+async function startTarget(
+  name: TargetName,
+  dir: string,
+  backend: Backend,
+  second: Backend | null,
+): Promise<StartResult> {
   switch (name) {
     case 'direct':
       return { ok: true, target: directTarget(backend) };
@@ -69,6 +76,20 @@ async function startTarget(name: TargetName, dir: string, backend: Backend): Pro
         }),
       );
       return startSluice(dir, routesPath);
+    }
+    case 'sluice-endpoints':
+    case 'sluice-endpoints-rr': {
+      // The same route with its backend given as two pods: the shared backend and a second one.
+      const routesPath = join(dir, `${name}.yaml`);
+      writeFileSync(
+        routesPath,
+        sluiceRoutesYaml({
+          routeName: 'bench',
+          backends: [{ name: 'stable', urls: [backend.url, second!.url], weight: 100 }],
+          endpointPolicy: name === 'sluice-endpoints' ? 'least-outstanding' : 'round-robin',
+        }),
+      );
+      return startSluice(dir, routesPath, 'data', name);
     }
     case 'nginx':
       return startNginx(dir, backend);
@@ -208,12 +229,16 @@ export async function runProxyBenchmark(settings: BenchSettings): Promise<ProxyB
   );
   const dir = makeTempDir('proxy');
   const backend = await startBackend(dir);
+  // A second backend only when a target spreads over two endpoints; other runs are as before.
+  const second = settings.targets.some((t) => ENDPOINT_TARGETS.includes(t))
+    ? await startBackend(dir, 'backend-2')
+    : null;
   const running: RunningTarget[] = [];
   const skipped: ProxyBenchResult['skipped'] = [];
   const rounds = new Map<TargetName, TargetRounds>();
   try {
     for (const name of settings.targets) {
-      const started = await startTarget(name, dir, backend);
+      const started = await startTarget(name, dir, backend, second);
       if (started.ok) {
         running.push(started.target);
         rounds.set(name, { name, throughput: [], rate: [] });
@@ -257,6 +282,7 @@ export async function runProxyBenchmark(settings: BenchSettings): Promise<ProxyB
   } finally {
     for (const t of running) for (const p of t.owned) await stopProcess(p);
     await stopProcess(backend.process);
+    if (second !== null) await stopProcess(second.process);
   }
   const allRounds = [...rounds.values()].filter((r) => r.throughput.length > 0);
   const summary = summarize(allRounds);

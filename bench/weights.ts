@@ -8,6 +8,8 @@
 //      point of the weight); a second request with the cookie must land on the same backend.
 //   3. Abort: the routes file is rewritten with canary weight 0, and once /config on the admin port
 //      shows the new version every sticky client's next request must land on stable (target: 100%).
+// Each is run twice: with each side given as one `address`, then as `endpoints` (two pods per side,
+// the side chosen by the weights and then a pod): the side choice must not depend on the form.
 // Writes bench/results/weights.json and prints a table.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +33,13 @@ const STICKY_COOKIE = 'sluice-bench';
 const CONCURRENCY = 8;
 const CONFIG_RELOAD_TIMEOUT_MS = 10_000;
 
+/** How the routes file gives each side: one address, or two endpoints (pods). */
+export type BackendForm = 'address' | 'endpoints';
+
 export interface WeightRun {
   canaryWeightPct: number;
+  /** Absent for the address form (the results before endpoints existed read the same). */
+  form?: 'endpoints';
   requests: number;
   canary: number;
   stable: number;
@@ -48,6 +55,7 @@ export interface WeightRun {
 
 export interface StickyRun {
   canaryWeightPct: number;
+  form?: 'endpoints';
   clients: number;
   canaryClients: number;
   /** Clients whose first response carried no sticky cookie, or failed. */
@@ -150,18 +158,34 @@ async function forEachConcurrent(count: number, concurrency: number, fn: (i: num
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-function writeRoutes(
-  path: string,
-  stable: Backend,
-  canary: Backend,
-  canaryWeightPct: number,
-  sticky: boolean,
-) {
+/** One side of the route: its backend processes (the first alone in the address form). */
+interface Side {
+  name: 'stable' | 'canary';
+  backends: Backend[];
+}
+
+interface Sides {
+  stable: Side;
+  canary: Side;
+  form: BackendForm;
+}
+
+/** The side a response came from, by the backend that named itself in x-backend. */
+function sideOf(sides: Sides, backend: string | undefined): 'canary' | 'stable' | 'other' {
+  for (const side of [sides.stable, sides.canary]) {
+    if (side.backends.some((b) => b.name === backend)) return side.name;
+  }
+  return 'other';
+}
+
+function writeRoutes(path: string, sides: Sides, canaryWeightPct: number, sticky: boolean) {
+  const upstreams = (side: Side) =>
+    sides.form === 'address' ? { url: side.backends[0]!.url } : { urls: side.backends.map((b) => b.url) };
   const yaml = sluiceRoutesYaml({
     routeName: 'weights',
     backends: [
-      { name: stable.name, url: stable.url, weight: 100 - canaryWeightPct },
-      { name: canary.name, url: canary.url, weight: canaryWeightPct },
+      { name: 'stable', ...upstreams(sides.stable), weight: 100 - canaryWeightPct },
+      { name: 'canary', ...upstreams(sides.canary), weight: canaryWeightPct },
     ],
     ...(sticky ? { stickyCookie: STICKY_COOKIE } : {}),
   });
@@ -197,13 +221,12 @@ async function withSluice<T>(
 
 async function measureWeight(
   dir: string,
-  stable: Backend,
-  canary: Backend,
+  sides: Sides,
   weightPct: number,
   requests: number,
 ): Promise<WeightRun | string> {
-  const routesPath = join(dir, `routes-weight-${weightPct}.yaml`);
-  writeRoutes(routesPath, stable, canary, weightPct, false);
+  const routesPath = join(dir, `routes-weight-${weightPct}-${sides.form}.yaml`);
+  writeRoutes(routesPath, sides, weightPct, false);
   const run = await withSluice(dir, routesPath, async (target) => {
     // Sequential on one keep-alive connection: arrival order is pick order, so prefixes are exact.
     const pool = new Pool(new URL(target.url).origin, { connections: 1 });
@@ -211,25 +234,25 @@ async function measureWeight(
     try {
       for (let i = 0; i < requests; i++) {
         const { backend } = await ask(pool, undefined);
-        answers.push(backend === canary.name ? 'canary' : backend === stable.name ? 'stable' : 'other');
+        answers.push(sideOf(sides, backend));
       }
     } finally {
       await pool.destroy();
     }
-    return scoreWeightRun(weightPct, answers);
+    const scored = scoreWeightRun(weightPct, answers);
+    return sides.form === 'endpoints' ? { ...scored, form: 'endpoints' as const } : scored;
   });
   return run.ok ? run.value : run.reason;
 }
 
 async function measureSticky(
   dir: string,
-  stable: Backend,
-  canary: Backend,
+  sides: Sides,
   weightPct: number,
   clients: number,
 ): Promise<StickyRun | string> {
-  const routesPath = join(dir, `routes-sticky-${weightPct}.yaml`);
-  writeRoutes(routesPath, stable, canary, weightPct, true);
+  const routesPath = join(dir, `routes-sticky-${weightPct}-${sides.form}.yaml`);
+  writeRoutes(routesPath, sides, weightPct, true);
   const run = await withSluice(dir, routesPath, async (target): Promise<StickyRun | string> => {
     const pool = new Pool(new URL(target.url).origin, { connections: CONCURRENCY });
     try {
@@ -237,19 +260,21 @@ async function measureSticky(
       await forEachConcurrent(clients, CONCURRENCY, async (i) => {
         first[i] = await ask(pool, undefined);
       });
-      const canaryClients = first.filter((a) => a.backend === canary.name).length;
+      const canaryClients = first.filter((a) => sideOf(sides, a.backend) === 'canary').length;
       const clientsWithoutCookie = first.filter(
         (a) => a.cookie === undefined || a.backend === undefined,
       ).length;
       let same = 0;
       await forEachConcurrent(clients, CONCURRENCY, async (i) => {
         const again = await ask(pool, first[i]!.cookie);
-        if (again.backend !== undefined && again.backend === first[i]!.backend) same++;
+        // the same side: a pod of it may differ from the first request's in the endpoints form
+        const side = sideOf(sides, again.backend);
+        if (side !== 'other' && side === sideOf(sides, first[i]!.backend)) same++;
       });
       // Abort: canary weight 0, then every client's next request.
       const versionBefore = await configVersion(target.adminUrl!);
       const rewrittenAt = Date.now();
-      writeRoutes(routesPath, stable, canary, 0, true);
+      writeRoutes(routesPath, sides, 0, true);
       let versionAfter = versionBefore;
       while (versionAfter === versionBefore && Date.now() - rewrittenAt < CONFIG_RELOAD_TIMEOUT_MS) {
         await sleep(20);
@@ -262,12 +287,13 @@ async function measureSticky(
       let stableAfter = 0;
       await forEachConcurrent(clients, CONCURRENCY, async (i) => {
         const after = await ask(pool, first[i]!.cookie);
-        if (after.backend === stable.name) stableAfter++;
+        if (sideOf(sides, after.backend) === 'stable') stableAfter++;
       });
       const stableAfterAbortPct = (stableAfter * 100) / clients;
       const share = scoreStickyShare(weightPct, clients, canaryClients);
       return {
         canaryWeightPct: weightPct,
+        ...(sides.form === 'endpoints' ? { form: 'endpoints' as const } : {}),
         clients,
         canaryClients,
         clientsWithoutCookie,
@@ -289,11 +315,15 @@ function passText(pass: boolean): string {
   return pass ? 'pass' : 'FAIL';
 }
 
+function weightLabel(run: { canaryWeightPct: number; form?: 'endpoints' }): string {
+  return `${run.canaryWeightPct}%${run.form === 'endpoints' ? ' (endpoints)' : ''}`;
+}
+
 export function renderWeightTables(weights: readonly WeightRun[], sticky: readonly StickyRun[]) {
   return {
     weights: markdownTable(
       [
-        { header: 'canary weight', cell: (w: WeightRun) => `${w.canaryWeightPct}%` },
+        { header: 'canary weight', cell: (w: WeightRun) => weightLabel(w) },
         { header: 'requests', align: 'right', cell: (w) => fmt(w.requests) },
         { header: 'canary', align: 'right', cell: (w) => fmt(w.canary) },
         { header: 'expected', align: 'right', cell: (w) => fmt(w.expectedCanary, 2) },
@@ -306,7 +336,7 @@ export function renderWeightTables(weights: readonly WeightRun[], sticky: readon
     ),
     sticky: markdownTable(
       [
-        { header: 'canary weight', cell: (s: StickyRun) => `${s.canaryWeightPct}%` },
+        { header: 'canary weight', cell: (s: StickyRun) => weightLabel(s) },
         { header: 'clients', align: 'right', cell: (s) => fmt(s.clients) },
         { header: 'on canary', align: 'right', cell: (s) => fmt(s.canaryClients) },
         { header: 'share %', align: 'right', cell: (s) => fmt(s.canarySharePct, 2) },
@@ -346,35 +376,48 @@ export async function runWeightsBenchmark(settings: BenchSettings): Promise<Weig
       `${settings.stickyClients} sticky clients per weight`,
   );
   const dir = makeTempDir('weights');
-  const stable = await startBackend(dir, 'stable');
-  const canary = await startBackend(dir, 'canary');
+  const backends = [
+    await startBackend(dir, 'stable'),
+    await startBackend(dir, 'stable-2'),
+    await startBackend(dir, 'canary'),
+    await startBackend(dir, 'canary-2'),
+  ];
+  const [stable1, stable2, canary1, canary2] = backends as [Backend, Backend, Backend, Backend];
+  const forms: Sides[] = (['address', 'endpoints'] as const).map((form) => ({
+    form,
+    stable: { name: 'stable', backends: [stable1, stable2] },
+    canary: { name: 'canary', backends: [canary1, canary2] },
+  }));
   try {
-    for (const w of CANARY_WEIGHTS_PCT) {
-      const r = await measureWeight(dir, stable, canary, w, settings.weightRequests);
-      if (typeof r === 'string') {
-        result.skipped = r;
-        break;
+    for (const sides of forms) {
+      for (const w of result.skipped === null ? CANARY_WEIGHTS_PCT : []) {
+        const r = await measureWeight(dir, sides, w, settings.weightRequests);
+        if (typeof r === 'string') {
+          result.skipped = r;
+          break;
+        }
+        result.weights.push(r);
+        log(
+          `weight ${weightLabel(r)}: canary ${r.canary}/${r.requests} (expected ${r.expectedCanary}), ${passText(r.pass)}`,
+        );
       }
-      result.weights.push(r);
-      log(
-        `weight ${w}%: canary ${r.canary}/${r.requests} (expected ${r.expectedCanary}), ${passText(r.pass)}`,
-      );
     }
-    for (const w of result.skipped === null ? CANARY_WEIGHTS_PCT : []) {
-      const r = await measureSticky(dir, stable, canary, w, settings.stickyClients);
-      if (typeof r === 'string') {
-        result.skipped = r;
-        break;
+    for (const sides of forms) {
+      for (const w of result.skipped === null ? CANARY_WEIGHTS_PCT : []) {
+        const r = await measureSticky(dir, sides, w, settings.stickyClients);
+        if (typeof r === 'string') {
+          result.skipped = r;
+          break;
+        }
+        result.sticky.push(r);
+        log(
+          `sticky ${weightLabel(r)}: ${r.canaryClients}/${r.clients} clients on canary (${fmt(r.canarySharePct, 2)}%), ` +
+            `${fmt(r.stableAfterAbortPct, 2)}% on stable after abort`,
+        );
       }
-      result.sticky.push(r);
-      log(
-        `sticky ${w}%: ${r.canaryClients}/${r.clients} clients on canary (${fmt(r.canarySharePct, 2)}%), ` +
-          `${fmt(r.stableAfterAbortPct, 2)}% on stable after abort`,
-      );
     }
   } finally {
-    await stopProcess(stable.process);
-    await stopProcess(canary.process);
+    for (const b of backends) await stopProcess(b.process);
   }
   result.tables = renderWeightTables(result.weights, result.sticky);
   return result;

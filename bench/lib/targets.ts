@@ -27,8 +27,27 @@ export function ensureSluiceBuilt(): void {
 }
 const READY_TIMEOUT_MS = 10_000;
 
-export const TARGET_NAMES = ['direct', 'sluice', 'nginx', 'haproxy', 'node-http-proxy'] as const;
+/**
+ * sluice-endpoints and sluice-endpoints-rr: the same proxy with its backend given as two endpoints (the
+ * shared backend and a second one), least-outstanding (the default policy) and round robin: what the
+ * second pick stage costs per request next to the single-address `sluice`.
+ */
+export const TARGET_NAMES = [
+  'direct',
+  'sluice',
+  'sluice-endpoints',
+  'sluice-endpoints-rr',
+  'nginx',
+  'haproxy',
+  'node-http-proxy',
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+/** A full run measures these; sluice-endpoints-rr is measured when asked for (--targets). */
+export const DEFAULT_TARGET_NAMES: readonly TargetName[] = TARGET_NAMES.filter(
+  (n) => n !== 'sluice-endpoints-rr',
+);
+/** The targets that need the second backend. */
+export const ENDPOINT_TARGETS: readonly TargetName[] = ['sluice-endpoints', 'sluice-endpoints-rr'];
 
 export interface RunningTarget {
   name: TargetName;
@@ -91,23 +110,27 @@ async function started(
 
 export interface SluiceRoutesOptions {
   routeName: string;
-  backends: { name: string; url: string; weight: number }[];
+  /** `url`: one address; `urls`: the backend's endpoints. */
+  backends: ({ name: string; weight: number } & ({ url: string } | { urls: string[] }))[];
   stickyCookie?: string;
+  endpointPolicy?: 'least-outstanding' | 'round-robin';
 }
 
 /** The routes file (issue 2 format) for the benchmark: one catch-all route. */
 export function sluiceRoutesYaml(options: SluiceRoutesOptions): string {
+  const origin = (url: string): string => url.replace(/\/$/, '');
   const route: Record<string, unknown> = {
     name: options.routeName,
     match: { pathPrefix: '/' },
     backends: options.backends.map((b) => ({
       name: b.name,
       revision: `rev-${b.name}`,
-      address: b.url.replace(/\/$/, ''),
+      ...('url' in b ? { address: origin(b.url) } : { endpoints: b.urls.map(origin) }),
       weight: b.weight,
     })),
   };
   if (options.stickyCookie) route.stickySessions = { cookie: options.stickyCookie, maxAgeSeconds: 3600 };
+  if (options.endpointPolicy) route.endpointPolicy = options.endpointPolicy;
   return stringify({ routes: [route] });
 }
 
@@ -120,19 +143,20 @@ export async function startSluice(
   dir: string,
   routesPath: string,
   probe: 'data' | 'admin' = 'data',
+  name: TargetName = 'sluice',
 ): Promise<StartResult> {
   ensureSluiceBuilt();
   if (!existsSync(SLUICE_MAIN)) {
     return {
       ok: false,
-      name: 'sluice',
+      name,
       reason: `${SLUICE_MAIN} does not exist yet (the proxy is not written)`,
     };
   }
   const port = await freePort();
   const adminPort = await freePort();
   const p = spawnManaged({
-    name: 'sluice',
+    name,
     command: process.execPath,
     args: nodeArgs(SLUICE_MAIN, [
       'proxy',
@@ -148,15 +172,15 @@ export async function startSluice(
   });
   const url = `http://127.0.0.1:${port}/`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  if (probe === 'data') return started('sluice', p, url, { adminUrl });
+  if (probe === 'data') return started(name, p, url, { adminUrl });
   const adminReady = await waitReady(p, `${adminUrl}/ready`, READY_TIMEOUT_MS);
   const dataReady = adminReady.ok ? await waitReady(p, url, READY_TIMEOUT_MS, true) : adminReady;
   if (!dataReady.ok) {
     const tail = logTail(p);
     await stopProcess(p);
-    return { ok: false, name: 'sluice', reason: `${dataReady.reason}\n--- log tail ---\n${tail}` };
+    return { ok: false, name, reason: `${dataReady.reason}\n--- log tail ---\n${tail}` };
   }
-  return { ok: true, target: { name: 'sluice', url, pid: p.pid, owned: [p], adminUrl } };
+  return { ok: true, target: { name, url, pid: p.pid, owned: [p], adminUrl } };
 }
 
 type WriteResult = { ok: true; path: string } | { ok: false; error: string };
