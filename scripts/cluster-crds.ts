@@ -413,6 +413,8 @@ const blueGreenStrategy = (): Schema =>
       previewService: str(),
       scaleDownDelayRevisionLimit: int32(),
       scaleDownDelaySeconds: int32(),
+      // Sluice's extension: the sluice/proxy router for blue-green (Argo has no traffic routing here).
+      trafficRouting: obj({ plugins: preserved() }),
     },
     ['activeService'],
   );

@@ -29,13 +29,16 @@ export interface ProxyRouterConfig {
     readonly responseHeadersMs?: number;
     readonly idleBodyMs?: number;
   };
+  /** Blue-green: requests with this header go to the preview Service (default x-sluice-preview: true). */
+  readonly previewHeader?: { readonly name: string; readonly value: string };
 }
 
 export type ProxyRouterConfigResult =
   | { readonly ok: true; readonly config: ProxyRouterConfig }
   | { readonly ok: false; readonly field: string; readonly message: string };
 
-const FIELDS = ['route', 'hosts', 'pathPrefix', 'port', 'stickySessions', 'timeouts'];
+const FIELDS = ['route', 'hosts', 'pathPrefix', 'port', 'stickySessions', 'timeouts', 'previewHeader'];
+export const DEFAULT_PREVIEW_HEADER = { name: 'x-sluice-preview', value: 'true' };
 const TIMEOUTS: Readonly<Record<string, 'connectMs' | 'responseHeadersMs' | 'idleBodyMs'>> = {
   connect: 'connectMs',
   responseHeaders: 'responseHeadersMs',
@@ -46,27 +49,39 @@ const ROUTE_NAME_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOST_RE = /^(\*|[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?)$/;
 
-/** Where the config sits in a canary Rollout. */
-export function proxyRouterPath(): string {
-  return `spec.strategy.canary.trafficRouting.plugins.${PROXY_ROUTER_PLUGIN}`;
+/** Where the config sits: canary, or blue-green (Sluice's extension: Argo's blue-green has no routing). */
+export function proxyRouterPath(ro: Rollout): string {
+  const strategy = ro.spec?.strategy?.blueGreen !== undefined ? 'blueGreen' : 'canary';
+  return `spec.strategy.${strategy}.trafficRouting.plugins.${PROXY_ROUTER_PLUGIN}`;
+}
+
+function rawConfig(ro: Rollout): unknown {
+  const s = ro.spec?.strategy;
+  return (s?.canary?.trafficRouting?.plugins ?? s?.blueGreen?.trafficRouting?.plugins)?.[PROXY_ROUTER_PLUGIN];
 }
 
 /** True when the Rollout asks for the proxy router. */
 export function usesProxyRouter(ro: Rollout): boolean {
-  return ro.spec?.strategy?.canary?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN] !== undefined;
+  return rawConfig(ro) !== undefined;
 }
 
 /** The Rollout's proxy router config; undefined when it does not use the proxy router. */
 export function proxyRouterConfig(ro: Rollout): ProxyRouterConfigResult | undefined {
-  const raw = ro.spec?.strategy?.canary?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN];
+  const raw = rawConfig(ro);
   if (raw === undefined) return undefined;
-  return parseProxyRouterConfig(raw, ro.metadata.name, proxyRouterPath());
+  return parseProxyRouterConfig(
+    raw,
+    ro.metadata.name,
+    proxyRouterPath(ro),
+    ro.spec?.strategy?.blueGreen !== undefined,
+  );
 }
 
 export function parseProxyRouterConfig(
   raw: unknown,
   rolloutName: string,
   path: string,
+  blueGreen = false,
 ): ProxyRouterConfigResult {
   const fail = (field: string, message: string): ProxyRouterConfigResult => ({
     ok: false,
@@ -91,6 +106,7 @@ export function parseProxyRouterConfig(
     port?: string | number;
     stickySessions?: { cookie: string; maxAgeSeconds?: number };
     timeouts?: { connectMs?: number; responseHeadersMs?: number; idleBodyMs?: number };
+    previewHeader?: { name: string; value: string };
   } = { route };
   if (o.hosts !== undefined) {
     if (!Array.isArray(o.hosts)) return fail('hosts', 'must be a list of host names');
@@ -146,6 +162,20 @@ export function parseProxyRouterConfig(
       timeouts[target] = Math.round(parsed.ms);
     }
     config.timeouts = timeouts;
+  }
+  if (o.previewHeader !== undefined) {
+    if (!blueGreen) return fail('previewHeader', 'only for a blueGreen Rollout (its preview Service)');
+    const h = o.previewHeader;
+    if (typeof h !== 'object' || h === null || Array.isArray(h))
+      return fail('previewHeader', 'must be an object');
+    const { name, value, ...rest } = h as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) return fail(`previewHeader.${extra}`, 'unknown field (known: name, value)');
+    if (typeof name !== 'string' || !COOKIE_NAME_RE.test(name))
+      return fail('previewHeader.name', 'must be a header name');
+    if (typeof value !== 'string' || value === '')
+      return fail('previewHeader.value', 'must be a non-empty string');
+    config.previewHeader = { name: name.toLowerCase(), value };
   }
   return { ok: true, config };
 }

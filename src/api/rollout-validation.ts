@@ -4,7 +4,7 @@
 
 import { parseDuration } from './duration.ts';
 import type { IntOrString } from './meta.ts';
-import { proxyRouterConfig } from './proxy-router-config.ts';
+import { PROXY_ROUTER_PLUGIN, proxyRouterConfig } from './proxy-router-config.ts';
 import {
   type CanaryStep,
   maxSurgeOrDefault,
@@ -372,6 +372,24 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
     const bg = strategy.blueGreen;
     const base = 'spec.strategy.blueGreen';
     if (!bg.activeService) return required(`${base}.activeService`, 'activeService is required');
+    if (bg.trafficRouting !== undefined) {
+      const other = Object.keys(bg.trafficRouting).find((k) => k !== 'plugins');
+      if (other !== undefined)
+        return invalid(
+          `${base}.trafficRouting.${other}`,
+          other,
+          'blue-green traffic routing is only plugins.sluice/proxy',
+        );
+      const plugin = Object.keys(bg.trafficRouting.plugins ?? {}).find((k) => k !== PROXY_ROUTER_PLUGIN);
+      if (plugin !== undefined)
+        return invalid(
+          `${base}.trafficRouting.plugins.${plugin}`,
+          plugin,
+          'blue-green traffic routing is only plugins.sluice/proxy',
+        );
+      const proxy = proxyRouterConfig(ro);
+      if (proxy !== undefined && !proxy.ok) return `${proxy.field}: Invalid value: ${proxy.message}`;
+    }
     if (bg.previewService && bg.previewService === bg.activeService) {
       return invalid(
         `${base}.activeService`,

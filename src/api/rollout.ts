@@ -190,6 +190,8 @@ export interface BlueGreenStrategy {
   antiAffinity?: AntiAffinity;
   previewMetadata?: PodTemplateMetadata;
   activeMetadata?: PodTemplateMetadata;
+  /** Sluice's extension (Argo's blue-green has no traffic routing): only `plugins["sluice/proxy"]`. */
+  trafficRouting?: { plugins?: Record<string, unknown> };
 }
 
 export interface RolloutStrategy {

@@ -2,7 +2,7 @@
 // Service, Pod, Deployment. Only the fields Sluice looks at are typed; pod specs stay opaque records
 // because the controller copies them, hashes them and compares them, and never interprets them.
 
-import type { KubeObject, ObjectMeta } from './meta.ts';
+import type { KubeObject } from './meta.ts';
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;

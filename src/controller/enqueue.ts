@@ -27,7 +27,11 @@ interface Owned extends KubeObject {
         canaryService?: string;
         trafficRouting?: { plugins?: Record<string, unknown> };
       };
-      blueGreen?: { activeService?: string; previewService?: string };
+      blueGreen?: {
+        activeService?: string;
+        previewService?: string;
+        trafficRouting?: { plugins?: Record<string, unknown> };
+      };
     };
   };
 }
@@ -144,10 +148,13 @@ export class Enqueuer {
     on('Endpoints', (_t, ep) =>
       this.#byReference(ep, (ro) => {
         const c = ro.spec?.strategy?.canary;
+        const b = ro.spec?.strategy?.blueGreen;
         const n = ep.metadata.name;
         return (
-          c?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN] !== undefined &&
-          (c.stableService === n || c.canaryService === n)
+          (c?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN] !== undefined &&
+            (c.stableService === n || c.canaryService === n)) ||
+          (b?.trafficRouting?.plugins?.[PROXY_ROUTER_PLUGIN] !== undefined &&
+            (b.activeService === n || b.previewService === n))
         );
       }),
     );

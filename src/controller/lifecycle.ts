@@ -320,6 +320,7 @@ export class Controller {
           reconcileRollout(store, ns, name, Date.now(), {
             log: logFor('rollout', ns, name),
             routers: routers.routersFor,
+            publishRoutes: routers.publishRoutes,
           }),
       ],
       [

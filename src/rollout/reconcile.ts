@@ -18,7 +18,12 @@ import {
   writeStatusAndEvents,
 } from '../reconcile/result.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { ServiceRouter, type TrafficRouter, type Verification } from '../traffic/router.ts';
+import {
+  type RouterResult,
+  ServiceRouter,
+  type TrafficRouter,
+  type Verification,
+} from '../traffic/router.ts';
 import { applyActions, TrafficRouterError } from './apply.ts';
 import { getCondition, newCondition, REASON, setCondition } from './conditions.ts';
 import type { Observed, Plan } from './context.ts';
@@ -32,6 +37,8 @@ export const VERIFY_RETRY_MS = 10_000;
 export interface ReconcileDeps {
   /** The traffic routers of a Rollout (called in Argo's fixed order, ROUTER_ORDER). Default: a ServiceRouter. */
   readonly routers?: (ro: Rollout) => readonly TrafficRouter[];
+  /** Routes that follow the Services rather than router verbs (a blue-green Rollout's proxy route). */
+  readonly publishRoutes?: (ro: Rollout) => Promise<RouterResult>;
   /** Structured log sink. */
   readonly log?: ReconcileLog;
   /** Called with each plan before it is applied (tests, debugging). */
@@ -115,6 +122,12 @@ export async function reconcileRollout(
     if (cause instanceof TrafficRouterError && cause.verb === 'setWeight')
       store.recordEvent(ro, 'Warning', 'TrafficRoutingError', cause.message);
     return applyFailed(target, deps.log, applied.error);
+  }
+  const published = (await deps.publishRoutes?.(ro)) ?? { ok: true };
+  if (!published.ok) {
+    const error = new TrafficRouterError('Proxy', 'publishRoute', published.error);
+    store.recordEvent(ro, 'Warning', 'TrafficRoutingError', error.message);
+    return applyFailed(target, deps.log, error);
   }
   // Argo's canary returns right after restarting pods, without a status write: the counts the rest of
   // the plan used no longer hold. The next reconcile (pod events, or the re-check) carries on.

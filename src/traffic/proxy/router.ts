@@ -23,6 +23,7 @@ import type { ControlBackend, ControlRoute, DeliveryView, RouteTable } from '../
 import type { ObjectStore } from '../../store/object-store.ts';
 import type { RouterResult, TrafficRouter, Verification } from '../router.ts';
 import { readyEndpoints } from './backends.ts';
+import { blueGreenRoute } from './blue-green.ts';
 import {
   CANARY_BACKEND,
   type ManagedRoutes,
@@ -46,6 +47,8 @@ interface RolloutRouting {
 /** The proxy router's memory across reconciles, one per controller. */
 export class ProxyRouting {
   readonly #rollouts = new Map<string, RolloutRouting>();
+  /** Blue-green Rollouts (namespace/name) -> the route name they publish. */
+  readonly #blueGreen = new Map<string, string>();
   readonly store: ObjectStore;
   readonly table: RouteTable;
   readonly deliveries: DeliveryView;
@@ -78,9 +81,31 @@ export class ProxyRouting {
     return new ProxyRouter(this, ro, parsed.config, state);
   }
 
+  /**
+   * Publishes a blue-green Rollout's route as its Services stand (blue-green.ts); called after each of its
+   * reconciles. An invalid config publishes nothing: the Rollout is InvalidSpec.
+   */
+  publishBlueGreen(ro: Rollout): RouterResult {
+    const parsed = proxyRouterConfig(ro);
+    if (parsed === undefined || !parsed.ok) return { ok: true };
+    const route = blueGreenRoute(this.store, ro, parsed.config);
+    if (typeof route === 'string') return { ok: false, error: route };
+    const key = `${route.namespace}/${ro.metadata.name}`;
+    const previous = this.#blueGreen.get(key);
+    if (previous !== undefined && previous !== route.name) this.table.remove(route.namespace, previous);
+    this.#blueGreen.set(key, route.name);
+    this.table.publish(route);
+    return { ok: true };
+  }
+
   /** The Rollout is gone: its route leaves the proxies. */
   forget(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
+    const blueGreen = this.#blueGreen.get(key);
+    if (blueGreen !== undefined) {
+      this.#blueGreen.delete(key);
+      this.table.remove(namespace, blueGreen);
+    }
     const state = this.#rollouts.get(key);
     if (state === undefined) return;
     this.#rollouts.delete(key);

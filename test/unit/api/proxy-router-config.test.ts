@@ -66,3 +66,24 @@ describe('sluice/proxy router config', () => {
     expect(parse('x')).toEqual({ ok: false, field: PATH, message: 'must be an object' });
   });
 });
+
+describe('sluice/proxy router config for blue-green', () => {
+  const BG = 'spec.strategy.blueGreen.trafficRouting.plugins.sluice/proxy';
+  it('reads previewHeader only for blue-green', () => {
+    expect(parseProxyRouterConfig({ previewHeader: { name: 'X-Try', value: '1' } }, 'web', BG, true)).toEqual(
+      {
+        ok: true,
+        config: { route: 'web', previewHeader: { name: 'x-try', value: '1' } },
+      },
+    );
+    expect(parseProxyRouterConfig({ previewHeader: { name: 'x', value: '1' } }, 'web', PATH)).toEqual({
+      ok: false,
+      field: `${PATH}.previewHeader`,
+      message: 'only for a blueGreen Rollout (its preview Service)',
+    });
+    expect(parseProxyRouterConfig({ previewHeader: { name: 'x' } }, 'web', BG, true)).toMatchObject({
+      ok: false,
+      field: `${BG}.previewHeader.value`,
+    });
+  });
+});

@@ -270,3 +270,75 @@ describe('sluice/proxy router', () => {
     expect(table.all()).toEqual([]);
   });
 });
+
+describe('sluice/proxy router for blue-green', () => {
+  function blueGreen(plugin: Record<string, unknown> = {}, preview = true): Rollout {
+    return {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'checkout', namespace: NS },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'checkout' } },
+        template: {
+          metadata: { labels: { app: 'checkout' } },
+          spec: { containers: [{ name: 'app', image: 'sluice-demo:v1' }] },
+        },
+        strategy: {
+          blueGreen: {
+            activeService: 'checkout-stable',
+            ...(preview ? { previewService: 'checkout-canary' } : {}),
+            trafficRouting: { plugins: { 'sluice/proxy': plugin } },
+          },
+        },
+      },
+    } as Rollout;
+  }
+
+  it('sends everything to the active Service and the preview header to the preview Service', () => {
+    const { store, table, routing } = setup();
+    store.seed({
+      ...service('checkout-stable'),
+      spec: { ...service('checkout-stable').spec, selector: { 'rollouts-pod-template-hash': 'blue' } },
+    } as never);
+    store.seed({
+      ...service('checkout-canary'),
+      spec: { ...service('checkout-canary').spec, selector: { 'rollouts-pod-template-hash': 'green' } },
+    } as never);
+    expect(
+      routing.publishBlueGreen(blueGreen({ previewHeader: { name: 'X-Preview', value: 'yes' } })),
+    ).toEqual({ ok: true });
+    expect(table.get(NS, 'checkout')?.route).toEqual({
+      namespace: NS,
+      name: 'checkout',
+      match: {},
+      backends: [
+        {
+          name: 'active',
+          revision: 'blue',
+          endpoints: ['http://10.244.0.1:8080', 'http://10.244.0.2:8080'],
+          weight: 100,
+        },
+        { name: 'preview', revision: 'green', endpoints: ['http://10.244.0.3:8080'], weight: 0 },
+      ],
+      headerRoutes: [{ name: 'preview', match: [{ header: 'x-preview', exact: 'yes' }], backend: 'preview' }],
+    });
+  });
+
+  it('without a preview Service has the active backend only; forgets the route with the Rollout', () => {
+    const { table, routing } = setup();
+    expect(routing.publishBlueGreen(blueGreen({}, false))).toEqual({ ok: true });
+    const route = table.get(NS, 'checkout')!.route;
+    expect(route.backends.map((b) => b.name)).toEqual(['active']);
+    expect(route.headerRoutes).toBeUndefined();
+    routing.forget(NS, 'checkout');
+    expect(table.all()).toEqual([]);
+  });
+
+  it('names a missing Service', () => {
+    const { routing } = setup();
+    const ro = blueGreen();
+    ro.spec.strategy.blueGreen!.previewService = 'nope';
+    expect(routing.publishBlueGreen(ro)).toEqual({ ok: false, error: 'service "nope" not found' });
+  });
+});
