@@ -382,4 +382,48 @@ describe('the sluice/proxy router with real proxies, pods and traffic', () => {
       return count(replies, 'v2') === 20 || undefined;
     });
   });
+
+  it('blue-green through the proxies: the preview header reaches the new version before promotion, everyone after', async (ctx) => {
+    const env = await start('proxy-bluegreen', ctx);
+    await env.apply([service('shop-active', 'shop'), service('shop-preview', 'shop')]);
+    const manifest = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'shop' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'shop' } },
+        template: {
+          metadata: { labels: { app: 'shop' }, annotations: { 'sluice.test/ready-delay-ms': '200' } },
+          spec: { containers: [demoContainer({ tag: 'v1' })] },
+        },
+        strategy: {
+          blueGreen: {
+            activeService: 'shop-active',
+            previewService: 'shop-preview',
+            autoPromotionEnabled: false,
+            trafficRouting: { plugins: { 'sluice/proxy': {} } },
+          },
+        },
+      },
+    };
+    await env.healthyRollout(manifest, 'shop');
+    const gw = await gateway(env, 'gw-1', ['shop']);
+    const previewGet = async (): Promise<string> => {
+      const { host, port } = gw.dataAddress;
+      const res = await request(`http://${host}:${port}/`, { headers: { 'x-sluice-preview': 'true' } });
+      await res.body.dump();
+      return String(res.headers['x-demo-version'] ?? '');
+    };
+    await update(env, 'shop', { tag: 'v2' });
+    await env.waitForPhase('shop', 'Paused');
+    await env.waitFor(
+      'the preview header to reach v2',
+      async () => (await previewGet()) === 'v2' || undefined,
+    );
+    expect(count(await sample(gw, 20), 'v1')).toBe(20);
+    await env.sluiceOk('promote', 'shop');
+    await env.waitForPhase('shop', 'Healthy');
+    await env.waitFor('all traffic on v2', async () => count(await sample(gw, 20), 'v2') === 20 || undefined);
+  });
 });
