@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlClientOptions } from '../../../proxy/control/client.ts';
+import { generatePki, hasOpenssl, type Pki } from '../../fixtures/pki.ts';
 import {
   type Harness,
   type RecordingClient,
@@ -14,7 +15,6 @@ import {
   startHarness,
   until,
 } from './harness.ts';
-import { generatePki, hasOpenssl, type Pki } from './pki.ts';
 
 const opensslMissing = !hasOpenssl();
 if (opensslMissing) console.warn('control tls.test.ts skipped: the openssl CLI is not installed');

@@ -1,7 +1,6 @@
-// TLS and mTLS on the control stream, with a CA and certificates generated here by the openssl CLI.
+// TLS and mTLS on the control stream, with a CA and certificates made by the openssl CLI (test/fixtures/pki.ts).
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,97 +10,9 @@ import {
   startControlClient,
 } from '../../../../proxy/control/client.ts';
 import { startTestControlServer, type TestControlServer } from '../../../fixtures/control-server.ts';
+import { generatePki, hasOpenssl, type Pki } from '../../../fixtures/pki.ts';
 
 const TOKEN = 'tls-token';
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Pki {
-  ca: Buffer;
-  serverCert: Buffer;
-  serverKey: Buffer;
-  clientCert: Buffer;
-  clientKey: Buffer;
-  otherCa: Buffer;
-  strangerCert: Buffer;
-  strangerKey: Buffer;
-}
-
-function generatePki(dir: string): Pki {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ca = (name: string) => {
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-    );
-  };
-  const leaf = (name: string, issuer: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    run(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.crt`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.crt`,
-    );
-  };
-  ca('test-ca');
-  ca('other-ca');
-  leaf('server', 'test-ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'test-ca', 'extendedKeyUsage=clientAuth\n');
-  leaf('stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
-  const read = (file: string) => readFileSync(join(dir, file));
-  return {
-    ca: read('test-ca.crt'),
-    serverCert: read('server.crt'),
-    serverKey: read('server.key'),
-    clientCert: read('client.crt'),
-    clientKey: read('client.key'),
-    otherCa: read('other-ca.crt'),
-    strangerCert: read('stranger.crt'),
-    strangerKey: read('stranger.key'),
-  };
-}
 
 const opensslMissing = !hasOpenssl();
 if (opensslMissing) console.warn('control-tls.test.ts skipped: the openssl CLI is not installed');
