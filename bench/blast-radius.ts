@@ -173,6 +173,10 @@ export interface BlastResult {
   totalSeconds: number;
 }
 
+function intervalText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 function log(line: string): void {
   process.stderr.write(`[bench:blast-radius] ${line}\n`);
 }
@@ -646,7 +650,7 @@ async function runClusterPhases(
       await badPhase(
         rig,
         'judge',
-        `sluice/judge, ${gateway.reportIntervalMs} ms reports (default)`,
+        `sluice/judge, ${intervalText(gateway.reportIntervalMs)} reports (default)`,
         'sluice/judge',
         JUDGE_TEMPLATE,
         settings.trials,
@@ -692,7 +696,7 @@ async function runClusterPhases(
           await badPhase(
             rig,
             'judge-250ms',
-            `sluice/judge, ${FAST_REPORT_INTERVAL_MS} ms reports`,
+            `sluice/judge, ${intervalText(FAST_REPORT_INTERVAL_MS)} reports`,
             'sluice/judge',
             JUDGE_TEMPLATE,
             settings.fastTrials,

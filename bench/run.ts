@@ -1,9 +1,20 @@
-// `npm run bench`: the proxy benchmark (direct, Sluice, nginx, HAProxy, node-http-proxy side by side)
-// and then the weights benchmark, with results in bench/results/{proxy,weights}.json and the tables in
+// `npm run bench`: the proxy benchmark (direct, Sluice, nginx, HAProxy, node-http-proxy side by side),
+// the weights benchmark, then the blast-radius benchmark (a bad canary on the test cluster, and push to
+// 100 proxies), with results in bench/results/{proxy,weights,blast-radius}.json and the tables in
 // bench/results/summary.md (docs/benchmarks.md is generated from the JSON by scripts/benchmarks-doc.ts).
-// A watchdog bounds the whole run; everything started is stopped on exit, error, SIGINT and SIGTERM.
+// `--only proxy|weights|blast-radius` runs one. The blast-radius flags are taken out of argv here (the
+// shared settings parser knows only the first two). A watchdog bounds the whole run; everything started
+// is stopped on exit, error, SIGINT and SIGTERM.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  BLAST_USAGE,
+  type BlastResult,
+  parseBlastSettings,
+  printBlastResult,
+  runBlastRadiusBenchmark,
+  stopBlastRadius,
+} from './blast-radius.ts';
 import { installSignalHandlers, stopAll } from './lib/processes.ts';
 import { RESULTS_DIR, writeResult } from './lib/results.ts';
 import { parseSettings, USAGE } from './lib/settings.ts';
@@ -11,13 +22,59 @@ import { type ProxyBenchResult, printProxyResult, runProxyBenchmark } from './pr
 import { printWeightsResult, runWeightsBenchmark, type WeightsBenchResult } from './weights.ts';
 
 const WATCHDOG_MS = { full: 10 * 60_000, quick: 4 * 60_000 };
+/** Flags of bench/blast-radius.ts that take a value, and its one boolean flag. */
+const BLAST_VALUE_FLAGS = new Set([
+  '--trials',
+  '--fast-trials',
+  '--prom-trials',
+  '--false-alarm-trials',
+  '--false-alarm-window-s',
+  '--proxies',
+  '--changes',
+]);
+const BLAST_BOOLEAN_FLAGS = new Set(['--push-only']);
+
+type Only = 'proxy' | 'weights' | 'blast-radius' | undefined;
+
+/** Splits argv into the shared settings' flags and the blast-radius flags; `--only blast-radius` is taken out. */
+function splitArgs(argv: readonly string[]): {
+  shared: string[];
+  blast: string[];
+  onlyBlast: boolean;
+} {
+  const shared: string[] = [];
+  const blast: string[] = [];
+  let onlyBlast = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.startsWith('--') ? (arg.split(/=(.*)/s, 2) as [string, string?]) : [arg];
+    if (name === '--only') {
+      const value = inline ?? argv[i + 1];
+      if (value === 'blast-radius') {
+        onlyBlast = true;
+        if (inline === undefined) i++;
+        continue;
+      }
+    }
+    if (BLAST_BOOLEAN_FLAGS.has(name)) blast.push(arg);
+    else if (BLAST_VALUE_FLAGS.has(name)) {
+      blast.push(arg);
+      if (inline === undefined && i + 1 < argv.length) blast.push(argv[++i]!);
+    } else {
+      shared.push(arg);
+      if (name === '--quick') blast.push(arg);
+    }
+  }
+  return { shared, blast, onlyBlast };
+}
 
 function summaryMarkdown(
   proxy: ProxyBenchResult | undefined,
   weights: WeightsBenchResult | undefined,
+  blast: BlastResult | undefined,
 ): string {
   const parts: string[] = [];
-  const machine = proxy?.machine ?? weights?.machine;
+  const machine = proxy?.machine ?? weights?.machine ?? blast?.machine;
   if (machine) {
     parts.push(
       `Measured ${machine.date.slice(0, 10)} on ${machine.nproc} CPUs (${machine.cpuModel}), Node ${machine.node}, ` +
@@ -43,38 +100,69 @@ function summaryMarkdown(
     );
     if (weights.skipped) parts.push(`Skipped: ${weights.skipped.split('\n')[0]}`);
   }
+  if (blast) {
+    const t = blast.tables;
+    parts.push(`### Blast radius of a bad canary (${blast.settings.ratePerSec} req/s, one gateway proxy)`);
+    if (blast.cluster.skipped) parts.push(`Cluster phases skipped: ${blast.cluster.skipped}`);
+    if (t.blast) parts.push(t.blast, t.breakdown ?? '');
+    if (t.falseAlarms) parts.push('### False alarms (healthy canaries under the judge)', t.falseAlarms);
+    if (t.push) parts.push(`### Push to ${blast.push?.proxies} proxies`, t.push);
+    parts.push('### Blast-radius targets', t.targets);
+  }
   return `${parts.join('\n\n')}\n`;
 }
 
 async function main(): Promise<void> {
   installSignalHandlers();
-  const parsed = parseSettings(process.argv.slice(2), process.env);
+  const args = splitArgs(process.argv.slice(2));
+  const parsed = parseSettings(args.shared, process.env);
   if (!parsed.ok) {
-    process.stderr.write(`${parsed.error}\n${USAGE}\n`);
+    process.stderr.write(
+      `${parsed.error}\n${USAGE}\n  or:  --only blast-radius, and ${BLAST_USAGE.replace(/^usage: /, '')}\n`,
+    );
     process.exit(2);
   }
-  const { settings, only } = parsed;
-  const watchdogMs = settings.quick ? WATCHDOG_MS.quick : WATCHDOG_MS.full;
+  const { settings } = parsed;
+  const only: Only = args.onlyBlast ? 'blast-radius' : parsed.only;
+  let blastSettings: ReturnType<typeof parseBlastSettings> | undefined;
+  try {
+    blastSettings =
+      only === undefined || only === 'blast-radius'
+        ? parseBlastSettings(args.blast, settings.quick)
+        : undefined;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${BLAST_USAGE}\n`);
+    process.exit(2);
+  }
+  const watchdogMs =
+    (only === 'blast-radius' ? 0 : settings.quick ? WATCHDOG_MS.quick : WATCHDOG_MS.full) +
+    (blastSettings?.budgetMs ?? 0);
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${watchdogMs / 1000} s, stopping everything\n`);
-    void stopAll().finally(() => process.exit(1));
+    void Promise.all([stopBlastRadius(), stopAll()]).finally(() => process.exit(1));
   }, watchdogMs);
   watchdog.unref();
   let proxy: ProxyBenchResult | undefined;
   let weights: WeightsBenchResult | undefined;
+  let blast: BlastResult | undefined;
   try {
-    if (only !== 'weights') {
+    if (only === undefined || only === 'proxy') {
       proxy = await runProxyBenchmark(settings);
       printProxyResult(proxy);
       process.stdout.write(`\nwrote ${writeResult('proxy.json', proxy)}\n\n`);
     }
-    if (only !== 'proxy') {
+    if (only === undefined || only === 'weights') {
       weights = await runWeightsBenchmark(settings);
       printWeightsResult(weights);
-      process.stdout.write(`\nwrote ${writeResult('weights.json', weights)}\n`);
+      process.stdout.write(`\nwrote ${writeResult('weights.json', weights)}\n\n`);
+    }
+    if (blastSettings !== undefined) {
+      blast = await runBlastRadiusBenchmark(blastSettings);
+      printBlastResult(blast);
+      process.stdout.write(`\nwrote ${writeResult('blast-radius.json', blast)}\n`);
     }
     const summaryPath = join(RESULTS_DIR, 'summary.md');
-    writeFileSync(summaryPath, summaryMarkdown(proxy, weights));
+    writeFileSync(summaryPath, summaryMarkdown(proxy, weights, blast));
     process.stdout.write(`wrote ${summaryPath}\n`);
   } finally {
     clearTimeout(watchdog);

@@ -124,7 +124,10 @@ export function blastTable(phases: readonly BlastPhase[]): string {
         header: 'Prometheus / this (p50)',
         align: 'right',
         cell: (p) =>
-          reference === undefined || p === reference
+          reference === undefined ||
+          p === reference ||
+          !reference.summary.blastRadius.count ||
+          !p.summary.blastRadius.count
             ? '—'
             : fmtRatio(reference.summary.blastRadius.p50 / p.summary.blastRadius.p50),
       },
@@ -208,7 +211,7 @@ export function falseAlarmTable(result: FalseAlarmResult): string {
       },
       { header: 'alpha', align: 'right', cell: () => fmt(result.alpha, 2) },
       {
-        header: 'P(≥ observed | alpha)',
+        header: 'P(≥ as many given alpha)',
         align: 'right',
         cell: () => fmt(result.tailProbability, 3),
       },
