@@ -335,17 +335,22 @@ describe('the sluice/proxy router with real proxies, pods and traffic', () => {
     await gateway(env, 'gw-1', ['shop']);
     // gw-2 refuses every snapshot: it never applies one.
     const gw2 = await gateway(env, 'gw-2', ['shop', 'other'], false);
+    const v1 = (await env.rollout('shop')).status?.currentPodHash;
     await update(env, 'shop', { tag: 'v2' });
+    // The stable Rollout waits on gw-2 too (its weight 0 is not verified either): look at the update's step.
     const held = await env.waitForRollout(
       'shop',
-      'WeightVerified False naming gw-2',
+      'the update at step 0 with WeightVerified False naming gw-2',
       (ro) =>
-        ro.status?.conditions?.some(
-          (c) =>
-            c.type === 'WeightVerified' &&
-            c.status === 'False' &&
-            c.message.includes('proxy gw-2 rejected snapshot'),
-        ) ?? false,
+        (ro.status?.currentPodHash !== v1 &&
+          ro.status?.currentStepIndex === 0 &&
+          ro.status?.conditions?.some(
+            (c) =>
+              c.type === 'WeightVerified' &&
+              c.status === 'False' &&
+              c.message.includes('proxy gw-2 rejected snapshot'),
+          )) ??
+        false,
     );
     expect(held.status?.currentStepIndex).toBe(0);
     expect(held.status?.canary?.weights?.verified).toBe(false);

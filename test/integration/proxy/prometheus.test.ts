@@ -119,9 +119,11 @@ describe.skipIf(skipReason !== undefined)('Prometheus scraping a proxy under rea
     );
 
     expect(singleValue(await prom.query(SUCCESS_RATE))).toBeCloseTo(97, 9);
-    // 10% of requests take SLOW_MS: the p95 falls inside the slow group's bucket (40..50 ms).
+    // 10% of requests take SLOW_MS: the p95 falls in the slow group, above the fast requests' buckets: in
+    // 40..50 ms on a quiet machine, in the next bucket (50..75 ms) when the timers and the proxy run late
+    // on a busy one (seen in CI at 52.5 ms). Either way not the fast group's (< 40 ms).
     const p95 = singleValue(await prom.query(P95_MS));
     expect(p95).toBeGreaterThan(40);
-    expect(p95).toBeLessThanOrEqual(50);
+    expect(p95).toBeLessThanOrEqual(75);
   });
 });
