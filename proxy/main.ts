@@ -49,7 +49,10 @@ export interface RunningProxy {
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.logger ?? pino({ name: 'sluice-proxy' });
-  const telemetry = createTelemetry();
+  // Subscribed to a controller, the histogram intervals are as long as the report interval: a faster
+  // report interval then means finer, sooner evidence (the judge's strata are the intervals).
+  const reportIntervalMs = options.control?.reportIntervalMs;
+  const telemetry = createTelemetry(reportIntervalMs === undefined ? {} : { intervalMs: reportIntervalMs });
   const pools = new PoolRegistry(
     options.upstreamCa === undefined
       ? DEFAULT_POOL_OPTIONS

@@ -61,7 +61,6 @@ export const DEFAULT_JUDGE_ALPHA = 0.05;
 export const DEFAULT_PASS_SCORE = 95;
 export const DEFAULT_MARGINAL_SCORE = 75;
 export const DEFAULT_JUDGE_QUANTILE = 0.95;
-export const STRATUM_MS = 1000;
 const MAX_REMEMBERED_STARTS = 10_000;
 const MAX_LOG_E = 700;
 
@@ -329,8 +328,10 @@ export function scoreOf(
 }
 
 /**
- * Pairs the canary's and the stable's store intervals into strata: same proxy, same second
- * (ceil(endMs / 1 s)), oldest first. A side with no report in a stratum counts as zero requests.
+ * Pairs the canary's and the stable's store intervals into strata: same proxy, same interval (the proxies'
+ * intervals are aligned to their length on the epoch: 1 s by default, as short as 250 ms with a faster
+ * report interval), oldest first. A stratum is complete when it is reported, so a verdict never rests on a
+ * partly filled one. A side with no report in a stratum counts as zero requests.
  */
 export function stratify(canary: readonly StoredInterval[], baseline: readonly StoredInterval[]): Stratum[] {
   const byKey = new Map<
@@ -338,11 +339,10 @@ export function stratify(canary: readonly StoredInterval[], baseline: readonly S
     { order: number; proxyId: string; canary: StoredInterval[]; baseline: StoredInterval[] }
   >();
   const add = (interval: StoredInterval, which: 'canary' | 'baseline') => {
-    const second = Math.ceil(interval.endMs / STRATUM_MS);
-    const key = `${second}\u0000${interval.proxyId}`;
+    const key = `${interval.endMs}\u0000${interval.proxyId}`;
     let entry = byKey.get(key);
     if (entry === undefined) {
-      entry = { order: second, proxyId: interval.proxyId, canary: [], baseline: [] };
+      entry = { order: interval.endMs, proxyId: interval.proxyId, canary: [], baseline: [] };
       byKey.set(key, entry);
     }
     entry[which].push(interval);
