@@ -3,7 +3,7 @@
 // lasts while its false-alarm probability stays below alpha (Lindon, Sanden, Shirikian, KDD 2022).
 //
 // Per metric, an e-process (stats/e-process.ts) tests "the canary's share of events is at most its
-// share of requests" per 1-second stratum and proxy: events are 5xx responses (error-rate) or
+// share of requests" per stratum (one proxy, one reported interval: 1 s by default): events are 5xx responses (error-rate) or
 // requests slower than a threshold (latency): a stated SLO (thresholdMs) or the stable's running
 // quantile computed from strata strictly before the current one, so the threshold is predictable and
 // the test stays valid. A metric is High once the running maximum of its e-value reaches
