@@ -47,6 +47,7 @@ import {
   prometheusQuery,
   prometheusTemplate,
   RolloutWatcher,
+  reportLagMs,
   rolloutManifest,
   service,
   startControllerProcess,
@@ -63,6 +64,7 @@ import {
   type FalseAlarmResult,
   type FalseAlarmTrial,
   falseAlarmTable,
+  lagTable,
   type PhaseSummary,
   pushTable,
   targetTable,
@@ -86,6 +88,15 @@ const ROLLOUT = 'shop';
 const REPLICAS = 2;
 const CANARY_WEIGHT_PCT = 5;
 const WARMUP_MS = 1_000;
+/**
+ * A proxy cuts its histograms into intervals as long as its report interval, aligned to the clock, and
+ * the judge decides on finished intervals, so where in its interval the canary's first request falls
+ * matters (late: a verdict on few requests soon; early: a whole interval of traffic first). Trials run
+ * back to back would start in the same phase every time (each starts a fixed chain of waits after the
+ * last verdict, itself tied to an interval boundary); an extra wait of (n x golden ratio mod 1) x 1 s
+ * before each update spreads the starts evenly over the second.
+ */
+const GOLDEN_RATIO_FRACTION = 0.618_033_988_75;
 /** Load keeps running this long after weight 0, so answers in flight are counted. */
 const TAIL_MS = 500;
 const POOL_CONNECTIONS = 64;
@@ -168,7 +179,14 @@ export interface BlastResult {
   falseAlarms: FalseAlarmResult | undefined;
   push: PushResult | undefined;
   targets: TargetCheck[];
-  tables: { blast?: string; breakdown?: string; falseAlarms?: string; push?: string; targets: string };
+  tables: {
+    blast?: string;
+    breakdown?: string;
+    lags?: string;
+    falseAlarms?: string;
+    push?: string;
+    targets: string;
+  };
   notes: string[];
   totalSeconds: number;
 }
@@ -207,7 +225,12 @@ interface Rig {
   settings: BlastSettings;
   remainingMs: () => number;
   nextTrial: () => number;
+  /** Replaces the gateway with a new one (closing the old), and makes it rig.gateway. */
+  newGateway: (proxyId: string, reportIntervalMs: number | undefined, phaseMs?: number) => Promise<Gateway>;
 }
+
+/** How many gateways a judge phase spreads its trials over, started at evenly spaced report phases. */
+const GATEWAYS_PER_JUDGE_PHASE = 4;
 
 async function waitUntil(check: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
   const until = performance.now() + timeoutMs;
@@ -257,11 +280,25 @@ function loadRun(rig: Rig, maxDurationMs: number) {
   };
 }
 
-function failedTrial(n: number, tag: string, hash: string, failure: string, records?: LoadRecords): BadTrial {
+function startJitterMs(n: number): number {
+  return Math.round(((n * GOLDEN_RATIO_FRACTION) % 1) * 1000);
+}
+
+function failedTrial(
+  n: number,
+  tag: string,
+  hash: string,
+  gateway: string,
+  failure: string,
+  records?: LoadRecords,
+): BadTrial {
   return {
     n,
     tag,
     hash,
+    gateway,
+    startJitterMs: startJitterMs(n),
+    firstCanaryPhaseMs: Number.NaN,
     requests: records?.count ?? 0,
     blastRadius: records ? trialTraffic(records, tag).byVersion : Number.NaN,
     answeredAfterVerdict: Number.NaN,
@@ -285,12 +322,13 @@ async function badTrial(rig: Rig, template: string, timeoutMs: number): Promise<
   const tag = `bad-${n}`;
   const previous = rig.watcher.rollout?.currentPodHash ?? '';
   const from = rig.gateway.snapshots.length;
-  const { done } = await rig.load.start(loadRun(rig, WARMUP_MS + timeoutMs + TAIL_MS + 5_000));
+  const jitterMs = startJitterMs(n);
+  const { done } = await rig.load.start(loadRun(rig, WARMUP_MS + jitterMs + timeoutMs + TAIL_MS + 5_000));
   let hash = '';
   let failure: string | undefined;
   let updatedAtMs = Number.NaN;
   try {
-    await sleep(WARMUP_MS);
+    await sleep(WARMUP_MS + jitterMs);
     updatedAtMs = epochNowMs();
     await update(rig, { tag, errorRate: 1 }, template);
     hash = (await newHash(rig, previous, 10_000)) ?? '';
@@ -319,7 +357,7 @@ async function badTrial(rig: Rig, template: string, timeoutMs: number): Promise<
     log(
       `trial ${tag}: ${failure}; answers per version ${JSON.stringify(trialTraffic(records, tag).perVersion)}`,
     );
-    return failedTrial(n, tag, hash, failure, records);
+    return failedTrial(n, tag, hash, rig.gateway.proxyId, failure, records);
   }
   const traffic = trialTraffic(records, tag);
   const verdict = rig.watcher.runOf(hash)!.verdict!;
@@ -328,6 +366,9 @@ async function badTrial(rig: Rig, template: string, timeoutMs: number): Promise<
     n,
     tag,
     hash,
+    gateway: rig.gateway.proxyId,
+    startJitterMs: jitterMs,
+    firstCanaryPhaseMs: traffic.firstSendMs % 1000,
     requests: records.count,
     blastRadius: traffic.byVersion,
     answeredAfterVerdict: answeredBetween(records, tag, verdict.finishedAtMs, Number.POSITIVE_INFINITY),
@@ -356,16 +397,30 @@ async function badPhase(
   template: string,
   trials: number,
   timeoutMs: number,
+  /** For the judge: spread the trials over new gateways with this report interval at evenly spaced phases. */
+  rotate?: { reportIntervalMs: number | undefined; periodMs: number },
 ): Promise<BlastPhase> {
   const startLoad = loadavg()[0]!;
   const out: BadTrial[] = [];
-  log(`${label}: ${trials} trials`);
+  const gateways: { gateway: Gateway; startPhaseMs?: number; trials: number[] }[] = [];
+  const groups = rotate ? Math.max(1, Math.min(GATEWAYS_PER_JUDGE_PHASE, trials)) : 1;
+  log(`${label}: ${trials} trials${rotate ? ` over ${groups} gateways` : ''}`);
   for (let i = 0; i < trials; i++) {
     if (rig.remainingMs() < timeoutMs + RESET_TIMEOUT_MS) {
       log(`${label}: out of time after ${i} trials`);
       break;
     }
-    out.push(await badTrial(rig, template, timeoutMs));
+    const group = Math.floor((i * groups) / trials);
+    if (gateways.length <= group) {
+      if (rotate) {
+        const startPhaseMs = Math.round((group * rotate.periodMs) / groups);
+        await rig.newGateway(`gw-${name}-${group + 1}`, rotate.reportIntervalMs, startPhaseMs);
+        gateways.push({ gateway: rig.gateway, startPhaseMs, trials: [] });
+      } else gateways.push({ gateway: rig.gateway, trials: [] });
+    }
+    const trial = await badTrial(rig, template, timeoutMs);
+    gateways[group]!.trials.push(trial.n);
+    out.push(trial);
   }
   return {
     name,
@@ -374,6 +429,13 @@ async function badPhase(
     reportIntervalMs: rig.gateway.reportIntervalMs,
     trialsPlanned: trials,
     trials: out,
+    gateways: gateways.map((g) => ({
+      proxyId: g.gateway.proxyId,
+      reportIntervalMs: g.gateway.reportIntervalMs,
+      ...(g.startPhaseMs === undefined ? {} : { startPhaseMs: g.startPhaseMs }),
+      reportLagMs: reportLagMs(g.gateway.reportTicksMs, g.gateway.reportIntervalMs),
+      trials: g.trials,
+    })),
     summary: summarizePhase(out),
     failedTrials: out.filter((t) => t.failure !== undefined).length,
     loadAverage: [startLoad, loadavg()[0]!],
@@ -617,7 +679,11 @@ async function runClusterPhases(
     if (!(await waitUntil(() => watcher!.rollout?.phase === 'Healthy', 60_000, 50)))
       throw new Error(`the Rollout did not become Healthy within 60 s: ${JSON.stringify(watcher.rollout)}`);
 
-    const startGw = async (proxyId: string, reportIntervalMs: number | undefined): Promise<Gateway> => {
+    const startGw = async (
+      proxyId: string,
+      reportIntervalMs: number | undefined,
+      phaseMs?: number,
+    ): Promise<Gateway> => {
       const gw = await startGateway({
         controlPort,
         token,
@@ -626,13 +692,14 @@ async function runClusterPhases(
         namespace,
         reportIntervalMs,
         defaultReportIntervalMs: DEFAULT_REPORT_INTERVAL_MS,
+        ...(phaseMs === undefined ? {} : { phaseMs }),
       });
       if (!(await waitUntil(() => gw.snapshots.length > 0, 20_000, 20)))
         throw new Error(`gateway ${proxyId} applied no snapshot within 20 s`);
+      log(`gateway ${proxyId} ${gw.url} (report interval ${gw.reportIntervalMs} ms)`);
       return gw;
     };
-    gateway = await startGw('gw-default', undefined);
-    log(`gateway ${gateway.url} (report interval ${gateway.reportIntervalMs} ms)`);
+    gateway = await startGw('gw-setup', undefined);
     let trialCounter = 0;
     const rig: Rig = {
       client,
@@ -644,24 +711,32 @@ async function runClusterPhases(
       settings,
       remainingMs,
       nextTrial: () => ++trialCounter,
+      newGateway: async (proxyId, reportIntervalMs, phaseMs) => {
+        await gateway?.proxy.close(100);
+        gateway = undefined;
+        gateway = await startGw(proxyId, reportIntervalMs, phaseMs);
+        rig.gateway = gateway;
+        return gateway;
+      },
     };
     const phases: BlastPhase[] = [];
     phases.push(
       await badPhase(
         rig,
         'judge',
-        `sluice/judge, ${intervalText(gateway.reportIntervalMs)} reports (default)`,
+        `sluice/judge, ${intervalText(DEFAULT_REPORT_INTERVAL_MS)} reports (default)`,
         'sluice/judge',
         JUDGE_TEMPLATE,
         settings.trials,
         JUDGE_TRIAL_TIMEOUT_MS,
+        { reportIntervalMs: undefined, periodMs: DEFAULT_REPORT_INTERVAL_MS },
       ),
     );
 
     let promUrl: string | undefined;
     if (settings.promTrials > 0) {
       prometheus = await startPrometheus({
-        targets: [gateway.adminTarget],
+        targets: [rig.gateway.adminTarget],
         scrapeIntervalMs: PROMETHEUS.scrapeIntervalMs,
       });
       await prometheus.waitForTargetsUp(20_000);
@@ -687,11 +762,7 @@ async function runClusterPhases(
     if (settings.fastTrials > 0) {
       if (remainingMs() < 2 * (JUDGE_TRIAL_TIMEOUT_MS + RESET_TIMEOUT_MS))
         notes.push('no time left for the 250 ms report phase');
-      else {
-        await gateway.proxy.close(100);
-        gateway = await startGw('gw-250ms', FAST_REPORT_INTERVAL_MS);
-        rig.gateway = gateway;
-        log(`gateway ${gateway.url} (report interval ${gateway.reportIntervalMs} ms)`);
+      else
         phases.push(
           await badPhase(
             rig,
@@ -701,9 +772,9 @@ async function runClusterPhases(
             JUDGE_TEMPLATE,
             settings.fastTrials,
             JUDGE_TRIAL_TIMEOUT_MS,
+            { reportIntervalMs: FAST_REPORT_INTERVAL_MS, periodMs: FAST_REPORT_INTERVAL_MS },
           ),
         );
-      }
     }
     for (const e of watcher.errors) notes.push(`watch error (re-listed): ${e}`);
     return {
@@ -767,7 +838,11 @@ export async function runBlastRadiusBenchmark(settings: BlastSettings): Promise<
     targets,
     tables: {
       ...(cluster.phases.length
-        ? { blast: blastTable(cluster.phases), breakdown: breakdownTable(cluster.phases) }
+        ? {
+            blast: blastTable(cluster.phases),
+            breakdown: breakdownTable(cluster.phases),
+            lags: lagTable(cluster.phases),
+          }
         : {}),
       ...(cluster.falseAlarms ? { falseAlarms: falseAlarmTable(cluster.falseAlarms) } : {}),
       push: pushTable(push),
@@ -783,7 +858,18 @@ export function printBlastResult(result: BlastResult): void {
   const parts = [
     `Blast radius of a bad canary (${result.settings.quick ? 'quick' : 'full'} run), ${fmt(result.settings.ratePerSec)} req/s open loop through one gateway proxy; load average ${result.loadAverage.start.map((l) => l.toFixed(2)).join(' ')} at the start, ${result.loadAverage.end.map((l) => l.toFixed(2)).join(' ')} at the end.`,
     ...(result.cluster.skipped ? [`Cluster phases skipped: ${result.cluster.skipped}`] : []),
-    ...(t.blast ? ['', t.blast, '', t.breakdown ?? ''] : []),
+    ...(t.blast
+      ? [
+          '',
+          t.blast,
+          '',
+          t.breakdown ?? '',
+          '',
+          'The judge per gateway (each has its own report lag):',
+          '',
+          t.lags ?? '',
+        ]
+      : []),
     ...(t.falseAlarms ? ['', 'False alarms (healthy canaries under the judge):', '', t.falseAlarms] : []),
     ...(t.push ? ['', `Push to ${result.push?.proxies} proxies (no cluster):`, '', t.push] : []),
     '',

@@ -104,7 +104,13 @@ function summaryMarkdown(
     const t = blast.tables;
     parts.push(`### Blast radius of a bad canary (${blast.settings.ratePerSec} req/s, one gateway proxy)`);
     if (blast.cluster.skipped) parts.push(`Cluster phases skipped: ${blast.cluster.skipped}`);
-    if (t.blast) parts.push(t.blast, t.breakdown ?? '');
+    if (t.blast)
+      parts.push(
+        t.blast,
+        t.breakdown ?? '',
+        'The judge per gateway (each has its own report lag):',
+        t.lags ?? '',
+      );
     if (t.falseAlarms) parts.push('### False alarms (healthy canaries under the judge)', t.falseAlarms);
     if (t.push) parts.push(`### Push to ${blast.push?.proxies} proxies`, t.push);
     parts.push('### Blast-radius targets', t.targets);

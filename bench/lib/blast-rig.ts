@@ -320,11 +320,28 @@ export interface Gateway {
   reportIntervalMs: number;
   /** Every snapshot the proxy applied, in order, stamped when applied. */
   readonly snapshots: SnapshotPoint[];
+  /** When its control client collected completed intervals for a report (the last 100). */
+  readonly reportTicksMs: number[];
   url: string;
   adminTarget: string;
 }
 
-/** A gateway proxy in this process, subscribed to one route, recording each snapshot it applies. */
+/**
+ * How long after one of its intervals ends a proxy collects it for a report: the proxy cuts histograms
+ * into intervals as long as its report interval, aligned to the clock (proxy/histograms.ts), and its
+ * report timer ticks every interval from when it started, so each proxy has its own fixed lag, anywhere
+ * in [0, report interval). The median over the ticks seen.
+ */
+export function reportLagMs(ticksMs: readonly number[], reportIntervalMs: number): number {
+  const lags = ticksMs.map((t) => (((t % 1000) + 1000) % 1000) % reportIntervalMs).sort((a, b) => a - b);
+  return lags.length ? lags[Math.floor(lags.length / 2)]! : Number.NaN;
+}
+
+/**
+ * A gateway proxy in this process, subscribed to one route, recording each snapshot it applies and each
+ * report tick. With `phaseMs`, it starts that many ms after a whole second, which sets its report lag
+ * (phaseMs mod the report interval, plus the few ms startProxy takes before its report timer starts).
+ */
 export async function startGateway(options: {
   controlPort: number;
   token: string;
@@ -333,7 +350,12 @@ export async function startGateway(options: {
   namespace: string;
   reportIntervalMs: number | undefined;
   defaultReportIntervalMs: number;
+  phaseMs?: number;
 }): Promise<Gateway> {
+  if (options.phaseMs !== undefined) {
+    const now = epochNowMs();
+    await sleep((options.phaseMs - (now % 1000) + 1000) % 1000);
+  }
   const proxy = await startProxy({
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -347,6 +369,15 @@ export async function startGateway(options: {
     logger: pino({ level: 'silent' }),
   });
   const snapshots: SnapshotPoint[] = [];
+  const reportTicksMs: number[] = [];
+  // The control client calls histograms.drainReports() on every report tick.
+  const histograms = proxy.telemetry.histograms;
+  const drainReports = histograms.drainReports.bind(histograms);
+  histograms.drainReports = (nowMs?: number) => {
+    reportTicksMs.push(epochNowMs());
+    if (reportTicksMs.length > 100) reportTicksMs.shift();
+    return drainReports(nowMs);
+  };
   const server = proxy.server;
   const setSnapshot = server.setSnapshot.bind(server);
   // Stamped right after the swap: from here on every new request is routed by this snapshot.
@@ -369,6 +400,7 @@ export async function startGateway(options: {
     proxyId: options.proxyId,
     reportIntervalMs: options.reportIntervalMs ?? options.defaultReportIntervalMs,
     snapshots,
+    reportTicksMs,
     url: `http://${host}:${port}/`,
     adminTarget: `${proxy.adminAddress.host}:${proxy.adminAddress.port}`,
   };

@@ -1,6 +1,6 @@
 // The result shapes of bench/blast-radius.ts and the tables it prints, shared with
 // scripts/benchmarks-doc.ts so the page and the terminal never disagree. Pure: no I/O, no cluster.
-import type { Distribution } from './blast-stats.ts';
+import { type Distribution, distribution } from './blast-stats.ts';
 import type { PushResult } from './push-fanout.ts';
 import type { TargetCheck } from './summary.ts';
 import { fmt, fmtRatio, markdownTable } from './table.ts';
@@ -10,6 +10,12 @@ export interface BadTrial {
   n: number;
   tag: string;
   hash: string;
+  /** The gateway proxy (proxy id) that carried the trial. */
+  gateway: string;
+  /** Extra wait before the update, spreading the canary's start over the second (see blast-radius.ts). */
+  startJitterMs: number;
+  /** ms after a whole second at which the canary's first request was sent. */
+  firstCanaryPhaseMs: number;
   /** Requests sent during the trial (stable warm-up included). */
   requests: number;
   /** Requests the bad version answered (x-demo-version), from its first to the proxy's weight 0. */
@@ -49,6 +55,17 @@ export interface PhaseSummary {
   updateToCanaryMs: Distribution;
 }
 
+/** One gateway proxy of a phase: its report timing and the trials it carried. */
+export interface GatewayRun {
+  proxyId: string;
+  reportIntervalMs: number;
+  /** Started this many ms after a whole second (undefined: whenever). */
+  startPhaseMs?: number;
+  /** Measured: ms after each whole second at which its completed 1 s intervals were collected. */
+  reportLagMs: number;
+  trials: number[];
+}
+
 export interface BlastPhase {
   name: string;
   /** How the run is judged, for the table. */
@@ -57,6 +74,8 @@ export interface BlastPhase {
   reportIntervalMs: number;
   trialsPlanned: number;
   trials: BadTrial[];
+  /** The gateways that carried the trials (several for the judge: each has its own report lag). */
+  gateways: GatewayRun[];
   /** Over the completed trials. */
   summary: PhaseSummary;
   failedTrials: number;
@@ -157,6 +176,16 @@ export function breakdownTable(phases: readonly BlastPhase[]): string {
         cell: (p) => fmt(p.summary.updateToCanaryMs.p50),
       },
       {
+        header: 'first canary request, ms into its second min / max',
+        align: 'right',
+        cell: (p) => {
+          const d = distribution(
+            p.trials.filter((t) => t.failure === undefined).map((t) => t.firstCanaryPhaseMs),
+          );
+          return `${fmt(d.min)} / ${fmt(d.max)}`;
+        },
+      },
+      {
         header: 'verdict → its watch event here, ms p50 / max',
         align: 'right',
         cell: (p) =>
@@ -185,6 +214,42 @@ export function breakdownTable(phases: readonly BlastPhase[]): string {
       },
     ],
     phases,
+  );
+}
+
+/** Per gateway of the judge's phases: its report lag against the blast radius and time to verdict. */
+export function lagTable(phases: readonly BlastPhase[]): string {
+  const rows = phases
+    .filter((p) => p.analysis === 'sluice/judge')
+    .flatMap((p) =>
+      p.gateways.map((g) => {
+        const trials = p.trials.filter((t) => t.failure === undefined && g.trials.includes(t.n));
+        return {
+          label: p.label,
+          g,
+          blast: distribution(trials.map((t) => t.blastRadius)),
+          verdict: distribution(trials.map((t) => t.timeToVerdictMs)),
+        };
+      }),
+    );
+  return markdownTable(
+    [
+      { header: 'analysis', cell: (r: (typeof rows)[number]) => r.label },
+      { header: 'gateway', cell: (r) => r.g.proxyId },
+      { header: 'report lag after the second, ms', align: 'right', cell: (r) => fmt(r.g.reportLagMs) },
+      { header: 'trials', align: 'right', cell: (r) => fmt(r.blast.count) },
+      {
+        header: 'blast radius p50 / max',
+        align: 'right',
+        cell: (r) => `${fmt(r.blast.p50)} / ${fmt(r.blast.max)}`,
+      },
+      {
+        header: 'time to verdict, ms p50 / max',
+        align: 'right',
+        cell: (r) => `${fmt(r.verdict.p50)} / ${fmt(r.verdict.max)}`,
+      },
+    ],
+    rows,
   );
 }
 
