@@ -12,6 +12,16 @@ import { fileURLToPath } from 'node:url';
 import { type ExpressionRow, expressionTable } from '../bench/analysis.ts';
 import type { JudgeBenchResult } from '../bench/judge.ts';
 import {
+  type BlastPhase,
+  blastTable,
+  breakdownTable,
+  type FalseAlarmResult,
+  falseAlarmTable,
+  lagTable,
+  pushTable,
+  targetTable,
+} from '../bench/lib/blast-tables.ts';
+import {
   type CommandLatency,
   commandLatencyTable,
   type ReconcileLatency,
@@ -19,6 +29,7 @@ import {
   reconcileTable as renderReconcileTable,
   resourceTable as renderResourceTable,
 } from '../bench/lib/controller-tables.ts';
+import type { PushResult } from '../bench/lib/push-fanout.ts';
 import type { TargetCheck, TargetSummary } from '../bench/lib/summary.ts';
 import { fmt, fmtMiB, markdownTable } from '../bench/lib/table.ts';
 import { renderTables } from '../bench/proxy-throughput.ts';
@@ -267,6 +278,90 @@ function renderController(file: ResultsFile): string[] {
   ];
 }
 
+// The tables bench/blast-radius.ts prints (bench/lib/blast-tables.ts), rebuilt from its JSON.
+function renderBlastRadius(file: ResultsFile): string[] {
+  const v = file.value;
+  const rate = field<number>(file.name, v, 'settings.ratePerSec', isNumber);
+  const phases = field<BlastPhase[]>(file.name, v, 'phases', isArray);
+  const targets = field<TargetCheck[]>(file.name, v, 'targets', isArray);
+  const loadStart = field<number[]>(file.name, v, 'loadAverage.start', isArray);
+  const loadEnd = field<number[]>(file.name, v, 'loadAverage.end', isArray);
+  const skipped =
+    isRecord(v.cluster) && typeof v.cluster.skipped === 'string' ? v.cluster.skipped : undefined;
+  const alarms = isRecord(v.falseAlarms) ? (v.falseAlarms as unknown as FalseAlarmResult) : undefined;
+  const push = isRecord(v.push) ? (v.push as unknown as PushResult) : undefined;
+  const notes = Array.isArray(v.notes) ? v.notes.filter((n): n is string => typeof n === 'string') : [];
+  const loads = (l: number[]): string => l.map((x) => fmt(x, 2)).join(' ');
+  const judge = phases.find((p) => p.analysis === 'sluice/judge');
+  const prometheus = phases.find((p) => p.analysis === 'prometheus');
+  return [
+    '## Blast radius of a bad canary',
+    runHeader(file),
+    `On the test cluster (\`bench/blast-radius.ts\`): a \`sluice controller\` scoped to the bench namespace, ` +
+      'one gateway Sluice proxy subscribed to it, a Rollout of 2 `sluice-demo` pods routed by `sluice/proxy` ' +
+      '(steps: setWeight 5, pause) with background analysis, and ' +
+      `${fmt(rate)} req/s paced open loop through the gateway. Each trial updates the Rollout to a new ` +
+      '`sluice-demo:bad-N` answering every request 500. **Blast radius**: requests the bad version answered ' +
+      "(by `x-demo-version`). **Time to verdict**: the canary's first request (send time) to the failing " +
+      "measurement's `finishedAt`. **Abort latency**: that `finishedAt` to the gateway applying a snapshot with " +
+      'canary weight 0 (stamped in process). **Exposure**: first canary request to weight 0. Percentiles are ' +
+      `nearest rank (p99 of 20 trials is the largest). Load average (1, 5, 15 min): ${loads(loadStart)} at ` +
+      `the start, ${loads(loadEnd)} at the end; the machine's two cores also run the API server, etcd, the ` +
+      'pod simulator, the controller and the load generator.',
+    ...(skipped ? [`Cluster phases skipped: ${skipped}.`] : []),
+    ...(phases.length
+      ? [
+          '### Bad canary',
+          `The judge: \`sluice/judge\` on error-rate and latency (stable's p95), alpha 0.05, interval 10s, ` +
+            'failureLimit 0, canary and baseline from `podTemplateHashValue` Latest and Stable; it also answers ' +
+            "between ticks when proxy reports arrive (early verdicts). The reference, the guides' way: " +
+            "Prometheus scraping the gateway's `/metrics` every 5 s, the guides' error-rate query " +
+            '(`test/fixtures/guides/http-kpi-analysis-template.yaml`) on the canary revision, `result[0] < 0.01`, ' +
+            'interval 10s, failureLimit 0' +
+            (prometheus && judge && prometheus.trialsPlanned < judge.trialsPlanned
+              ? `, with fewer trials (${prometheus.trialsPlanned}: each takes about 15 s).`
+              : '.'),
+          blastTable(phases),
+          'Where the time goes. "Other failed requests" are requests that failed without the bad version ' +
+            'answering them (503, refused, timeout) over all trials of the row.',
+          breakdownTable(phases),
+          'The judge per gateway. A proxy cuts its histograms into intervals as long as its report ' +
+            'interval, aligned to the clock, and reports on a timer that started with it: each proxy collects ' +
+            'a finished interval after its own fixed lag, anywhere in [0, report interval), and the judge ' +
+            'decides on finished intervals, so that lag adds to every verdict. Each judge phase spreads its ' +
+            'trials over 4 gateways started at evenly spaced phases (the lag is measured from their report ' +
+            'ticks), and each trial waits (n x golden ratio mod 1) x 1 s more before its update, so canary ' +
+            'starts fall evenly over the interval.',
+          lagTable(phases),
+        ]
+      : []),
+    ...(alarms
+      ? [
+          '### False alarms',
+          `Healthy canaries (\`sluice-demo:good-N\`, identical to stable) under the same judge for ${fmt(alarms.windowS)} s ` +
+            'each from the moment the gateway routes to them, then aborted by hand. The last column is the ' +
+            'probability of seeing at least as many aborts if each trial aborted with probability alpha: with ' +
+            'this few trials only a rate far above alpha would show.',
+          falseAlarmTable(alarms),
+        ]
+      : []),
+    ...(push
+      ? [
+          `### Push to ${fmt(push.proxies)} proxies`,
+          "No cluster: the controller's `ControlServer` with a `RouteTable` in one thread and " +
+            `${fmt(push.proxies)} real control clients (\`proxy/control/client.ts\`, each validating the snapshot ` +
+            `before its ACK) in a worker thread, all on one route. ${fmt(push.changes)} weight changes (5% and 0 ` +
+            `alternately) after ${fmt(push.warmupChanges)} unmeasured ones, each published once all proxies ACKed ` +
+            `the previous, ${fmt(push.gapMs)} ms apart; measured from just before \`publish()\`.`,
+          pushTable(push),
+        ]
+      : []),
+    '### Against the targets',
+    targetTable(targets),
+    ...notes.map((n) => `Note: ${n}`),
+  ];
+}
+
 /** A results file no renderer knows: its run header and whatever tables it stored. */
 function renderOther(file: ResultsFile): string[] {
   const v = file.value;
@@ -289,6 +384,7 @@ const RENDERERS: Readonly<Record<string, (file: ResultsFile) => string[]>> = {
   'analysis.json': renderAnalysis,
   'judge.json': renderJudge,
   'controller.json': renderController,
+  'blast-radius.json': renderBlastRadius,
 };
 
 const HEADER = [
@@ -300,7 +396,8 @@ const HEADER = [
     'within one run (the ratios to peers are measured in the same run), not across sections or machines. ' +
     'How each benchmark measures, its flags and its peers: [`bench/README.md`](../bench/README.md).',
   '```sh\n' +
-    'npm run bench                  # proxy and weights (needs: apt-get install -y nginx haproxy)\n' +
+    'npm run bench                  # proxy, weights and blast radius (needs: apt-get install -y nginx haproxy)\n' +
+    'node bench/blast-radius.ts     # a bad canary on the test cluster; push to 100 proxies\n' +
     'node bench/analysis.ts         # condition language and judge\n' +
     'node bench/controller.ts       # 500 Rollouts on the test cluster\n' +
     'node scripts/benchmarks-doc.ts # then regenerate this page\n' +
