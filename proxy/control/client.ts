@@ -26,6 +26,8 @@ export const DEFAULT_MAX_REPORTS_PER_MESSAGE = 500;
 export const DEFAULT_BACKOFF_INITIAL_MS = 100;
 export const DEFAULT_BACKOFF_MAX_MS = 10_000;
 const CLOSE_GRACE_MS = 1_000;
+/** After an interval boundary, so the interval that just ended is finished when it is collected. */
+const REPORT_ALIGN_GRACE_MS = 2;
 
 export type SnapshotResult = { ok: true } | { ok: false; reason: string };
 
@@ -315,8 +317,19 @@ export function startControlClient(options: ControlClientOptions): ControlClient
     });
   };
 
-  const reportTimer = setInterval(collect, reportIntervalMs);
-  reportTimer.unref();
+  // Reports go out just after each interval boundary of the clock (intervals are aligned to their length
+  // on the epoch): a timer started at some phase would hold every finished interval back by that phase,
+  // up to a whole interval, and the controller's verdicts with it.
+  let reportTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleReport = (): void => {
+    const wait = reportIntervalMs - (Date.now() % reportIntervalMs) + REPORT_ALIGN_GRACE_MS;
+    reportTimer = setTimeout(() => {
+      collect();
+      if (!closed) scheduleReport();
+    }, wait);
+    reportTimer.unref();
+  };
+  scheduleReport();
   subscribe();
 
   return {
@@ -327,7 +340,7 @@ export function startControlClient(options: ControlClientOptions): ControlClient
       if (closed) return;
       collect();
       closed = true;
-      clearInterval(reportTimer);
+      clearTimeout(reportTimer);
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
       const session = current;
