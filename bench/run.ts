@@ -102,7 +102,9 @@ function summaryMarkdown(
   }
   if (blast) {
     const t = blast.tables;
-    parts.push(`### Blast radius of a bad canary (${blast.settings.ratePerSec} req/s, one gateway proxy)`);
+    parts.push(
+      `### Blast radius of a bad canary (${blast.settings.ratePerSec.toLocaleString('en-US')} req/s, one gateway proxy)`,
+    );
     if (blast.cluster.skipped) parts.push(`Cluster phases skipped: ${blast.cluster.skipped}`);
     if (t.blast)
       parts.push(

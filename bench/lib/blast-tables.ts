@@ -236,7 +236,7 @@ export function lagTable(phases: readonly BlastPhase[]): string {
     [
       { header: 'analysis', cell: (r: (typeof rows)[number]) => r.label },
       { header: 'gateway', cell: (r) => r.g.proxyId },
-      { header: 'report lag after the second, ms', align: 'right', cell: (r) => fmt(r.g.reportLagMs) },
+      { header: 'report lag after an interval ends, ms', align: 'right', cell: (r) => fmt(r.g.reportLagMs) },
       { header: 'trials', align: 'right', cell: (r) => fmt(r.blast.count) },
       {
         header: 'blast radius p50 / max',
