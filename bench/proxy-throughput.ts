@@ -66,7 +66,8 @@ async function startTarget(
   switch (name) {
     case 'direct':
       return { ok: true, target: directTarget(backend) };
-    case 'sluice': {
+    case 'sluice':
+    case 'sluice-baseline': {
       const routesPath = join(dir, 'routes.yaml');
       writeFileSync(
         routesPath,
@@ -75,7 +76,7 @@ async function startTarget(
           backends: [{ name: 'stable', url: backend.url, weight: 100 }],
         }),
       );
-      return startSluice(dir, routesPath);
+      return startSluice(dir, routesPath, 'data', name);
     }
     case 'sluice-endpoints':
     case 'sluice-endpoints-rr': {

@@ -1,7 +1,8 @@
 // The data port: accepts client connections (plain or TLS) up to the connection cap, swaps routing
 // snapshots (requests in flight keep theirs; pools of removed backends and endpoints drain; tunnels
-// to aborted backends and removed endpoints close), checks every deadline with one coarse sweep instead of a timer per request, and
-// shuts down gracefully: stop accepting, drain in-flight exchanges up to a deadline, then close.
+// to aborted backends and removed endpoints close), checks every deadline with one coarse sweep
+// instead of a timer per request, and shuts down gracefully: stop accepting, drain in-flight
+// exchanges up to a deadline, then close.
 
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';

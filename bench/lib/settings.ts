@@ -144,4 +144,6 @@ export const USAGE = `usage: node bench/run.ts [--quick] [--only proxy|weights] 
 env:   BENCH_QUICK=1 BENCH_ROUNDS BENCH_TARGETS BENCH_CONNECTIONS BENCH_AMOUNT BENCH_RSS_AMOUNT
        BENCH_RATE BENCH_RATE_DURATION_MS BENCH_WEIGHT_REQUESTS BENCH_STICKY_CLIENTS
        BENCH_SLUICE_MAIN (Sluice CLI entry, default the tsc build dist/src/cli/main.js, built first)
+       BENCH_SLUICE_BASELINE_MAIN (another build's CLI entry, measured as the sluice-baseline target)
+       BENCH_RESULTS_DIR (where the JSON goes, default bench/results/)
 targets: ${TARGET_NAMES.join(', ')}`;

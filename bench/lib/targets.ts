@@ -16,6 +16,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
  * src/cli/main.ts, to measure the sources under Node's type stripping, about 17 MB more RSS).
  */
 export const SLUICE_MAIN = process.env.BENCH_SLUICE_MAIN || join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/**
+ * Another Sluice build (its CLI entry, e.g. an older commit's dist/src/cli/main.js) measured as the
+ * `sluice-baseline` target: a change's cost, before and after, in one interleaved run.
+ */
+export const SLUICE_BASELINE_MAIN = process.env.BENCH_SLUICE_BASELINE_MAIN ?? '';
 let sluiceBuilt = false;
 
 /** Builds dist/ once per run unless BENCH_SLUICE_MAIN points elsewhere. */
@@ -35,6 +40,7 @@ const READY_TIMEOUT_MS = 10_000;
 export const TARGET_NAMES = [
   'direct',
   'sluice',
+  'sluice-baseline',
   'sluice-endpoints',
   'sluice-endpoints-rr',
   'nginx',
@@ -42,9 +48,9 @@ export const TARGET_NAMES = [
   'node-http-proxy',
 ] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
-/** A full run measures these; sluice-endpoints-rr is measured when asked for (--targets). */
+/** A full run measures these; sluice-endpoints-rr and sluice-baseline when asked for (--targets). */
 export const DEFAULT_TARGET_NAMES: readonly TargetName[] = TARGET_NAMES.filter(
-  (n) => n !== 'sluice-endpoints-rr',
+  (n) => n !== 'sluice-endpoints-rr' && n !== 'sluice-baseline',
 );
 /** The targets that need the second backend. */
 export const ENDPOINT_TARGETS: readonly TargetName[] = ['sluice-endpoints', 'sluice-endpoints-rr'];
@@ -145,12 +151,20 @@ export async function startSluice(
   probe: 'data' | 'admin' = 'data',
   name: TargetName = 'sluice',
 ): Promise<StartResult> {
-  ensureSluiceBuilt();
-  if (!existsSync(SLUICE_MAIN)) {
+  let main = SLUICE_MAIN;
+  if (name === 'sluice-baseline') {
+    if (SLUICE_BASELINE_MAIN === '') {
+      return { ok: false, name, reason: 'BENCH_SLUICE_BASELINE_MAIN is not set (the build to compare with)' };
+    }
+    main = SLUICE_BASELINE_MAIN;
+  } else {
+    ensureSluiceBuilt();
+  }
+  if (!existsSync(main)) {
     return {
       ok: false,
       name,
-      reason: `${SLUICE_MAIN} does not exist yet (the proxy is not written)`,
+      reason: `${main} does not exist yet (the proxy is not written)`,
     };
   }
   const port = await freePort();
@@ -158,7 +172,7 @@ export async function startSluice(
   const p = spawnManaged({
     name,
     command: process.execPath,
-    args: nodeArgs(SLUICE_MAIN, [
+    args: nodeArgs(main, [
       'proxy',
       '--config',
       routesPath,

@@ -1,7 +1,8 @@
 // Builds an immutable RouteSnapshot from a validated RoutesConfig: backends' addresses or endpoints
 // resolved to upstream handles and telemetry series once (never per request), weights in basis
 // points, header matchers and regexes compiled, a route table for matching, and fresh picker state
-// (SWRR credits, session placement, endpoint cursors, mirror accumulator). The data path swaps the whole snapshot reference on a change.
+// (SWRR credits, session placement, endpoint cursors, mirror accumulator). The data path swaps the
+// whole snapshot reference on a change.
 
 import type { RouteConfig, RoutesConfig } from '../config.ts';
 import type { RequestSeries, SeriesLabels } from '../telemetry.ts';

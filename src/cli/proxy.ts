@@ -70,8 +70,9 @@ export function parseReportInterval(value: string | undefined): number | undefin
   const d = parseDuration(value);
   if (!d.ok) throw new UsageError(`--report-interval: ${d.error} (e.g. 250ms, 1s)`);
   if (!Number.isInteger(d.ms) || d.ms < MIN_REPORT_INTERVAL_MS) {
+    const least = `${MIN_REPORT_INTERVAL_MS}ms`;
     throw new UsageError(
-      `--report-interval: must be a whole number of milliseconds of at least ${MIN_REPORT_INTERVAL_MS}ms, got "${value}"`,
+      `--report-interval: must be a whole number of milliseconds of at least ${least}, got "${value}"`,
     );
   }
   return d.ms;
