@@ -20,8 +20,8 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --route [NAMESPACE/]NAME
                          a route this proxy serves (repeatable; told to the control plane)
   --report-interval DURATION
-                         how often measurements go to the control plane, e.g. 250ms, 1s
-                         (default 1s, at least 250ms)
+                         histogram interval sent to the control plane after it ends, e.g.
+                         250ms, 1s (default 1s, at least 250ms)
   --listen HOST:PORT     data port (default 127.0.0.1:8080)
   --admin HOST:PORT      admin port: /metrics /healthz /ready /config (default 127.0.0.1:9901)
   --tls-cert FILE        serve the data port over TLS (with --tls-key)
