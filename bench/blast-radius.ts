@@ -865,7 +865,7 @@ export function printBlastResult(result: BlastResult): void {
           '',
           t.breakdown ?? '',
           '',
-          'The judge per gateway (each has its own report lag):',
+          'The judge per gateway, with its measured report lag:',
           '',
           t.lags ?? '',
         ]

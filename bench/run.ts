@@ -110,7 +110,7 @@ function summaryMarkdown(
       parts.push(
         t.blast,
         t.breakdown ?? '',
-        'The judge per gateway (each has its own report lag):',
+        'The judge per gateway, with its measured report lag:',
         t.lags ?? '',
       );
     if (t.falseAlarms) parts.push('### False alarms (healthy canaries under the judge)', t.falseAlarms);

@@ -326,12 +326,11 @@ function renderBlastRadius(file: ResultsFile): string[] {
             'answering them (503, refused, timeout) over all trials of the row.',
           breakdownTable(phases),
           'The judge per gateway. A proxy cuts its histograms into intervals as long as its report ' +
-            'interval, aligned to the clock, and reports on a timer that started with it: each proxy collects ' +
-            'a finished interval after its own fixed lag, anywhere in [0, report interval), and the judge ' +
-            'decides on finished intervals, so that lag adds to every verdict. Each judge phase spreads its ' +
-            'trials over 4 gateways started at evenly spaced phases (the lag is measured from their report ' +
-            'ticks), and each trial waits (n x golden ratio mod 1) x 1 s more before its update, so canary ' +
-            'starts fall evenly over the interval.',
+            'interval, aligned to the clock, and the judge decides on finished intervals; the report lag is ' +
+            'how long after an interval ends the gateway collected it for a report (from its report ticks), ' +
+            'which adds to every verdict. Each judge phase spreads its trials over 4 gateways started at ' +
+            'evenly spaced phases, and each trial waits (n x golden ratio mod 1) x 1 s more before its ' +
+            'update, so canary starts fall evenly over the interval.',
           lagTable(phases),
         ]
       : []),

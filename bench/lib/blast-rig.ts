@@ -327,10 +327,10 @@ export interface Gateway {
 }
 
 /**
- * How long after one of its intervals ends a proxy collects it for a report: the proxy cuts histograms
- * into intervals as long as its report interval, aligned to the clock (proxy/histograms.ts), and its
- * report timer ticks every interval from when it started, so each proxy has its own fixed lag, anywhere
- * in [0, report interval). The median over the ticks seen.
+ * How long after one of its intervals ends a proxy collects it for a report (the proxy cuts histograms
+ * into intervals as long as its report interval, aligned to the clock: proxy/histograms.ts). A report
+ * timer with the proxy's own phase made this anywhere in [0, report interval); reports aligned to the
+ * boundaries make it a few ms. The median over the ticks seen.
  */
 export function reportLagMs(ticksMs: readonly number[], reportIntervalMs: number): number {
   const lags = ticksMs.map((t) => (((t % 1000) + 1000) % 1000) % reportIntervalMs).sort((a, b) => a - b);
@@ -339,8 +339,8 @@ export function reportLagMs(ticksMs: readonly number[], reportIntervalMs: number
 
 /**
  * A gateway proxy in this process, subscribed to one route, recording each snapshot it applies and each
- * report tick. With `phaseMs`, it starts that many ms after a whole second, which sets its report lag
- * (phaseMs mod the report interval, plus the few ms startProxy takes before its report timer starts).
+ * report tick. With `phaseMs`, it starts that many ms after a whole second (which set its report lag while
+ * the report timer ran with the proxy's own phase).
  */
 export async function startGateway(options: {
   controlPort: number;
