@@ -272,27 +272,17 @@ describe('sluice/proxy router', () => {
 });
 
 describe('sluice/proxy router for blue-green', () => {
+  /** The canary fixture's Rollout with a blue-green strategy instead. */
   function blueGreen(plugin: Record<string, unknown> = {}, preview = true): Rollout {
-    return {
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Rollout',
-      metadata: { name: 'checkout', namespace: NS },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'checkout' } },
-        template: {
-          metadata: { labels: { app: 'checkout' } },
-          spec: { containers: [{ name: 'app', image: 'sluice-demo:v1' }] },
-        },
-        strategy: {
-          blueGreen: {
-            activeService: 'checkout-stable',
-            ...(preview ? { previewService: 'checkout-canary' } : {}),
-            trafficRouting: { plugins: { 'sluice/proxy': plugin } },
-          },
-        },
+    const ro = rollout();
+    ro.spec.strategy = {
+      blueGreen: {
+        activeService: 'checkout-stable',
+        ...(preview ? { previewService: 'checkout-canary' } : {}),
+        trafficRouting: { plugins: { 'sluice/proxy': plugin } },
       },
-    } as Rollout;
+    };
+    return ro;
   }
 
   it('sends everything to the active Service and the preview header to the preview Service', () => {
