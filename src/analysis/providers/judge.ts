@@ -289,7 +289,7 @@ function verdictOf(
   };
 }
 
-/** Kayenta's scoring (section 2.4 of the peers reference), with NoData mapped by onNoData. */
+/** Kayenta's scoring (section 2.4 of the peers reference), with NoData mapped by onNoData when no metric fails. */
 export function scoreOf(
   metrics: readonly Pick<MetricVerdict, 'name' | 'classification'>[],
   config: Pick<JudgeConfig, 'metrics' | 'passScore' | 'marginalScore' | 'onNoData'>,
@@ -312,7 +312,10 @@ export function scoreOf(
       if (spec.critical) criticalFailing.push(m.name);
     }
   });
-  if (metrics.length > 0 && noData * 2 >= metrics.length) {
+  // A regression found is a verdict even while other metrics have no data yet (e.g. the latency test's
+  // stable threshold needs earlier strata): each metric's test holds its own share of alpha, so the
+  // NoData rule only decides between "nothing found" outcomes.
+  if (metrics.length > 0 && noData * 2 >= metrics.length && failing.length === 0) {
     const score = config.onNoData === 'Successful' ? 100 : 0;
     return { score, phase: config.onNoData, reason: `no data for ${noData} of ${metrics.length} metrics` };
   }
