@@ -29,7 +29,7 @@
 //         lookback: 0s
 //         passScore: 95
 //         marginalScore: 75
-//         onNoData: Inconclusive     # Inconclusive | Successful | Failed when >= half the metrics have no data
+//         onNoData: Inconclusive     # Inconclusive | Successful | Failed when >= half the metrics have no data and none failed
 
 import { errorText } from '../../api/errors.ts';
 import type { HistogramStore, StoredInterval } from '../../control/histogram-store.ts';
