@@ -1,9 +1,11 @@
 // A Service's ready endpoints for the proxy router, like a mesh's EDS: the Endpoints object the
 // endpoints controller keeps for the Service (same name), its ready addresses at the port the router is
 // configured with. Not-ready addresses are left out: a pod takes traffic once its readiness says so.
+// Also the route shape both strategies publish (proxyRoute).
 
 import type { ProxyRouterConfig } from '../../api/proxy-router-config.ts';
 import type { Endpoints, Service, ServicePort } from '../../api/workloads.ts';
+import type { ControlBackend, ControlRoute } from '../../control/route-table.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 
 export type EndpointsResult = { ok: true; endpoints: string[] } | { ok: false; error: string };
@@ -46,4 +48,31 @@ export function readyEndpoints(
 
 function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/**
+ * The route a Rollout publishes: its name and match, stickiness and timeouts from the config, with the
+ * backends (and managed header routes and mirror) its strategy decides. One shape for canary and blue-green.
+ */
+export function proxyRoute(
+  namespace: string,
+  config: ProxyRouterConfig,
+  backends: readonly ControlBackend[],
+  managed: Pick<ControlRoute, 'headerRoutes' | 'mirror'> = {},
+): ControlRoute {
+  return {
+    namespace,
+    name: config.route,
+    match: {
+      ...(config.host !== undefined ? { host: config.host } : {}),
+      ...(config.pathPrefix !== undefined ? { pathPrefix: config.pathPrefix } : {}),
+    },
+    backends,
+    ...(config.stickySessions !== undefined ? { stickySessions: config.stickySessions } : {}),
+    ...(managed.headerRoutes !== undefined && managed.headerRoutes.length > 0
+      ? { headerRoutes: managed.headerRoutes }
+      : {}),
+    ...(managed.mirror !== undefined ? { mirror: managed.mirror } : {}),
+    ...(config.timeouts !== undefined ? { timeouts: config.timeouts } : {}),
+  };
 }

@@ -9,7 +9,7 @@ import { POD_TEMPLATE_HASH_LABEL, type Rollout } from '../../api/rollout.ts';
 import type { Service } from '../../api/workloads.ts';
 import type { ControlBackend, ControlRoute } from '../../control/route-table.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
-import { readyEndpoints } from './backends.ts';
+import { proxyRoute, readyEndpoints } from './backends.ts';
 
 export const ACTIVE_BACKEND = 'active';
 export const PREVIEW_BACKEND = 'preview';
@@ -43,16 +43,5 @@ export function blueGreenRoute(
       { name: 'preview', match: [{ header: header.name, exact: header.value }], backend: PREVIEW_BACKEND },
     ];
   }
-  return {
-    namespace,
-    name: config.route,
-    match: {
-      ...(config.host !== undefined ? { host: config.host } : {}),
-      ...(config.pathPrefix !== undefined ? { pathPrefix: config.pathPrefix } : {}),
-    },
-    backends,
-    ...(config.stickySessions !== undefined ? { stickySessions: config.stickySessions } : {}),
-    ...(headerRoutes !== undefined ? { headerRoutes } : {}),
-    ...(config.timeouts !== undefined ? { timeouts: config.timeouts } : {}),
-  };
+  return proxyRoute(namespace, config, backends, headerRoutes === undefined ? {} : { headerRoutes });
 }

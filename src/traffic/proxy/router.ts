@@ -22,7 +22,7 @@ import {
 import type { ControlBackend, ControlRoute, DeliveryView, RouteTable } from '../../control/route-table.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 import type { RouterResult, TrafficRouter, Verification } from '../router.ts';
-import { readyEndpoints } from './backends.ts';
+import { proxyRoute, readyEndpoints } from './backends.ts';
 import { blueGreenRoute } from './blue-green.ts';
 import {
   CANARY_BACKEND,
@@ -258,21 +258,11 @@ export class ProxyRouter implements TrafficRouter {
       },
       { name: CANARY_BACKEND, revision: s.canaryHash, endpoints: canary.endpoints, weight: s.canaryPercent },
     ];
-    const cfg = this.#config;
-    return {
-      namespace: s.namespace,
-      name: s.route,
-      match: {
-        ...(cfg.host !== undefined ? { host: cfg.host } : {}),
-        ...(cfg.pathPrefix !== undefined ? { pathPrefix: cfg.pathPrefix } : {}),
-      },
-      backends,
-      ...(cfg.stickySessions !== undefined ? { stickySessions: cfg.stickySessions } : {}),
-      ...(s.managed.headerRoutes.length > 0 ? { headerRoutes: s.managed.headerRoutes } : {}),
+    return proxyRoute(s.namespace, this.#config, backends, {
+      headerRoutes: s.managed.headerRoutes,
       ...(s.managed.mirror !== undefined
         ? { mirror: { backend: CANARY_BACKEND, percent: s.managed.mirror.percent } }
         : {}),
-      ...(cfg.timeouts !== undefined ? { timeouts: cfg.timeouts } : {}),
-    };
+    });
   }
 }
