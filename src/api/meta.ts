@@ -15,7 +15,16 @@ export type Kind =
   | 'Secret'
   | 'Job'
   | 'Event'
-  | 'Lease';
+  | 'Lease'
+  | 'ConfigMap'
+  // Traffic routers' objects (issue 10): read fresh, never cached, so no CRD is needed until a router uses it.
+  | 'Ingress'
+  | 'VirtualService'
+  | 'DestinationRule'
+  | 'TrafficSplit'
+  | 'HTTPRoute'
+  | 'GRPCRoute'
+  | 'TCPRoute';
 
 export interface OwnerReference {
   apiVersion: string;

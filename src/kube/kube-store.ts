@@ -9,7 +9,7 @@ import { DEFAULT_EVENT_COMPONENT } from '../store/events.ts';
 import { deepFreeze } from '../store/freeze.ts';
 import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from '../store/object-store.ts';
 import { omitEmptyStrings } from '../store/patch.ts';
-import { collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
+import { type ApiVersions, apiVersionOf, collectionPath, objectPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, type KubeResponse, toStoreError } from './client.ts';
 import { EventRecorder, type EventRecorderOptions, kubeEventSink } from './events.ts';
 import { Informer, type InformerLogger } from './informer.ts';
@@ -41,6 +41,8 @@ export interface KubeStoreOptions {
   readonly kinds?: readonly Kind[];
   readonly logger?: InformerLogger;
   readonly events?: Omit<EventRecorderOptions, 'component'> & { component?: string };
+  /** The served versions of kinds that differ between clusters (the traffic routers' objects). */
+  readonly apiVersions?: ApiVersions;
 }
 
 /** A 404 that is about the pod (a metav1.Status naming pods), not an unserved Eviction version. */
@@ -66,9 +68,11 @@ export class KubeStore implements ObjectStore {
   readonly #recorder: EventRecorder;
   /** The Eviction version this API server accepts (policy/v1beta1 before Kubernetes 1.22). */
   #evictionVersion: 'policy/v1' | 'policy/v1beta1' = 'policy/v1';
+  readonly #versions: ApiVersions;
 
   constructor(client: KubeClient, options: KubeStoreOptions = {}) {
     this.client = client;
+    this.#versions = options.apiVersions ?? {};
     for (const kind of options.kinds ?? CACHED_KINDS) {
       this.#informers.set(kind, new Informer(client, kind, options.namespace, options.logger));
     }
@@ -123,7 +127,7 @@ export class KubeStore implements ObjectStore {
   }
 
   async read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined> {
-    const res = await this.client.request('GET', objectPath(kind, namespace, name), {
+    const res = await this.client.request('GET', objectPath(kind, namespace, name, this.#versions), {
       record: this.#record('Get', kind, namespace, name),
     });
     if (res.status === 404) return undefined;
@@ -137,11 +141,11 @@ export class KubeStore implements ObjectStore {
     const namespace = obj.metadata.namespace ?? '';
     const res = await this.client.request(
       'POST',
-      collectionPath(kind, RESOURCES[kind].namespaced ? namespace : undefined),
+      collectionPath(kind, RESOURCES[kind].namespaced ? namespace : undefined, this.#versions),
       {
         body: {
           ...(isCustom(kind) ? (omitEmptyStrings(obj, false) as T) : obj),
-          apiVersion: obj.apiVersion || RESOURCES[kind].apiVersion,
+          apiVersion: obj.apiVersion || apiVersionOf(kind, this.#versions),
         },
         record: this.#record('Create', kind, namespace, obj.metadata.name || obj.metadata.generateName || ''),
       },
@@ -153,10 +157,14 @@ export class KubeStore implements ObjectStore {
     const kind = obj.kind as Kind;
     this.#checkKind(kind);
     const namespace = obj.metadata.namespace ?? '';
-    const res = await this.client.request('PUT', objectPath(kind, namespace, obj.metadata.name), {
-      body: isCustom(kind) ? omitEmptyStrings(obj, false) : obj,
-      record: this.#record('Update', kind, namespace, obj.metadata.name),
-    });
+    const res = await this.client.request(
+      'PUT',
+      objectPath(kind, namespace, obj.metadata.name, this.#versions),
+      {
+        body: isCustom(kind) ? omitEmptyStrings(obj, false) : obj,
+        record: this.#record('Update', kind, namespace, obj.metadata.name),
+      },
+    );
     return this.#written(kind, res, `update ${RESOURCES[kind].plural} ${obj.metadata.name}`);
   }
 
@@ -167,7 +175,7 @@ export class KubeStore implements ObjectStore {
     patch: unknown,
     type: PatchType = 'merge',
   ): Promise<T> {
-    const res = await this.client.request('PATCH', objectPath(kind, namespace, name), {
+    const res = await this.client.request('PATCH', objectPath(kind, namespace, name, this.#versions), {
       body: isCustom(kind) && type !== 'json' ? omitEmptyStrings(patch, type === 'merge') : patch,
       contentType: CONTENT_TYPES[type],
       record: this.#record('Patch', kind, namespace, name),
@@ -181,11 +189,15 @@ export class KubeStore implements ObjectStore {
     name: string,
     patch: unknown,
   ): Promise<T> {
-    const res = await this.client.request('PATCH', `${objectPath(kind, namespace, name)}/status`, {
-      body: isCustom(kind) ? omitEmptyStrings(patch, true) : patch,
-      contentType: CONTENT_TYPES.merge,
-      record: this.#record('Patch', kind, namespace, name),
-    });
+    const res = await this.client.request(
+      'PATCH',
+      `${objectPath(kind, namespace, name, this.#versions)}/status`,
+      {
+        body: isCustom(kind) ? omitEmptyStrings(patch, true) : patch,
+        contentType: CONTENT_TYPES.merge,
+        record: this.#record('Patch', kind, namespace, name),
+      },
+    );
     return this.#written(kind, res, `patch ${RESOURCES[kind].plural}/status ${name}`);
   }
 
@@ -195,7 +207,7 @@ export class KubeStore implements ObjectStore {
     name: string,
     options: { propagation?: 'Foreground' | 'Background' | 'Orphan' } = {},
   ): Promise<void> {
-    const res = await this.client.request('DELETE', objectPath(kind, namespace, name), {
+    const res = await this.client.request('DELETE', objectPath(kind, namespace, name, this.#versions), {
       body: {
         kind: 'DeleteOptions',
         apiVersion: 'v1',

@@ -25,11 +25,18 @@ import {
 import { deepFreeze } from './freeze.ts';
 import { type ObjectStore, type PatchType, StoreError, type WatchEventType } from './object-store.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
-import { isKind, RESOURCES } from './resources.ts';
+import { type ApiVersions, apiVersionOf, isKind, RESOURCES } from './resources.ts';
 
 export interface MemoryStoreOptions {
   /** Clock for creationTimestamp and Event timestamps (ms since epoch). */
   readonly now?: () => number;
+  /** The served versions of kinds that differ between clusters (as KubeStoreOptions.apiVersions). */
+  readonly apiVersions?: ApiVersions;
+  /**
+   * Kinds this "cluster" does not serve (a CRD not installed): every read and write of them fails as the
+   * API server answers an unknown resource (404, "the server could not find the requested resource").
+   */
+  readonly unservedKinds?: readonly Kind[];
 }
 
 export type WriteVerb = 'create' | 'update' | 'patch' | 'patchStatus' | 'delete' | 'evict';
@@ -83,8 +90,19 @@ const WITHOUT_GENERATION: ReadonlySet<Kind> = new Set(['Service', 'Secret', 'Eve
  * Kinds whose strategy refuses an update without metadata.resourceVersion (AllowUnconditionalUpdate is
  * false): Services, Leases and every custom resource; the other built-in kinds take it as "overwrite".
  */
+const CUSTOM_GROUPS = [
+  'argoproj.io/',
+  'networking.istio.io/',
+  'split.smi-spec.io/',
+  'gateway.networking.k8s.io/',
+];
+
 function requiresResourceVersion(kind: Kind): boolean {
-  return kind === 'Service' || kind === 'Lease' || RESOURCES[kind].apiVersion.startsWith('argoproj.io/');
+  return (
+    kind === 'Service' ||
+    kind === 'Lease' ||
+    CUSTOM_GROUPS.some((g) => RESOURCES[kind].apiVersion.startsWith(g))
+  );
 }
 
 function checkNoNull(kind: Kind, obj: KubeObject): void {
@@ -110,8 +128,19 @@ export class MemoryStore implements ObjectStore {
   /** Number of writes by verb and kind (`create Rollout`), for tests that count API calls. */
   readonly writes = new Map<string, number>();
 
+  readonly #versions: ApiVersions;
+  readonly #unserved: ReadonlySet<Kind>;
+
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#versions = options.apiVersions ?? {};
+    this.#unserved = new Set(options.unservedKinds ?? []);
+  }
+
+  /** The API server's answer for a resource type it does not serve (a CRD not installed). */
+  #checkServed(kind: Kind): void {
+    if (this.#unserved.has(kind))
+      throw new StoreError('NotFound', 404, 'the server could not find the requested resource');
   }
 
   /** Makes matching writes fail with the returned error (undefined lets the write through). */
@@ -127,7 +156,7 @@ export class MemoryStore implements ObjectStore {
     const kind = this.#kindOf(obj);
     const namespace = this.#namespaceOf(kind, obj);
     const stored = structuredClone(obj) as T;
-    stored.apiVersion ||= RESOURCES[kind].apiVersion;
+    stored.apiVersion ||= apiVersionOf(kind, this.#versions);
     stored.metadata.namespace = RESOURCES[kind].namespaced ? namespace : undefined;
     if (!RESOURCES[kind].namespaced) delete stored.metadata.namespace;
     stored.metadata.uid ??= randomUUID();
@@ -146,6 +175,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async read<T extends KubeObject>(kind: Kind, namespace: string, name: string): Promise<T | undefined> {
+    this.#checkServed(kind);
     return this.get<T>(kind, namespace, name);
   }
 
@@ -190,7 +220,7 @@ export class MemoryStore implements ObjectStore {
     }
     const stored = structuredClone(obj) as T & { status?: unknown };
     if (RESOURCES[kind].statusSubresource) delete stored.status;
-    stored.apiVersion ||= RESOURCES[kind].apiVersion;
+    stored.apiVersion ||= apiVersionOf(kind, this.#versions);
     stored.metadata = {
       ...stored.metadata,
       name,
@@ -425,6 +455,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   #checkFault(verb: WriteVerb, kind: Kind, namespace: string, name: string): void {
+    this.#checkServed(kind);
     const error = this.#faults?.({ verb, kind, namespace, name });
     if (error !== undefined) throw error;
   }

@@ -45,7 +45,25 @@ export const RESOURCES: Readonly<Record<Kind, ResourceInfo>> = {
   Job: r('Job', 'batch/v1', 'jobs', true, true),
   Event: r('Event', 'v1', 'events', true, false),
   Lease: r('Lease', 'coordination.k8s.io/v1', 'leases', true, false),
+  ConfigMap: r('ConfigMap', 'v1', 'configmaps', true, false),
+  Ingress: r('Ingress', 'networking.k8s.io/v1', 'ingresses', true, true),
+  // The versions below are defaults: the controller resolves the served one (flags, discovery) and hands
+  // it to the store and the routers as ApiVersions.
+  VirtualService: r('VirtualService', 'networking.istio.io/v1alpha3', 'virtualservices', true, false),
+  DestinationRule: r('DestinationRule', 'networking.istio.io/v1alpha3', 'destinationrules', true, false),
+  TrafficSplit: r('TrafficSplit', 'split.smi-spec.io/v1alpha1', 'trafficsplits', true, false),
+  HTTPRoute: r('HTTPRoute', 'gateway.networking.k8s.io/v1', 'httproutes', true, true),
+  GRPCRoute: r('GRPCRoute', 'gateway.networking.k8s.io/v1', 'grpcroutes', true, true),
+  TCPRoute: r('TCPRoute', 'gateway.networking.k8s.io/v1alpha2', 'tcproutes', true, true),
 };
+
+/** Kinds whose served version differs between clusters: the version a store and the routers use. */
+export type ApiVersions = Readonly<Partial<Record<Kind, string>>>;
+
+/** The group/version a store uses for a kind: the override when one is given, else the table's. */
+export function apiVersionOf(kind: Kind, versions: ApiVersions = {}): string {
+  return versions[kind] ?? RESOURCES[kind].apiVersion;
+}
 
 export const ALL_KINDS: readonly Kind[] = Object.keys(RESOURCES) as Kind[];
 
@@ -54,14 +72,19 @@ export function isKind(value: string): value is Kind {
 }
 
 /** Collection path, e.g. `/apis/apps/v1/namespaces/ns/replicasets` (all namespaces when ns is undefined). */
-export function collectionPath(kind: Kind, namespace: string | undefined): string {
+export function collectionPath(
+  kind: Kind,
+  namespace: string | undefined,
+  versions: ApiVersions = {},
+): string {
   const info = RESOURCES[kind];
-  const base = info.apiVersion.includes('/') ? `/apis/${info.apiVersion}` : `/api/${info.apiVersion}`;
+  const apiVersion = apiVersionOf(kind, versions);
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
   if (!info.namespaced || namespace === undefined || namespace === '') return `${base}/${info.plural}`;
   return `${base}/namespaces/${encodeURIComponent(namespace)}/${info.plural}`;
 }
 
-export function objectPath(kind: Kind, namespace: string, name: string): string {
+export function objectPath(kind: Kind, namespace: string, name: string, versions: ApiVersions = {}): string {
   const info = RESOURCES[kind];
-  return `${collectionPath(kind, info.namespaced ? namespace : undefined)}/${encodeURIComponent(name)}`;
+  return `${collectionPath(kind, info.namespaced ? namespace : undefined, versions)}/${encodeURIComponent(name)}`;
 }
