@@ -242,7 +242,9 @@ export type RolloutConditionType =
   | 'ReplicaFailure'
   | 'InvalidSpec'
   /** Sluice: set by routers that can say why a weight waits (the proxy router); absent otherwise. */
-  | 'WeightVerified';
+  | 'WeightVerified'
+  // Sluice's: False while a traffic router's verb fails (the message names the router and the verb).
+  | 'TrafficRouting';
 
 export interface RolloutCondition {
   type: RolloutConditionType;

@@ -52,9 +52,9 @@ async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction)
     if (a.removeManagedRoutes) check(await r.removeManagedRoutes(), 'removeManagedRoutes');
     if (a.headerRoute) check(await r.setHeaderRoute(a.headerRoute), 'setHeaderRoute');
     if (a.mirrorRoute) check(await r.setMirrorRoute(a.mirrorRoute), 'setMirrorRoute');
-    check(await r.updateHash(a.canaryHash, a.stableHash, []), 'updateHash');
-    check(await r.setWeight(a.weight, []), 'setWeight');
-    const v = await r.verifyWeight(a.weight, []);
+    check(await r.updateHash(a.canaryHash, a.stableHash, a.additional), 'updateHash');
+    check(await r.setWeight(a.weight, a.additional), 'setWeight');
+    const v = await r.verifyWeight(a.weight, a.additional);
     if (v === false) verified = false;
     else if (v === true && verified !== false) verified = true;
   }

@@ -9,12 +9,17 @@ import {
   type CanaryStep,
   canarySteps,
   currentSetWeight,
+  maxTrafficWeight,
+  type RolloutExperimentStep,
   replicasOrDefault,
   SCALE_DOWN_DEADLINE_ANNOTATION,
+  type TrafficWeights,
+  type WeightDestination,
 } from '../api/rollout.ts';
 import { parsePauseDuration } from '../api/rollout-validation.ts';
 import type { ReplicaSet } from '../api/workloads.ts';
 import { rsAvailable } from '../api/workloads.ts';
+import type { WeightDestinationSpec } from '../traffic/router.ts';
 import { reconcileAnalysis } from './analysis.ts';
 import {
   addPause,
@@ -177,7 +182,14 @@ export function reconcileCanary(ctx: Ctx): void {
 
   // --- services ---
   const stableHash = st.stableRS ?? st.currentPodHash ?? '';
-  const canaryHash = st.abort || promoted() ? stableHash : (st.currentPodHash ?? '');
+  // Argo: an abort points the canary back at the stable at once, except while dynamicStableScale still
+  // steps the canary's weight down (the canary pods keep serving that weight until it reaches 0).
+  const steppingDown =
+    st.abort === true &&
+    routed &&
+    c.dynamicStableScale === true &&
+    dynamicAbortWeight(ctx, maxTrafficWeight(ro), replicasOrDefault(ro), ctx.old.canary?.weights) > 0;
+  const canaryHash = (st.abort && !steppingDown) || promoted() ? stableHash : (st.currentPodHash ?? '');
   if (c.stableService) switchService(ctx, c.stableService, stableHash);
   if (c.canaryService) switchService(ctx, c.canaryService, canaryHash);
 
@@ -348,6 +360,7 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
   const c = ro.spec.strategy.canary!;
   const st = ctx.status;
   const replicas = replicasOrDefault(ro);
+  const max = maxTrafficWeight(ro);
   const prev = ctx.old.canary?.weights;
   const prevWeight = prev?.canary.weight ?? 0;
   const steps = canarySteps(ro);
@@ -356,25 +369,35 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
   const newAvailable = rsAvailable(ctx.newRS);
   let weight: number;
   let removeManagedRoutes = false;
-  if (promoted || st.abort) {
+  let additional: WeightDestinationSpec[] = [];
+  if (promoted) {
     weight = 0;
+    removeManagedRoutes = true;
+  } else if (st.abort) {
+    // Argo: 100% to stable at once, unless dynamicStableScale steps the canary down as the stable's
+    // available pods can carry it (never back up when the stable's availability flaps).
+    weight = c.dynamicStableScale ? dynamicAbortWeight(ctx, max, replicas, prev) : 0;
     removeManagedRoutes = true;
   } else if (newAvailable === 0) {
     weight = 0;
     removeManagedRoutes = true;
-  } else if (st.promoteFull) weight = prevWeight;
-  else {
+    additional = experimentDestinations(ctx);
+  } else if (st.promoteFull) {
+    weight = c.dynamicStableScale ? Math.trunc((max * newAvailable) / replicas) : prevWeight;
+    removeManagedRoutes = true;
+  } else {
     // After the last step the weight is the maximum, but, as at every step, only once the canary has the
     // replicas for it (Argo checks AtDesiredReplicaCountsForCanary first); until then the previous stays.
-    const desired = index >= steps.length ? 100 : currentSetWeight(ro);
+    const desired = index >= steps.length ? max : currentSetWeight(ro);
     const [canaryCount] = trafficRoutedCanaryReplicaCounts(ro, prev);
     const ready = (ctx.newRS.spec.replicas ?? 1) === canaryCount && newAvailable >= canaryCount;
     weight = ready ? desired : Math.min(prevWeight, desired);
+    if (index < steps.length) additional = experimentDestinations(ctx);
   }
   // Stable capacity first: never lower the stable's share below what its available pods can carry.
   const stableRS = ctx.stableRS;
-  if (!promoted && stableRS && weight !== prevWeight) {
-    const needed = Math.ceil(((100 - weight) * replicas) / 100);
+  if (!promoted && !st.abort && stableRS && weight !== prevWeight) {
+    const needed = Math.ceil(((max - weight) * replicas) / max);
     if (rsAvailable(stableRS) < needed && weight > prevWeight) weight = prevWeight;
   }
   const step = index < steps.length ? steps[index] : undefined;
@@ -387,6 +410,7 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
     ...(c.canaryService ? { canaryService: c.canaryService } : {}),
     ...(c.stableService ? { stableService: c.stableService } : {}),
     weight,
+    additional,
     removeManagedRoutes,
     resetWeightFirst:
       prevWeight > 0 &&
@@ -395,9 +419,21 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
     ...(headerRoute ? { headerRoute } : {}),
     ...(mirrorRoute ? { mirrorRoute } : {}),
   });
-  if (weight !== prevWeight)
-    event(ctx, 'Normal', 'TrafficWeightUpdated', `Traffic weight updated from ${prevWeight} to ${weight}`);
-  const sameWeights = prev && prev.canary.weight === weight && prev.canary.podTemplateHash === canaryHash;
+  const additionalWeights = additional.map((d) => ({
+    weight: d.weight,
+    serviceName: d.serviceName,
+    podTemplateHash: d.podTemplateHash,
+  }));
+  const additionalChanged = JSON.stringify(prev?.additional ?? []) !== JSON.stringify(additionalWeights);
+  if (weight !== prevWeight || additionalChanged)
+    event(
+      ctx,
+      'Normal',
+      'TrafficWeightUpdated',
+      trafficWeightUpdatedMessage(prev, weight, additionalWeights),
+    );
+  const sameWeights =
+    prev && prev.canary.weight === weight && prev.canary.podTemplateHash === canaryHash && !additionalChanged;
   st.canary = {
     ...st.canary,
     weights: {
@@ -407,11 +443,64 @@ function planTraffic(ctx: Ctx, stableHash: string, canaryHash: string): void {
         ...(c.canaryService ? { serviceName: c.canaryService } : {}),
       },
       stable: {
-        weight: 100 - weight,
+        weight: max - weight - additional.reduce((sum, d) => sum + d.weight, 0),
         podTemplateHash: stableHash,
         ...(c.stableService ? { serviceName: c.stableService } : {}),
       },
+      ...(additionalWeights.length > 0 ? { additional: additionalWeights } : {}),
       ...(sameWeights && prev.verified !== undefined ? { verified: prev.verified } : {}),
     },
   };
+}
+
+/** Argo's calculateDesiredWeightOnAbortOrStableRollback with dynamicStableScale. */
+function dynamicAbortWeight(
+  ctx: Ctx,
+  max: number,
+  replicas: number,
+  prev: TrafficWeights | undefined,
+): number {
+  const stableAvailable = rsAvailable(ctx.stableRS);
+  let weight = max - Math.trunc((max * stableAvailable) / Math.max(replicas, 1));
+  if (prev !== undefined) weight = Math.min(weight, prev.canary.weight);
+  return Math.max(weight, 0);
+}
+
+/**
+ * Argo's calculateWeightDestinationsFromExperiment: while the experiment of the current (or last earlier)
+ * experiment step is Running, each of its templates with a Service gets the template's weight.
+ */
+function experimentDestinations(ctx: Ctx): WeightDestinationSpec[] {
+  const steps = canarySteps(ctx.ro);
+  const index = ctx.status.currentStepIndex ?? 0;
+  let expStep: RolloutExperimentStep | undefined;
+  for (let i = Math.min(index, steps.length - 1); i >= 0; i--) {
+    expStep = steps[i]?.experiment;
+    if (expStep !== undefined) break;
+  }
+  const name = ctx.status.canary?.currentExperiment ?? ctx.old.canary?.currentExperiment;
+  if (expStep === undefined || name === undefined) return [];
+  const ex = (ctx.obs.experiments ?? []).find((e) => e.metadata.name === name);
+  if (ex?.status?.phase !== 'Running') return [];
+  const out: WeightDestinationSpec[] = [];
+  for (const ts of ex.status.templateStatuses ?? []) {
+    const weight = expStep.templates.find((t) => t.name === ts.name)?.weight;
+    if (weight === undefined || weight === null || !ts.serviceName) continue;
+    out.push({ serviceName: ts.serviceName, podTemplateHash: ts.podTemplateHash ?? '', weight });
+  }
+  return out;
+}
+
+/** Argo's trafficWeightUpdatedMessage. */
+function trafficWeightUpdatedMessage(
+  prev: TrafficWeights | undefined,
+  weight: number,
+  additional: readonly WeightDestination[],
+): string {
+  const details: string[] = [];
+  if (prev === undefined) details.push(`to ${weight}`);
+  else if (prev.canary.weight !== weight) details.push(`from ${prev.canary.weight} to ${weight}`);
+  if (prev !== undefined && JSON.stringify(prev.additional ?? []) !== JSON.stringify(additional))
+    details.push(`additional: ${JSON.stringify(additional)}`);
+  return `Traffic weight updated ${details.join(', ')}`;
 }

@@ -21,6 +21,8 @@ export const REASON = {
   InvalidSpec: 'InvalidSpec',
   WeightVerified: 'WeightVerified',
   WeightNotVerified: 'WeightNotVerified',
+  TrafficRoutingError: 'TrafficRoutingError',
+  TrafficRoutingReady: 'TrafficRoutingReady',
 } as const;
 
 export const MESSAGE = {

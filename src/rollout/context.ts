@@ -17,6 +17,7 @@ import {
 import type { Deployment, Pod, ReplicaSet, Service } from '../api/workloads.ts';
 import type { ChildWrite } from '../reconcile/child-writes.ts';
 import type { PlannedEvent } from '../reconcile/result.ts';
+import type { WeightDestinationSpec } from '../traffic/router.ts';
 
 export interface Observed {
   readonly rollout: Rollout;
@@ -43,6 +44,8 @@ export interface TrafficAction {
   readonly canaryService?: string;
   readonly stableService?: string;
   readonly weight: number;
+  /** Experiment Services that take traffic beside canary and stable (Argo's additional destinations). */
+  readonly additional: readonly WeightDestinationSpec[];
   readonly removeManagedRoutes: boolean;
   /** Reset weight to 0 before changing hashes (never send traffic to a canary with 0 available pods). */
   readonly resetWeightFirst: boolean;

@@ -109,24 +109,29 @@ export async function reconcileRollout(
     deps.routers?.(ro) ?? (isTrafficRouted(ro) || ro.spec.strategy?.canary ? [new ServiceRouter()] : []);
   // An abort moves traffic off the canary before anything else the plan writes (Service selectors, scale
   // changes): those go through the API and its client rate limiter, the weight does not have to wait.
-  if (plan.status.abort === true && (ro.status?.canary?.weights?.canary.weight ?? 0) > 0) {
+  // (dynamicStableScale steps the weight down as the stable scales up instead: the plan's weight.)
+  if (
+    plan.status.abort === true &&
+    !ro.spec.strategy?.canary?.dynamicStableScale &&
+    (ro.status?.canary?.weights?.canary.weight ?? 0) > 0
+  ) {
     for (const router of routers) await router.setWeight(0, []);
   }
   const applied = await applyActions(store, ro, plan.actions, routers, {
     stopAfterEviction: ro.spec.strategy?.canary !== undefined,
   });
   if (!applied.ok) {
-    // Argo's reconcileTrafficRouting records a failed SetWeight as a Warning event (other router verbs
-    // only fail the reconcile); either way the status is not written, so the step does not advance.
+    // Argo's reconcileTrafficRouting records a failed SetWeight as a Warning event and fails the
+    // reconcile (retried with backoff); Sluice does so for every router verb and also names the router
+    // in the TrafficRouting condition. The plan's status is not written, so the step does not advance.
     const cause = applied.error.cause;
-    if (cause instanceof TrafficRouterError && cause.verb === 'setWeight')
-      store.recordEvent(ro, 'Warning', 'TrafficRoutingError', cause.message);
+    if (cause instanceof TrafficRouterError) await noteRouterFailure(store, ro, cause, nowMs);
     return applyFailed(target, deps.log, applied.error);
   }
   const published = (await deps.publishRoutes?.(ro)) ?? { ok: true };
   if (!published.ok) {
     const error = new TrafficRouterError('Proxy', 'publishRoute', published.error);
-    store.recordEvent(ro, 'Warning', 'TrafficRoutingError', error.message);
+    await noteRouterFailure(store, ro, error, nowMs);
     return applyFailed(target, deps.log, error);
   }
   // Argo's canary returns right after restarting pods, without a status write: the counts the rest of
@@ -136,13 +141,66 @@ export async function reconcileRollout(
   if (status.canary?.weights && applied.verified !== undefined) {
     status.canary.weights.verified = applied.verified;
   }
-  const events = [...plan.events, ...verificationNotes(ro, status, routers, applied.verified, nowMs)];
+  const events = [
+    ...plan.events,
+    ...verificationNotes(ro, status, routers, applied.verified, nowMs),
+    ...routerRecovered(ro, status, nowMs),
+  ];
   // A weight not verified yet holds its step; Argo checks it again after the verify retry interval.
   const requeueAfterMs =
     applied.verified === false
       ? Math.min(plan.requeueAfterMs ?? VERIFY_RETRY_MS, VERIFY_RETRY_MS)
       : plan.requeueAfterMs;
   return writeStatusAndEvents(store, 'Rollout', ro, status, events, requeueAfterMs);
+}
+
+/**
+ * A router verb failed: a Warning event naming the router (aggregated by the recorder while it repeats)
+ * and the TrafficRouting condition False with the same message, written on its own so the step holds
+ * visibly. A failure to write the condition is left to the retry that follows anyway.
+ */
+async function noteRouterFailure(
+  store: ObjectStore,
+  ro: Rollout,
+  error: TrafficRouterError,
+  nowMs: number,
+): Promise<void> {
+  store.recordEvent(ro, 'Warning', REASON.TrafficRoutingError, error.message);
+  const previous = getCondition(ro.status, 'TrafficRouting');
+  if (previous?.status === 'False' && previous.message === error.message) return;
+  const conditions = setCondition(
+    ro.status?.conditions ?? [],
+    newCondition(
+      'TrafficRouting',
+      'False',
+      REASON.TrafficRoutingError,
+      error.message,
+      new Date(nowMs).toISOString(),
+    ),
+  );
+  try {
+    await writeStatusAndEvents(store, 'Rollout', ro, { ...ro.status, conditions }, [], undefined);
+  } catch {
+    // The reconcile fails and is retried either way; the condition is written then.
+  }
+}
+
+/** The routers answered again after a failure: the TrafficRouting condition turns True. */
+function routerRecovered(ro: Rollout, status: RolloutStatus, nowMs: number): PlannedEvent[] {
+  const previous = getCondition(ro.status, 'TrafficRouting');
+  if (previous?.status !== 'False') return [];
+  const message = 'Traffic routers updated';
+  status.conditions = setCondition(
+    status.conditions ?? [],
+    newCondition(
+      'TrafficRouting',
+      'True',
+      REASON.TrafficRoutingReady,
+      message,
+      new Date(nowMs).toISOString(),
+    ),
+  );
+  return [{ type: 'Normal', reason: REASON.TrafficRoutingReady, message }];
 }
 
 /**

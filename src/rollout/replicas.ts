@@ -11,6 +11,7 @@ import {
   currentSetWeight,
   currentStepIndex,
   maxSurgeOrDefault,
+  maxTrafficWeight,
   maxUnavailableOrDefault,
   type Rollout,
   replicasOrDefault,
@@ -147,7 +148,10 @@ export function canaryReplicasOrWeight(ro: Rollout): { replicas?: number; weight
   const scs = useSetCanaryScale(ro);
   if (scs?.replicas !== undefined) return { replicas: scs.replicas, weight: 0 };
   if (scs?.weight !== undefined) return { weight: scs.weight };
-  return { weight: currentSetWeight(ro) };
+  // A setWeight counts in maxTrafficWeight (Nginx, plugins); replicas follow its share of 100.
+  const index = currentStepIndex(ro);
+  if (!s.abort && (index === undefined || index >= canarySteps(ro).length)) return { weight: 100 };
+  return { weight: (currentSetWeight(ro) * 100) / maxTrafficWeight(ro) };
 }
 
 export function sumSpecReplicas(rss: readonly (ReplicaSet | undefined)[]): number {
@@ -275,8 +279,9 @@ export function basicCanaryReplicaCounts(
   return [newCount, stableCount];
 }
 
-function trafficWeightToReplicas(replicas: number, weight: number): number {
-  return Math.ceil((weight * replicas) / 100);
+/** Argo's trafficWeightToReplicas: a traffic weight (of maxTrafficWeight) as a replica count, rounded up. */
+function trafficWeightToReplicas(replicas: number, weight: number, maxWeight: number): number {
+  return Math.ceil((weight * replicas) / maxWeight);
 }
 
 function minPods(ro: Rollout, count: number): number {
@@ -292,13 +297,16 @@ export function trafficRoutedCanaryReplicaCounts(
 ): [number, number] {
   const specReplicas = replicasOrDefault(ro);
   const { replicas, weight } = canaryReplicasOrWeight(ro);
-  let canary = replicas !== undefined ? replicas : minPods(ro, trafficWeightToReplicas(specReplicas, weight));
+  // canaryReplicasOrWeight answers a percent; status weights count in maxTrafficWeight.
+  const max = maxTrafficWeight(ro);
+  let canary =
+    replicas !== undefined ? replicas : minPods(ro, trafficWeightToReplicas(specReplicas, weight, 100));
   if (!ro.spec.strategy.canary?.dynamicStableScale) return [canary, specReplicas];
-  let stable = trafficWeightToReplicas(specReplicas, 100 - weight);
+  let stable = trafficWeightToReplicas(specReplicas, 100 - weight, 100);
   if (weights) {
-    stable = Math.max(stable, trafficWeightToReplicas(specReplicas, weights.stable.weight));
+    stable = Math.max(stable, trafficWeightToReplicas(specReplicas, weights.stable.weight, max));
     if (ro.status?.abort)
-      canary = Math.max(canary, trafficWeightToReplicas(specReplicas, weights.canary.weight));
+      canary = Math.max(canary, trafficWeightToReplicas(specReplicas, weights.canary.weight, max));
   }
   return [minPods(ro, canary), minPods(ro, stable)];
 }

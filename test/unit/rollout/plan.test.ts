@@ -113,6 +113,7 @@ describe('plan: canary update with nginx traffic routing', () => {
       canaryService: 'canary',
       stableService: 'stable',
       weight: 0,
+      additional: [],
       removeManagedRoutes: true,
       resetWeightFirst: false,
     });

@@ -303,11 +303,21 @@ describe('a router that fails', () => {
     expect(calls.at(-1)).toMatch(/^Istio updateHash /);
     expect(calls.some((c) => c.startsWith('SMI '))).toBe(false);
     expect(h.ro().status?.currentStepIndex).toBe(0);
-    // Argo records no event for a failed UpdateHash (only SetWeight has one): the error goes to the worker.
-    expect(h.eventReasons()).not.toContain('TrafficRoutingError');
+    // Argo records an event only for a failed SetWeight; Sluice names the router for every failing verb,
+    // in a Warning event and in the TrafficRouting condition, which turns True once the router answers.
+    expect(h.eventReasons()).toContain('TrafficRoutingError');
+    expect(h.ro().status?.conditions?.find((c) => c.type === 'TrafficRouting')).toMatchObject({
+      status: 'False',
+      reason: 'TrafficRoutingError',
+      message: 'Istio router updateHash: no such subset',
+    });
     istio.recover();
     await h.converge();
     expect(h.ro().status).toMatchObject({ currentStepIndex: 1, phase: 'Paused' });
+    expect(h.ro().status?.conditions?.find((c) => c.type === 'TrafficRouting')).toMatchObject({
+      status: 'True',
+      reason: 'TrafficRoutingReady',
+    });
     expect(smi.weights().at(-1)).toBe(20);
   });
 });
@@ -342,5 +352,86 @@ describe('weight verification', () => {
     expect(h.ro().status).toMatchObject({ currentStepIndex: 1, phase: 'Paused' });
     expect(h.ro().status?.canary?.weights?.verified).toBeUndefined();
     expect(router.weights().at(-1)).toBe(20);
+  });
+});
+
+describe('weights as Argo computes them beyond plain steps', () => {
+  it('with dynamicStableScale, an abort steps the canary weight down as the stable scales back up, never up again', async () => {
+    const router = new FakeRouter('SMI');
+    const ro = routedRollout({ smi: {} }, [{ setWeight: 60 }, { pause: {} }]);
+    ro.spec.strategy.canary!.dynamicStableScale = true;
+    const h = await routedHarness([router], ro);
+    await h.setImage('web:2');
+    await h.converge();
+    expect(h.ro().status?.canary?.weights?.canary.weight).toBe(60);
+    // dynamicStableScale scaled the stable down to its share: ceil(40% of 5) = 2 pods.
+    const stableRS = h.rsByHash(h.ro().status!.stableRS)!;
+    expect(stableRS.spec.replicas).toBe(2);
+    const before = router.weights().length;
+    await h.patchStatus({ abort: true });
+    await traceUntilSettled(h, router.log);
+    const after = router.weights().slice(before);
+    // No jump to 0 while the stable has 2 of 5 pods: 100 - 100*2/5 = 60 first, then down to 0.
+    expect(after[0]).toBe(60);
+    expect(after.at(-1)).toBe(0);
+    for (let i = 1; i < after.length; i++) expect(after[i]).toBeLessThanOrEqual(after[i - 1]!);
+    expect(h.ro().status?.canary?.weights).toMatchObject({ canary: { weight: 0 }, stable: { weight: 100 } });
+  });
+
+  it('counts weights in maxTrafficWeight: setWeight 250 of 1000 is 250/750 in the status and ceil(25% of 5) canary pods', async () => {
+    const router = new FakeRouter('Nginx');
+    const ro = routedRollout({ nginx: { stableIngress: 'web' }, maxTrafficWeight: 1000 }, [
+      { setWeight: 250 },
+      { pause: {} },
+    ]);
+    const h = await routedHarness([router], ro);
+    await h.setImage('web:2');
+    await h.converge();
+    expect(h.ro().status?.canary?.weights).toMatchObject({
+      canary: { weight: 250 },
+      stable: { weight: 750 },
+    });
+    expect(h.rsByHash(h.ro().status!.currentPodHash)!.spec.replicas).toBe(2);
+    await resume(h);
+    await h.converge();
+    // Promoted: nothing to the canary Service, the whole of maxTrafficWeight to the stable.
+    expect(h.ro().status?.canary?.weights).toMatchObject({ canary: { weight: 0 }, stable: { weight: 1000 } });
+  });
+
+  it("gives a Running experiment's Services their template weight as additional destinations, taken from the stable", async () => {
+    const router = new FakeRouter('SMI');
+    const steps: CanaryStep[] = [
+      { setWeight: 20 },
+      {
+        experiment: {
+          templates: [{ name: 'exp', specRef: 'canary', weight: 10, service: { name: 'web-exp' } }],
+        },
+      },
+      { pause: {} },
+    ];
+    const h = await routedHarness([router], routedRollout({ smi: {} }, steps));
+    await h.setImage('web:2');
+    await h.converge();
+    const name = h.ro().status?.canary?.currentExperiment;
+    expect(name).toBeDefined();
+    await h.store.patchStatus('Experiment', NS, name!, {
+      status: {
+        phase: 'Running',
+        templateStatuses: [{ name: 'exp', status: 'Running', serviceName: 'web-exp', podTemplateHash: 'e1' }],
+      },
+    });
+    await h.reconcile();
+    expect(router.calls()).toContain('setWeight 20 +web-exp:10');
+    expect(h.ro().status?.canary?.weights).toMatchObject({
+      canary: { weight: 20 },
+      stable: { weight: 70 },
+      additional: [{ weight: 10, serviceName: 'web-exp', podTemplateHash: 'e1' }],
+    });
+    expect(h.eventReasons()).toContain('TrafficWeightUpdated');
+    // Once the experiment is over, the destinations go and the stable takes their share back.
+    await h.store.patchStatus('Experiment', NS, name!, { status: { phase: 'Successful' } });
+    await h.reconcile();
+    expect(h.ro().status?.canary?.weights?.additional).toBeUndefined();
+    expect(h.ro().status?.canary?.weights?.stable.weight).toBe(80);
   });
 });
