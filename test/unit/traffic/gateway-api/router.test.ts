@@ -381,6 +381,21 @@ describe('Gateway API router (argoproj-labs/gatewayAPI)', () => {
     });
   });
 
+  it('names the served version the cluster lacks (GRPCRoute v1alpha2 here)', async () => {
+    const store = createMemoryStore({ unservedKinds: ['GRPCRoute'] });
+    const r = gatewayApiRouter({
+      store,
+      rollout: newRollout({ grpcRoute: GRPC_ROUTE }),
+      apiVersions: { GRPCRoute: 'gateway.networking.k8s.io/v1alpha2' },
+    })!;
+    expect(await r.setWeight(10, [])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining(
+        'GRPCRoute gateway.networking.k8s.io/v1alpha2 is not served by the cluster',
+      ),
+    });
+  });
+
   it('says when the canary or stable Service is in no rule', async () => {
     const store = createMemoryStore();
     store.seed(httpRoute([{ backendRefs: [backend(STABLE)] }]) as never);
