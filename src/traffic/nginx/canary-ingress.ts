@@ -9,7 +9,7 @@
 
 import type { KubeObject } from '../../api/meta.ts';
 import type { Rollout } from '../../api/rollout.ts';
-import { type NginxConfig, prefixedAnnotationKey } from '../../api/routers/nginx.ts';
+import { NGINX_PATH, type NginxConfig, prefixedAnnotationKey } from '../../api/routers/nginx.ts';
 import { controllerRef } from '../../reconcile/owners.ts';
 
 /** networking.k8s.io/v1 Ingress, the fields the router reads and writes. */
@@ -61,6 +61,27 @@ export type CanaryIngressResult = { ok: true; ingress: Ingress } | { ok: false; 
 /** Argo's message when a stable Ingress routes nothing to the stableService. */
 export function noRulesMessage(stableIngressName: string, stableService: string): string {
   return `ingress \`${stableIngressName}\` has no rules using service ${stableService} backend`;
+}
+
+/**
+ * Argo's validateNginxIngress (validation_references.go), for the Rollout's reference validation: the
+ * stable Ingress `ingress` must route at least one path to the stableService, else an InvalidSpec at the
+ * field that names it (with its index in stableIngresses; Argo gives the list without the index).
+ */
+export function stableIngressReferenceError(
+  config: NginxConfig,
+  ingress: Ingress,
+): { field: string; message: string } | undefined {
+  const usesStable = (ingress.spec?.rules ?? []).some((rule) =>
+    (rule.http?.paths ?? []).some((path) => path.backend?.service?.name === config.stableService),
+  );
+  if (usesStable) return undefined;
+  const index = config.stableIngresses.indexOf(ingress.metadata.name);
+  const field =
+    config.stableIngressField === 'stableIngress'
+      ? `${NGINX_PATH}.stableIngress`
+      : `${NGINX_PATH}.stableIngresses${index < 0 ? '' : `[${index}]`}`;
+  return { field, message: noRulesMessage(ingress.metadata.name, config.stableService) };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   canaryIngressPatch,
   desiredCanaryIngress,
   type Ingress,
+  stableIngressReferenceError,
 } from '../../../../src/traffic/nginx/canary-ingress.ts';
 import {
   CANARY_INGRESS,
@@ -334,6 +335,28 @@ describe('canary Ingress patch (BuildIngressPatch)', () => {
     expect(canaryIngressPatch(current, desired())).toEqual({
       metadata: { labels: null },
       spec: { defaultBackend: null },
+    });
+  });
+});
+
+describe('stable Ingress reference validation (validateNginxIngress)', () => {
+  it('passes an Ingress with a path to the stable Service', () => {
+    const config = configOf(fakeRollout({ stableIngress: STABLE_INGRESS }));
+    expect(
+      stableIngressReferenceError(config, plainIngress(STABLE_INGRESS, 80, STABLE_SERVICE)),
+    ).toBeUndefined();
+  });
+
+  it("names the field and gives Argo's message otherwise", () => {
+    const single = configOf(fakeRollout({ stableIngress: STABLE_INGRESS }));
+    expect(stableIngressReferenceError(single, plainIngress(STABLE_INGRESS, 80, 'other-service'))).toEqual({
+      field: 'spec.strategy.canary.trafficRouting.nginx.stableIngress',
+      message: 'ingress `stable-ingress` has no rules using service stable-service backend',
+    });
+    const multi = configOf(fakeRollout({ stableIngresses: [STABLE_INGRESS, 'additional-stable-ingress'] }));
+    expect(stableIngressReferenceError(multi, plainIngress('additional-stable-ingress', 80, 'x'))).toEqual({
+      field: 'spec.strategy.canary.trafficRouting.nginx.stableIngresses[1]',
+      message: 'ingress `additional-stable-ingress` has no rules using service stable-service backend',
     });
   });
 });
