@@ -14,6 +14,7 @@ import {
   type Rollout,
   replicasOrDefault,
   revisionHistoryLimitOrDefault,
+  type TrafficRouting,
 } from './rollout.ts';
 
 export type PauseDuration = { ok: true; ms: number } | { ok: false; error: string };
@@ -183,6 +184,50 @@ function validateStep(ro: Rollout, step: CanaryStep, path: string): string | und
   return undefined;
 }
 
+/** Argo's routers Sluice does not implement: refused by name, never a silent fallback to plain Services. */
+const UNSUPPORTED_ROUTERS = ['alb', 'ambassador', 'appMesh', 'traefik', 'apisix'] as const;
+/** Router plugins Sluice implements (under trafficRouting.plugins). */
+export const SUPPORTED_ROUTER_PLUGINS = [
+  PROXY_ROUTER_PLUGIN,
+  'argoproj-labs/gatewayAPI',
+  'sluice/gateway-api',
+] as const;
+const SUPPORTED_ROUTERS = `istio, nginx, smi, plugins ${SUPPORTED_ROUTER_PLUGINS.join(', ')}`;
+
+function unsupportedRouterError(path: string, routing: TrafficRouting | undefined): string | undefined {
+  if (routing === undefined) return undefined;
+  for (const key of UNSUPPORTED_ROUTERS) {
+    if (routing[key] !== undefined && routing[key] !== null)
+      return invalid(
+        `${path}.${key}`,
+        key,
+        `the ${key} traffic router is not implemented by Sluice (supported: ${SUPPORTED_ROUTERS})`,
+      );
+  }
+  for (const name of Object.keys(routing.plugins ?? {})) {
+    if (!(SUPPORTED_ROUTER_PLUGINS as readonly string[]).includes(name))
+      return invalid(
+        `${path}.plugins.${name}`,
+        name,
+        `the traffic router plugin ${name} is not implemented by Sluice (supported: ${SUPPORTED_ROUTERS})`,
+      );
+  }
+  const known = new Set([
+    ...UNSUPPORTED_ROUTERS,
+    'istio',
+    'nginx',
+    'smi',
+    'plugins',
+    'managedRoutes',
+    'maxTrafficWeight',
+  ]);
+  for (const key of Object.keys(routing)) {
+    if (!known.has(key))
+      return invalid(`${path}.${key}`, key, `unknown traffic router (supported: ${SUPPORTED_ROUTERS})`);
+  }
+  return undefined;
+}
+
 /** Returns the first spec error as a field message, or undefined when the spec is valid. */
 export function validateRolloutSpec(ro: Rollout): string | undefined {
   const spec = ro.spec;
@@ -324,6 +369,8 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
         'Canary abortScaleDownDelaySeconds can only be used with traffic routing',
       );
     }
+    const unsupported = unsupportedRouterError(`${base}.trafficRouting`, c.trafficRouting);
+    if (unsupported) return unsupported;
     if (
       c.trafficRouting?.maxTrafficWeight !== undefined &&
       !c.trafficRouting.nginx &&

@@ -235,7 +235,43 @@ describe('validation names the field', () => {
       ),
       'spec.strategy.canary.steps[0].setHeaderRoute.name: Invalid value: "h": Name must be defined in managedRoutes',
     ],
-  ])('%s', (_name, rollout, message) => {
+    ...(['alb', 'ambassador', 'appMesh', 'traefik', 'apisix'] as const).map((router) => [
+      `${router}, a router Sluice does not implement`,
+      ro(
+        {},
+        {
+          canary: {
+            canaryService: 'c',
+            stableService: 's',
+            trafficRouting: { [router]: { ingress: 'web' } },
+          },
+        },
+      ),
+      `spec.strategy.canary.trafficRouting.${router}: Invalid value: "${router}": the ${router} traffic router is not implemented by Sluice (supported: istio, nginx, smi, plugins sluice/proxy, argoproj-labs/gatewayAPI, sluice/gateway-api)`,
+    ]),
+    [
+      'a router plugin Sluice does not implement',
+      ro(
+        {},
+        {
+          canary: {
+            canaryService: 'c',
+            stableService: 's',
+            trafficRouting: { plugins: { 'argoproj-labs/contour': { httpProxy: 'web' } } },
+          },
+        },
+      ),
+      'spec.strategy.canary.trafficRouting.plugins.argoproj-labs/contour: Invalid value: "argoproj-labs/contour": the traffic router plugin argoproj-labs/contour is not implemented by Sluice',
+    ],
+    [
+      'an unknown traffic router key',
+      ro(
+        {},
+        { canary: { canaryService: 'c', stableService: 's', trafficRouting: { linkerd: {} } as never } },
+      ),
+      'spec.strategy.canary.trafficRouting.linkerd: Invalid value: "linkerd": unknown traffic router',
+    ],
+  ] as [string, Rollout, string][])('%s', (_name, rollout, message) => {
     expect(validateRolloutSpec(rollout)).toContain(message);
   });
 
