@@ -18,7 +18,13 @@
 
 import type { KubeObject } from '../../api/meta.ts';
 import { maxTrafficWeight, type SetHeaderRoute } from '../../api/rollout.ts';
-import { type GatewayApiConfig, gatewayApiConfig, gatewayApiPath } from '../../api/routers/gateway-api.ts';
+import {
+  GATEWAY_API_PLUGIN,
+  type GatewayApiConfig,
+  gatewayApiConfig,
+  gatewayApiPath,
+  SLUICE_GATEWAY_API_PLUGIN,
+} from '../../api/routers/gateway-api.ts';
 import { StoreError } from '../../store/object-store.ts';
 import { apiVersionOf } from '../../store/resources.ts';
 import type { RouterContext } from '../context.ts';
@@ -85,7 +91,7 @@ export function gatewayApiRouter(ctx: RouterContext): TrafficRouter | undefined 
   if (parsed === undefined) return undefined;
   if (!parsed.ok) {
     const plugins = ctx.rollout.spec.strategy.canary?.trafficRouting?.plugins ?? {};
-    const type = Object.keys(plugins).find((k) => parsed.field.includes(k)) ?? 'argoproj-labs/gatewayAPI';
+    const type = Object.hasOwn(plugins, GATEWAY_API_PLUGIN) ? GATEWAY_API_PLUGIN : SLUICE_GATEWAY_API_PLUGIN;
     return new InvalidGatewayApiRouter(type, `${parsed.field}: ${parsed.message}`);
   }
   return new GatewayApiRouter(ctx, parsed.config);

@@ -485,5 +485,13 @@ describe('Gateway API router (argoproj-labs/gatewayAPI)', () => {
     expect(await r.setHeaderRoute(headerStep)).toEqual({ ok: false, error });
     expect(await r.removeManagedRoutes()).toEqual({ ok: false, error });
     expect(await r.verifyWeight(10, [])).toBe(false);
+    const ro = newRollout({ httpRoute: HTTP_ROUTE }, { key: 'sluice/gateway-api' });
+    ro.spec.strategy.canary!.canaryService = '';
+    const missing = router(store, ro);
+    expect(missing.type).toBe('sluice/gateway-api');
+    expect(await missing.setWeight(10, [])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('spec.strategy.canary.canaryService: required'),
+    });
   });
 });
