@@ -283,6 +283,16 @@ describe('Gateway API router (argoproj-labs/gatewayAPI)', () => {
     expect(record(store)).toEqual({});
   });
 
+  it('a GRPCRoute header step without matches removes the gRPC rule (the plugin removes from HTTPRoutes)', async () => {
+    const store = setup();
+    const r = router(store, newRollout({ grpcRoute: GRPC_ROUTE, configMap: CONFIG_MAP }));
+    await r.setHeaderRoute(headerStep);
+    expect(rulesOf(store, 'GRPCRoute', GRPC_ROUTE)).toHaveLength(2);
+    expect(await r.setHeaderRoute({ name: MANAGED })).toEqual({ ok: true });
+    expect(rulesOf(store, 'GRPCRoute', GRPC_ROUTE)).toHaveLength(1);
+    expect(record(store, 'grpcManagedRoutes')).toEqual({});
+  });
+
   it('repeating a header step replaces its rule instead of adding another', async () => {
     const store = setup();
     const r = router(store, newRollout({ httpRoute: HTTP_ROUTE, configMap: CONFIG_MAP }));
