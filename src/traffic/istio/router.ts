@@ -112,32 +112,43 @@ export class IstioRouter implements TrafficRouter {
   async setWeight(canaryWeight: number, additional: readonly WeightDestinationSpec[]): Promise<RouterResult> {
     const targets = this.#targets;
     const managed = this.#managed;
-    const result = await this.#editVirtualServices('', async (vs) =>
-      ok(withWeights(vs.obj, vs.ref, canaryWeight, additional, targets, managed)),
+    return this.#editVirtualServices(
+      '',
+      (name) => `VirtualService \`${name}\` set to desiredWeight '${canaryWeight}'`,
+      async (vs) => ok(withWeights(vs.obj, vs.ref, canaryWeight, additional, targets, managed)),
     );
-    return result;
   }
 
   async setHeaderRoute(route: SetHeaderRoute): Promise<RouterResult> {
     const managed = this.#managed;
-    return this.#editVirtualServices('[SetHeaderRoute] ', async (vs) => {
-      const canary = await this.#canaryDestination();
-      if (!canary.ok) return canary;
-      const edited = withHeaderRoute(vs.obj, vs.ref, route, canary.value, managed);
-      return edited.ok ? edited : { ok: false, error: `failed to reconcile header routes: ${edited.error}` };
-    });
+    return this.#editVirtualServices(
+      '[SetHeaderRoute] ',
+      (name) => `VirtualService \`${name}\` set headerRoute '${route.name}'`,
+      async (vs) => {
+        const canary = await this.#canaryDestination();
+        if (!canary.ok) return canary;
+        const edited = withHeaderRoute(vs.obj, vs.ref, route, canary.value, managed);
+        return edited.ok
+          ? edited
+          : { ok: false, error: `failed to reconcile header routes: ${edited.error}` };
+      },
+    );
   }
 
   async setMirrorRoute(route: SetMirrorRoute): Promise<RouterResult> {
     const managed = this.#managed;
-    return this.#editVirtualServices('[SetMirrorRoute] ', async (vs) => {
-      const canary = await this.#canaryDestination();
-      if (!canary.ok) return canary;
-      const edited = withMirrorRoute(vs.obj, vs.ref, route, canary.value, managed);
-      return edited.ok
-        ? edited
-        : { ok: false, error: `failed reconcile virtual service for mirror routes: ${edited.error}` };
-    });
+    return this.#editVirtualServices(
+      '[SetMirrorRoute] ',
+      (name) => `VirtualService \`${name}\` set mirrorRoute '${route.name}'`,
+      async (vs) => {
+        const canary = await this.#canaryDestination();
+        if (!canary.ok) return canary;
+        const edited = withMirrorRoute(vs.obj, vs.ref, route, canary.value, managed);
+        return edited.ok
+          ? edited
+          : { ok: false, error: `failed reconcile virtual service for mirror routes: ${edited.error}` };
+      },
+    );
   }
 
   async verifyWeight(): Promise<Verification> {
@@ -151,8 +162,10 @@ export class IstioRouter implements TrafficRouter {
       if (step.setHeaderRoute) names.add(step.setHeaderRoute.name);
       if (step.setMirrorRoute) names.add(step.setMirrorRoute.name);
     }
-    return this.#editVirtualServices('[RemoveManagedRoutes] ', async (vs) =>
-      ok(withoutManagedRoutes(vs.obj, [...names])),
+    return this.#editVirtualServices(
+      '[RemoveManagedRoutes] ',
+      (name) => `VirtualService \`${name}\` removed all managed routes.`,
+      async (vs) => ok(withoutManagedRoutes(vs.obj, [...names])),
     );
   }
 
@@ -260,6 +273,7 @@ export class IstioRouter implements TrafficRouter {
    */
   async #editVirtualServices(
     prefix: string,
+    eventMessage: (name: string) => string,
     edit: (vs: ReadVirtualService) => Promise<Result<JsonObject>>,
   ): Promise<RouterResult> {
     try {
@@ -276,7 +290,7 @@ export class IstioRouter implements TrafficRouter {
         edits.push({ read, next: next.value });
       }
       for (const { read, next } of edits) {
-        const written = await this.#write(read, next, edit);
+        const written = await this.#write(read, next, edit, eventMessage);
         if (!written.ok) return fail(`${prefix}${written.error}`);
       }
       return OK;
@@ -290,6 +304,7 @@ export class IstioRouter implements TrafficRouter {
     first: ReadVirtualService,
     firstNext: JsonObject,
     edit: (vs: ReadVirtualService) => Promise<Result<JsonObject>>,
+    eventMessage: (name: string) => string,
   ): Promise<RouterResult> {
     let read = first;
     let next = firstNext;
@@ -297,7 +312,7 @@ export class IstioRouter implements TrafficRouter {
       if (isDeepStrictEqual(next, read.obj)) return OK;
       try {
         await this.#ctx.store.update(next as unknown as KubeObject);
-        this.#event('Normal', 'Updated VirtualService', `VirtualService \`${read.ref.name}\` updated`);
+        this.#event('Normal', 'Updated VirtualService', eventMessage(read.ref.name));
         return OK;
       } catch (e) {
         if (!(e instanceof StoreError && e.reason === 'Conflict' && attempt < MAX_CONFLICT_RETRIES))

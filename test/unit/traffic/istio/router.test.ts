@@ -294,6 +294,18 @@ describe('Istio router: setWeight', () => {
     });
   });
 
+  it('records Argo’s events on the Rollout', async () => {
+    const s = setup(hostRollout({ name: 'vsvc', routes: ['primary'] }), [regularVsvc]);
+    await s.router.setWeight(10, []);
+    const missing = setup(hostRollout({ name: 'gone', routes: ['primary'] }), []);
+    await missing.router.setWeight(10, []);
+    const events = [...s.store.list('Event'), ...missing.store.list('Event')] as unknown as Json[];
+    expect(events.map((e) => [e.reason, e.message])).toEqual([
+      ['Updated VirtualService', "VirtualService `vsvc` set to desiredWeight '10'"],
+      ['VirtualServiceNotFound', 'VirtualService `gone` not found'],
+    ]);
+  });
+
   it('retries on a Conflict with a fresh read', async () => {
     const s = setup(hostRollout({ name: 'vsvc', routes: ['primary'] }), [regularVsvc]);
     let conflicts = 1;
