@@ -16,6 +16,10 @@ import {
   revisionHistoryLimitOrDefault,
   type TrafficRouting,
 } from './rollout.ts';
+import { gatewayApiConfig } from './routers/gateway-api.ts';
+import { istioConfig } from './routers/istio.ts';
+import { nginxConfig } from './routers/nginx.ts';
+import { smiConfig } from './routers/smi.ts';
 
 export type PauseDuration = { ok: true; ms: number } | { ok: false; error: string };
 
@@ -149,6 +153,23 @@ function validateStep(ro: Rollout, step: CanaryStep, path: string): string | und
     const route = step[key];
     if (route === undefined) continue;
     if (!routing) return invalid(`${path}.${key}`, route, `${key} requires TrafficRouting to be set`);
+    // Argo's validation: header routes need Istio, ALB, APISIX or a plugin; mirror routes Istio or a plugin.
+    // Of the plugins Sluice has, the Gateway API router has no mirror routes (as Argo's plugin).
+    const plugins = Object.keys(routing.plugins ?? {});
+    if (key === 'setHeaderRoute' && !routing.istio && !routing.alb && !routing.apisix && plugins.length === 0)
+      return invalid(
+        `${path}.${key}`,
+        route,
+        'SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+      );
+    if (key === 'setMirrorRoute' && !routing.istio && !plugins.includes(PROXY_ROUTER_PLUGIN))
+      return invalid(
+        `${path}.${key}`,
+        route,
+        plugins.length === 0
+          ? 'SetMirrorRoute requires TrafficRouting, supports Istio only'
+          : `SetMirrorRoute requires TrafficRouting, supports Istio and the ${PROXY_ROUTER_PLUGIN} plugin (the Gateway API router has no mirror routes)`,
+      );
     if (!(routing.managedRoutes ?? []).some((r) => r.name === route.name)) {
       return invalid(`${path}.${key}.name`, route.name, 'Name must be defined in managedRoutes');
     }
@@ -371,6 +392,9 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
     }
     const unsupported = unsupportedRouterError(`${base}.trafficRouting`, c.trafficRouting);
     if (unsupported) return unsupported;
+    for (const parsed of [istioConfig(ro), nginxConfig(ro), smiConfig(ro), gatewayApiConfig(ro)]) {
+      if (parsed !== undefined && !parsed.ok) return `${parsed.field}: Invalid value: ${parsed.message}`;
+    }
     if (
       c.trafficRouting?.maxTrafficWeight !== undefined &&
       !c.trafficRouting.nginx &&

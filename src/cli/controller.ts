@@ -45,6 +45,10 @@ Flags:
   --analysis-threads N       concurrent AnalysisRun reconciles (default ${DEFAULT_ANALYSIS_THREADS})
   --experiment-threads N     concurrent Experiment reconciles (default ${DEFAULT_EXPERIMENT_THREADS})
   --qps N, --burst N         client-side API rate limit (default 40 / 80)
+  --istio-api-version V      networking.istio.io version of VirtualService/DestinationRule (default v1alpha3)
+  --traffic-split-api-version V
+                             split.smi-spec.io version of TrafficSplit: v1alpha1, v1alpha2 or v1alpha3
+                             (default: v1alpha1 when the cluster serves it, else the newest it serves)
   --control-listen HOST:PORT serve the proxies' control API (gRPC) here; needs --control-token-file
   --control-token-file FILE  the bearer token every proxy must present (file content, trimmed)
   --control-cert FILE        TLS on the control API with this PEM certificate (needs --control-key)
@@ -194,6 +198,8 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
         'leader-elect': { type: 'string' },
         'lease-namespace': { type: 'string' },
         'instance-id': { type: 'string' },
+        'istio-api-version': { type: 'string' },
+        'traffic-split-api-version': { type: 'string' },
         'rollout-threads': { type: 'string' },
         'analysis-threads': { type: 'string' },
         'experiment-threads': { type: 'string' },
@@ -247,6 +253,10 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
       ...(str('listen-host') !== undefined ? { listenHost: str('listen-host') } : {}),
       ...(str('lease-namespace') !== undefined ? { leaseNamespace: str('lease-namespace') } : {}),
       ...(str('instance-id') ? { instanceId: str('instance-id') } : {}),
+      ...(str('istio-api-version') ? { istioApiVersion: str('istio-api-version') } : {}),
+      ...(str('traffic-split-api-version')
+        ? { trafficSplitApiVersion: str('traffic-split-api-version') }
+        : {}),
       ...(numbers['rollout-threads'] !== undefined ? { rolloutThreads: numbers['rollout-threads'] } : {}),
       ...(numbers['analysis-threads'] !== undefined ? { analysisThreads: numbers['analysis-threads'] } : {}),
       ...(numbers['experiment-threads'] !== undefined

@@ -12,7 +12,7 @@ import pino, { type Logger } from 'pino';
 import type { MetricProvider } from '../analysis/providers/provider.ts';
 import { reconcileAnalysisRun } from '../analysis/reconcile.ts';
 import { errorText, SluiceError } from '../api/errors.ts';
-import type { KubeObject } from '../api/meta.ts';
+import type { Kind, KubeObject } from '../api/meta.ts';
 import { proxyRouterConfig } from '../api/proxy-router-config.ts';
 import type { Rollout } from '../api/rollout.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
@@ -20,6 +20,7 @@ import { type DeliveryView, RouteTable } from '../control/route-table.ts';
 import { ControlServer, type RouteRef } from '../control/server.ts';
 import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import { discoverRouterApiVersions, routerApiFlagError } from '../kube/discovery.ts';
 import { KubeStore } from '../kube/kube-store.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createControlMetrics } from '../metrics/control-metrics.ts';
@@ -52,6 +53,9 @@ export class Controller {
   readonly experimentQueue = new WorkQueue();
   #client: KubeClient | undefined;
   #store: KubeStore | undefined;
+  /** The traffic routers' API versions, shared by the store and the routers (discovery fills it). */
+  readonly #apiVersions: Partial<Record<Kind, string>> = {};
+  readonly #routerFlags: { istioApiVersion?: string; trafficSplitApiVersion?: string } = {};
   #metrics: ControllerMetrics | undefined;
   #elector: LeaderElector | undefined;
   #endpoints: HttpEndpoint[] = [];
@@ -140,8 +144,18 @@ export class Controller {
           this.#metrics?.k8sRequestDuration.observe({ verb: r.verb }, r.durationMs / 1000);
       },
     });
+    const flags = this.#routerFlags;
+    Object.assign(flags, {
+      ...(o.istioApiVersion !== undefined ? { istioApiVersion: o.istioApiVersion } : {}),
+      ...(o.trafficSplitApiVersion !== undefined ? { trafficSplitApiVersion: o.trafficSplitApiVersion } : {}),
+    });
+    const flagError = routerApiFlagError(flags);
+    if (flagError !== undefined) throw new SluiceError('SLUICE_USAGE', flagError);
+    await discoverRouterApiVersions(this.#client, flags, this.#apiVersions);
+    this.log.info({ apiVersions: this.#apiVersions }, 'traffic router API versions');
     const storeLog = this.log.child({ module: 'informer' });
     this.#store = new KubeStore(this.#client, {
+      apiVersions: this.#apiVersions,
       ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
       logger: { warn: (f, m) => storeLog.warn(f, m), debug: (f, m) => storeLog.debug(f, m) },
       events: {
@@ -293,12 +307,20 @@ export class Controller {
     );
     this.#enqueuer = enqueue;
     this.#unsubscribe.push(...enqueue.watch());
-    const routers = createRouters(store, this.routes, this.control);
+    const routers = createRouters(store, this.routes, this.control, this.#apiVersions);
     this.#unsubscribe.push(routers.close);
     enqueue.all();
     // The caches are synced: subscriptions can be checked against the Rollouts.
     this.#control?.setServing(true);
-    this.#resyncTimer = setInterval(() => enqueue.all(), this.options.resyncMs ?? DEFAULT_RESYNC_MS);
+    this.#resyncTimer = setInterval(() => {
+      // A router CRD installed (or upgraded) since the start is picked up here.
+      const client = this.#client;
+      if (client !== undefined)
+        void discoverRouterApiVersions(client, this.#routerFlags, this.#apiVersions).then(() =>
+          enqueue.all(),
+        );
+      else enqueue.all();
+    }, this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
     const o = this.options;
     const logFor =

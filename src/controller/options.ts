@@ -51,6 +51,10 @@ export interface ControllerOptions {
   readonly retryPeriodMs?: number;
   readonly identity?: string;
   readonly instanceId?: string;
+  /** networking.istio.io version (Argo's --istio-api-version); default v1alpha3. */
+  readonly istioApiVersion?: string;
+  /** split.smi-spec.io version (Argo's --traffic-split-api-version); default: discovered. */
+  readonly trafficSplitApiVersion?: string;
   readonly rolloutThreads?: number;
   readonly analysisThreads?: number;
   readonly experimentThreads?: number;

@@ -228,7 +228,7 @@ describe('validation names the field', () => {
           canary: {
             canaryService: 'c',
             stableService: 's',
-            trafficRouting: { istio: {} },
+            trafficRouting: { istio: { virtualService: { name: 'vs' } } },
             steps: [{ setHeaderRoute: { name: 'h' } }],
           },
         },
@@ -249,6 +249,59 @@ describe('validation names the field', () => {
       ),
       `spec.strategy.canary.trafficRouting.${router}: Invalid value: "${router}": the ${router} traffic router is not implemented by Sluice (supported: istio, nginx, smi, plugins sluice/proxy, argoproj-labs/gatewayAPI, sluice/gateway-api)`,
     ]),
+    [
+      'a header route with only NGINX (Argo: Istio, ALB, APISIX or a plugin)',
+      ro(
+        {},
+        {
+          canary: {
+            canaryService: 'c',
+            stableService: 's',
+            trafficRouting: { nginx: { stableIngress: 'web' }, managedRoutes: [{ name: 'h' }] },
+            steps: [{ setHeaderRoute: { name: 'h' } }],
+          },
+        },
+      ),
+      'spec.strategy.canary.steps[0].setHeaderRoute: Invalid value: {"name":"h"}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+    ],
+    [
+      'a mirror route with only SMI (Argo: Istio only)',
+      ro(
+        {},
+        {
+          canary: {
+            canaryService: 'c',
+            stableService: 's',
+            trafficRouting: { smi: {}, managedRoutes: [{ name: 'm' }] },
+            steps: [{ setMirrorRoute: { name: 'm', percentage: 10 } }],
+          },
+        },
+      ),
+      'SetMirrorRoute requires TrafficRouting, supports Istio only',
+    ],
+    [
+      'a mirror route with the Gateway API router, which has none',
+      ro(
+        {},
+        {
+          canary: {
+            canaryService: 'c',
+            stableService: 's',
+            trafficRouting: {
+              plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'web' } },
+              managedRoutes: [{ name: 'm' }],
+            },
+            steps: [{ setMirrorRoute: { name: 'm', percentage: 10 } }],
+          },
+        },
+      ),
+      'the Gateway API router has no mirror routes',
+    ],
+    [
+      'an invalid router config names its field (NGINX without an Ingress)',
+      ro({}, { canary: { canaryService: 'c', stableService: 's', trafficRouting: { nginx: {} } } }),
+      'spec.strategy.canary.trafficRouting.nginx: Invalid value: ',
+    ],
     [
       'a router plugin Sluice does not implement',
       ro(
