@@ -51,6 +51,12 @@ function isPodNotFound(body: unknown): boolean {
   return details?.kind === 'pods';
 }
 
+/** A 404 Status that names the object (the API server's answer for a served kind without that object). */
+function isObjectNotFound(body: unknown): boolean {
+  const details = (body as { details?: { name?: unknown } } | undefined)?.details;
+  return typeof details?.name === 'string' && details.name !== '';
+}
+
 function isCustom(kind: Kind): boolean {
   return RESOURCES[kind].apiVersion.startsWith('argoproj.io/');
 }
@@ -130,7 +136,16 @@ export class KubeStore implements ObjectStore {
     const res = await this.client.request('GET', objectPath(kind, namespace, name, this.#versions), {
       record: this.#record('Get', kind, namespace, name),
     });
-    if (res.status === 404) return undefined;
+    // A 404 about the object names it in the Status details; one without (a plain "404 page not found", or
+    // "the server could not find the requested resource") is about the API: the kind is not served here,
+    // e.g. a router's CRD is not installed. That is an error, not an absent object.
+    if (res.status === 404 && isObjectNotFound(res.body)) return undefined;
+    if (res.status === 404)
+      throw new StoreError(
+        'NotFound',
+        404,
+        `the server could not find the requested resource (${RESOURCES[kind].plural}.${apiVersionOf(kind, this.#versions)} is not served)`,
+      );
     if (res.status !== 200) throw toStoreError(res.status, res.body, `get ${RESOURCES[kind].plural} ${name}`);
     return deepFreeze(this.#withKind(kind, res.body as T));
   }

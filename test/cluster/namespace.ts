@@ -82,26 +82,30 @@ export async function createTestNamespace(client: KubeClient, prefix = 'test'): 
   };
 }
 
-let crdsApplied: Promise<void> | undefined;
+const crdsApplied = new Map<string, Promise<void>>();
 
-/** `kubectl apply -f crds/` once per test process, resolved once every CRD is Established. */
-export function ensureCrds(): Promise<void> {
-  crdsApplied ??= (async () => {
+/** The repository's CRDs (crds/: Argo's kinds) and the test-only CRDs of the routers' objects. */
+export const ARGO_CRDS_DIR = join(REPO_ROOT, 'crds');
+export const ROUTER_CRDS_DIR = join(REPO_ROOT, 'test', 'cluster', 'router-crds');
+
+/** `kubectl apply -f <dir>` once per test process, resolved once every CRD is Established. */
+export function ensureCrds(dir: string = ARGO_CRDS_DIR): Promise<void> {
+  let applied = crdsApplied.get(dir);
+  if (applied !== undefined) return applied;
+  applied = (async () => {
     const kubeconfig = testKubeconfig();
-    const dir = join(REPO_ROOT, 'crds');
-    const applied = await kubectl(kubeconfig, ['apply', '-f', dir]);
-    if (applied.code !== 0) throw new Error(`kubectl apply -f crds/: ${applied.stderr}`);
+    const result = await kubectl(kubeconfig, ['apply', '-f', dir]);
+    if (result.code !== 0) throw new Error(`kubectl apply -f ${dir}: ${result.stderr}`);
     const established = await kubectl(
       kubeconfig,
       ['wait', '--for=condition=Established', `--timeout=${CRDS_ESTABLISHED_TIMEOUT_S}s`, '-f', dir],
       { timeoutMs: (CRDS_ESTABLISHED_TIMEOUT_S + 10) * 1000 },
     );
-    if (established.code !== 0) throw new Error(`CRDs not Established: ${established.stderr}`);
+    if (established.code !== 0) throw new Error(`CRDs of ${dir} not Established: ${established.stderr}`);
   })();
-  crdsApplied.catch(() => {
-    crdsApplied = undefined;
-  });
-  return crdsApplied;
+  crdsApplied.set(dir, applied);
+  applied.catch(() => crdsApplied.delete(dir));
+  return applied;
 }
 
 export interface UseNamespaceOptions {

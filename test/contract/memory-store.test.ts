@@ -11,7 +11,7 @@ const NAMESPACE = 'contract';
 describe('MemoryStore', () => {
   let store: MemoryStore;
   beforeAll(() => {
-    store = createMemoryStore();
+    store = createMemoryStore({ unservedKinds: ['TCPRoute'] });
   });
   objectStoreContract(
     () => ({

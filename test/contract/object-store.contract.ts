@@ -45,6 +45,7 @@ export const CONTRACT_CASES = [
   'events',
   'eventTruncation',
   'notFound',
+  'unservedKind',
   'frozen',
 ] as const;
 
@@ -695,6 +696,18 @@ export function objectStoreContract(harness: () => ContractHarness, options: Con
           expect(error.reason).toBe('NotFound');
           expect(error.status).toBe(404);
         }
+      },
+    );
+
+    contract(
+      'unservedKind',
+      'read of a kind the API server does not serve (a CRD not installed: TCPRoute has none in the test cluster) fails with NotFound, unlike an absent object',
+      async () => {
+        const { store, namespace } = harness();
+        const error = await storeError(store.read('TCPRoute', namespace, 'web'));
+        expect(error.reason).toBe('NotFound');
+        expect(error.status).toBe(404);
+        expect(error.message).toContain('the server could not find the requested resource');
       },
     );
 

@@ -2,16 +2,18 @@
 // manifests applied with kubectl through a whole lifecycle, and ports of Argo's CanarySuite scenarios.
 // Each scenario gets its own namespace and its own in-process controller scoped to it.
 //
-// The guides route with `trafficRouting.nginx`; there is no NGINX ingress controller on the test cluster,
-// so the Service router fallback carries the canary weight in replica counts (traffic-routed math:
-// canary = ceil(weight x replicas), stable kept at full size) and the stable/canary Services' selectors
-// are switched by the controller. That is what these tests observe.
+// The guides route with `trafficRouting.nginx`: the NGINX router writes the canary Ingress
+// `<rollout>-<ingress>-canary` (canary-weight = the step's weight), which these tests read back. There is
+// no NGINX ingress controller on the test cluster to act on it, so pod counts follow the traffic-routed
+// math (canary = ceil(weight x replicas), stable kept at full size) and the stable/canary Services'
+// selectors are switched by the controller, as Argo does.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitOut } from '../cluster/wait.ts';
 import {
   canaryRollout,
   E2e,
+  ingress,
   service,
   startWebMetric,
   type WebMetricServer,
@@ -29,7 +31,7 @@ afterEach(async () => {
 
 const HASH = 'rollouts-pod-template-hash';
 
-/** A traffic-routed canary (nginx router, which falls back to plain Services here). */
+/** A traffic-routed canary (the NGINX router, on the Ingress `<name>-ingress` of routedServices). */
 function routedCanary(name: string, canary: Record<string, unknown>, replicas = 4) {
   return canaryRollout(name, {
     replicas,
@@ -43,12 +45,27 @@ function routedCanary(name: string, canary: Record<string, unknown>, replicas = 
 }
 
 function routedServices(name: string) {
-  return [service(`${name}-stable`, name), service(`${name}-canary`, name)];
+  return [
+    service(`${name}-stable`, name),
+    service(`${name}-canary`, name),
+    ingress(`${name}-ingress`, `${name}-stable`),
+  ];
+}
+
+const NGINX_WEIGHT = 'nginx.ingress.kubernetes.io/canary-weight';
+
+/** The canary Ingress's canary-weight annotation, once it equals `weight`. */
+async function waitForCanaryIngressWeight(name: string, weight: number): Promise<Record<string, unknown>> {
+  return e!.waitForObject('networking.k8s.io/v1', 'ingresses', name, `canary-weight ${weight}`, (obj) => {
+    const annotations = (obj.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+    return annotations[NGINX_WEIGHT] === String(weight);
+  });
 }
 
 describe('the guide canary with analysis (test/fixtures/guides) through its whole lifecycle', () => {
   it('updates, analyses, pauses, promotes, aborts on a failed analysis, retries and undoes', async () => {
     const ro = 'payment-service-rollout';
+    const CANARY_INGRESS = 'payment-service-rollout-payment-service-ingress-canary';
     e = await E2e.create('guide-canary');
     web = await startWebMetric(1);
     // The guide's http-kpi-analysis queries an in-cluster Prometheus that does not exist here; a template
@@ -84,6 +101,32 @@ describe('the guide canary with analysis (test/fixtures/guides) through its whol
     expect(runs[0]).toMatchObject({ phase: 'Successful', hash: rev2 });
     expect(web.requests).toBeGreaterThanOrEqual(2);
     await e.waitForPodCounts(ro, { '1': 10, '2': 1 });
+    // The NGINX router: the canary Ingress built from the guide's Ingress, owned by the Rollout.
+    const canaryIngress = await waitForCanaryIngressWeight(CANARY_INGRESS, 10);
+    expect(canaryIngress.metadata).toMatchObject({
+      annotations: {
+        'kubernetes.io/ingress.class': 'nginx',
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        [NGINX_WEIGHT]: '10',
+      },
+      ownerReferences: [{ kind: 'Rollout', name: ro, controller: true }],
+    });
+    expect(canaryIngress.spec).toEqual({
+      rules: [
+        {
+          host: 'payment.enterprise.com',
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: 'payment-service-canary', port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
+    });
     expect(await e.serviceSelector('payment-service-stable')).toMatchObject({ [HASH]: rev1 });
     expect(await e.serviceSelector('payment-service-canary')).toMatchObject({ [HASH]: rev2 });
 
@@ -95,6 +138,7 @@ describe('the guide canary with analysis (test/fixtures/guides) through its whol
       (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
     );
     await e.waitForPodCounts(ro, { '1': 10, '2': 5 });
+    await waitForCanaryIngressWeight(CANARY_INGRESS, 50);
 
     // Promote past the last pause: setWeight 100, the canary becomes stable, the old revision goes away.
     await e.sluiceOk('promote', ro);
@@ -106,6 +150,8 @@ describe('the guide canary with analysis (test/fixtures/guides) through its whol
     expect(promoted.status?.currentStepIndex).toBe(6);
     await e.waitForServiceSelector('payment-service-stable', rev2);
     await e.waitForPodCounts(ro, { '2': 10 }, 60_000);
+    // Promoted: Argo leaves the canary Ingress in place with no weight.
+    await waitForCanaryIngressWeight(CANARY_INGRESS, 0);
 
     // A bad revision: the analysis fails -> abort, traffic (Services) back to stable, Degraded.
     web.set(0);
@@ -127,6 +173,7 @@ describe('the guide canary with analysis (test/fixtures/guides) through its whol
     // Argo resets the step index to 0 on abort (here it may take one more reconcile after the abort itself).
     await e.waitForStep(ro, 0);
     await e.waitForServiceSelector('payment-service-canary', rev2);
+    await waitForCanaryIngressWeight(CANARY_INGRESS, 0);
     expect(await e.serviceSelector('payment-service-stable')).toMatchObject({ [HASH]: rev2 });
     const failedRuns = (await e.analysisRuns(ro)).filter((r) => r.hash === rev3);
     expect(failedRuns.map((r) => r.phase)).toEqual(['Failed']);

@@ -25,11 +25,13 @@ import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { Rollout, RolloutCondition, RolloutPhase } from '../../src/api/rollout.ts';
 import { Controller } from '../../src/controller/lifecycle.ts';
+import type { ControllerOptions } from '../../src/controller/options.ts';
 import type { KubeClient } from '../cluster/kube-client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
 import {
   createTestNamespace,
   ensureCrds,
+  ROUTER_CRDS_DIR,
   type TestNamespace,
   testClient,
   testKubeconfig,
@@ -167,16 +169,27 @@ export class E2e {
   /** Set before startController() to serve the proxies' control API (proxy-router tests). */
   control: E2eControl | undefined;
 
+  /** Extra options of the in-process controller (e.g. the routers' API versions). */
+  controllerOptions: Partial<ControllerOptions> = {};
+
   static async create(
     prefix: string,
-    options: { controller?: ControllerMode; control?: E2eControl } = {},
+    options: {
+      controller?: ControllerMode;
+      control?: E2eControl;
+      /** Also apply test/cluster/router-crds/ (Istio, SMI, Gateway API kinds). */
+      routerCrds?: boolean;
+      controllerOptions?: Partial<ControllerOptions>;
+    } = {},
   ): Promise<E2e> {
     const kubeconfig = testKubeconfig();
     await ensureCrds();
+    if (options.routerCrds) await ensureCrds(ROUTER_CRDS_DIR);
     const client = await testClient();
     const ns = await createTestNamespace(client, prefix);
     const e = new E2e(client, kubeconfig, ns);
     e.control = options.control;
+    e.controllerOptions = options.controllerOptions ?? {};
     await e.#startEventWatch();
     const mode = options.controller ?? 'in-process';
     if (mode !== 'none') await e.startController(mode);
@@ -203,7 +216,12 @@ export class E2e {
     if (this.handle !== undefined) throw new Error('a controller is already running; stop or kill it first');
     this.handle =
       mode === 'in-process'
-        ? await startInProcessController(this.kubeconfig, this.namespace, this.control)
+        ? await startInProcessController(
+            this.kubeconfig,
+            this.namespace,
+            this.control,
+            this.controllerOptions,
+          )
         : await startControllerProcess(this.kubeconfig, this.namespace, this.control);
     return this.handle;
   }
@@ -390,6 +408,39 @@ export class E2e {
       })
       .sort((a, b) => a.createdMs - b.createdMs || a.name.localeCompare(b.name))
       .map(({ createdMs: _c, ...rest }) => rest);
+  }
+
+  /** A namespaced object by API path suffix (`apis/networking.k8s.io/v1/ingresses/x`); undefined when absent. */
+  async object(group: string, plural: string, name: string): Promise<Record<string, unknown> | undefined> {
+    const base = group === '' ? '/api/v1' : `/apis/${group}`;
+    const res = await this.client.raw('GET', `${base}/namespaces/${this.namespace}/${plural}/${name}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200)
+      throw new Error(`GET ${plural}/${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as Record<string, unknown>;
+  }
+
+  /** Waits until the object exists and `check` answers true on it; returns it. */
+  waitForObject(
+    group: string,
+    plural: string,
+    name: string,
+    what: string,
+    check: (obj: Record<string, unknown>) => boolean,
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<Record<string, unknown>> {
+    return waitFor(
+      async () => {
+        const obj = await this.object(group, plural, name);
+        return obj !== undefined && check(obj) ? obj : undefined;
+      },
+      {
+        what: `${plural}/${name}: ${what}`,
+        timeoutMs,
+        intervalMs: 100,
+        describe: async () => JSON.stringify(await this.object(group, plural, name)),
+      },
+    );
   }
 
   async serviceSelector(name: string): Promise<Record<string, string>> {
@@ -655,8 +706,10 @@ async function startInProcessController(
   kubeconfig: string,
   namespace: string,
   control?: E2eControl,
+  extra: Partial<ControllerOptions> = {},
 ): Promise<ControllerHandle> {
   const controller = new Controller({
+    ...extra,
     kubeconfig,
     namespace,
     ...(control ? { control: { host: '127.0.0.1', port: control.port, token: control.token } } : {}),
@@ -873,6 +926,35 @@ export function service(name: string, app: string): Record<string, unknown> {
     kind: 'Service',
     metadata: { name },
     spec: { selector: { app }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+  };
+}
+
+/** A networking.k8s.io/v1 Ingress sending `host`/ to the Service `service` port 80. */
+export function ingress(
+  name: string,
+  service: string,
+  host = `${name}.example.com`,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name, annotations: { 'kubernetes.io/ingress.class': 'nginx' } },
+    spec: {
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: service, port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { waitOut } from '../cluster/wait.ts';
 import {
   canaryRollout,
   E2e,
+  ingress,
   service,
   startWebMetric,
   type WebMetricServer,
@@ -140,7 +141,11 @@ describe('controller killed and restarted', () => {
     e = await E2e.create('restart-abort-analysis', { controller: 'subprocess' });
     web = await startWebMetric(0);
     await e.apply(webMetricTemplate('check', web.url, { count: 2, intervalS: 1 }));
-    await e.apply([service('ro-stable', 'ro'), service('ro-canary', 'ro')]);
+    await e.apply([
+      service('ro-stable', 'ro'),
+      service('ro-canary', 'ro'),
+      ingress('ro-ingress', 'ro-stable'),
+    ]);
     await e.healthyRollout(
       canaryRollout('ro', {
         replicas: 2,
