@@ -51,6 +51,15 @@ const NEEDED: Record<string, string[]> = {
   secrets: ['get'],
   events: ['create', 'patch'],
   jobs: ['get', 'list', 'watch', 'create', 'delete'],
+  // The traffic routers' objects: read fresh and written (src/traffic/<router>/router.ts).
+  ingresses: ['get', 'create', 'patch'],
+  virtualservices: ['get', 'update'],
+  destinationrules: ['get', 'update'],
+  trafficsplits: ['get', 'create', 'patch'],
+  httproutes: ['get', 'update'],
+  grpcroutes: ['get', 'update'],
+  tcproutes: ['get', 'update'],
+  configmaps: ['get', 'create', 'update'],
 };
 
 describe('deploy RBAC', () => {
