@@ -1,5 +1,6 @@
 // `sluice get rollout NAME [-w/--watch] [--no-color] [--timeout-seconds N]` (also `get ro|rollouts`):
-// the header block and the tree of revisions, ReplicaSets, pods and AnalysisRuns (info.ts, tree.ts).
+// the header block, the Traffic section (the weights the routers' objects route, router-weights.ts) and
+// the tree of revisions, ReplicaSets, pods and AnalysisRuns (info.ts, tree.ts).
 // With --watch it follows the objects: on a terminal it redraws in place (at most every 200 ms, and every
 // second so ages move, as Argo does); otherwise it prints the whole view again whenever it changes.
 
@@ -11,6 +12,7 @@ import type { CliApi } from '../kube.ts';
 import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { type AnalysisRunObject, buildRolloutInfo } from './info.ts';
 import { ListWatch, sleep } from './list-watch.ts';
+import { TrafficWatch } from './router-weights.ts';
 import { CLEAR_SCREEN, renderRollout } from './tree.ts';
 import { parseVerb, ROLLOUT_ALIASES, resourceTypeError } from './verb.ts';
 
@@ -70,11 +72,14 @@ export async function runGet(argv: readonly string[], io: CliIo): Promise<number
   return withApi(io, args.kube, async (api) => {
     if (!watch) {
       const snap = await snapshot(api, name);
+      const traffic = new TrafficWatch(color);
+      await traffic.refresh(api, snap.ro, io.nowMs());
       io.out(
-        renderRollout(buildRolloutInfo(snap.ro, snap.rss, snap.pods, snap.runs), {
-          nowMs: io.nowMs(),
-          color,
-        }),
+        renderRollout(
+          buildRolloutInfo(snap.ro, snap.rss, snap.pods, snap.runs),
+          { nowMs: io.nowMs(), color },
+          traffic.text,
+        ),
       );
       return EXIT_OK;
     }
@@ -112,17 +117,21 @@ async function watchRollout(
     const loops = await Promise.all([rollouts, rss, pods, runs].map((lw) => lw.start(controller.signal)));
     let lastDrawMs = 0;
     let lastText = '';
+    const traffic = new TrafficWatch(opts.color);
     while (!controller.signal.aborted) {
+      const current = rollouts.values()[0];
+      if (current !== undefined && (await traffic.refresh(api, current, io.nowMs()))) dirty = true;
       const nowMs = io.nowMs();
       const tick = io.isTTY && nowMs - lastDrawMs >= TICK_MS;
       if ((dirty || tick) && nowMs - lastDrawMs >= REDRAW_MIN_INTERVAL_MS) {
         const ro = rollouts.values()[0];
         if (ro !== undefined) {
           dirty = false;
-          const text = renderRollout(buildRolloutInfo(ro, rss.values(), pods.values(), runs.values()), {
-            nowMs,
-            color: opts.color,
-          });
+          const text = renderRollout(
+            buildRolloutInfo(ro, rss.values(), pods.values(), runs.values()),
+            { nowMs, color: opts.color },
+            traffic.text,
+          );
           if (io.isTTY) io.out(CLEAR_SCREEN + text);
           else if (text !== lastText) io.out(lastText === '' ? text : `\n${text}`);
           lastText = text;

@@ -232,8 +232,11 @@ export function renderRolloutTree(info: RolloutInfo, opts: RenderOptions): strin
   return tabulate(lines);
 }
 
-/** The whole `get rollout` output: header block, a blank line, the tree. */
-export function renderRollout(info: RolloutInfo, opts: RenderOptions): string {
+/**
+ * The whole `get rollout` output: header block, then `traffic` (the routers' weights, router-weights.ts;
+ * '' for none), a blank line, the tree.
+ */
+export function renderRollout(info: RolloutInfo, opts: RenderOptions, traffic = ''): string {
   let out = '';
   out += field('Name:', info.name);
   out += field('Namespace:', info.namespace);
@@ -255,6 +258,7 @@ export function renderRollout(info: RolloutInfo, opts: RenderOptions): string {
   out += field('  Updated:', info.updated);
   out += field('  Ready:', info.ready);
   out += field('  Available:', info.available);
+  out += traffic;
   out += '\n';
   out += renderRolloutTree(info, opts);
   return out;
