@@ -6,7 +6,8 @@
 // Level-triggered like analysis.ts: the current Experiment is the one recorded in
 // status.canary.currentExperiment, else an unfinished, unterminated one of this hash, revision and step
 // (one created by a controller that died before writing status is adopted, never duplicated).
-// Template `weight` is copied (it asks for a Service) but not routed: routers come later.
+// Template `weight` is copied (it asks for a Service); planTraffic routes that share to the Service while
+// the experiment runs (Argo's additional destinations).
 
 import { isCompletedPhase } from '../api/analysis-run.ts';
 import type { Experiment, ExperimentAnalysisTemplateRef, TemplateSpec } from '../api/experiment.ts';

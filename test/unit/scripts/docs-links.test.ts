@@ -13,7 +13,7 @@ const README_MAX_LINES = 150;
 const DOCS = [
   'README.md',
   'bench/README.md',
-  ...readdirSync(join(ROOT, 'docs'))
+  ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
 ];
