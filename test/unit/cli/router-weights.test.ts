@@ -14,7 +14,9 @@ import {
   discoverServedVersions,
   renderTrafficSection,
   routerWeights,
+  TRAFFIC_REFRESH_MS,
   type TrafficSection,
+  TrafficWatch,
 } from '../../../src/cli/rollouts/router-weights.ts';
 
 const NS = 'shop';
@@ -51,7 +53,17 @@ class FakeApi implements CliApi {
   async update<T extends KubeObject>(): Promise<T> {
     throw new Error('read only');
   }
-  async watch(): Promise<void> {}
+  async watch(
+    _kind: Kind,
+    _ns: string | undefined,
+    _query: unknown,
+    _rv: string,
+    _onEvent: unknown,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (!signal.aborted)
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  }
   async close(): Promise<void> {}
 }
 
@@ -457,6 +469,32 @@ describe('renderTrafficSection', () => {
   });
 });
 
+describe('TrafficWatch', () => {
+  it('reads again when the Rollout changes or after TRAFFIC_REFRESH_MS, and says when the text changed', async () => {
+    const api = new FakeApi().put(canaryIngress(20));
+    const ro = rollout({ nginx: { stableIngress: 'web-ingress' } });
+    const w = new TrafficWatch(false);
+    expect(await w.refresh(api, ro, 0)).toBe(true);
+    expect(w.text).toContain('actual 20 ✖ (desired 30)');
+    api.put(canaryIngress(30));
+    expect(await w.refresh(api, ro, 1_000)).toBe(false);
+    expect(api.gets).toHaveLength(1);
+    expect(await w.refresh(api, ro, TRAFFIC_REFRESH_MS)).toBe(true);
+    expect(w.text).toContain('actual 30 ✔');
+    const changed = { ...ro, metadata: { ...ro.metadata, resourceVersion: '8' } };
+    expect(await w.refresh(api, changed, TRAFFIC_REFRESH_MS + 1)).toBe(false);
+    expect(api.gets).toHaveLength(3);
+  });
+
+  it('no text for a Rollout without trafficRouting', async () => {
+    const ro = rollout({});
+    delete ro.spec.strategy.canary!.trafficRouting;
+    const w = new TrafficWatch(false);
+    expect(await w.refresh(new FakeApi(), ro, 0)).toBe(false);
+    expect(w.text).toBe('');
+  });
+});
+
 describe('get rollout', () => {
   function io(api: FakeApi): { io: CliIo; out: () => string } {
     let out = '';
@@ -511,6 +549,15 @@ describe('get rollout', () => {
         '⟳ web  Rollout  ◌ Progressing       ',
         '',
       ].join('\n'),
+    );
+  });
+
+  it('--watch draws the Traffic section too', async () => {
+    const api = new FakeApi().put(rollout({ smi: {} })).put(trafficSplit(30));
+    const h = io(api);
+    expect(await runGet(['rollout', 'web', '--watch', '--timeout-seconds', '1'], h.io)).toBe(0);
+    expect(h.out()).toContain(
+      'Traffic:         desired canary 30 / stable 70 (of 100)   verified: -\n  SMI  TrafficSplit shop/web  actual 30 ✔\n\nNAME',
     );
   });
 });
