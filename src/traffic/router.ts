@@ -73,3 +73,34 @@ export class ServiceRouter implements TrafficRouter {
     return { ok: true };
   }
 }
+
+/**
+ * A router whose config does not parse (validation already made the Rollout InvalidSpec): every verb that
+ * writes fails with the field's message, so nothing is half-applied if a reconcile gets this far anyway.
+ */
+export class InvalidConfigRouter implements TrafficRouter {
+  readonly type: string;
+  readonly #result: RouterResult;
+  constructor(type: string, error: string) {
+    this.type = type;
+    this.#result = { ok: false, error };
+  }
+  async updateHash(): Promise<RouterResult> {
+    return this.#result;
+  }
+  async setWeight(): Promise<RouterResult> {
+    return this.#result;
+  }
+  async setHeaderRoute(): Promise<RouterResult> {
+    return this.#result;
+  }
+  async setMirrorRoute(): Promise<RouterResult> {
+    return this.#result;
+  }
+  async verifyWeight(): Promise<Verification> {
+    return undefined;
+  }
+  async removeManagedRoutes(): Promise<RouterResult> {
+    return this.#result;
+  }
+}

@@ -28,7 +28,13 @@ import {
 import { StoreError } from '../../store/object-store.ts';
 import { apiVersionOf } from '../../store/resources.ts';
 import type { RouterContext } from '../context.ts';
-import type { RouterResult, TrafficRouter, Verification, WeightDestinationSpec } from '../router.ts';
+import {
+  InvalidConfigRouter,
+  type RouterResult,
+  type TrafficRouter,
+  type Verification,
+  type WeightDestinationSpec,
+} from '../router.ts';
 import { grpcHeaderRule } from './grpc-route.ts';
 import { httpHeaderRule } from './http-route.ts';
 import {
@@ -92,7 +98,7 @@ export function gatewayApiRouter(ctx: RouterContext): TrafficRouter | undefined 
   if (!parsed.ok) {
     const plugins = ctx.rollout.spec.strategy.canary?.trafficRouting?.plugins ?? {};
     const type = Object.hasOwn(plugins, GATEWAY_API_PLUGIN) ? GATEWAY_API_PLUGIN : SLUICE_GATEWAY_API_PLUGIN;
-    return new InvalidGatewayApiRouter(type, `${parsed.field}: ${parsed.message}`);
+    return new InvalidConfigRouter(type, `${parsed.field}: ${parsed.message}`);
   }
   return new GatewayApiRouter(ctx, parsed.config);
 }
@@ -341,36 +347,5 @@ function sameJson(a: string, b: string): boolean {
     return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
   } catch {
     return false;
-  }
-}
-
-/** A plugin config that does not parse: every verb fails with the field's message (the spec is InvalidSpec). */
-class InvalidGatewayApiRouter implements TrafficRouter {
-  readonly type: string;
-  readonly #error: string;
-  constructor(type: string, error: string) {
-    this.type = type;
-    this.#error = error;
-  }
-  async updateHash(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setWeight(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setHeaderRoute(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setMirrorRoute(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async verifyWeight(): Promise<Verification> {
-    return false;
-  }
-  async removeManagedRoutes(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  unverifiedReason(): string {
-    return this.#error;
   }
 }

@@ -15,7 +15,13 @@ import { isControlledBy } from '../../reconcile/owners.ts';
 import { StoreError } from '../../store/object-store.ts';
 import { apiVersionOf } from '../../store/resources.ts';
 import type { RouterContext } from '../context.ts';
-import type { RouterResult, TrafficRouter, Verification, WeightDestinationSpec } from '../router.ts';
+import {
+  InvalidConfigRouter,
+  type RouterResult,
+  type TrafficRouter,
+  type Verification,
+  type WeightDestinationSpec,
+} from '../router.ts';
 import { destinationRuleHost, withSubsetHashes } from './destination-rule.ts';
 import {
   type CanaryDestination,
@@ -340,33 +346,6 @@ function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-/** Answers every verb with the config error: an invalid config moves no traffic. */
-class InvalidIstioRouter implements TrafficRouter {
-  readonly type = 'Istio';
-  readonly #error: string;
-  constructor(error: string) {
-    this.#error = error;
-  }
-  async updateHash(): Promise<RouterResult> {
-    return fail(this.#error);
-  }
-  async setWeight(): Promise<RouterResult> {
-    return fail(this.#error);
-  }
-  async setHeaderRoute(): Promise<RouterResult> {
-    return fail(this.#error);
-  }
-  async setMirrorRoute(): Promise<RouterResult> {
-    return fail(this.#error);
-  }
-  async verifyWeight(): Promise<Verification> {
-    return undefined;
-  }
-  async removeManagedRoutes(): Promise<RouterResult> {
-    return fail(this.#error);
-  }
-}
-
 /**
  * The Istio router for one reconcile of ctx.rollout; undefined when it has no trafficRouting.istio. An
  * invalid config gives a router whose every verb answers the field's error.
@@ -374,6 +353,6 @@ class InvalidIstioRouter implements TrafficRouter {
 export function istioRouter(ctx: RouterContext): TrafficRouter | undefined {
   const parsed = istioConfig(ctx.rollout);
   if (parsed === undefined) return undefined;
-  if (!parsed.ok) return new InvalidIstioRouter(`${parsed.field}: ${parsed.message}`);
+  if (!parsed.ok) return new InvalidConfigRouter('Istio', `${parsed.field}: ${parsed.message}`);
   return new IstioRouter(ctx, parsed.config);
 }

@@ -17,7 +17,7 @@ import { isControlledBy } from '../../reconcile/owners.ts';
 import { StoreError } from '../../store/object-store.ts';
 import { apiVersionOf } from '../../store/resources.ts';
 import type { RouterContext } from '../context.ts';
-import type { RouterResult, TrafficRouter, Verification } from '../router.ts';
+import { InvalidConfigRouter, type RouterResult, type TrafficRouter, type Verification } from '../router.ts';
 import { canaryIngressPatch, desiredCanaryIngress, type Ingress } from './canary-ingress.ts';
 
 export const NGINX_ROUTER_TYPE = 'Nginx';
@@ -178,35 +178,6 @@ export class NginxRouter implements TrafficRouter {
   }
 }
 
-/** A Rollout whose nginx config is invalid: every verb reports the field, so no traffic moves. */
-class InvalidNginxRouter implements TrafficRouter {
-  readonly type = NGINX_ROUTER_TYPE;
-  readonly #result: RouterResult;
-
-  constructor(field: string, message: string) {
-    this.#result = { ok: false, error: `${field}: ${message}` };
-  }
-
-  async updateHash(): Promise<RouterResult> {
-    return this.#result;
-  }
-  async setWeight(): Promise<RouterResult> {
-    return this.#result;
-  }
-  async setHeaderRoute(): Promise<RouterResult> {
-    return this.#result;
-  }
-  async setMirrorRoute(): Promise<RouterResult> {
-    return this.#result;
-  }
-  async verifyWeight(): Promise<Verification> {
-    return undefined;
-  }
-  async removeManagedRoutes(): Promise<RouterResult> {
-    return this.#result;
-  }
-}
-
 /**
  * The NGINX router for one reconcile of `ctx.rollout`; undefined when the Rollout has no
  * `trafficRouting.nginx`. An invalid config gives a router whose every verb fails naming the field.
@@ -214,6 +185,6 @@ class InvalidNginxRouter implements TrafficRouter {
 export function nginxRouter(ctx: RouterContext): TrafficRouter | undefined {
   const parsed = nginxConfig(ctx.rollout);
   if (parsed === undefined) return undefined;
-  if (!parsed.ok) return new InvalidNginxRouter(parsed.field, parsed.message);
+  if (!parsed.ok) return new InvalidConfigRouter(NGINX_ROUTER_TYPE, `${parsed.field}: ${parsed.message}`);
   return new NginxRouter(ctx, parsed.config);
 }

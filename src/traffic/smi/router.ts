@@ -15,7 +15,13 @@ import { controllerRef, isControlledBy } from '../../reconcile/owners.ts';
 import { StoreError } from '../../store/object-store.ts';
 import { apiVersionOf } from '../../store/resources.ts';
 import type { RouterContext } from '../context.ts';
-import type { RouterResult, TrafficRouter, Verification, WeightDestinationSpec } from '../router.ts';
+import {
+  InvalidConfigRouter,
+  type RouterResult,
+  type TrafficRouter,
+  type Verification,
+  type WeightDestinationSpec,
+} from '../router.ts';
 
 export const SMI_TYPE = 'SMI';
 const SUPPORTED_VERSIONS = ['v1alpha1', 'v1alpha2', 'v1alpha3'] as const;
@@ -54,7 +60,7 @@ export function desiredSplit(
 export function smiRouter(ctx: RouterContext): TrafficRouter | undefined {
   const parsed = smiConfig(ctx.rollout);
   if (parsed === undefined) return undefined;
-  if (!parsed.ok) return new InvalidSmiRouter(`${parsed.field}: ${parsed.message}`);
+  if (!parsed.ok) return new InvalidConfigRouter(SMI_TYPE, `${parsed.field}: ${parsed.message}`);
   return new SmiRouter(ctx, parsed.config);
 }
 
@@ -141,36 +147,6 @@ export class SmiRouter implements TrafficRouter {
 
   async removeManagedRoutes(): Promise<RouterResult> {
     return { ok: true };
-  }
-}
-
-/** An `smi` block that does not parse: every verb fails with the field's message (the spec is InvalidSpec). */
-class InvalidSmiRouter implements TrafficRouter {
-  readonly type = SMI_TYPE;
-  readonly #error: string;
-  constructor(error: string) {
-    this.#error = error;
-  }
-  async updateHash(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setWeight(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setHeaderRoute(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async setMirrorRoute(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  async verifyWeight(): Promise<Verification> {
-    return false;
-  }
-  async removeManagedRoutes(): Promise<RouterResult> {
-    return { ok: false, error: this.#error };
-  }
-  unverifiedReason(): string {
-    return this.#error;
   }
 }
 
