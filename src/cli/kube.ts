@@ -122,6 +122,12 @@ class KubeCliApi implements CliApi {
     return this.#call<T>('GET', objectPath(kind, namespace, name), `get ${kind} ${name}`);
   }
 
+  /** A GET of any API path, answered as is (discovery, and router objects at their served version). */
+  async rawGet(path: string): Promise<{ status: number; body: unknown }> {
+    const res = await this.#client.request('GET', path);
+    return { status: res.status, body: res.body };
+  }
+
   async list<T extends KubeObject>(
     kind: Kind,
     namespace: string | undefined,
