@@ -1,0 +1,649 @@
+// The Istio, SMI and Gateway API traffic routers end to end on the real test cluster (fixture.ts), on the
+// test-only CRDs of test/cluster/router-crds/ (there is no mesh or gateway to act on the objects: the tests
+// read back what the controller wrote). Each scenario checks the objects at each step as Argo Rollouts
+// writes them (docs/routers/*.md, the Argo reference section 3): the weights, the managed header routes
+// (added at the top / after the user's rules, removed at the end and on abort), the user's own fields kept
+// as written, and the TrafficRouting condition / TrafficRoutingError event when a router cannot answer.
+// Each scenario gets its own namespace and its own in-process controller scoped to it.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { E2e, service } from './fixture.ts';
+import {
+  backendsOf,
+  condition,
+  dest,
+  GATEWAY,
+  HASH,
+  httpRoute,
+  httpRouteRules,
+  ISTIO,
+  type Json,
+  list,
+  rec,
+  routedRollout,
+  routeNamed,
+  SMI_V1ALPHA1,
+  SMI_V1ALPHA2,
+  subsetDest,
+  virtualService,
+  vsRoutes,
+  waitForConditionMessage,
+  waitForRuleWeights,
+  waitForSplit,
+  waitForVsWeights,
+} from './mesh-objects.ts';
+
+let e: E2e | undefined;
+afterEach(async () => {
+  await e?.dispose();
+  e = undefined;
+});
+
+const HEADER_MATCH = [{ headerName: 'x-canary', headerValue: { exact: 'yes' } }];
+
+/** The user's fields on the weighted route, which the router must keep as written. */
+const USER_ROUTE_FIELDS = {
+  retries: { attempts: 3, perTryTimeout: '2s', retryOn: 'gateway-error,connect-failure' },
+  timeout: '10s',
+  fault: { delay: { percentage: { value: 0.1 }, fixedDelay: '5s' } },
+};
+
+/** A second user route the Rollout does not name: never touched. */
+const OTHER_ROUTE: Json = {
+  name: 'legacy',
+  match: [{ uri: { prefix: '/legacy' } }],
+  route: [{ destination: { host: 'legacy-backend', port: { number: 8080 } }, weight: 100 }],
+  headers: { response: { add: { 'x-legacy': 'true' } } },
+};
+
+function primaryRoute(ro: string, stable: number, canary: number): Json {
+  return {
+    name: 'primary',
+    ...USER_ROUTE_FIELDS,
+    route: [dest(`${ro}-stable`, stable), dest(`${ro}-canary`, canary)],
+  };
+}
+
+function headerRoute(ro: string, name: string): Json {
+  return {
+    name,
+    match: [{ headers: { 'x-canary': { exact: 'yes' } } }],
+    route: [{ destination: { host: `${ro}-canary`, port: { number: 80 } }, weight: 100 }],
+  };
+}
+
+function rolloutServices(ro: string, root = false): Json[] {
+  return [service(`${ro}-stable`, ro), service(`${ro}-canary`, ro), ...(root ? [service(ro, ro)] : [])];
+}
+
+describe('Istio router', () => {
+  it('host-level split: weights at each step, header route on top, user fields kept; abort, retry, promote --full', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('istio-host', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), virtualService(vs, [primaryRoute(ro, 100, 0), OTHER_ROUTE])]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          managedRoutes: [{ name: 'canary-hdr' }],
+          istio: { virtualService: { name: vs, routes: ['primary'] } },
+        },
+        [
+          { setWeight: 20 },
+          { pause: {} },
+          { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } },
+          { setWeight: 60 },
+          { pause: {} },
+        ],
+      ),
+      ro,
+    );
+    // The initial deploy: weight 0, nothing else changed.
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
+
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 80, 20), OTHER_ROUTE]);
+    const spec1 = rec((await e.object(ISTIO, 'virtualservices', vs))?.spec);
+    expect(spec1.hosts).toEqual([`${vs}.example.com`]);
+    expect(spec1.gateways).toEqual(['shop-gateway']);
+
+    // setHeaderRoute then setWeight 60: the managed route first, named after the step.
+    await e.sluiceOk('promote', ro);
+    await e.waitForRollout(
+      ro,
+      'paused at step 4',
+      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 40, [`${ro}-canary`]: 60 });
+    expect(await vsRoutes(e, vs)).toEqual([
+      headerRoute(ro, 'canary-hdr'),
+      primaryRoute(ro, 40, 60),
+      OTHER_ROUTE,
+    ]);
+
+    // Abort: all traffic to stable, the managed route removed, the user's fields intact.
+    await e.sluiceOk('abort', ro);
+    await e.waitForPhase(ro, 'Degraded');
+    await e.waitFor('the VirtualService back to stable without the header route', async () => {
+      const routes = await vsRoutes(e!, vs);
+      return routes.length === 2 && routeNamed(routes, 'canary-hdr') === undefined ? routes : undefined;
+    });
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
+
+    // Retry: back through the steps to the first pause (weight 20 again), then promote --full.
+    await e.sluiceOk('retry', 'rollout', ro);
+    await e.waitForRollout(
+      ro,
+      'retried to step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused' && !r.status.abort,
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    await e.sluiceOk('promote', ro, '--full');
+    const done = await e.waitForPhase(ro, 'Healthy');
+    expect(done.status?.stableRS).toBe(done.status?.currentPodHash);
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
+    expect(e.eventReasons(ro)).not.toContain('TrafficRoutingError');
+  }, 60_000);
+
+  it('subset-level split: the DestinationRule subsets follow the canary/stable hashes, trafficPolicy kept', async () => {
+    const ro = 'ro';
+    const host = 'ro';
+    e = await E2e.create('istio-subset', { routerCrds: true });
+    const trafficPolicy = {
+      loadBalancer: { simple: 'LEAST_REQUEST' },
+      connectionPool: { tcp: { maxConnections: 100 } },
+    };
+    await e.apply([
+      service(host, ro),
+      {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'DestinationRule',
+        metadata: { name: 'ro-destrule' },
+        spec: {
+          host,
+          trafficPolicy,
+          subsets: [
+            { name: 'stable', labels: { app: ro } },
+            { name: 'canary', labels: { app: ro }, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } },
+          ],
+        },
+      },
+      {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'VirtualService',
+        metadata: { name: 'ro-vsvc' },
+        spec: {
+          hosts: [host],
+          http: [{ route: [subsetDest(host, 'stable', 100), subsetDest(host, 'canary', 0)] }],
+        },
+      },
+    ]);
+    const initial = await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          istio: {
+            virtualService: { name: 'ro-vsvc' },
+            destinationRule: { name: 'ro-destrule', canarySubsetName: 'canary', stableSubsetName: 'stable' },
+          },
+        },
+        [{ setWeight: 25 }, { pause: {} }],
+        { services: false, replicas: 4 },
+      ),
+      ro,
+    );
+    const rev1 = initial.status?.stableRS ?? '';
+    const subsets = (dr: Json) =>
+      Object.fromEntries(list(rec(dr.spec).subsets).map((s) => [s.name, rec(s.labels)[HASH]]));
+    const waitForSubsets = (canary: string, stable: string) =>
+      e!.waitForObject(
+        ISTIO,
+        'destinationrules',
+        'ro-destrule',
+        `subsets canary ${canary} stable ${stable}`,
+        (dr) => {
+          const s = subsets(dr);
+          return s.canary === canary && s.stable === stable;
+        },
+      );
+    await waitForSubsets(rev1, rev1);
+
+    await e.setImage(ro, 'example.com/app:v2');
+    const paused = await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    const rev2 = paused.status?.currentPodHash ?? '';
+    expect(rev2).not.toBe(rev1);
+    const dr = await waitForSubsets(rev2, rev1);
+    expect(rec(dr.metadata).annotations).toMatchObject({
+      'argo-rollouts.argoproj.io/managed-by-rollouts': ro,
+    });
+    expect(rec(dr.spec)).toEqual({
+      host,
+      trafficPolicy,
+      subsets: [
+        { name: 'stable', labels: { app: ro, [HASH]: rev1 } },
+        {
+          name: 'canary',
+          labels: { app: ro, [HASH]: rev2 },
+          trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } },
+        },
+      ],
+    });
+    await waitForVsWeights(e, 'ro-vsvc', undefined, { 'ro/stable': 75, 'ro/canary': 25 });
+
+    await e.sluiceOk('promote', ro);
+    await e.waitForPhase(ro, 'Healthy');
+    await waitForSubsets(rev2, rev2);
+    await waitForVsWeights(e, 'ro-vsvc', undefined, { 'ro/stable': 100, 'ro/canary': 0 });
+    expect(rec((await e.object(ISTIO, 'destinationrules', 'ro-destrule'))?.spec).trafficPolicy).toEqual(
+      trafficPolicy,
+    );
+  }, 60_000);
+});
+
+describe('SMI router', () => {
+  for (const [version, apiVersion, weight] of [
+    ['v1alpha1', SMI_V1ALPHA1, (w: number) => String(w)],
+    ['v1alpha2', SMI_V1ALPHA2, (w: number) => w],
+  ] as const) {
+    it(`creates and weights the TrafficSplit (${version}), abort sends everything to stable`, async () => {
+      const ro = 'ro';
+      e = await E2e.create(`smi-${version}`, {
+        routerCrds: true,
+        ...(version === 'v1alpha1' ? {} : { controllerOptions: { trafficSplitApiVersion: version } }),
+      });
+      await e.apply(rolloutServices(ro, true));
+      await e.healthyRollout(
+        routedRollout(ro, { smi: { rootService: ro, trafficSplitName: 'ro-split' } }, [
+          { setWeight: 30 },
+          { pause: {} },
+        ]),
+        ro,
+      );
+      // The initial deploy already creates the TrafficSplit, everything to stable.
+      await waitForSplit(e, apiVersion, 'ro-split', {
+        [`${ro}-canary`]: weight(0),
+        [`${ro}-stable`]: weight(100),
+      });
+      await e.setImage(ro, 'example.com/app:v2');
+      await e.waitForRollout(
+        ro,
+        'paused at step 1',
+        (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+      );
+      const ts = await waitForSplit(e, apiVersion, 'ro-split', {
+        [`${ro}-canary`]: weight(30),
+        [`${ro}-stable`]: weight(70),
+      });
+      expect(ts.spec).toEqual({
+        service: ro,
+        backends: [
+          { service: `${ro}-canary`, weight: weight(30) },
+          { service: `${ro}-stable`, weight: weight(70) },
+        ],
+      });
+      expect(rec(ts.metadata).ownerReferences).toMatchObject([
+        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: ro, controller: true },
+      ]);
+      expect(e.eventReasons(ro)).toContain('TrafficSplitCreated');
+
+      await e.sluiceOk('abort', ro);
+      await e.waitForPhase(ro, 'Degraded');
+      await waitForSplit(e, apiVersion, 'ro-split', {
+        [`${ro}-canary`]: weight(0),
+        [`${ro}-stable`]: weight(100),
+      });
+      expect(backendsOf(await e.object(apiVersion, 'trafficsplits', 'ro-split'))).toEqual({
+        [`${ro}-canary`]: weight(0),
+        [`${ro}-stable`]: weight(100),
+      });
+    }, 60_000);
+  }
+});
+
+describe('Gateway API router (argoproj-labs/gatewayAPI)', () => {
+  it('weights the HTTPRoute rule, adds and removes the header rule, keeps the user filter and matches', async () => {
+    const ro = 'ro';
+    const route = 'ro-route';
+    e = await E2e.create('gateway-api', { routerCrds: true });
+    const weighted = (stable: number, canary: number): Json => ({
+      matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+      filters: [
+        { type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x-env', value: 'prod' }] } },
+      ],
+      backendRefs: [
+        { name: `${ro}-stable`, port: 80, weight: stable },
+        { name: `${ro}-canary`, port: 80, weight: canary },
+      ],
+    });
+    const staticRule: Json = {
+      matches: [{ path: { type: 'PathPrefix', value: '/static' } }],
+      backendRefs: [{ name: 'static-files', port: 8080 }],
+    };
+    await e.apply([
+      ...rolloutServices(ro),
+      {
+        apiVersion: GATEWAY,
+        kind: 'HTTPRoute',
+        metadata: { name: route, labels: { team: 'shop' } },
+        spec: {
+          parentRefs: [{ name: 'shop-gateway' }],
+          hostnames: ['ro.example.com'],
+          rules: [weighted(100, 0), staticRule],
+        },
+      },
+    ]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          managedRoutes: [{ name: 'canary-hdr' }],
+          plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: route } },
+        },
+        [
+          { setWeight: 20 },
+          { pause: {} },
+          { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } },
+          { setWeight: 50 },
+          { pause: {} },
+        ],
+      ),
+      ro,
+    );
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 }, 2);
+    expect(await httpRouteRules(e, route)).toEqual([weighted(80, 20), staticRule]);
+
+    await e.sluiceOk('promote', ro);
+    await e.waitForRollout(
+      ro,
+      'paused at step 4',
+      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+    );
+    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
+    const rules = await httpRouteRules(e, route);
+    expect(rules.slice(0, 2)).toEqual([weighted(50, 50), staticRule]);
+    // The header rule after the user's: the weighted rule's matches with the step's headers, canary only.
+    // (Sluice also copies the weighted rule's filters, docs/routers/gateway-api.md.)
+    expect(rules[2]).toEqual({
+      matches: [
+        {
+          path: { type: 'PathPrefix', value: '/' },
+          headers: [{ name: 'x-canary', type: 'Exact', value: 'yes' }],
+        },
+      ],
+      filters: weighted(0, 0).filters,
+      backendRefs: [{ group: '', kind: 'Service', name: `${ro}-canary`, port: 80 }],
+    });
+    const cm = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
+    expect(JSON.parse(String(rec(cm?.data).httpManagedRoutes))).toEqual({ 'canary-hdr': { [route]: 2 } });
+
+    // Abort: stable only, the header rule removed.
+    await e.sluiceOk('abort', ro);
+    await e.waitForPhase(ro, 'Degraded');
+    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
+    expect(await httpRouteRules(e, route)).toEqual([weighted(100, 0), staticRule]);
+
+    // Retry and promote through the steps to the end: the header rule comes back at step 2, leaves at the end.
+    await e.sluiceOk('retry', 'rollout', ro);
+    await e.waitForRollout(
+      ro,
+      'retried to step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused' && !r.status.abort,
+    );
+    await e.sluiceOk('promote', ro);
+    await e.waitForRollout(
+      ro,
+      'paused at step 4',
+      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+    );
+    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
+    await e.sluiceOk('promote', ro);
+    await e.waitForPhase(ro, 'Healthy');
+    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
+    const final = await e.object(GATEWAY, 'httproutes', route);
+    expect(final?.spec).toEqual({
+      parentRefs: [{ name: 'shop-gateway' }],
+      hostnames: ['ro.example.com'],
+      rules: [weighted(100, 0), staticRule],
+    });
+    expect(rec(final?.metadata).labels).toEqual({ team: 'shop' });
+    const record = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
+    expect(JSON.parse(String(rec(record?.data).httpManagedRoutes ?? '{}'))).toEqual({});
+  }, 60_000);
+});
+
+describe('several routers on one Rollout', () => {
+  it('Istio and SMI move together; a missing VirtualService holds the step until it is back', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('multi-router', { routerCrds: true });
+    const vsObject = virtualService(vs, [primaryRoute(ro, 100, 0)]);
+    await e.apply([...rolloutServices(ro, true), vsObject]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          istio: { virtualService: { name: vs, routes: ['primary'] } },
+          smi: { rootService: ro, trafficSplitName: 'ro-split' },
+        },
+        [{ setWeight: 25 }, { pause: {} }, { setWeight: 50 }, { pause: {} }],
+      ),
+      ro,
+    );
+    await e.setImage(ro, 'example.com/app:v2');
+    const paused = await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    expect(paused.status?.canary?.weights?.canary.weight).toBe(25);
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 75, [`${ro}-canary`]: 25 });
+    await waitForSplit(e, SMI_V1ALPHA1, 'ro-split', { [`${ro}-canary`]: '25', [`${ro}-stable`]: '75' });
+
+    // The VirtualService goes away: the next setWeight fails in the Istio router, the step holds.
+    const del = await e.kubectl('delete', 'virtualservice.networking.istio.io', vs);
+    expect(del.code).toBe(0);
+    await e.sluiceOk('promote', ro);
+    const failed = await waitForConditionMessage(e, ro, 'TrafficRouting', 'False', /Istio/);
+    const cond = (failed.status?.conditions ?? []).find((c) => c.type === 'TrafficRouting');
+    expect(cond?.reason).toBe('TrafficRoutingError');
+    expect(cond?.message).toMatch(/not found/);
+    const warning = await e.waitFor('a TrafficRoutingError warning naming Istio', async () =>
+      e!.events(ro).find((ev) => ev.reason === 'TrafficRoutingError'),
+    );
+    expect(warning.type).toBe('Warning');
+    expect(warning.message).toMatch(/Istio/);
+    expect(warning.message).toMatch(new RegExp(vs));
+    expect(cond?.message).toMatch(/Istio router setWeight/);
+    expect(cond?.message).toMatch(/virtualservices\.networking\.istio\.io "ro-vsvc" not found/);
+    const held = await e.rollout(ro);
+    expect(held.status?.currentStepIndex).toBeLessThan(3);
+    expect(held.status?.canary?.weights?.canary.weight).toBe(25);
+    // Argo calls the routers in order (Istio before SMI) and stops at the first failure: SMI keeps 25.
+    expect(backendsOf(await e.object(SMI_V1ALPHA1, 'trafficsplits', 'ro-split'))).toEqual({
+      [`${ro}-canary`]: '25',
+      [`${ro}-stable`]: '75',
+    });
+
+    // Back again: the condition turns True and the rollout reaches the next pause with both routers at 50.
+    await e.apply(vsObject);
+    await e.waitForCondition(ro, 'TrafficRouting', { status: 'True', reason: 'TrafficRoutingReady' });
+    await e.waitForRollout(
+      ro,
+      'paused at step 3',
+      (r) => r.status?.currentStepIndex === 3 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 });
+    await waitForSplit(e, SMI_V1ALPHA1, 'ro-split', { [`${ro}-canary`]: '50', [`${ro}-stable`]: '50' });
+    expect((await e.rollout(ro)).status?.canary?.weights?.canary.weight).toBe(50);
+  }, 60_000);
+});
+
+describe('bad router input: the controller keeps running and writes nothing', () => {
+  it('a VirtualService route name that does not exist: the message names the route, the VirtualService is untouched', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('istio-bad-route', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), virtualService(vs, [primaryRoute(ro, 90, 10), OTHER_ROUTE])]);
+    const before = await e.object(ISTIO, 'virtualservices', vs);
+    await e.apply(
+      routedRollout(ro, { istio: { virtualService: { name: vs, routes: ['missing'] } } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+    );
+    const failed = await waitForConditionMessage(
+      e,
+      ro,
+      'TrafficRouting',
+      'False',
+      /HTTP Route 'missing' is not found/,
+    );
+    expect((failed.status?.conditions ?? []).find((c) => c.type === 'TrafficRouting')?.message).toMatch(
+      /Istio/,
+    );
+    await e.waitForEvent(ro, 'TrafficRoutingError');
+    const after = await e.object(ISTIO, 'virtualservices', vs);
+    expect(rec(after?.metadata).resourceVersion).toBe(rec(before?.metadata).resourceVersion);
+    expect(after?.spec).toEqual(before?.spec);
+
+    // Fixed: the controller (still running) answers, the route is weighted.
+    await e.patchRollout(ro, {
+      spec: {
+        strategy: {
+          canary: { trafficRouting: { istio: { virtualService: { name: vs, routes: ['primary'] } } } },
+        },
+      },
+    });
+    await e.waitForPhase(ro, 'Healthy');
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    expect(routeNamed(await vsRoutes(e, vs), 'legacy')).toEqual(OTHER_ROUTE);
+    expect((await condition(e, ro, 'TrafficRouting'))?.status).toBe('True');
+  }, 60_000);
+
+  it('a Gateway API grpcRoute whose CRD is not installed: the condition says it is not served', async () => {
+    const ro = 'ro';
+    e = await E2e.create('gateway-no-grpc', { routerCrds: true });
+    await e.apply(rolloutServices(ro));
+    await e.apply(
+      routedRollout(ro, { plugins: { 'argoproj-labs/gatewayAPI': { grpcRoute: 'ro-grpc' } } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+    );
+    const failed = await waitForConditionMessage(e, ro, 'TrafficRouting', 'False', /GRPCRoute.*not served/);
+    const message = (failed.status?.conditions ?? []).find((c) => c.type === 'TrafficRouting')?.message ?? '';
+    expect(message).toMatch(/gatewayAPI/);
+    await e.waitForEvent(ro, 'TrafficRoutingError');
+    expect(await e.object('', 'configmaps', 'argo-gatewayapi-configmap')).toBeUndefined();
+    // Still running: a fix of the spec is picked up.
+    await e.apply(httpRoute('ro-route', ro, 100, 0));
+    await e.patchRollout(ro, {
+      spec: {
+        strategy: {
+          canary: {
+            trafficRouting: {
+              plugins: { 'argoproj-labs/gatewayAPI': { grpcRoute: null, httpRoute: 'ro-route' } },
+            },
+          },
+        },
+      },
+    });
+    await e.waitForPhase(ro, 'Healthy');
+    await e.waitForCondition(ro, 'TrafficRouting', { status: 'True' });
+  }, 60_000);
+
+  // BUG (Gateway API router, src/traffic/gateway-api/router.ts setWeight): the routes are read and written
+  // one kind at a time (HTTPRoute, then GRPCRoute), so the HTTPRoute is rewritten (90/10 -> 100/0 by the
+  // initial deploy's weight 0) before the GRPCRoute read fails with "not served": a half-written split.
+  // The Istio router reads and checks every VirtualService before writing any; this one should too.
+  it.fails('an HTTPRoute next to the uninstalled GRPCRoute is not written either', async () => {
+    const ro = 'ro';
+    e = await E2e.create('gateway-half-write', { routerCrds: true });
+    // The HTTPRoute holds an old 90/10 split; the initial deploy's weight 0 would rewrite it to 100/0.
+    await e.apply([...rolloutServices(ro), httpRoute('ro-route', ro, 90, 10)]);
+    const before = await e.object(GATEWAY, 'httproutes', 'ro-route');
+    await e.apply(
+      routedRollout(
+        ro,
+        { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'ro-route', grpcRoute: 'ro-grpc' } } },
+        [{ setWeight: 20 }, { pause: {} }],
+      ),
+    );
+    await waitForConditionMessage(e, ro, 'TrafficRouting', 'False', /GRPCRoute.*not served/);
+    const after = await e.object(GATEWAY, 'httproutes', 'ro-route');
+    expect(after?.spec).toEqual(before?.spec);
+    expect(rec(after?.metadata).resourceVersion).toBe(rec(before?.metadata).resourceVersion);
+  }, 40_000);
+
+  it('a setWeight over maxTrafficWeight: InvalidSpec naming the step field, nothing written', async () => {
+    const ro = 'ro';
+    const route = 'ro-route';
+    e = await E2e.create('max-weight', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), httpRoute(route, ro, 100, 0)]);
+    const before = await e.object(GATEWAY, 'httproutes', route);
+    await e.apply(
+      routedRollout(
+        ro,
+        { maxTrafficWeight: 50, plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: route } } },
+        [{ setWeight: 80 }, { pause: {} }],
+      ),
+    );
+    const degraded = await e.waitForCondition(ro, 'InvalidSpec', { status: 'True' });
+    expect(degraded.status?.phase).toBe('Degraded');
+    const invalid = (degraded.status?.conditions ?? []).find((c) => c.type === 'InvalidSpec');
+    expect(invalid?.message).toMatch(/spec\.strategy\.canary\.steps\[0\]\.setWeight/);
+    expect(invalid?.message).toMatch(/between 0 and 50/);
+    expect(degraded.status?.message).toMatch(/InvalidSpec/);
+    expect(await e.replicaSets(ro)).toHaveLength(0);
+    const after = await e.object(GATEWAY, 'httproutes', route);
+    expect(rec(after?.metadata).resourceVersion).toBe(rec(before?.metadata).resourceVersion);
+    // Still running: the step fixed, the rollout goes Healthy.
+    await e.patchRollout(ro, {
+      spec: { strategy: { canary: { steps: [{ setWeight: 40 }, { pause: {} }] } } },
+    });
+    await e.waitForPhase(ro, 'Healthy');
+  }, 40_000);
+
+  it('an unsupported router (alb): InvalidSpec naming spec.strategy.canary.trafficRouting.alb', async () => {
+    const ro = 'ro';
+    e = await E2e.create('alb-router', { routerCrds: true });
+    await e.apply(rolloutServices(ro));
+    await e.apply(
+      routedRollout(ro, { alb: { ingress: 'ro-ingress', servicePort: 80 } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+    );
+    const degraded = await e.waitForCondition(ro, 'InvalidSpec', { status: 'True' });
+    expect(degraded.status?.phase).toBe('Degraded');
+    const invalid = (degraded.status?.conditions ?? []).find((c) => c.type === 'InvalidSpec');
+    expect(invalid?.message).toMatch(/spec\.strategy\.canary\.trafficRouting\.alb/);
+    expect(await e.replicaSets(ro)).toHaveLength(0);
+    // The controller is still running: a supported router is picked up.
+    await e.apply(service(ro, ro));
+    await e.patchRollout(ro, {
+      spec: { strategy: { canary: { trafficRouting: { alb: null, smi: { rootService: ro } } } } },
+    });
+    await e.waitForPhase(ro, 'Healthy');
+  }, 40_000);
+});
