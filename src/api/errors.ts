@@ -9,10 +9,16 @@
  * What the controller's work queue does with a reconcile that failed with the code:
  * - `immediate`: retry at once (the cache was stale; the next read sees the new resourceVersion);
  * - `backoff`: retry with the queue's per-key exponential back-off (transient, or worth re-checking).
+ * - `bounded-backoff`: the same back-off, never longer than BOUNDED_RETRY_MAX_MS: for failures about
+ *   objects the controller does not watch (a router's Ingress or VirtualService), whose repair it only
+ *   sees by asking again.
  * Codes that only the CLI meets (usage, kubeconfig, a refused CLI request) say `backoff` too: that is what
  * the queue would do, though none of them reaches it.
  */
-export type RetryPolicy = 'immediate' | 'backoff';
+export type RetryPolicy = 'immediate' | 'backoff' | 'bounded-backoff';
+
+/** The longest wait of `bounded-backoff` (Argo's weight-verify retry interval). */
+export const BOUNDED_RETRY_MAX_MS = 10_000;
 
 export const CONTROLLER_ERRORS = {
   SLUICE_STORE_NOT_FOUND: { retry: 'backoff', message: 'the object does not exist (404 NotFound)' },
@@ -54,7 +60,7 @@ export const CONTROLLER_ERRORS = {
     message: 'a command line that cannot be run: unknown flag, missing value (CLI, exit code 2)',
   },
   SLUICE_TRAFFIC_ROUTER: {
-    retry: 'backoff',
+    retry: 'bounded-backoff',
     message: 'a traffic router could not apply a weight, route or hash (the router and verb are named)',
   },
   SLUICE_PROVIDER_FAILED: {

@@ -3,7 +3,7 @@
 // (src/api/errors.ts): a resourceVersion Conflict at once (the informer cache had not yet seen the newer
 // object), everything else with the queue's per-key exponential back-off.
 import type { Logger } from 'pino';
-import { errorCode, errorText, retryPolicy } from '../api/errors.ts';
+import { BOUNDED_RETRY_MAX_MS, errorCode, errorText, retryPolicy } from '../api/errors.ts';
 import type { ReconcileResult } from '../reconcile/result.ts';
 import type { WorkQueue } from './work-queue.ts';
 
@@ -15,6 +15,8 @@ export interface WorkerHooks {
   readonly onError?: (kind: WorkerKind, labels: { namespace: string; name: string }) => void;
   /** After every reconcile, failed or not, with its duration (metrics). */
   readonly onDone?: (kind: WorkerKind, labels: { namespace: string; name: string }, seconds: number) => void;
+  /** The cap of `bounded-backoff` retries (default BOUNDED_RETRY_MAX_MS; tests shorten it). */
+  readonly boundedRetryMaxMs?: number;
 }
 
 /** Runs until the queue shuts down. */
@@ -47,6 +49,8 @@ export async function runWorker(
           : 'reconcile failed; requeued with backoff',
       );
       if (immediate) queue.addImmediate(key);
+      else if (retryPolicy(error) === 'bounded-backoff')
+        queue.addAfter(key, Math.min(queue.when(key), hooks.boundedRetryMaxMs ?? BOUNDED_RETRY_MAX_MS));
       else queue.addRateLimited(key);
     } finally {
       hooks.onDone?.(kind, labels, (performance.now() - startedMs) / 1000);

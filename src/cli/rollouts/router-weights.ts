@@ -59,6 +59,8 @@ export interface TrafficSection {
   readonly verified: boolean | undefined;
   /** The WeightVerified condition's message while False. */
   readonly waitingReason?: string;
+  /** The TrafficRouting condition's message while a router's verb fails (the step is held). */
+  readonly routerError?: string;
   readonly rows: readonly TrafficRow[];
 }
 
@@ -415,7 +417,11 @@ export async function routerWeights(api: Api, ro: Rollout): Promise<TrafficSecti
     ...proxyRows(ro, desiredCanary),
   ];
   const condition = (ro.status?.conditions ?? []).find((c) => c.type === 'WeightVerified');
+  const failing = (ro.status?.conditions ?? []).find(
+    (c) => c.type === 'TrafficRouting' && c.status === 'False',
+  );
   return {
+    ...(failing ? { routerError: failing.message || failing.reason } : {}),
     desiredCanary,
     desiredStable,
     desiredAdditional,
@@ -457,7 +463,9 @@ export function renderTrafficSection(section: TrafficSection, color = false): st
   if (section.verified === true) verified = paint(ICON.ok, color);
   else if (section.verified === false)
     verified = `${paint(ICON.bad, color)} waiting${section.waitingReason ? `: ${section.waitingReason}` : ''}`;
-  const header = `${'Traffic:'.padEnd(17)}desired ${parts.join(' / ')} (of ${section.maxWeight})   verified: ${verified}\n`;
+  let header = `${'Traffic:'.padEnd(17)}desired ${parts.join(' / ')} (of ${section.maxWeight})   verified: ${verified}\n`;
+  if (section.routerError !== undefined)
+    header += `  ${paint(ICON.warning, color)} step held: ${section.routerError}\n`;
   if (section.rows.length === 0) return header;
   const lines = section.rows.map((row) => `  ${row.router}\t${row.object}\t${rowText(row, color)}`);
   return header + tabulate(lines);

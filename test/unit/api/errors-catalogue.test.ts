@@ -30,7 +30,7 @@ describe('the controller error catalogue', () => {
 
   it.each(CODES)('%s has a retry policy and a one-line message', (code) => {
     const { retry, message } = CONTROLLER_ERRORS[code];
-    expect(['immediate', 'backoff']).toContain(retry);
+    expect(['immediate', 'backoff', 'bounded-backoff']).toContain(retry);
     expect(message.length).toBeGreaterThan(10);
     expect(message).not.toMatch(/\n/);
   });

@@ -443,6 +443,14 @@ describe('renderTrafficSection', () => {
     );
   });
 
+  it('a failing router (TrafficRouting False) shows as the held step under the header', () => {
+    const message =
+      'Nginx router setWeight: error retrieving stableIngress `payment-service-ingress` from cache: ingress.networking.k8s.io "payment-service-ingress" not found';
+    expect(renderTrafficSection({ ...section, routerError: message, rows: [] })).toBe(
+      `Traffic:         desired canary 30 / stable 70 (of 100)   verified: -\n  ⚠ step held: ${message}\n`,
+    );
+  });
+
   it('verified ✔, or ✖ waiting with the reason; experiment destinations in the desired split', () => {
     expect(renderTrafficSection({ ...section, verified: true, rows: [] })).toBe(
       'Traffic:         desired canary 30 / stable 70 (of 100)   verified: ✔\n',

@@ -15,6 +15,7 @@ const log = pino({ level: 'silent' });
 async function drive(
   queue: WorkQueue,
   outcomes: readonly (ReconcileResult | Error)[],
+  boundedRetryMaxMs?: number,
 ): Promise<{ startedMs: number[]; errors: number }> {
   const startedMs: number[] = [];
   let errors = 0;
@@ -34,7 +35,7 @@ async function drive(
       if (outcome instanceof Error) throw outcome;
       return outcome;
     },
-    { log, onError: () => errors++ },
+    { log, onError: () => errors++, ...(boundedRetryMaxMs !== undefined ? { boundedRetryMaxMs } : {}) },
   );
   queue.add('ns/ro');
   await finished;
@@ -89,6 +90,20 @@ describe('reconcile worker retries', () => {
     expect(bug.code).toBe('SLUICE_PLAN_FAILED');
     const { startedMs } = await drive(queue, [{ error: bug }, {}]);
     expect(startedMs[1]! - startedMs[0]!).toBeGreaterThanOrEqual(250);
+  });
+
+  it('retries a failing traffic router within the bounded back-off, however many failures came before', async () => {
+    // A 100 s base: the plain back-off would never come back within the test; the router's is capped.
+    const queue = new WorkQueue({ baseDelayMs: 100_000 });
+    const failed = {
+      error: new SluiceError('SLUICE_TRAFFIC_ROUTER', 'Nginx router setWeight: ingress not found'),
+    };
+    const { startedMs } = await drive(queue, [failed, failed, failed, {}], 150);
+    expect(startedMs).toHaveLength(4);
+    for (let i = 1; i < 4; i++) {
+      expect(startedMs[i]! - startedMs[i - 1]!).toBeGreaterThanOrEqual(100);
+      expect(startedMs[i]! - startedMs[i - 1]!).toBeLessThan(5_000);
+    }
   });
 
   it('forgets the failures after a success, so the next conflict is retried at once again', async () => {
