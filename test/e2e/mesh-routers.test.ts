@@ -139,7 +139,8 @@ describe('Istio router', () => {
     await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
     expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
 
-    // Retry: back through the steps to the first pause (weight 20 again), then promote --full.
+    // Retry: back through the steps (weight 20 at the first pause, the header route again at the second),
+    // then promote --full: the managed route removed at the end, canary 0 / stable 100.
     await e.sluiceOk('retry', 'rollout', ro);
     await e.waitForRollout(
       ro,
@@ -147,12 +148,40 @@ describe('Istio router', () => {
       (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused' && !r.status.abort,
     );
     await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 80, 20), OTHER_ROUTE]);
+    await e.sluiceOk('promote', ro);
+    await e.waitForRollout(
+      ro,
+      'paused at step 4 again',
+      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 40, [`${ro}-canary`]: 60 });
+    expect(await vsRoutes(e, vs)).toEqual([
+      headerRoute(ro, 'canary-hdr'),
+      primaryRoute(ro, 40, 60),
+      OTHER_ROUTE,
+    ]);
     await e.sluiceOk('promote', ro, '--full');
     const done = await e.waitForPhase(ro, 'Healthy');
     expect(done.status?.stableRS).toBe(done.status?.currentPodHash);
     await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    await e.waitFor('the header route removed at the end', async () =>
+      (await vsRoutes(e!, vs)).length === 2 ? true : undefined,
+    );
     expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
-    expect(e.eventReasons(ro)).not.toContain('TrafficRoutingError');
+    const spec = rec((await e.object(ISTIO, 'virtualservices', vs))?.spec);
+    expect(spec.hosts).toEqual([`${vs}.example.com`]);
+    expect(spec.gateways).toEqual(['shop-gateway']);
+    const reasons = e.eventReasons(ro);
+    expect(reasons).not.toContain('TrafficRoutingError');
+    expect(reasons).toContain('Updated VirtualService');
+    expect(reasons).toContain('TrafficWeightUpdated');
+    expect(e.events(ro).map((ev) => ev.message)).toEqual(
+      expect.arrayContaining([
+        `VirtualService \`${vs}\` set to desiredWeight '20'`,
+        `VirtualService \`${vs}\` set headerRoute 'canary-hdr'`,
+      ]),
+    );
   }, 60_000);
 
   it('subset-level split: the DestinationRule subsets follow the canary/stable hashes, trafficPolicy kept', async () => {
@@ -192,12 +221,13 @@ describe('Istio router', () => {
       routedRollout(
         ro,
         {
+          managedRoutes: [{ name: 'canary-hdr' }],
           istio: {
             virtualService: { name: 'ro-vsvc' },
             destinationRule: { name: 'ro-destrule', canarySubsetName: 'canary', stableSubsetName: 'stable' },
           },
         },
-        [{ setWeight: 25 }, { pause: {} }],
+        [{ setWeight: 25 }, { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } }, { pause: {} }],
         { services: false, replicas: 4 },
       ),
       ro,
@@ -221,8 +251,8 @@ describe('Istio router', () => {
     await e.setImage(ro, 'example.com/app:v2');
     const paused = await e.waitForRollout(
       ro,
-      'paused at step 1',
-      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+      'paused at step 2',
+      (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
     );
     const rev2 = paused.status?.currentPodHash ?? '';
     expect(rev2).not.toBe(rev1);
@@ -243,11 +273,27 @@ describe('Istio router', () => {
       ],
     });
     await waitForVsWeights(e, 'ro-vsvc', undefined, { 'ro/stable': 75, 'ro/canary': 25 });
+    // The header route goes to the DestinationRule's host and canary subset (no port: the weighted
+    // route's first destination has none), above the user's route.
+    expect(await vsRoutes(e, 'ro-vsvc')).toEqual([
+      {
+        name: 'canary-hdr',
+        match: [{ headers: { 'x-canary': { exact: 'yes' } } }],
+        route: [{ destination: { host, subset: 'canary' }, weight: 100 }],
+      },
+      { route: [subsetDest(host, 'stable', 75), subsetDest(host, 'canary', 25)] },
+    ]);
 
     await e.sluiceOk('promote', ro);
     await e.waitForPhase(ro, 'Healthy');
     await waitForSubsets(rev2, rev2);
     await waitForVsWeights(e, 'ro-vsvc', undefined, { 'ro/stable': 100, 'ro/canary': 0 });
+    await e.waitFor('the header route removed at the end', async () =>
+      (await vsRoutes(e!, 'ro-vsvc')).length === 1 ? true : undefined,
+    );
+    expect(await vsRoutes(e, 'ro-vsvc')).toEqual([
+      { route: [subsetDest(host, 'stable', 100), subsetDest(host, 'canary', 0)] },
+    ]);
     expect(rec((await e.object(ISTIO, 'destinationrules', 'ro-destrule'))?.spec).trafficPolicy).toEqual(
       trafficPolicy,
     );
@@ -314,121 +360,129 @@ describe('SMI router', () => {
   }
 });
 
-describe('Gateway API router (argoproj-labs/gatewayAPI)', () => {
-  it('weights the HTTPRoute rule, adds and removes the header rule, keeps the user filter and matches', async () => {
-    const ro = 'ro';
-    const route = 'ro-route';
-    e = await E2e.create('gateway-api', { routerCrds: true });
-    const weighted = (stable: number, canary: number): Json => ({
-      matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-      filters: [
-        { type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x-env', value: 'prod' }] } },
-      ],
-      backendRefs: [
-        { name: `${ro}-stable`, port: 80, weight: stable },
-        { name: `${ro}-canary`, port: 80, weight: canary },
-      ],
-    });
-    const staticRule: Json = {
-      matches: [{ path: { type: 'PathPrefix', value: '/static' } }],
-      backendRefs: [{ name: 'static-files', port: 8080 }],
-    };
-    await e.apply([
-      ...rolloutServices(ro),
-      {
-        apiVersion: GATEWAY,
-        kind: 'HTTPRoute',
-        metadata: { name: route, labels: { team: 'shop' } },
-        spec: {
-          parentRefs: [{ name: 'shop-gateway' }],
-          hostnames: ['ro.example.com'],
-          rules: [weighted(100, 0), staticRule],
-        },
-      },
-    ]);
-    await e.healthyRollout(
-      routedRollout(
-        ro,
-        {
-          managedRoutes: [{ name: 'canary-hdr' }],
-          plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: route } },
-        },
-        [
-          { setWeight: 20 },
-          { pause: {} },
-          { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } },
-          { setWeight: 50 },
-          { pause: {} },
+describe('Gateway API router', () => {
+  // Argo's plugin key, and Sluice's own key for the same router.
+  it.each(['argoproj-labs/gatewayAPI', 'sluice/gateway-api'])(
+    '%s: weights the HTTPRoute rule, adds and removes the header rule, keeps the user filter and matches',
+    async (plugin) => {
+      const ro = 'ro';
+      const route = 'ro-route';
+      e = await E2e.create('gateway-api', { routerCrds: true });
+      const weighted = (stable: number, canary: number): Json => ({
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        filters: [
+          {
+            type: 'RequestHeaderModifier',
+            requestHeaderModifier: { add: [{ name: 'x-env', value: 'prod' }] },
+          },
         ],
-      ),
-      ro,
-    );
-    await e.setImage(ro, 'example.com/app:v2');
-    await e.waitForRollout(
-      ro,
-      'paused at step 1',
-      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
-    );
-    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 }, 2);
-    expect(await httpRouteRules(e, route)).toEqual([weighted(80, 20), staticRule]);
-
-    await e.sluiceOk('promote', ro);
-    await e.waitForRollout(
-      ro,
-      'paused at step 4',
-      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
-    );
-    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
-    const rules = await httpRouteRules(e, route);
-    expect(rules.slice(0, 2)).toEqual([weighted(50, 50), staticRule]);
-    // The header rule after the user's: the weighted rule's matches with the step's headers, canary only.
-    // (Sluice also copies the weighted rule's filters, docs/routers/gateway-api.md.)
-    expect(rules[2]).toEqual({
-      matches: [
+        backendRefs: [
+          { name: `${ro}-stable`, port: 80, weight: stable },
+          { name: `${ro}-canary`, port: 80, weight: canary },
+        ],
+      });
+      const staticRule: Json = {
+        matches: [{ path: { type: 'PathPrefix', value: '/static' } }],
+        backendRefs: [{ name: 'static-files', port: 8080 }],
+      };
+      await e.apply([
+        ...rolloutServices(ro),
         {
-          path: { type: 'PathPrefix', value: '/' },
-          headers: [{ name: 'x-canary', type: 'Exact', value: 'yes' }],
+          apiVersion: GATEWAY,
+          kind: 'HTTPRoute',
+          metadata: { name: route, labels: { team: 'shop' } },
+          spec: {
+            parentRefs: [{ name: 'shop-gateway' }],
+            hostnames: ['ro.example.com'],
+            rules: [weighted(100, 0), staticRule],
+          },
         },
-      ],
-      filters: weighted(0, 0).filters,
-      backendRefs: [{ group: '', kind: 'Service', name: `${ro}-canary`, port: 80 }],
-    });
-    const cm = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
-    expect(JSON.parse(String(rec(cm?.data).httpManagedRoutes))).toEqual({ 'canary-hdr': { [route]: 2 } });
+      ]);
+      await e.healthyRollout(
+        routedRollout(
+          ro,
+          {
+            managedRoutes: [{ name: 'canary-hdr' }],
+            plugins: { [plugin]: { httpRoute: route } },
+          },
+          [
+            { setWeight: 20 },
+            { pause: {} },
+            { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } },
+            { setWeight: 50 },
+            { pause: {} },
+          ],
+        ),
+        ro,
+      );
+      await e.setImage(ro, 'example.com/app:v2');
+      await e.waitForRollout(
+        ro,
+        'paused at step 1',
+        (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+      );
+      await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 }, 2);
+      expect(await httpRouteRules(e, route)).toEqual([weighted(80, 20), staticRule]);
 
-    // Abort: stable only, the header rule removed.
-    await e.sluiceOk('abort', ro);
-    await e.waitForPhase(ro, 'Degraded');
-    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
-    expect(await httpRouteRules(e, route)).toEqual([weighted(100, 0), staticRule]);
+      await e.sluiceOk('promote', ro);
+      await e.waitForRollout(
+        ro,
+        'paused at step 4',
+        (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+      );
+      await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
+      const rules = await httpRouteRules(e, route);
+      expect(rules.slice(0, 2)).toEqual([weighted(50, 50), staticRule]);
+      // The header rule after the user's: the weighted rule's matches with the step's headers, canary only.
+      // (Sluice also copies the weighted rule's filters, docs/routers/gateway-api.md.)
+      expect(rules[2]).toEqual({
+        matches: [
+          {
+            path: { type: 'PathPrefix', value: '/' },
+            headers: [{ name: 'x-canary', type: 'Exact', value: 'yes' }],
+          },
+        ],
+        filters: weighted(0, 0).filters,
+        backendRefs: [{ group: '', kind: 'Service', name: `${ro}-canary`, port: 80 }],
+      });
+      const cm = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
+      expect(JSON.parse(String(rec(cm?.data).httpManagedRoutes))).toEqual({ 'canary-hdr': { [route]: 2 } });
 
-    // Retry and promote through the steps to the end: the header rule comes back at step 2, leaves at the end.
-    await e.sluiceOk('retry', 'rollout', ro);
-    await e.waitForRollout(
-      ro,
-      'retried to step 1',
-      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused' && !r.status.abort,
-    );
-    await e.sluiceOk('promote', ro);
-    await e.waitForRollout(
-      ro,
-      'paused at step 4',
-      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
-    );
-    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
-    await e.sluiceOk('promote', ro);
-    await e.waitForPhase(ro, 'Healthy');
-    await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
-    const final = await e.object(GATEWAY, 'httproutes', route);
-    expect(final?.spec).toEqual({
-      parentRefs: [{ name: 'shop-gateway' }],
-      hostnames: ['ro.example.com'],
-      rules: [weighted(100, 0), staticRule],
-    });
-    expect(rec(final?.metadata).labels).toEqual({ team: 'shop' });
-    const record = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
-    expect(JSON.parse(String(rec(record?.data).httpManagedRoutes ?? '{}'))).toEqual({});
-  }, 60_000);
+      // Abort: stable only, the header rule removed.
+      await e.sluiceOk('abort', ro);
+      await e.waitForPhase(ro, 'Degraded');
+      await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
+      expect(await httpRouteRules(e, route)).toEqual([weighted(100, 0), staticRule]);
+
+      // Retry and promote through the steps to the end: the header rule comes back at step 2, leaves at the end.
+      await e.sluiceOk('retry', 'rollout', ro);
+      await e.waitForRollout(
+        ro,
+        'retried to step 1',
+        (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused' && !r.status.abort,
+      );
+      await e.sluiceOk('promote', ro);
+      await e.waitForRollout(
+        ro,
+        'paused at step 4',
+        (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+      );
+      await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 50, [`${ro}-canary`]: 50 }, 3);
+      await e.sluiceOk('promote', ro);
+      await e.waitForPhase(ro, 'Healthy');
+      await waitForRuleWeights(e, route, 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 2);
+      const final = await e.object(GATEWAY, 'httproutes', route);
+      expect(final?.spec).toEqual({
+        parentRefs: [{ name: 'shop-gateway' }],
+        hostnames: ['ro.example.com'],
+        rules: [weighted(100, 0), staticRule],
+      });
+      expect(rec(final?.metadata).labels).toEqual({ team: 'shop' });
+      const record = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
+      expect(JSON.parse(String(rec(record?.data).httpManagedRoutes ?? '{}'))).toEqual({});
+    },
+    60_000,
+  );
 });
 
 describe('several routers on one Rollout', () => {
@@ -593,6 +647,88 @@ describe('bad router input: the controller keeps running and writes nothing', ()
     const after = await e.object(GATEWAY, 'httproutes', 'ro-route');
     expect(after?.spec).toEqual(before?.spec);
     expect(rec(after?.metadata).resourceVersion).toBe(rec(before?.metadata).resourceVersion);
+  }, 40_000);
+
+  it('a TrafficSplit the Rollout does not own is never touched', async () => {
+    const ro = 'ro';
+    e = await E2e.create('smi-not-owned', { routerCrds: true });
+    const foreign = {
+      apiVersion: SMI_V1ALPHA1,
+      kind: 'TrafficSplit',
+      metadata: { name: 'ro-split' },
+      spec: { service: ro, backends: [{ service: 'someone-else', weight: '100' }] },
+    };
+    await e.apply([...rolloutServices(ro, true), foreign]);
+    const before = await e.object(SMI_V1ALPHA1, 'trafficsplits', 'ro-split');
+    await e.apply(
+      routedRollout(ro, { smi: { rootService: ro, trafficSplitName: 'ro-split' } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+    );
+    const failed = await waitForConditionMessage(
+      e,
+      ro,
+      'TrafficRouting',
+      'False',
+      /Rollout does not own TrafficSplit `ro-split`/,
+    );
+    expect((failed.status?.conditions ?? []).find((c) => c.type === 'TrafficRouting')?.message).toMatch(
+      /SMI/,
+    );
+    const after = await e.object(SMI_V1ALPHA1, 'trafficsplits', 'ro-split');
+    expect(rec(after?.metadata).resourceVersion).toBe(rec(before?.metadata).resourceVersion);
+    expect(rec(after?.metadata).ownerReferences).toBeUndefined();
+    expect(after?.spec).toEqual(foreign.spec);
+  }, 40_000);
+
+  it('a missing HTTPRoute: the message names it; once created the rollout goes on', async () => {
+    const ro = 'ro';
+    e = await E2e.create('gateway-missing', { routerCrds: true });
+    await e.apply(rolloutServices(ro));
+    await e.apply(
+      routedRollout(ro, { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'ro-route' } } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+    );
+    await waitForConditionMessage(
+      e,
+      ro,
+      'TrafficRouting',
+      'False',
+      new RegExp(`HTTPRoute "${e.namespace}/ro-route" not found`),
+    );
+    await e.apply(httpRoute('ro-route', ro, 100, 0));
+    await e.waitForCondition(ro, 'TrafficRouting', { status: 'True', reason: 'TrafficRoutingReady' });
+    await e.waitForPhase(ro, 'Healthy');
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    await waitForRuleWeights(e, 'ro-route', 0, { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 }, 1);
+  }, 40_000);
+
+  it('maxTrafficWeight with Istio: InvalidSpec naming the field', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('istio-max-weight', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), virtualService(vs, [primaryRoute(ro, 100, 0)])]);
+    await e.apply(
+      routedRollout(
+        ro,
+        { maxTrafficWeight: 200, istio: { virtualService: { name: vs, routes: ['primary'] } } },
+        [{ setWeight: 20 }, { pause: {} }],
+      ),
+    );
+    const degraded = await e.waitForCondition(ro, 'InvalidSpec', { status: 'True' });
+    expect(degraded.status?.phase).toBe('Degraded');
+    expect((degraded.status?.conditions ?? []).find((c) => c.type === 'InvalidSpec')?.message).toMatch(
+      /spec\.strategy\.canary\.trafficRouting\.maxTrafficWeight/,
+    );
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0)]);
   }, 40_000);
 
   it('a setWeight over maxTrafficWeight: InvalidSpec naming the step field, nothing written', async () => {
