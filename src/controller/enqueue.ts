@@ -36,6 +36,26 @@ interface Owned extends KubeObject {
   };
 }
 
+/** The routers' objects Rollouts are re-reconciled for (Argo's ingress and Istio informers). */
+const ROUTER_OBJECT_KINDS: readonly Kind[] = ['Ingress', 'VirtualService', 'DestinationRule'];
+
+interface RoutedRollout extends KubeObject {
+  spec?: {
+    strategy?: {
+      canary?: {
+        trafficRouting?: {
+          nginx?: { stableIngress?: string; stableIngresses?: string[] };
+          istio?: {
+            virtualService?: { name?: string };
+            virtualServices?: { name?: string }[];
+            destinationRule?: { name?: string };
+          };
+        };
+      };
+    };
+  };
+}
+
 function ownerName(obj: KubeObject, kind: string): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.kind === kind && r.controller !== false)?.name;
 }
@@ -99,6 +119,35 @@ export class Enqueuer {
       if (refers(ro)) this.rollout(ro);
   }
 
+  /**
+   * A router's object changed (Argo's ingress and Istio informers): the Rollouts of its namespace that name
+   * it as a stable Ingress, VirtualService or DestinationRule, or own it (the canary Ingress).
+   */
+  routerObject(kind: Kind, obj: KubeObject): void {
+    const name = obj.metadata.name;
+    const ns = obj.metadata.namespace;
+    this.#rolloutByName(ns, ownerName(obj, 'Rollout'));
+    const named = (ref: string | undefined) => ref !== undefined && (ref === name || ref === `${name}.${ns}`);
+    this.#byReference(obj, (ro) => {
+      const routing = (ro as RoutedRollout).spec?.strategy?.canary?.trafficRouting;
+      if (kind === 'Ingress')
+        return (
+          routing?.nginx?.stableIngress === name || (routing?.nginx?.stableIngresses ?? []).includes(name)
+        );
+      if (kind === 'VirtualService')
+        return (
+          named(routing?.istio?.virtualService?.name) ||
+          (routing?.istio?.virtualServices ?? []).some((v) => named(v?.name))
+        );
+      return kind === 'DestinationRule' && named(routing?.istio?.destinationRule?.name);
+    });
+  }
+
+  /** Subscribes routerObject to a router kind cached after watch() was called (a CRD installed later). */
+  watchRouterKind(kind: Kind): () => void {
+    return this.#store.watch(kind, (_t, obj) => this.routerObject(kind, obj));
+  }
+
   /** Subscribes to every kind whose changes concern a reconcile; returns the unsubscribe functions. */
   watch(): (() => void)[] {
     const store = this.#store;
@@ -158,6 +207,7 @@ export class Enqueuer {
         );
       }),
     );
+    for (const kind of ROUTER_OBJECT_KINDS) on(kind, (_t, obj) => this.routerObject(kind, obj));
     on('Deployment', (_t, d) =>
       this.#byReference(
         d,

@@ -20,7 +20,11 @@ import { type DeliveryView, RouteTable } from '../control/route-table.ts';
 import { ControlServer, type RouteRef } from '../control/server.ts';
 import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
-import { discoverRouterApiVersions, routerApiFlagError } from '../kube/discovery.ts';
+import {
+  discoverRouterApiVersions,
+  routerApiFlagError,
+  servedWatchedRouterKinds,
+} from '../kube/discovery.ts';
 import { KubeStore } from '../kube/kube-store.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createControlMetrics } from '../metrics/control-metrics.ts';
@@ -56,6 +60,7 @@ export class Controller {
   /** The traffic routers' API versions, shared by the store and the routers (discovery fills it). */
   readonly #apiVersions: Partial<Record<Kind, string>> = {};
   readonly #routerFlags: { istioApiVersion?: string; trafficSplitApiVersion?: string } = {};
+  readonly #watchedRouterKinds = new Set<Kind>();
   #metrics: ControllerMetrics | undefined;
   #elector: LeaderElector | undefined;
   #endpoints: HttpEndpoint[] = [];
@@ -294,6 +299,18 @@ export class Controller {
     }
   }
 
+  /** Caches the served router kinds not cached yet; with an enqueuer, subscribes it to them too. */
+  async #watchRouterKinds(store: KubeStore, enqueue?: Enqueuer): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    for (const kind of await servedWatchedRouterKinds(client, this.#apiVersions)) {
+      if (this.#watchedRouterKinds.has(kind)) continue;
+      this.#watchedRouterKinds.add(kind);
+      await store.cacheKind(kind);
+      if (enqueue !== undefined) this.#unsubscribe.push(enqueue.watchRouterKind(kind));
+    }
+  }
+
   async #startLeading(): Promise<void> {
     const store = this.#store!;
     this.#leading = true;
@@ -306,6 +323,9 @@ export class Controller {
       this.options.instanceId,
     );
     this.#enqueuer = enqueue;
+    // The routers' objects Argo watches (Ingresses, and VirtualServices/DestinationRules when served): an
+    // edit or re-creation re-reconciles the Rollouts that name them. Cached before watch() subscribes.
+    await this.#watchRouterKinds(store);
     this.#unsubscribe.push(...enqueue.watch());
     const routers = createRouters(store, this.routes, this.control, this.#apiVersions);
     this.#unsubscribe.push(routers.close);
@@ -316,9 +336,9 @@ export class Controller {
       // A router CRD installed (or upgraded) since the start is picked up here.
       const client = this.#client;
       if (client !== undefined)
-        void discoverRouterApiVersions(client, this.#routerFlags, this.#apiVersions).then(() =>
-          enqueue.all(),
-        );
+        void discoverRouterApiVersions(client, this.#routerFlags, this.#apiVersions)
+          .then(() => this.#watchRouterKinds(store, enqueue))
+          .then(() => enqueue.all());
       else enqueue.all();
     }, this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();

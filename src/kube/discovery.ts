@@ -90,3 +90,23 @@ export async function discoverRouterApiVersions(
   }
   return into;
 }
+
+/**
+ * The routers' kinds Argo keeps informers on (Ingresses for NGINX, VirtualServices and DestinationRules for
+ * Istio), of those this cluster serves: watching them re-reconciles a Rollout when its objects are edited
+ * or re-created, so an out-of-band edit is put back at once.
+ */
+export const WATCHED_ROUTER_KINDS = ['Ingress', 'VirtualService', 'DestinationRule'] as const;
+
+export async function servedWatchedRouterKinds(client: KubeClient, versions: ApiVersions): Promise<Kind[]> {
+  const out: Kind[] = [];
+  for (const kind of WATCHED_ROUTER_KINDS) {
+    const groupVersion = versions[kind] ?? RESOURCES[kind].apiVersion;
+    try {
+      if ((await servedResources(client, groupVersion))?.has(RESOURCES[kind].plural)) out.push(kind);
+    } catch {
+      // Not known to be served: asked again at the next resync.
+    }
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { errorText } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { deepFreeze } from '../store/freeze.ts';
 import { StoreError, type WatchEventType } from '../store/object-store.ts';
-import { collectionPath, RESOURCES } from '../store/resources.ts';
+import { type ApiVersions, collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
 import { abortableSleep } from './sleep.ts';
 import { errorBody, streamLines } from './stream.ts';
@@ -51,8 +51,17 @@ export class Informer {
   #syncWaiters: ((ok: boolean) => void)[] = [];
   #loop: Promise<void> | undefined;
 
-  constructor(client: KubeClient, kind: Kind, namespace: string | undefined, logger?: InformerLogger) {
+  readonly #versions: ApiVersions;
+
+  constructor(
+    client: KubeClient,
+    kind: Kind,
+    namespace: string | undefined,
+    logger?: InformerLogger,
+    versions: ApiVersions = {},
+  ) {
     this.#client = client;
+    this.#versions = versions;
     this.kind = kind;
     this.#namespace = RESOURCES[kind].namespaced ? namespace : undefined;
     this.#logger = logger;
@@ -169,7 +178,7 @@ export class Informer {
     const items: KubeObject[] = [];
     let continueToken: string | undefined;
     let resourceVersion = '';
-    const path = collectionPath(this.kind, this.#namespace);
+    const path = collectionPath(this.kind, this.#namespace, this.#versions);
     do {
       const res = await this.#client.request('GET', path, {
         query: { limit: LIST_PAGE_SIZE, ...(continueToken ? { continue: continueToken } : {}) },
@@ -210,7 +219,7 @@ export class Informer {
   async #watch(): Promise<void> {
     const timeoutSeconds = MIN_WATCH_TIMEOUT_S + Math.floor(Math.random() * MIN_WATCH_TIMEOUT_S);
     const res = await this.#client.stream(
-      collectionPath(this.kind, this.#namespace),
+      collectionPath(this.kind, this.#namespace, this.#versions),
       { watch: 1, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
       this.#abort.signal,
       { verb: 'Watch', resource: RESOURCES[this.kind].plural, namespace: this.#namespace ?? '', name: '' },

@@ -75,12 +75,19 @@ export class KubeStore implements ObjectStore {
   /** The Eviction version this API server accepts (policy/v1beta1 before Kubernetes 1.22). */
   #evictionVersion: 'policy/v1' | 'policy/v1beta1' = 'policy/v1';
   readonly #versions: ApiVersions;
+  readonly #namespace: string | undefined;
+  readonly #logger: InformerLogger | undefined;
 
   constructor(client: KubeClient, options: KubeStoreOptions = {}) {
     this.client = client;
     this.#versions = options.apiVersions ?? {};
+    this.#namespace = options.namespace;
+    this.#logger = options.logger;
     for (const kind of options.kinds ?? CACHED_KINDS) {
-      this.#informers.set(kind, new Informer(client, kind, options.namespace, options.logger));
+      this.#informers.set(
+        kind,
+        new Informer(client, kind, options.namespace, options.logger, this.#versions),
+      );
     }
     this.#recorder = new EventRecorder(kubeEventSink(client), {
       component: DEFAULT_EVENT_COMPONENT,
@@ -90,6 +97,19 @@ export class KubeStore implements ObjectStore {
         options.logger?.warn({ event: true }, message);
       },
     });
+  }
+
+  /**
+   * Caches (and so watches) one more kind from now on, e.g. a router's CRD found served after the start;
+   * resolves once its first list is in (false if stopped first). A kind already cached is left as is.
+   */
+  async cacheKind(kind: Kind): Promise<boolean> {
+    let informer = this.#informers.get(kind);
+    if (informer === undefined) {
+      informer = new Informer(this.client, kind, this.#namespace, this.#logger, this.#versions);
+      this.#informers.set(kind, informer);
+    }
+    return informer.start();
   }
 
   /** Starts every informer; resolves once all caches hold their first list (false if stopped first). */

@@ -301,14 +301,62 @@ describe('Istio router', () => {
   }, 60_000);
 });
 
+describe('Istio router: the DestinationRule switch delay', () => {
+  // BUG (src/rollout/reconcile.ts noteRouterFailure, with src/traffic/istio/router.ts updateHash): under a
+  // subset-level split without canary/stable Services, updateHash answers "delaying destination rule switch:
+  // ReplicaSet <rs> not fully available" until the new pods are available (Argo #2507: an expected wait,
+  // retried). Sluice turns every such answer into a Warning event TrafficRoutingError and the condition
+  // TrafficRouting=False, then TrafficRoutingReady once the pods are up: seen on this cluster, 9 warnings
+  // during the initial deploy of 4 replicas and 6 more during an update, on a rollout where nothing is wrong.
+  // Argo's reconcileTrafficRouting returns the UpdateHash error without any event (only a SetWeight failure
+  // records TrafficRoutingError), so `kubectl describe` of a healthy Argo rollout shows no warning here.
+  it.fails('a normal subset-level deploy raises no TrafficRoutingError warning', async () => {
+    const ro = 'ro';
+    e = await E2e.create('istio-dr-delay', { routerCrds: true });
+    await e.apply([
+      service(ro, ro),
+      {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'DestinationRule',
+        metadata: { name: 'ro-destrule' },
+        spec: { host: ro, subsets: [{ name: 'stable' }, { name: 'canary' }] },
+      },
+      {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'VirtualService',
+        metadata: { name: 'ro-vsvc' },
+        spec: {
+          hosts: [ro],
+          http: [{ route: [subsetDest(ro, 'stable', 100), subsetDest(ro, 'canary', 0)] }],
+        },
+      },
+    ]);
+    const healthy = await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          istio: {
+            virtualService: { name: 'ro-vsvc' },
+            destinationRule: { name: 'ro-destrule', canarySubsetName: 'canary', stableSubsetName: 'stable' },
+          },
+        },
+        [{ setWeight: 50 }, { pause: {} }],
+        { services: false },
+      ),
+      ro,
+    );
+    await e.waitForObject(ISTIO, 'destinationrules', 'ro-destrule', 'subsets labelled', (dr) =>
+      list(rec(dr.spec).subsets).every((s) => rec(s.labels)[HASH] === healthy.status?.stableRS),
+    );
+    expect(e.events(ro).filter((ev) => ev.type === 'Warning')).toEqual([]);
+  }, 40_000);
+});
+
 describe('Istio router: out-of-band edits', () => {
-  // GAP (controller wiring, src/controller/enqueue.ts): nothing watches VirtualServices or DestinationRules,
-  // so a Rollout paused at a step is not reconciled when someone edits its VirtualService, and the edit
-  // stays until the next Rollout/ReplicaSet/Pod event or the 15-minute resync. Argo's IstioController
-  // (rollout/trafficrouting/istio/controller.go) watches both kinds and enqueues the Rollouts that reference
-  // them, so the weights are put back at once (the Argo reference, section 3.1: "VS/DR changes are
-  // informer-watched; out-of-band edits are re-corrected").
-  it.fails('a weight edited by hand at a pause is put back', async () => {
+  // Argo's IstioController watches VirtualServices and DestinationRules and enqueues the Rollouts naming
+  // them, so a hand edit is put back at once; Sluice caches the same kinds when served (src/kube/discovery.ts
+  // WATCHED_ROUTER_KINDS) and the Enqueuer re-reconciles those Rollouts.
+  it('a weight edited by hand at a pause is put back', async () => {
     const ro = 'ro';
     const vs = 'ro-vsvc';
     e = await E2e.create('istio-oob', { routerCrds: true });
@@ -720,11 +768,9 @@ describe('bad router input: the controller keeps running and writes nothing', ()
     await e.waitForCondition(ro, 'TrafficRouting', { status: 'True' });
   }, 60_000);
 
-  // BUG (Gateway API router, src/traffic/gateway-api/router.ts setWeight): the routes are read and written
-  // one kind at a time (HTTPRoute, then GRPCRoute), so the HTTPRoute is rewritten (90/10 -> 100/0 by the
-  // initial deploy's weight 0) before the GRPCRoute read fails with "not served": a half-written split.
-  // The Istio router reads and checks every VirtualService before writing any; this one should too.
-  it.fails('an HTTPRoute next to the uninstalled GRPCRoute is not written either', async () => {
+  // The Gateway API router reads every route and computes its rules before it writes any (as the Istio
+  // router does with its VirtualServices): a route kind the cluster does not serve leaves the others alone.
+  it('an HTTPRoute next to the uninstalled GRPCRoute is not written either', async () => {
     const ro = 'ro';
     e = await E2e.create('gateway-half-write', { routerCrds: true });
     // The HTTPRoute holds an old 90/10 split; the initial deploy's weight 0 would rewrite it to 100/0.

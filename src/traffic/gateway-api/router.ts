@@ -123,6 +123,9 @@ export class GatewayApiRouter implements TrafficRouter {
       const previousAdditional = (this.#ctx.rollout.status?.canary?.weights?.additional ?? []).flatMap((d) =>
         d.serviceName ? [d.serviceName] : [],
       );
+      // Every route is read and its rules computed before any is written: a missing route or an API the
+      // cluster does not serve leaves all of them as they were (nothing half-written).
+      const writes: { route: Route; rules: RouteRule[] }[] = [];
       for (const spec of KINDS) {
         for (const ref of spec.routes(this.#config)) {
           const record = spec.headers ? await this.#readRecord(spec.headers.configMapKey) : undefined;
@@ -143,9 +146,10 @@ export class GatewayApiRouter implements TrafficRouter {
             `${spec.what} ${this.#ref(ref.name)}`,
           );
           if (typeof rules === 'string') return rules;
-          await this.#writeRoute(route, rules);
+          writes.push({ route, rules });
         }
       }
+      for (const w of writes) await this.#writeRoute(w.route, w.rules);
       return undefined;
     });
   }

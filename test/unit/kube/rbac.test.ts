@@ -51,10 +51,11 @@ const NEEDED: Record<string, string[]> = {
   secrets: ['get'],
   events: ['create', 'patch'],
   jobs: ['get', 'list', 'watch', 'create', 'delete'],
-  // The traffic routers' objects: read fresh and written (src/traffic/<router>/router.ts).
-  ingresses: ['get', 'create', 'patch'],
-  virtualservices: ['get', 'update'],
-  destinationrules: ['get', 'update'],
+  // The traffic routers' objects: read fresh and written (src/traffic/<router>/router.ts); the ones Argo
+  // keeps informers on are watched too (src/kube/discovery.ts WATCHED_ROUTER_KINDS).
+  ingresses: ['get', 'list', 'watch', 'create', 'patch'],
+  virtualservices: ['get', 'list', 'watch', 'update'],
+  destinationrules: ['get', 'list', 'watch', 'update'],
   trafficsplits: ['get', 'create', 'patch'],
   httproutes: ['get', 'update'],
   grpcroutes: ['get', 'update'],
