@@ -7,7 +7,7 @@
 // Each scenario gets its own namespace and its own in-process controller scoped to it.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { E2e, service } from './fixture.ts';
+import { E2e, ingress, service } from './fixture.ts';
 import {
   backendsOf,
   condition,
@@ -22,6 +22,7 @@ import {
   rec,
   routedRollout,
   routeNamed,
+  ruleWeights,
   SMI_V1ALPHA1,
   SMI_V1ALPHA2,
   subsetDest,
@@ -641,6 +642,146 @@ describe('several routers on one Rollout', () => {
     await waitForSplit(e, SMI_V1ALPHA1, 'ro-split', { [`${ro}-canary`]: '50', [`${ro}-stable`]: '50' });
     expect((await e.rollout(ro)).status?.canary?.weights?.canary.weight).toBe(50);
   }, 60_000);
+});
+
+describe('all four routers on one Rollout', () => {
+  it('Istio, NGINX, SMI and Gateway API get the same weight at a step and 0 after an abort', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    const canaryIngress = 'ro-ro-ingress-canary';
+    e = await E2e.create('four-routers', { routerCrds: true });
+    await e.apply([
+      ...rolloutServices(ro, true),
+      ingress('ro-ingress', `${ro}-stable`),
+      virtualService(vs, [primaryRoute(ro, 100, 0)]),
+      httpRoute('ro-route', ro, 100, 0),
+    ]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          istio: { virtualService: { name: vs, routes: ['primary'] } },
+          nginx: { stableIngress: 'ro-ingress' },
+          smi: { rootService: ro, trafficSplitName: 'ro-split' },
+          plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'ro-route' } },
+        },
+        [{ setWeight: 30 }, { pause: {} }],
+      ),
+      ro,
+    );
+    await e.setImage(ro, 'example.com/app:v2');
+    const paused = await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    expect(paused.status?.canary?.weights).toMatchObject({ canary: { weight: 30 }, stable: { weight: 70 } });
+    // The status records weight 30 only after every router wrote it, so all four are there already.
+    expect(weightsOf(routeNamed(await vsRoutes(e, vs), 'primary'))).toEqual({
+      [`${ro}-stable`]: 70,
+      [`${ro}-canary`]: 30,
+    });
+    const ing = await e.object('networking.k8s.io/v1', 'ingresses', canaryIngress);
+    expect(rec(rec(ing?.metadata).annotations)['nginx.ingress.kubernetes.io/canary-weight']).toBe('30');
+    expect(backendsOf(await e.object(SMI_V1ALPHA1, 'trafficsplits', 'ro-split'))).toEqual({
+      [`${ro}-canary`]: '30',
+      [`${ro}-stable`]: '70',
+    });
+    expect((await httpRouteRules(e, 'ro-route')).map(ruleWeights)).toEqual([
+      { [`${ro}-stable`]: 70, [`${ro}-canary`]: 30 },
+    ]);
+
+    await e.sluiceOk('abort', ro);
+    await e.waitForPhase(ro, 'Degraded');
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    await e.waitForObject('networking.k8s.io/v1', 'ingresses', canaryIngress, 'canary-weight 0', (obj) => {
+      return rec(rec(obj.metadata).annotations)['nginx.ingress.kubernetes.io/canary-weight'] === '0';
+    });
+    await waitForSplit(e, SMI_V1ALPHA1, 'ro-split', { [`${ro}-canary`]: '0', [`${ro}-stable`]: '100' });
+    await waitForRuleWeights(e, 'ro-route', 0, { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 }, 1);
+    expect(e.eventReasons(ro)).not.toContain('TrafficRoutingError');
+  }, 40_000);
+});
+
+describe('experiment weights through the routers', () => {
+  it('an experiment step routes its share to the experiment Service (Istio, SMI, Gateway API), removed when it ends', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('experiment-weights', { routerCrds: true });
+    await e.apply([
+      ...rolloutServices(ro, true),
+      virtualService(vs, [primaryRoute(ro, 100, 0), OTHER_ROUTE]),
+      httpRoute('ro-route', ro, 100, 0),
+    ]);
+    const rollout = routedRollout(
+      ro,
+      {
+        istio: { virtualService: { name: vs, routes: ['primary'] } },
+        smi: { rootService: ro, trafficSplitName: 'ro-split' },
+        plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'ro-route' } },
+      },
+      [
+        { setWeight: 20 },
+        {
+          experiment: {
+            duration: '6s',
+            templates: [{ name: 'exp', specRef: 'canary', weight: 10 }],
+          },
+        },
+        { pause: {} },
+      ],
+    );
+    // The experiment's Service needs a container port.
+    const container = list(rec(rec(rec(rollout.spec).template).spec).containers)[0];
+    if (container !== undefined) container.ports = [{ name: 'http', containerPort: 8080 }];
+    await e.healthyRollout(rollout, ro);
+    await e.setImage(ro, 'example.com/app:v2');
+    const running = await e.waitForRollout(
+      ro,
+      'the experiment weight recorded',
+      (r) => (r.status?.canary?.weights?.additional ?? []).length === 1,
+    );
+    const expService = running.status?.canary?.weights?.additional?.[0]?.serviceName ?? '';
+    expect(expService).not.toBe('');
+    expect(running.status?.canary?.weights).toMatchObject({
+      canary: { weight: 20 },
+      stable: { weight: 70 },
+      additional: [{ weight: 10, serviceName: expService }],
+    });
+    expect(routeNamed(await vsRoutes(e, vs), 'primary')).toEqual({
+      name: 'primary',
+      ...USER_ROUTE_FIELDS,
+      route: [
+        dest(`${ro}-stable`, 70),
+        dest(`${ro}-canary`, 20),
+        { destination: { host: expService }, weight: 10 },
+      ],
+    });
+    expect(rec((await e.object(SMI_V1ALPHA1, 'trafficsplits', 'ro-split'))?.spec).backends).toEqual([
+      { service: `${ro}-canary`, weight: '20' },
+      { service: expService, weight: '10' },
+      { service: `${ro}-stable`, weight: '70' },
+    ]);
+    // Gateway API: a copy of the canary's backendRef for the experiment Service.
+    expect(list((await httpRouteRules(e, 'ro-route'))[0]?.backendRefs)).toEqual([
+      { name: `${ro}-stable`, port: 80, weight: 70 },
+      { name: `${ro}-canary`, port: 80, weight: 20 },
+      { name: expService, port: 80, weight: 10 },
+    ]);
+
+    // The experiment ends (6 s): its destination leaves the routes, stable takes its share back.
+    await e.waitForRollout(
+      ro,
+      'paused at step 2',
+      (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
+      30_000,
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 80, 20), OTHER_ROUTE]);
+    await waitForSplit(e, SMI_V1ALPHA1, 'ro-split', { [`${ro}-canary`]: '20', [`${ro}-stable`]: '80' });
+    await waitForRuleWeights(e, 'ro-route', 0, { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 }, 1);
+    expect(list((await httpRouteRules(e, 'ro-route'))[0]?.backendRefs)).toHaveLength(2);
+  }, 50_000);
 });
 
 describe('bad router input: the controller keeps running and writes nothing', () => {
