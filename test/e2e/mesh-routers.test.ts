@@ -302,6 +302,64 @@ describe('Istio router', () => {
   }, 60_000);
 });
 
+describe('Istio router: mirror routes', () => {
+  it('setMirrorRoute puts a mirror route on top, later setWeights reweigh it, abort removes it', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('istio-mirror', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), virtualService(vs, [primaryRoute(ro, 100, 0), OTHER_ROUTE])]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          managedRoutes: [{ name: 'mirror-reads' }],
+          istio: { virtualService: { name: vs, routes: ['primary'] } },
+        },
+        [
+          { setWeight: 20 },
+          { setMirrorRoute: { name: 'mirror-reads', percentage: 50, match: [{ method: { exact: 'GET' } }] } },
+          { pause: {} },
+          { setWeight: 40 },
+          { pause: {} },
+        ],
+      ),
+      ro,
+    );
+    const mirrorRoute = (stable: number, canary: number): Json => ({
+      name: 'mirror-reads',
+      match: [{ method: { exact: 'GET' } }],
+      route: [dest(`${ro}-stable`, stable), dest(`${ro}-canary`, canary)],
+      mirror: { host: `${ro}-canary`, port: { number: 80 } },
+      mirrorPercentage: { value: 50 },
+    });
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 2',
+      (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    expect(await vsRoutes(e, vs)).toEqual([mirrorRoute(80, 20), primaryRoute(ro, 80, 20), OTHER_ROUTE]);
+
+    await e.sluiceOk('promote', ro);
+    await e.waitForRollout(
+      ro,
+      'paused at step 4',
+      (r) => r.status?.currentStepIndex === 4 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 60, [`${ro}-canary`]: 40 });
+    expect(await vsRoutes(e, vs)).toEqual([mirrorRoute(60, 40), primaryRoute(ro, 60, 40), OTHER_ROUTE]);
+
+    await e.sluiceOk('abort', ro);
+    await e.waitForPhase(ro, 'Degraded');
+    await e.waitFor('the mirror route removed', async () =>
+      (await vsRoutes(e!, vs)).length === 2 ? true : undefined,
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 });
+    expect(await vsRoutes(e, vs)).toEqual([primaryRoute(ro, 100, 0), OTHER_ROUTE]);
+  }, 40_000);
+});
+
 describe('Istio router: the DestinationRule switch delay', () => {
   // BUG (src/rollout/reconcile.ts noteRouterFailure, with src/traffic/istio/router.ts updateHash): under a
   // subset-level split without canary/stable Services, updateHash answers "delaying destination rule switch:
@@ -396,6 +454,7 @@ describe('SMI router', () => {
   for (const [version, apiVersion, weight] of [
     ['v1alpha1', SMI_V1ALPHA1, (w: number) => String(w)],
     ['v1alpha2', SMI_V1ALPHA2, (w: number) => w],
+    ['v1alpha3', 'split.smi-spec.io/v1alpha3', (w: number) => w],
   ] as const) {
     it(`creates and weights the TrafficSplit (${version}), abort sends everything to stable`, async () => {
       const ro = 'ro';
@@ -416,6 +475,12 @@ describe('SMI router', () => {
         [`${ro}-canary`]: weight(0),
         [`${ro}-stable`]: weight(100),
       });
+      // A user's own field and label on the TrafficSplit: the router writes service and backends only.
+      const matches = [{ kind: 'HTTPRouteGroup', name: 'ab-test' }];
+      await e.client.mergePatch(`/apis/${apiVersion}/namespaces/${e.namespace}/trafficsplits/ro-split`, {
+        metadata: { labels: { team: 'shop' } },
+        spec: { matches },
+      });
       await e.setImage(ro, 'example.com/app:v2');
       await e.waitForRollout(
         ro,
@@ -432,7 +497,9 @@ describe('SMI router', () => {
           { service: `${ro}-canary`, weight: weight(30) },
           { service: `${ro}-stable`, weight: weight(70) },
         ],
+        matches,
       });
+      expect(rec(ts.metadata).labels).toEqual({ team: 'shop' });
       expect(rec(ts.metadata).ownerReferences).toMatchObject([
         { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: ro, controller: true },
       ]);
