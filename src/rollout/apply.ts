@@ -10,7 +10,7 @@ import type { KubeObject } from '../api/meta.ts';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, type Rollout } from '../api/rollout.ts';
 import { applyChildWrite, isChildWrite, tolerate } from '../reconcile/child-writes.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
-import { ROUTER_ORDER, type TrafficRouter, type Verification } from '../traffic/router.ts';
+import { ROUTER_ORDER, type RouterResult, type TrafficRouter, type Verification } from '../traffic/router.ts';
 import type { Action, TrafficAction } from './context.ts';
 
 export type ApplyResult =
@@ -21,11 +21,14 @@ export type ApplyResult =
 export class TrafficRouterError extends SluiceError {
   readonly router: string;
   readonly verb: string;
-  constructor(router: string, verb: string, reason: string) {
+  /** An expected wait (RouterResult.waiting), not a fault: no Warning event, no condition. */
+  readonly waiting: boolean;
+  constructor(router: string, verb: string, reason: string, waiting = false) {
     super('SLUICE_TRAFFIC_ROUTER', `${router} router ${verb}: ${reason}`);
     this.name = 'TrafficRouterError';
     this.router = router;
     this.verb = verb;
+    this.waiting = waiting;
   }
 }
 
@@ -45,8 +48,8 @@ export function inRouterOrder(routers: readonly TrafficRouter[]): TrafficRouter[
 async function applyTraffic(routers: readonly TrafficRouter[], a: TrafficAction): Promise<Verification> {
   let verified: Verification;
   for (const r of inRouterOrder(routers)) {
-    const check = (res: { ok: true } | { ok: false; error: string }, verb: string) => {
-      if (!res.ok) throw new TrafficRouterError(r.type, verb, res.error);
+    const check = (res: RouterResult, verb: string) => {
+      if (!res.ok) throw new TrafficRouterError(r.type, verb, res.error, res.waiting === true);
     };
     if (a.resetWeightFirst) check(await r.setWeight(0, []), 'setWeight');
     if (a.removeManagedRoutes) check(await r.removeManagedRoutes(), 'removeManagedRoutes');

@@ -125,7 +125,8 @@ export async function reconcileRollout(
     // reconcile (retried with backoff); Sluice does so for every router verb and also names the router
     // in the TrafficRouting condition. The plan's status is not written, so the step does not advance.
     const cause = applied.error.cause;
-    if (cause instanceof TrafficRouterError) await noteRouterFailure(store, ro, cause, nowMs);
+    if (cause instanceof TrafficRouterError && !cause.waiting)
+      await noteRouterFailure(store, ro, cause, nowMs);
     return applyFailed(target, deps.log, applied.error);
   }
   const published = (await deps.publishRoutes?.(ro)) ?? { ok: true };

@@ -12,7 +12,12 @@ export interface WeightDestinationSpec {
   readonly weight: number;
 }
 
-export type RouterResult = { ok: true } | { ok: false; error: string };
+/**
+ * A verb's answer. `waiting` marks an expected wait rather than a fault (Istio's DestinationRule switch
+ * delayed until the ReplicaSets are available, Argo #2507): the step is held and retried all the same, but
+ * no Warning event or TrafficRouting condition says something is wrong.
+ */
+export type RouterResult = { ok: true } | { ok: false; error: string; waiting?: boolean };
 
 /** true = verified, false = not yet, undefined = the router cannot verify (Argo's nil). */
 export type Verification = boolean | undefined;

@@ -192,7 +192,11 @@ export class IstioRouter implements TrafficRouter {
         .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
       for (const rs of owned) {
         if (rsSpecReplicas(rs) > 0 && !fullyAvailable(rs))
-          return fail(`delaying destination rule switch: ReplicaSet ${rs.metadata.name} not fully available`);
+          return {
+            ok: false,
+            waiting: true,
+            error: `delaying destination rule switch: ReplicaSet ${rs.metadata.name} not fully available`,
+          };
       }
     }
     const config = this.#config.destinationRule;

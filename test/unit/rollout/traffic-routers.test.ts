@@ -322,6 +322,22 @@ describe('a router that fails', () => {
   });
 });
 
+describe('a router that waits', () => {
+  it('holds the step without a Warning event or condition when the router answers an expected wait', async () => {
+    const router = new FakeRouter('Istio');
+    const h = await routedHarness([router]);
+    await h.setImage('web:2');
+    router.wait('updateHash', 'delaying destination rule switch: ReplicaSet web-x not fully available');
+    const { result } = await reconcileTraced(h, router.log);
+    expect(result.error?.message).toContain('delaying destination rule switch');
+    expect(h.eventReasons()).not.toContain('TrafficRoutingError');
+    expect(h.ro().status?.conditions?.find((c) => c.type === 'TrafficRouting')).toBeUndefined();
+    router.recover();
+    await h.converge();
+    expect(h.ro().status).toMatchObject({ currentStepIndex: 1, phase: 'Paused' });
+  });
+});
+
 describe('weight verification', () => {
   it('holds a setWeight step while the router has not verified its weight, re-checking every 10 s', async () => {
     const router = new FakeRouter('Istio').verifyAs((weight) => weight !== 20);

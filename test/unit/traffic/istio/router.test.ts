@@ -718,6 +718,7 @@ ${subsets}`;
     ]);
     expect(await s.router.updateHash('abc123', 'def456', [])).toEqual({
       ok: false,
+      waiting: true,
       error: 'delaying destination rule switch: ReplicaSet rollout-coming not fully available',
     });
     expect(s.updates('DestinationRule')).toBe(0);
