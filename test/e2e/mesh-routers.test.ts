@@ -302,6 +302,50 @@ describe('Istio router', () => {
   }, 60_000);
 });
 
+describe('Istio router: an update in the middle of a canary', () => {
+  it('a new revision at a step: the canary Service moves to it and the step weight comes back', async () => {
+    const ro = 'ro';
+    const vs = 'ro-vsvc';
+    e = await E2e.create('istio-mid-update', { routerCrds: true });
+    await e.apply([...rolloutServices(ro), virtualService(vs, [primaryRoute(ro, 100, 0)])]);
+    const initial = await e.healthyRollout(
+      routedRollout(ro, { istio: { virtualService: { name: vs, routes: ['primary'] } } }, [
+        { setWeight: 20 },
+        { pause: {} },
+      ]),
+      ro,
+    );
+    const rev1 = initial.status?.stableRS ?? '';
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 1',
+      (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+    );
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    // v3 while v2 is at 20%: the new canary starts again from step 0, v2 goes away, stable stays v1.
+    await e.setImage(ro, 'example.com/app:v3');
+    const paused = await e.waitForRollout(
+      ro,
+      'v3 paused at step 1',
+      (r) =>
+        r.status?.currentStepIndex === 1 &&
+        r.status.phase === 'Paused' &&
+        (r.status.canary?.weights?.canary.podTemplateHash ?? '') === r.status.currentPodHash,
+    );
+    const rev3 = paused.status?.currentPodHash ?? '';
+    expect(paused.status?.stableRS).toBe(rev1);
+    expect(paused.status?.canary?.weights).toMatchObject({
+      canary: { weight: 20, podTemplateHash: rev3 },
+      stable: { weight: 80, podTemplateHash: rev1 },
+    });
+    await waitForVsWeights(e, vs, 'primary', { [`${ro}-stable`]: 80, [`${ro}-canary`]: 20 });
+    await e.waitForServiceSelector(`${ro}-canary`, rev3);
+    expect(await e.serviceSelector(`${ro}-stable`)).toMatchObject({ [HASH]: rev1 });
+    await e.waitForPodCounts(ro, { '1': 2, '3': 1 });
+  }, 40_000);
+});
+
 describe('Istio router: mirror routes', () => {
   it('setMirrorRoute puts a mirror route on top, later setWeights reweigh it, abort removes it', async () => {
     const ro = 'ro';
