@@ -835,6 +835,59 @@ describe('Gateway API router', () => {
   );
 });
 
+describe('Gateway API router: several HTTPRoutes', () => {
+  it('weights every route, adds header rules only where useHeaderRoutes is set', async () => {
+    const ro = 'ro';
+    e = await E2e.create('gateway-routes', { routerCrds: true });
+    await e.apply([
+      ...rolloutServices(ro),
+      httpRoute('ro-public', ro, 100, 0),
+      httpRoute('ro-internal', ro, 100, 0),
+    ]);
+    await e.healthyRollout(
+      routedRollout(
+        ro,
+        {
+          managedRoutes: [{ name: 'canary-hdr' }],
+          plugins: {
+            'argoproj-labs/gatewayAPI': {
+              httpRoutes: [
+                { name: 'ro-public', useHeaderRoutes: false },
+                { name: 'ro-internal', useHeaderRoutes: true },
+              ],
+            },
+          },
+        },
+        [{ setWeight: 25 }, { setHeaderRoute: { name: 'canary-hdr', match: HEADER_MATCH } }, { pause: {} }],
+      ),
+      ro,
+    );
+    await e.setImage(ro, 'example.com/app:v2');
+    await e.waitForRollout(
+      ro,
+      'paused at step 2',
+      (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
+    );
+    const weights = { [`${ro}-stable`]: 75, [`${ro}-canary`]: 25 };
+    await waitForRuleWeights(e, 'ro-public', 0, weights, 1);
+    await waitForRuleWeights(e, 'ro-internal', 0, weights, 2);
+    expect((await httpRouteRules(e, 'ro-internal'))[1]).toEqual({
+      matches: [{ headers: [{ name: 'x-canary', type: 'Exact', value: 'yes' }] }],
+      backendRefs: [{ group: '', kind: 'Service', name: `${ro}-canary`, port: 80 }],
+    });
+    const cm = await e.object('', 'configmaps', 'argo-gatewayapi-configmap');
+    expect(JSON.parse(String(rec(cm?.data).httpManagedRoutes))).toEqual({
+      'canary-hdr': { 'ro-internal': 1 },
+    });
+
+    await e.sluiceOk('promote', ro);
+    await e.waitForPhase(ro, 'Healthy');
+    const done = { [`${ro}-stable`]: 100, [`${ro}-canary`]: 0 };
+    await waitForRuleWeights(e, 'ro-public', 0, done, 1);
+    await waitForRuleWeights(e, 'ro-internal', 0, done, 1);
+  }, 40_000);
+});
+
 describe('several routers on one Rollout', () => {
   it('Istio and SMI move together; a missing VirtualService holds the step until it is back', async () => {
     const ro = 'ro';
