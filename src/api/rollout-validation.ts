@@ -350,17 +350,14 @@ export function validateRolloutSpec(ro: Rollout): string | undefined {
         'This rollout uses the same service for the stable and canary services, but two different services are required.',
       );
     }
-    if (c.pingPong) {
-      if (!c.pingPong.pingService || !c.pingPong.pongService) {
-        return required(`${base}.pingPong`, 'Ping service and Pong service must to be set');
-      }
-      if (c.pingPong.pingService === c.pingPong.pongService) {
-        return invalid(
-          `${base}.pingPong`,
-          c.pingPong,
-          'This rollout uses the same service for the ping and pong services, but two different services are required.',
-        );
-      }
+    if (c.pingPong !== undefined && c.pingPong !== null) {
+      // Argo's ping-pong swaps two Services under ALB or Istio; Sluice has neither swap, so it is refused
+      // rather than accepted and left unapplied.
+      return invalid(
+        `${base}.pingPong`,
+        c.pingPong,
+        'pingPong is not implemented by Sluice (Argo uses it with the ALB and Istio routers); use canaryService and stableService',
+      );
     }
     if (c.scaleDownDelaySeconds !== undefined && !c.trafficRouting) {
       return invalid(

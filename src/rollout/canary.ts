@@ -98,7 +98,10 @@ export function reconcileCanary(ctx: Ctx): void {
     if (routed) {
       let [canaryCount, stableCount] = trafficRoutedCanaryReplicaCounts(ro, st.canary?.weights);
       if (promoted()) canaryCount = replicasOrDefault(ro);
-      if (st.abort && stableRS) {
+      // Argo's shouldDelayScaleDownOnAbort: with dynamicStableScale and no explicit abortScaleDownDelaySeconds
+      // the aborted canary follows its stepped-down weight, without the default 30 s delay.
+      const delayOnAbort = !(c.dynamicStableScale && c.abortScaleDownDelaySeconds === undefined);
+      if (st.abort && stableRS && delayOnAbort) {
         // Keep the aborted canary for abortScaleDownDelaySeconds after the stable is fully available; 0 = never.
         const delay = abortScaleDownDelaySeconds(ro);
         const current = newRS.spec.replicas ?? 1;

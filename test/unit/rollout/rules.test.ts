@@ -303,6 +303,19 @@ describe('validation names the field', () => {
       'spec.strategy.canary.trafficRouting.nginx: Invalid value: ',
     ],
     [
+      'pingPong, which Sluice does not implement',
+      ro(
+        {},
+        {
+          canary: {
+            pingPong: { pingService: 'ping', pongService: 'pong' },
+            trafficRouting: { istio: { virtualService: { name: 'vs' } } },
+          },
+        },
+      ),
+      'spec.strategy.canary.pingPong: Invalid value: {"pingService":"ping","pongService":"pong"}: pingPong is not implemented by Sluice',
+    ],
+    [
       'a router plugin Sluice does not implement',
       ro(
         {},
