@@ -51,10 +51,16 @@ function isPodNotFound(body: unknown): boolean {
   return details?.kind === 'pods';
 }
 
-/** A 404 Status that names the object (the API server's answer for a served kind without that object). */
+/**
+ * A 404 about the object, not the API. The API server answers a kind it does not serve with a plain-text
+ * "404 page not found" (an unknown group/version) or a Status saying "the server could not find the
+ * requested resource" (a known group/version without that resource); an absent object gets a Status of
+ * its own ("rollouts.argoproj.io \"x\" not found", details naming it).
+ */
 function isObjectNotFound(body: unknown): boolean {
-  const details = (body as { details?: { name?: unknown } } | undefined)?.details;
-  return typeof details?.name === 'string' && details.name !== '';
+  if (typeof body !== 'object' || body === null) return false;
+  const status = body as { kind?: unknown; message?: unknown };
+  return status.kind === 'Status' && status.message !== 'the server could not find the requested resource';
 }
 
 function isCustom(kind: Kind): boolean {
@@ -156,9 +162,8 @@ export class KubeStore implements ObjectStore {
     const res = await this.client.request('GET', objectPath(kind, namespace, name, this.#versions), {
       record: this.#record('Get', kind, namespace, name),
     });
-    // A 404 about the object names it in the Status details; one without (a plain "404 page not found", or
-    // "the server could not find the requested resource") is about the API: the kind is not served here,
-    // e.g. a router's CRD is not installed. That is an error, not an absent object.
+    // A 404 about the API (the kind is not served here, e.g. a router's CRD is not installed) is an error,
+    // not an absent object.
     if (res.status === 404 && isObjectNotFound(res.body)) return undefined;
     if (res.status === 404)
       throw new StoreError(
