@@ -244,25 +244,32 @@ export function validateVirtualService(
     const bad = validateHttp(http.value, ref.routes, targets, managed);
     if (bad) return invalid(`Istio VirtualService has invalid HTTP routes. Error: ${bad}`);
   }
-  if (tls.value !== undefined) {
-    const sel = selectTlsRoutes(tls.value, ref.tlsRoutes);
+  const portRoutes = [
+    {
+      what: 'TLS',
+      field: 'tls',
+      routes: tls.value,
+      sel: () => selectTlsRoutes(tls.value!, ref.tlsRoutes),
+      named: ref.tlsRoutes.length,
+    },
+    {
+      what: 'TCP',
+      field: 'tcp',
+      routes: tcp.value,
+      sel: () => selectTcpRoutes(tcp.value!, ref.tcpRoutes),
+      named: ref.tcpRoutes.length,
+    },
+  ] as const;
+  for (const p of portRoutes) {
+    if (p.routes === undefined) continue;
+    const sel = p.sel();
     const bad = !sel.ok
       ? sel.error
-      : (checkSelected(tls.value, sel.value, targets) ??
-        (ref.tlsRoutes.length === 0 && tls.value.length > 1
-          ? 'spec.tls[] should be set in VirtualService and it must have exactly one route when omitting spec.strategy.canary.trafficRouting.istio.virtualService.tlsRoutes'
+      : (checkSelected(p.routes, sel.value, targets) ??
+        (p.named === 0 && p.routes.length > 1
+          ? `spec.${p.field}[] should be set in VirtualService and it must have exactly one route when omitting spec.strategy.canary.trafficRouting.istio.virtualService.${p.field}Routes`
           : undefined));
-    if (bad) return invalid(`Istio VirtualService has invalid TLS routes. Error: ${bad}`);
-  }
-  if (tcp.value !== undefined) {
-    const sel = selectTcpRoutes(tcp.value, ref.tcpRoutes);
-    const bad = !sel.ok
-      ? sel.error
-      : (checkSelected(tcp.value, sel.value, targets) ??
-        (ref.tcpRoutes.length === 0 && tcp.value.length > 1
-          ? 'spec.tcp[] should be set in VirtualService and it must have exactly one route when omitting spec.strategy.canary.trafficRouting.istio.virtualService.tcpRoutes'
-          : undefined));
-    if (bad) return invalid(`Istio VirtualService has invalid TCP routes. Error: ${bad}`);
+    if (bad) return invalid(`Istio VirtualService has invalid ${p.what} routes. Error: ${bad}`);
   }
   return undefined;
 }
