@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { MetricProvider } from '../analysis/providers/provider.ts';
-import { reconcileAnalysisRun } from '../analysis/reconcile.ts';
 import { errorText, SluiceError } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import { proxyRouterConfig } from '../api/proxy-router-config.ts';
@@ -18,7 +17,6 @@ import type { Rollout } from '../api/rollout.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { type DeliveryView, RouteTable } from '../control/route-table.ts';
 import { ControlServer, type RouteRef } from '../control/server.ts';
-import { reconcileExperiment } from '../experiment/reconcile.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import {
   discoverRouterApiVersions,
@@ -30,8 +28,8 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { createControlMetrics } from '../metrics/control-metrics.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
-import type { ReconcileLog, ReconcileResult } from '../reconcile/result.ts';
 import { reconcileRollout } from '../rollout/reconcile.ts';
+import { startWorkers } from './engine.ts';
 import { Enqueuer } from './enqueue.ts';
 import {
   type ControllerOptions,
@@ -47,7 +45,7 @@ import {
 import { createAnalysisProviders } from './providers.ts';
 import { createRouters } from './routers.ts';
 import { WorkQueue } from './work-queue.ts';
-import { runWorker, type WorkerHooks, type WorkerKind } from './workers.ts';
+import type { WorkerHooks } from './workers.ts';
 
 export class Controller {
   readonly log: Logger;
@@ -343,55 +341,26 @@ export class Controller {
     }, this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
     const o = this.options;
-    const logFor =
-      (field: string, ns: string, name: string): ReconcileLog =>
-      (level, msg, fields) =>
-        this.log[level]({ [field]: `${ns}/${name}`, ...fields }, msg);
-    const reconcileRollout = this.#reconcileRollout;
-    const pools: readonly [
-      WorkQueue,
-      WorkerKind,
-      number,
-      (ns: string, name: string) => Promise<ReconcileResult>,
-    ][] = [
-      [
-        this.rolloutQueue,
-        'rollout',
-        o.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS,
-        (ns, name) =>
-          reconcileRollout(store, ns, name, Date.now(), {
-            log: logFor('rollout', ns, name),
-            routers: routers.routersFor,
-            publishRoutes: routers.publishRoutes,
-          }),
-      ],
-      [
-        this.analysisQueue,
-        'analysisrun',
-        o.analysisThreads ?? DEFAULT_ANALYSIS_THREADS,
-        (ns, name) =>
-          reconcileAnalysisRun(
-            {
-              store,
-              providers: this.#analysisProviders,
-              log: this.log.child({ analysisrun: `${ns}/${name}` }),
-            },
-            ns,
-            name,
-          ),
-      ],
-      [
-        this.experimentQueue,
-        'experiment',
-        o.experimentThreads ?? DEFAULT_EXPERIMENT_THREADS,
-        (ns, name) =>
-          reconcileExperiment(store, ns, name, Date.now(), { log: logFor('experiment', ns, name) }),
-      ],
-    ];
-    const hooks = this.#workerHooks();
-    for (const [queue, kind, threads, reconcile] of pools) {
-      for (let i = 0; i < threads; i++) this.#workers.push(runWorker(queue, kind, reconcile, hooks));
-    }
+    this.#workers.push(
+      ...startWorkers({
+        store,
+        queues: {
+          rollouts: this.rolloutQueue,
+          analysisRuns: this.analysisQueue,
+          experiments: this.experimentQueue,
+        },
+        routers,
+        providers: this.#analysisProviders,
+        log: this.log,
+        hooks: this.#workerHooks(),
+        threads: {
+          rollouts: o.rolloutThreads ?? DEFAULT_ROLLOUT_THREADS,
+          analysisRuns: o.analysisThreads ?? DEFAULT_ANALYSIS_THREADS,
+          experiments: o.experimentThreads ?? DEFAULT_EXPERIMENT_THREADS,
+        },
+        reconcileRollout: this.#reconcileRollout,
+      }),
+    );
   }
 
   /** Reconcile error counts and durations per kind, as Argo's controller exports them. */
