@@ -39,6 +39,12 @@ export interface MemoryStoreOptions {
   readonly unservedKinds?: readonly Kind[];
 }
 
+/** The store's objects and resourceVersion counter, as snapshot() takes and restore() puts back. */
+export interface MemorySnapshot {
+  readonly resourceVersion: number;
+  readonly objects: readonly KubeObject[];
+}
+
 export type WriteVerb = 'create' | 'update' | 'patch' | 'patchStatus' | 'delete' | 'evict';
 
 /** A write about to happen, shown to a fault injector. */
@@ -167,6 +173,42 @@ export class MemoryStore implements ObjectStore {
     this.#bucket(kind).set(key(namespace, obj.metadata.name), stored);
     this.#emit(kind, existed ? 'MODIFIED' : 'ADDED', stored);
     return structuredClone(stored);
+  }
+
+  /**
+   * Every stored object of the given kinds (all kinds when omitted) exactly as stored (status, uid,
+   * resourceVersion, generation, creationTimestamp), and the resourceVersion counter: for persisting the
+   * store (standalone mode's state file). Plain copies, not frozen.
+   */
+  snapshot(kinds?: readonly Kind[]): MemorySnapshot {
+    const objects: KubeObject[] = [];
+    for (const [kind, bucket] of this.#objects) {
+      if (kinds !== undefined && !kinds.includes(kind)) continue;
+      for (const obj of bucket.values()) objects.push(structuredClone(obj));
+    }
+    return { resourceVersion: this.#resourceVersion, objects };
+  }
+
+  /**
+   * Puts back objects taken by snapshot() with their metadata unchanged (unlike seed, no new
+   * resourceVersion), replacing any with the same kind, namespace and name, and moves the counter to at
+   * least the snapshot's (and every restored object's) resourceVersion, so later writes continue after it.
+   * Watchers see ADDED (MODIFIED for a replaced object).
+   */
+  restore(snapshot: MemorySnapshot): void {
+    let highest = Math.max(this.#resourceVersion, snapshot.resourceVersion);
+    for (const obj of snapshot.objects) {
+      const kind = this.#kindOf(obj);
+      const namespace = this.#namespaceOf(kind, obj);
+      const stored = structuredClone(obj);
+      const version = Number(stored.metadata.resourceVersion);
+      if (Number.isInteger(version) && version > highest) highest = version;
+      const k = key(namespace, stored.metadata.name);
+      const existed = this.#bucket(kind).has(k);
+      this.#bucket(kind).set(k, stored);
+      this.#emit(kind, existed ? 'MODIFIED' : 'ADDED', stored);
+    }
+    this.#resourceVersion = highest;
   }
 
   get<T extends KubeObject>(kind: Kind, namespace: string, name: string): T | undefined {
