@@ -11,12 +11,10 @@ import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { MetricProvider } from '../analysis/providers/provider.ts';
 import { errorText, SluiceError } from '../api/errors.ts';
-import type { Kind, KubeObject } from '../api/meta.ts';
-import { proxyRouterConfig } from '../api/proxy-router-config.ts';
-import type { Rollout } from '../api/rollout.ts';
+import type { Kind } from '../api/meta.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { type DeliveryView, RouteTable } from '../control/route-table.ts';
-import { ControlServer, type RouteRef } from '../control/server.ts';
+import { ControlServer } from '../control/server.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import {
   discoverRouterApiVersions,
@@ -29,6 +27,7 @@ import { createControlMetrics } from '../metrics/control-metrics.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
 import { reconcileRollout } from '../rollout/reconcile.ts';
+import { controlCallbacks } from './control-wiring.ts';
 import { startWorkers } from './engine.ts';
 import { Enqueuer } from './enqueue.ts';
 import {
@@ -249,52 +248,12 @@ export class Controller {
       logger: this.log.child({ module: 'control' }),
       metrics: createControlMetrics(metrics.registry),
       serving: false,
-      routeKnown: (namespace, name) => this.#proxyRouteKnown(namespace, name),
-      routeNamespaces: (name) => this.#proxyRouteNamespaces(name),
-      onAck: (_proxyId, _version, routes) => this.#onControlAck(routes),
-      onNack: (_proxyId, _version, _reason, routes) => this.#onControlAck(routes),
-      onReports: (routes) => this.#onControlReports(routes),
+      ...controlCallbacks(
+        () => this.#store,
+        () => this.#enqueuer,
+      ),
     });
     await this.#control.listen();
-  }
-
-  /** Whether a Rollout of this controller routes `name` through the proxy router (in `namespace`, if given). */
-  #proxyRouteKnown(namespace: string | undefined, name: string): boolean {
-    return this.#proxyRouteNamespaces(name, namespace).length > 0;
-  }
-
-  #proxyRouteNamespaces(name: string, namespace?: string): string[] {
-    const out = new Set<string>();
-    for (const ro of this.#store?.list<Rollout>('Rollout', namespace) ?? []) {
-      if (this.#enqueuer?.mine(ro) === false) continue;
-      const parsed = proxyRouterConfig(ro);
-      if (parsed?.ok && parsed.config.route === name) out.add(ro.metadata.namespace ?? '');
-    }
-    return [...out];
-  }
-
-  /** A proxy answered a snapshot: the Rollouts behind its routes verify their weights again. */
-  #onControlAck(routes: readonly RouteRef[]): void {
-    for (const ns of new Set(routes.map((r) => r.namespace))) {
-      const names = new Set(routes.filter((r) => r.namespace === ns).map((r) => r.name));
-      for (const ro of this.#store?.list<Rollout>('Rollout', ns) ?? []) {
-        const parsed = proxyRouterConfig(ro);
-        if (parsed?.ok && names.has(parsed.config.route)) this.#enqueuer?.rollout(ro);
-      }
-    }
-  }
-
-  /**
-   * New measurements: the running AnalysisRuns of those namespaces are reconciled, so a sluice/judge metric
-   * gives its verdict on them now (analysis/plan.ts EARLY_VERDICT_PROVIDERS), not at its next interval.
-   */
-  #onControlReports(routes: readonly RouteRef[]): void {
-    for (const ns of new Set(routes.map((r) => r.namespace))) {
-      for (const run of this.#store?.list<KubeObject & { status?: { phase?: string } }>('AnalysisRun', ns) ??
-        []) {
-        if (run.status?.phase === 'Running') this.#enqueuer?.run(run);
-      }
-    }
   }
 
   /** Caches the served router kinds not cached yet; with an enqueuer, subscribes it to them too. */
