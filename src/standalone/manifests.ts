@@ -452,6 +452,8 @@ export interface WatchManifestsOptions {
   /** Waiting time after a change before applying (default DEFAULT_WATCH_DEBOUNCE_MS). */
   readonly debounceMs?: number;
   readonly log?: ManifestLog;
+  /** Applied to what is loaded before it is applied (standalone's own checks and defaults). */
+  readonly transform?: (loaded: LoadedManifests) => LoadedManifests;
   /** Called after each apply (for tests and the terminal view). */
   readonly onApplied?: (loaded: LoadedManifests, result: ApplyResult) => void;
 }
@@ -480,8 +482,9 @@ export function watchManifests(
     }
     running = true;
     try {
-      const loaded = await loadManifests(dir);
+      const read = await loadManifests(dir);
       if (closed) return;
+      const loaded = options.transform === undefined ? read : options.transform(read);
       const result = await applyManifests(store, loaded, log);
       options.onApplied?.(loaded, result);
     } catch (error) {

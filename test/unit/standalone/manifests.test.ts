@@ -215,7 +215,17 @@ describe('standalone manifests', () => {
     const store = createMemoryStore();
     await applyManifests(store, await loadManifests(dir));
     let applied = 0;
-    const watcher = watchManifests(dir, store, { debounceMs: 20, onApplied: () => applied++ });
+    const watcher = watchManifests(dir, store, {
+      debounceMs: 20,
+      onApplied: () => applied++,
+      transform: (loaded) => ({
+        ...loaded,
+        objects: loaded.objects.map((o) => ({
+          ...o,
+          metadata: { ...o.metadata, labels: { transformed: 'yes' } },
+        })),
+      }),
+    });
     try {
       await write('app.yaml', ROLLOUT('app', 7));
       const deadline = Date.now() + 5000;
@@ -223,6 +233,7 @@ describe('standalone manifests', () => {
         await new Promise((r) => setTimeout(r, 20));
       expect(store.get<Rollout>('Rollout', 'default', 'app')?.spec.replicas).toBe(7);
       expect(applied).toBeGreaterThanOrEqual(1);
+      expect(store.get('Rollout', 'default', 'app')?.metadata.labels).toEqual({ transformed: 'yes' });
     } finally {
       watcher.close();
     }
