@@ -777,13 +777,22 @@ class Handler {
       res.end();
       return;
     }
-    if (fromNow) for (const obj of this.#list(kind, filter)) write('ADDED', obj);
-    else
-      for (const entry of feed.history)
-        if (entry.seq > from && matches(entry.obj, filter)) write(entry.type, entry.obj);
-    const listener: Listener = (entry) => {
-      if (matches(entry.obj, filter)) write(entry.type, entry.obj);
+    // With a label selector, an object whose labels stop matching is sent as DELETED, as the API server
+    // does (the watcher's view starts from the objects matching now).
+    const tracked = filter.labels.length > 0 ? new Set<string>() : undefined;
+    const objectKey = (obj: KubeObject): string => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const deliver = (type: WatchEventType, obj: KubeObject): void => {
+      if (matches(obj, filter)) {
+        if (type === 'DELETED') tracked?.delete(objectKey(obj));
+        else tracked?.add(objectKey(obj));
+        write(type, obj);
+      } else if (type !== 'DELETED' && tracked?.delete(objectKey(obj))) write('DELETED', obj);
     };
+    const current = this.#list(kind, filter);
+    for (const obj of current) tracked?.add(objectKey(obj));
+    if (fromNow) for (const obj of current) write('ADDED', obj);
+    else for (const entry of feed.history) if (entry.seq > from) deliver(entry.type, entry.obj);
+    const listener: Listener = (entry) => deliver(entry.type, entry.obj);
     feed.listeners.add(listener);
     const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '');
     const timer =

@@ -470,6 +470,19 @@ describe('the API server', () => {
     fresh.stop();
   });
 
+  it('sends DELETED to a label-selected watch when the labels stop matching', async () => {
+    await store.patch('Rollout', NS, 'web', { metadata: { labels: { tier: 'front' } } });
+    const watch = openWatch(`${ROLLOUTS}?watch=1&labelSelector=tier%3Dfront`);
+    await watch.ready;
+    await until(() => watch.events.length === 1);
+    await store.patch('Rollout', NS, 'web', { metadata: { labels: { tier: 'back' } } });
+    await until(() => watch.events.length === 2);
+    await store.patch('Rollout', NS, 'web', { metadata: { labels: { tier: 'front' } } });
+    await until(() => watch.events.length === 3);
+    expect(watch.events.map((e) => e.type)).toEqual(['ADDED', 'DELETED', 'MODIFIED']);
+    watch.stop();
+  });
+
   it('ends a watch from a version dropped from its history with 410 Expired', async () => {
     await server.close();
     server = await startApiServer(store, { token: TOKEN, historySize: 2 });
