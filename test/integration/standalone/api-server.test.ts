@@ -189,6 +189,25 @@ describe('the sluice verbs against the standalone API server', () => {
     expect(run.out).toContain('web-h2');
   });
 
+  it('get rollout --watch redraws after a change in the store', async () => {
+    const controller = new AbortController();
+    let out = '';
+    const running = sluice(['get', 'rollout', 'web', '--watch'], {
+      signal: controller.signal,
+      onOut: (t) => {
+        out += t;
+      },
+    });
+    await until(() => out.includes('Paused'));
+    await store.patchStatus('Rollout', NS, 'web', {
+      status: { pauseConditions: null, controllerPause: null },
+    });
+    await until(() => out.includes('Progressing'));
+    controller.abort();
+    const run = await running;
+    expect(run.code).toBe(0);
+  });
+
   it('list rollouts lists it', async () => {
     const run = await sluice(['list', 'rollouts']);
     expect(run.code).toBe(0);
