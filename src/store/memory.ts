@@ -206,6 +206,16 @@ export class MemoryStore implements ObjectStore {
       const k = key(namespace, stored.metadata.name);
       const existed = this.#bucket(kind).has(k);
       this.#bucket(kind).set(k, stored);
+      if (kind === 'Event') {
+        // Repeats after the restore raise the restored Event's count, as they did before.
+        const ev = stored as CoreEvent;
+        const involved = {
+          apiVersion: ev.involvedObject?.apiVersion ?? '',
+          kind: ev.involvedObject?.kind ?? '',
+          metadata: { name: ev.involvedObject?.name ?? '', namespace, uid: ev.involvedObject?.uid },
+        };
+        this.#eventNames.set(eventAggregateKey(involved, ev.type, ev.reason, ev.message), ev.metadata.name);
+      }
       this.#emit(kind, existed ? 'MODIFIED' : 'ADDED', stored);
     }
     this.#resourceVersion = highest;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
-import { createMemoryStore } from '../../../src/store/memory.ts';
+import { type CoreEvent, createMemoryStore } from '../../../src/store/memory.ts';
 
 interface Rollout extends KubeObject {
   spec: { replicas: number };
@@ -51,5 +51,17 @@ describe('memory store snapshot and restore', () => {
     const current = b.get<Rollout>('Rollout', 'ns', 'r')!;
     const updated = await b.update({ ...structuredClone(current), spec: { replicas: 2 } });
     expect(updated.metadata.resourceVersion).toBe('11');
+  });
+
+  it('a repeated Event after a restore raises the count of the restored Event', async () => {
+    const a = createMemoryStore();
+    const ro = await a.create(rollout('r'));
+    a.recordEvent(ro, 'Normal', 'RolloutPaused', 'paused');
+    const b = createMemoryStore();
+    b.restore(a.snapshot());
+    b.recordEvent(ro, 'Normal', 'RolloutPaused', 'paused');
+    const events = b.list<CoreEvent>('Event');
+    expect(events.length).toBe(1);
+    expect(events[0]?.count).toBe(2);
   });
 });
