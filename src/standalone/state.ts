@@ -7,7 +7,8 @@
 // Format: `{"version":1,"checksum":"sha256:<hex>","content":{"resourceVersion":N,"objects":[...]}}`, the
 // checksum being the sha256 of JSON.stringify(content). Written atomically (temp file in the same folder,
 // fsync, rename, fsync of the folder) and debounced after every store change, with a final flush on
-// close. A file that is truncated, edited or corrupted is refused with a message naming the file and the
+// close; FILE.lock keeps a second standalone off the same file (a lock whose process is gone is taken
+// over). A file that is truncated, edited or corrupted is refused with a message naming the file and the
 // problem: never silently reset. A missing file is a fresh start.
 
 import { createHash } from 'node:crypto';
@@ -15,7 +16,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Kind, KubeObject } from '../api/meta.ts';
 import type { MemorySnapshot, MemoryStore } from '../store/memory.ts';
-import { ALL_KINDS, isKind } from '../store/resources.ts';
+import { ALL_KINDS, isKind, RESOURCES } from '../store/resources.ts';
 
 export const STATE_FILE_VERSION = 1;
 
@@ -111,6 +112,13 @@ export function decodeState(file: string, text: string): MemorySnapshot {
       throw new StateFileError(file, `${where}: not an object with metadata.name`);
     if (typeof obj.kind !== 'string' || !isKind(obj.kind))
       throw new StateFileError(file, `${where}.kind: unknown kind ${JSON.stringify(obj.kind)}`);
+    if (
+      RESOURCES[obj.kind].namespaced &&
+      (typeof obj.metadata.namespace !== 'string' || obj.metadata.namespace === '')
+    )
+      throw new StateFileError(file, `${where}.metadata.namespace: required for a ${obj.kind}`);
+    if (typeof obj.metadata.resourceVersion !== 'string' || !/^\d+$/.test(obj.metadata.resourceVersion))
+      throw new StateFileError(file, `${where}.metadata.resourceVersion: must be a number in a string`);
   }
   return { resourceVersion, objects: objects as KubeObject[] };
 }
@@ -144,6 +152,47 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `FILE.lock` (holding this process's id) so that two standalones never write one state file; a
+ * lock left by a process that is gone (killed) is taken over. Returns its release.
+ */
+async function lockState(file: string): Promise<() => Promise<void>> {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(lock, 'wx', 0o600);
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return async () => {
+        await unlink(lock).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') {
+        throw new StateFileError(file, `its lock ${lock} cannot be created (${(error as Error).message})`);
+      }
+    }
+    const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      throw new StateFileError(file, `in use by another standalone (process ${holder}, lock ${lock})`);
+    }
+    // Left by a process that is gone (or by this one): taken over.
+    await unlink(lock).catch(() => undefined);
+  }
+  throw new StateFileError(file, `its lock ${lock} cannot be taken`);
+}
+
 /**
  * Loads `file` into `store` (when it exists) and keeps writing the store to it after every change
  * (debounced) until close(). Throws StateFileError for a file that cannot be used.
@@ -162,7 +211,16 @@ export async function openState(
     }
   }
   const restored = text !== undefined;
-  if (text !== undefined) store.restore(decodeState(file, text));
+  const snapshot = text === undefined ? undefined : decodeState(file, text);
+  const unlock = await lockState(file);
+  if (snapshot !== undefined) {
+    try {
+      store.restore(snapshot);
+    } catch (error) {
+      await unlock();
+      throw new StateFileError(file, `its objects cannot be restored (${(error as Error).message})`);
+    }
+  }
 
   const debounceMs = options.debounceMs ?? DEFAULT_STATE_DEBOUNCE_MS;
   const onError =
@@ -220,7 +278,11 @@ export async function openState(
       closed = true;
       for (const stop of unwatch) stop();
       dirty = true;
-      await flush();
+      try {
+        await flush();
+      } finally {
+        await unlock();
+      }
     },
   };
 }

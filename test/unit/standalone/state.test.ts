@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,5 +145,51 @@ describe('standalone state file', () => {
     await expectRefused(text, /unsupported version 9/);
     await expectRefused('{"hello":"world"}', /no "version" field/);
     await expectRefused('[1,2]', /not a Sluice state file/);
+  });
+
+  it('refuses a state file another live standalone holds; takes over the lock of one that is gone', async () => {
+    await writeFile(`${file}.lock`, `${process.ppid}\n`);
+    const error = await openState(file, createMemoryStore()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StateFileError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`in use by another standalone \\(process ${process.ppid}`),
+    );
+
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(`${file}.lock`, `${gone}\n`);
+    const state = await openState(file, createMemoryStore(), { debounceMs: 5 });
+    expect(await readFile(`${file}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    await state.close();
+    await expect(readFile(`${file}.lock`, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
+  it('reopens in the same process after an instance abandoned without close (a simulated kill)', async () => {
+    const a = createMemoryStore();
+    const stateA = await openState(file, a, { debounceMs: 5 });
+    await a.create(rollout('app'));
+    await stateA.flush();
+    const b = createMemoryStore();
+    const stateB = await openState(file, b, { debounceMs: 5 });
+    expect(stateB.restored).toBe(true);
+    expect(b.get('Rollout', 'default', 'app')).toEqual(a.get('Rollout', 'default', 'app'));
+    await stateB.close();
+    await stateA.close();
+  });
+
+  it('refuses objects without a namespace or resourceVersion even with a right checksum', async () => {
+    const text = encodeState({
+      resourceVersion: 3,
+      objects: [
+        {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'Rollout',
+          metadata: { name: 'x', resourceVersion: '1' },
+        },
+      ],
+    });
+    await expectRefused(text, /content\.objects\[0\]\.metadata\.namespace: required for a Rollout/);
   });
 });
