@@ -69,6 +69,8 @@ export interface LoadedManifests {
   readonly problems: ManifestProblem[];
   /** Every manifest file present in DIR (even one with problems): the objects of the others go. */
   readonly files: string[];
+  /** Files of DIR that are Sluice state files (a `--state` file kept in DIR), not manifests: skipped. */
+  readonly stateFiles?: string[];
 }
 
 export type ManifestLogLevel = 'info' | 'warn' | 'error';
@@ -268,6 +270,11 @@ export function parseManifestText(
   return { objects, problems };
 }
 
+/** A Sluice state file (src/standalone/state.ts), which is JSON too but no manifest. */
+function isStateFileText(text: string): boolean {
+  return /^\{"version":\d+,"checksum":"sha256:/.test(text);
+}
+
 /**
  * Loads every manifest file of `dir`. Throws when `dir` itself cannot be read (nothing is known then:
  * a caller must not take it as "every file deleted").
@@ -283,6 +290,7 @@ export async function loadManifests(dir: string): Promise<LoadedManifests> {
   const objects: KubeObject[] = [];
   const problems: ManifestProblem[] = [];
   const files: string[] = [];
+  const stateFiles: string[] = [];
   const seen = new Map<string, string>();
   for (const file of names) {
     let text: string;
@@ -293,6 +301,11 @@ export async function loadManifests(dir: string): Promise<LoadedManifests> {
       if (code === 'ENOENT') continue; // deleted since the listing
       files.push(file);
       problems.push({ file, message: `cannot be read: ${errorMessage(error)}` });
+      continue;
+    }
+    if (isStateFileText(text)) {
+      // standalone's own state file (`--state DIR/state.json`): not a manifest
+      stateFiles.push(file);
       continue;
     }
     files.push(file);
@@ -313,7 +326,7 @@ export async function loadManifests(dir: string): Promise<LoadedManifests> {
       objects.push(obj);
     }
   }
-  return { objects, problems, files };
+  return { objects, problems, files, ...(stateFiles.length > 0 ? { stateFiles } : {}) };
 }
 
 // ---- apply ----
@@ -473,6 +486,7 @@ export function watchManifests(
   let running = false;
   let again = false;
   let closed = false;
+  let stateFiles = new Set<string>();
 
   const run = async (): Promise<void> => {
     if (closed) return;
@@ -484,6 +498,7 @@ export function watchManifests(
     try {
       const read = await loadManifests(dir);
       if (closed) return;
+      stateFiles = new Set(read.stateFiles ?? []);
       const loaded = options.transform === undefined ? read : options.transform(read);
       const result = await applyManifests(store, loaded, log);
       options.onApplied?.(loaded, result);
@@ -509,7 +524,13 @@ export function watchManifests(
 
   let watcher: FSWatcher | undefined;
   try {
-    watcher = watch(dir, { persistent: false }, () => schedule());
+    watcher = watch(dir, { persistent: false }, (_event, filename) => {
+      // Only manifest files matter (not editors' swap files, nor a state file kept in DIR and its lock).
+      const name = filename === null ? undefined : String(filename);
+      if (name !== undefined && (!MANIFEST_FILE.test(name) || name.startsWith('.') || stateFiles.has(name)))
+        return;
+      schedule();
+    });
     watcher.on('error', (error) => log('error', `${dir}: watch failed: ${errorMessage(error)}`));
   } catch (error) {
     log('error', `${dir}: cannot be watched: ${errorMessage(error)}`);

@@ -11,6 +11,7 @@ import {
   SOURCE_ANNOTATION,
   watchManifests,
 } from '../../../src/standalone/manifests.ts';
+import { encodeState } from '../../../src/standalone/state.ts';
 import { createMemoryStore } from '../../../src/store/memory.ts';
 
 interface Rollout extends KubeObject {
@@ -104,9 +105,11 @@ describe('standalone manifests', () => {
       }),
     );
     await write('notes.txt', 'not a manifest');
+    await write('state.json', encodeState({ resourceVersion: 0, objects: [] }));
     const loaded = await loadManifests(dir);
     expect(loaded.problems).toEqual([]);
     expect(loaded.files).toEqual(['app.yaml', 'exp.json', 'judge.yml']);
+    expect(loaded.stateFiles).toEqual(['state.json']);
     expect(loaded.objects.map((o) => `${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}`)).toEqual([
       'Rollout default/app',
       'Service shop/app',
