@@ -11,7 +11,7 @@ import {
   SOURCE_ANNOTATION,
   watchManifests,
 } from '../../../src/standalone/manifests.ts';
-import { encodeState } from '../../../src/standalone/state.ts';
+import { decodeState, encodeState } from '../../../src/standalone/state.ts';
 import { createMemoryStore } from '../../../src/store/memory.ts';
 
 interface Rollout extends KubeObject {
@@ -240,5 +240,39 @@ describe('standalone manifests', () => {
     } finally {
       watcher.close();
     }
+  });
+
+  it('an object moved to another file follows it; a second definition is refused naming both files', async () => {
+    await write('a.yaml', ROLLOUT('app'));
+    const store = createMemoryStore();
+    await applyManifests(store, await loadManifests(dir));
+    await write('b.yaml', ROLLOUT('app'));
+    const both = await loadManifests(dir);
+    expect(both.problems).toEqual([
+      {
+        file: 'b.yaml',
+        field: 'metadata.name',
+        message: 'Rollout default/app is already defined in a.yaml: skipped',
+      },
+    ]);
+    await unlink(join(dir, 'a.yaml'));
+    const moved = await applyManifests(store, await loadManifests(dir));
+    expect(moved.updated).toEqual(['Rollout default/app']);
+    expect(moved.deleted).toEqual([]);
+    expect(store.get('Rollout', 'default', 'app')?.metadata.annotations?.[SOURCE_ANNOTATION]).toBe('b.yaml');
+  });
+
+  it('after a restart from the state file, unchanged manifests write nothing (the rollout resumes as it was)', async () => {
+    await write('app.yaml', `${ROLLOUT('app')}---\n${SERVICE}---\n${TEMPLATE}`);
+    const a = createMemoryStore();
+    await applyManifests(a, await loadManifests(dir));
+    await a.patchStatus('Rollout', 'default', 'app', { status: { phase: 'Paused' } });
+    const b = createMemoryStore();
+    b.restore(decodeState('state.json', encodeState(a.snapshot())));
+    const result = await applyManifests(b, await loadManifests(dir));
+    expect(result.unchanged.length).toBe(3);
+    expect(result.created).toEqual([]);
+    expect(result.updated).toEqual([]);
+    expect(b.snapshot()).toEqual(a.snapshot());
   });
 });
