@@ -35,9 +35,20 @@ export async function detectAddressMode(): Promise<AddressMode> {
   }
 }
 
-/** A port free on every interface now (a process told PORT may listen on all of them). */
-export async function freePort(): Promise<number> {
-  return listenOnce('::', 0).catch(() => listenOnce('0.0.0.0', 0));
+/**
+ * A port free on every interface now (a process told PORT may listen on all of them): `preferred` (the
+ * port a pod had before a restart) when it is, else any.
+ */
+export async function freePort(preferred?: number): Promise<number> {
+  const on = (port: number) => listenOnce('::', port).catch(() => listenOnce('0.0.0.0', port));
+  if (preferred !== undefined && preferred > 0) {
+    try {
+      return await on(preferred);
+    } catch {
+      // taken: any other
+    }
+  }
+  return on(0);
 }
 
 /** Whether host:port can be listened on now. */

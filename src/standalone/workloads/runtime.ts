@@ -41,6 +41,12 @@ export function localPort(pod: Pod, containerPort: number): number {
   }
 }
 
+/** The local port a pod recorded for `containerPort` (before a restart), if any. */
+function previousPort(pod: Pod, containerPort: number): number | undefined {
+  if (pod.metadata.annotations?.[LOCAL_PORTS_ANNOTATION] === undefined) return undefined;
+  return localPort(pod, containerPort);
+}
+
 function nowTime(): string {
   return `${new Date().toISOString().slice(0, 19)}Z`;
 }
@@ -229,7 +235,7 @@ export class LocalPodRuntime {
     for (let attempt = 0; attempt < LISTEN_ATTEMPTS && !run.stopped; attempt++) {
       const ip = this.#addresses.acquire(attempt === 0 ? previousIp : undefined);
       run.ip = ip;
-      const result = await this.#startDemoServers(run, ip);
+      const result = await this.#startDemoServers(run, ip, attempt === 0 ? pod : undefined);
       if (result === undefined) break;
       lastError = result;
       this.#addresses.release(ip);
@@ -248,7 +254,7 @@ export class LocalPodRuntime {
     }
     for (const c of run.containers) {
       if (c.plan.kind !== 'process') continue;
-      for (const port of c.plan.ports) c.ports.set(port, await freePort());
+      for (const port of c.plan.ports) c.ports.set(port, await freePort(previousPort(pod, port)));
     }
     if (run.stopped) return;
     await this.#recordPorts(run);
@@ -257,14 +263,20 @@ export class LocalPodRuntime {
   }
 
   /** Undefined when every demo server listens, else the error (the servers started are closed). */
-  async #startDemoServers(run: PodRun, ip: string): Promise<string | undefined> {
+  async #startDemoServers(run: PodRun, ip: string, previous: Pod | undefined): Promise<string | undefined> {
     const shared = this.#addresses.mode === 'shared';
     for (const c of run.containers) {
-      if (c.plan.kind !== 'demo') continue;
-      for (const port of c.plan.ports) {
+      const plan = c.plan;
+      if (plan.kind !== 'demo') continue;
+      for (const port of plan.ports) {
         if (run.stopped) return undefined;
         try {
-          const app = await startDemoApp(c.plan.config, { host: ip, port: shared ? 0 : port });
+          // Shared address: a port of its own, the one it had before a restart when that is still free.
+          const local = shared ? ((previous && previousPort(previous, port)) ?? 0) : port;
+          const app = await startDemoApp(plan.config, { host: ip, port: local }).catch((error) => {
+            if (!shared || local === 0) throw error;
+            return startDemoApp(plan.config, { host: ip, port: 0 });
+          });
           c.apps.push(app);
           c.ports.set(port, app.port);
         } catch (error) {

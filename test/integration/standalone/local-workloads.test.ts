@@ -35,9 +35,14 @@ function captureLog(): Captured {
 
 // Distinct addresses per file so parallel test files never meet on one.
 let nextBlock = 40;
-function start(store: MemoryStore, log: WorkloadsLog = captureLog()): LocalWorkloads {
+function start(
+  store: MemoryStore,
+  log: WorkloadsLog = captureLog(),
+  addressMode?: 'loopback' | 'shared',
+): LocalWorkloads {
   const w = startLocalWorkloads(store, {
     log,
+    ...(addressMode !== undefined ? { addressMode } : {}),
     firstAddress: `127.0.${nextBlock++}.1`,
     killGraceMs: 1_000,
     restartBackoffMs: 100,
@@ -310,6 +315,65 @@ describe('local workloads', () => {
     await w.stop();
     const all = log.lines.flatMap((l) => /\] CHILD (\d+)/.exec(l)?.[1] ?? []).map(Number);
     for (const pid of all) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+  });
+
+  it('shares 127.0.0.1 with a port per pod when told to, the Endpoints naming those ports', async () => {
+    const store = createMemoryStore();
+    const w = start(store, captureLog(), 'shared');
+    expect(await w.addressMode).toBe('shared');
+    await store.create(service('web'));
+    await store.create(replicaSet('web', 2, { image: 'sluice-demo:v7' }));
+    const pods = await waitFor('two ready pods', () =>
+      readyPods(store, 'web').length === 2 ? readyPods(store, 'web') : undefined,
+    );
+    const ports = pods.map((p) => localPort(p, 8080));
+    expect(new Set(ports).size).toBe(2);
+    for (const pod of pods) {
+      expect(status(pod).podIP).toBe('127.0.0.1');
+      const res = await request(`http://127.0.0.1:${localPort(pod, 8080)}/`);
+      expect(res.headers['x-demo-version']).toBe('v7');
+      await res.body.dump();
+    }
+    const endpoints = await waitFor('endpoints', () => {
+      const r = readyEndpoints(store, NS, 'web', ROUTER);
+      return r.ok && r.endpoints.length === 2 ? r.endpoints : undefined;
+    });
+    expect(endpoints.sort()).toEqual(ports.map((p) => `http://127.0.0.1:${p}`).sort());
+  });
+
+  it('started again over the same store, runs the same pods on the same addresses and ports', async () => {
+    const store = createMemoryStore();
+    const first = start(store);
+    await store.create(replicaSet('web', 2, { image: 'sluice-demo:v2' }));
+    await store.create(replicaSet('mine', 1, { image: 'my-app', command: HTTP_SERVER }));
+    await waitFor(
+      'ready',
+      () => readyPods(store, 'web').length === 2 && readyPods(store, 'mine').length === 1,
+    );
+    const before = store
+      .list<Pod>('Pod', NS)
+      .map((p) => `${p.metadata.name} ${status(p).podIP}:${localPort(p, 8080)}`)
+      .sort();
+    await first.stop();
+    start(store);
+    for (const line of before) {
+      const [host, port] = line.split(' ')[1]!.split(':');
+      let answers = false;
+      for (let i = 0; i < 200 && !answers; i++) {
+        answers = await tcpProbe(host!, Number(port), 200);
+        if (!answers) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect({ line, answers }).toEqual({ line, answers: true });
+    }
+    await waitFor(
+      'ready again',
+      () => readyPods(store, 'web').length === 2 && readyPods(store, 'mine').length === 1,
+    );
+    const after = store
+      .list<Pod>('Pod', NS)
+      .map((p) => `${p.metadata.name} ${status(p).podIP}:${localPort(p, 8080)}`)
+      .sort();
+    expect(after).toEqual(before);
   });
 });
 
