@@ -90,9 +90,4 @@ export class WorkQueue {
     this.#due.clear();
     await this.#running;
   }
-
-  /** Resolves once nothing is due now or being handled (for tests and shutdown). */
-  get idle(): boolean {
-    return this.#running === undefined && [...this.#due.values()].every((d) => d > Date.now());
-  }
 }
