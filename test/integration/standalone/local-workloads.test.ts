@@ -262,6 +262,15 @@ describe('local workloads', () => {
     expect(readyPods(store, 'crash')).toEqual([]);
     expect(JSON.stringify(status(crashing).containerStatuses)).toContain('"exitCode":3');
 
+    await store.create(replicaSet('missing', 1, { image: 'x', command: ['no-such-binary-here'] }));
+    const missing = await waitFor('missing binary reported', () =>
+      store
+        .list<Pod>('Pod', NS, { app: 'missing' })
+        .find((p) => status(p).message?.includes('could not start "no-such-binary-here"')),
+    );
+    expect(status(missing).containerStatuses?.[0]?.state.waiting?.reason).toBe('CrashLoopBackOff');
+    expect(status(missing).message).toContain('ENOENT');
+
     await store.create(
       replicaSet(
         'job',
