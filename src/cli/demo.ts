@@ -22,7 +22,21 @@ function backend(name: string, port: number): Promise<Server> {
   });
 }
 
+export const DEMO_USAGE = `usage: sluice demo [ROUTES_FILE]
+
+Starts two demo backends ("stable" on 127.0.0.1:9001, "canary" on 127.0.0.1:9002) and the Sluice proxy in
+front of them on 127.0.0.1:8080 (admin 127.0.0.1:9901), routed by ROUTES_FILE (default
+deploy/examples/routes.yaml), which is watched: edit the weights and they apply without a restart.
+Ctrl-C stops everything.
+`;
+
 export async function runDemo(argv: string[]): Promise<number> {
+  if (argv.some((a) => a.startsWith('-'))) {
+    process.stderr.write(
+      `sluice demo: unknown option ${argv.find((a) => a.startsWith('-'))}\n\n${DEMO_USAGE}`,
+    );
+    return 2;
+  }
   const configPath = argv[0] ?? fileURLToPath(new URL('../../deploy/examples/routes.yaml', import.meta.url));
   const backends = [await backend('stable', 9001), await backend('canary', 9002)];
   const proxy = await startProxy({

@@ -18,6 +18,8 @@ other commands:
   analysis run     run an AnalysisTemplate locally to completion (sluice analysis run --help)
   demo             start two demo backends and the proxy in front of them (what \`npm start\` runs)
   demo-app         run the demo application (sluice demo-app --help)
+  standalone       run the controller, local workloads, the proxy and a Kubernetes API subset on one
+                   machine over a folder of manifests (sluice standalone --help)
   version          print the version
 `;
 
@@ -59,8 +61,17 @@ async function main(argv: string[]): Promise<number> {
       return runAnalysisCommand(rest);
     }
     case 'demo': {
+      if (rest[0] === '--help' || rest[0] === '-h') {
+        const { DEMO_USAGE } = await import('./demo.ts');
+        process.stdout.write(DEMO_USAGE);
+        return 0;
+      }
       const { runDemo } = await import('./demo.ts');
       return runDemo(rest);
+    }
+    case 'standalone': {
+      const { runStandaloneCommand } = await import('./standalone.ts');
+      return runStandaloneCommand(rest);
     }
     case 'demo-app': {
       const { runDemoAppCommand } = await import('./demo-app.ts');

@@ -35,7 +35,7 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
 `;
 
-function hostPort(flag: string, value: string): { host: string; port: number } {
+export function hostPort(flag: string, value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
   const port = Number(value.slice(i + 1));
   const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1');

@@ -12,6 +12,7 @@
 // problem: never silently reset. A missing file is a fresh start.
 
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Kind, KubeObject } from '../api/meta.ts';
@@ -155,9 +156,15 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
+  }
+  // A killed process not reaped yet by its parent still answers signal 0: a zombie holds nothing (Linux).
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
