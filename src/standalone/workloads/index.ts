@@ -24,7 +24,14 @@ export {
   UNRUNNABLE_IMAGE_REASON,
 } from './plan.ts';
 export { deletionOrder, syncReplicaSet } from './replica-sets.ts';
-export { LOCAL_PORTS_ANNOTATION, LocalPodRuntime, localPort, tcpProbe } from './runtime.ts';
+export {
+  findLeftovers,
+  LOCAL_PORTS_ANNOTATION,
+  LocalPodRuntime,
+  localPort,
+  POD_UID_ENV,
+  tcpProbe,
+} from './runtime.ts';
 
 export interface LocalWorkloadsOptions {
   readonly log: WorkloadsLog;

@@ -12,6 +12,7 @@
 // (CrashLoopBackOff) under restartPolicy Always; under Never / OnFailure the pod ends Succeeded or Failed.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Pod } from '../../api/workloads.ts';
@@ -21,6 +22,9 @@ import { createMergePatch } from '../../store/patch.ts';
 import { type AddressPool, freePort } from './addresses.ts';
 import type { WorkloadsLog } from './log.ts';
 import { type ContainerPlan, type LocalPodPlan, planLocalPod } from './plan.ts';
+
+/** In every pod process's environment (inherited by its children): the pod's uid. */
+export const POD_UID_ENV = 'SLUICE_POD_UID';
 
 /** On a Pod: JSON map containerPort -> the port it listens on locally. */
 export const LOCAL_PORTS_ANNOTATION = 'sluice.io/local-ports';
@@ -130,6 +134,7 @@ export class LocalPodRuntime {
   readonly #stopping = new Set<Promise<void>>();
   readonly #children = new Set<ChildProcess>();
   #closed = false;
+  #leftovers: Promise<Map<string, number[]>> | undefined;
   readonly #onExit = () => {
     // Last resort when this process exits without stop(): no child outlives it.
     for (const child of this.#children) killGroup(child, 'SIGKILL');
@@ -205,6 +210,17 @@ export class LocalPodRuntime {
   async #start(run: PodRun, pod: Pod): Promise<void> {
     this.#addresses = await this.#addressPool;
     if (run.stopped) return;
+    // Processes of this pod left by a runtime that was killed (SIGKILL): they would hold its ports.
+    this.#leftovers ??= findLeftovers();
+    const leftovers = (await this.#leftovers).get(run.uid);
+    if (leftovers !== undefined && leftovers.length > 0) {
+      this.#log.info(
+        { module: 'local-workloads', pod: `${run.namespace}/${run.name}`, pids: leftovers },
+        `killing ${leftovers.length} process(es) of pod ${run.name} left by an earlier run`,
+      );
+      await killLeftovers(leftovers);
+      if (run.stopped) return;
+    }
     const plan = planLocalPod(pod);
     run.plan = plan;
     if (plan.kind === 'fail') {
@@ -320,7 +336,7 @@ export class LocalPodRuntime {
     try {
       child = spawn(file ?? '', args, {
         cwd: plan.workingDir,
-        env: { ...process.env, ...plan.env, PORT: String(port), HOST: run.ip },
+        env: { ...process.env, ...plan.env, PORT: String(port), HOST: run.ip, [POD_UID_ENV]: run.uid },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -562,6 +578,60 @@ function stateJson(state: ContainerState): Record<string, unknown> {
           finishedAt: state.finishedAt,
         },
       };
+  }
+}
+
+/**
+ * Processes of this user that carry SLUICE_POD_UID (pod processes a killed runtime left behind), by pod
+ * uid. Linux (/proc) only; elsewhere, and on any error, none.
+ */
+export async function findLeftovers(): Promise<Map<string, number[]>> {
+  const found = new Map<string, number[]>();
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return found;
+  }
+  const prefix = `${POD_UID_ENV}=`;
+  await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+      .map(async (e) => {
+        try {
+          const environ = await readFile(`/proc/${e}/environ`, 'utf8');
+          const entry = environ.split('\0').find((v) => v.startsWith(prefix));
+          if (entry === undefined) return;
+          const uid = entry.slice(prefix.length);
+          found.set(uid, [...(found.get(uid) ?? []), Number(e)]);
+        } catch {
+          // gone, or not ours
+        }
+      }),
+  );
+  return found;
+}
+
+async function killLeftovers(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  // Wait (briefly) until they are gone or zombies, so their ports are free.
+  for (let i = 0; i < 40; i++) {
+    const states = await Promise.all(
+      pids.map((pid) =>
+        readFile(`/proc/${pid}/stat`, 'utf8').then(
+          (stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3),
+          () => 'gone',
+        ),
+      ),
+    );
+    if (states.every((st) => st === 'gone' || st === 'Z')) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

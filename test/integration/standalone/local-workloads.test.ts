@@ -2,14 +2,17 @@
 // store: ReplicaSets get pods, sluice-demo pods answer HTTP on their own loopback address with their
 // version, command pods run as processes told PORT, an image that cannot run here is reported, Endpoints
 // follow readiness, and stop() leaves no server listening and no process running.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProxyRouterConfig } from '../../../src/api/proxy-router-config.ts';
 import type { Endpoints, Pod, ReplicaSet, Service } from '../../../src/api/workloads.ts';
 import {
+  findLeftovers,
   type LocalWorkloads,
   localPort,
+  POD_UID_ENV,
   startLocalWorkloads,
   tcpProbe,
   UNRUNNABLE_IMAGE_REASON,
@@ -383,6 +386,28 @@ describe('local workloads', () => {
       .map((p) => `${p.metadata.name} ${status(p).podIP}:${localPort(p, 8080)}`)
       .sort();
     expect(after).toEqual(before);
+  });
+
+  it('kills the processes a killed earlier run left behind for a pod before running it again', async () => {
+    const store = createMemoryStore();
+    const pod = await store.create<Pod>({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'left', namespace: NS, labels: { app: 'left' } },
+      spec: { containers: [{ name: 'app', image: 'x', command: HTTP_SERVER }] },
+    });
+    const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      env: { ...process.env, [POD_UID_ENV]: pod.metadata.uid },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise((r) => leftover.once('exit', r));
+    expect((await findLeftovers()).get(pod.metadata.uid!)).toEqual([leftover.pid]);
+    const log = captureLog();
+    start(store, log);
+    await exited;
+    await waitFor('ready', () => readyPods(store, 'left').length === 1);
+    expect(log.lines).toContain('killing 1 process(es) of pod left left by an earlier run');
   });
 });
 
