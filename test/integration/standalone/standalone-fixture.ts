@@ -143,7 +143,7 @@ export interface Standalone {
   /** A GET on the standalone API server (with the kubeconfig's token); undefined on 404. */
   get<T extends KubeObject>(path: string): Promise<T | undefined>;
   rollout(name?: string): Promise<Rollout>;
-  list<T extends KubeObject>(group: string, resource: string): Promise<T[]>;
+  list<T extends object = KubeObject>(group: string, resource: string): Promise<T[]>;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | string>;
   /** SIGKILL and wait. */
@@ -207,7 +207,7 @@ export async function startStandalone(o: {
       if (ro === undefined) throw new Error(`no Rollout ${name}`);
       return ro;
     },
-    async list<T extends KubeObject>(group: string, resource: string) {
+    async list<T extends object = KubeObject>(group: string, resource: string) {
       const prefix = group === '' ? '/api/v1' : `/apis/${group}`;
       const l = await get<KubeObject & { items: T[] }>(`${prefix}/namespaces/default/${resource}`);
       return l?.items ?? [];
