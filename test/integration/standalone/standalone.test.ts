@@ -329,3 +329,62 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
     expect(await s.stop()).toBe(0);
   }, 60_000);
 });
+
+describe('sluice standalone: bad input', () => {
+  it('reports an invalid manifest by file and field while the valid Rollout runs; applies an edit', async () => {
+    await writeFile(join(manifests, 'rollout.yaml'), rolloutYaml());
+    await writeFile(
+      join(manifests, 'bad.yaml'),
+      rolloutYaml({ steps: '        - setWeight: 500\n        - pause: {}' }).replace(
+        'name: shop',
+        'name: bad',
+      ),
+    );
+    const s = await start();
+    await waitForStatus(s, 4, 'Healthy');
+    const problem = await s.process.waitForOutput(/bad\.yaml[^\n]*setWeight[^\n]*/);
+    expect(problem[0]).toMatch(/steps\[0\]\.setWeight/);
+    expect(await s.get('/apis/argoproj.io/v1alpha1/namespaces/default/rollouts/bad')).toBeUndefined();
+    expect(await countVersions(s.proxyUrl, 10)).toEqual({ v1: 10 });
+
+    // An edit of a manifest in DIR is applied (the folder is watched): replicas 2 -> 3.
+    await writeFile(join(manifests, 'rollout.yaml'), rolloutYaml({ replicas: 3 }));
+    await waitFor('3 available replicas of shop', async () => {
+      const ro = await s.rollout();
+      return ro.spec.replicas === 3 && ro.status?.availableReplicas === 3 ? ro : undefined;
+    });
+    const replicaSets = await s.list<KubeObject & { spec: { replicas?: number } }>('apps/v1', 'replicasets');
+    expect(replicaSets.map((rs) => rs.spec.replicas)).toEqual([3]);
+    expect(await s.stop()).toBe(0);
+  });
+
+  it('refuses a truncated state file: exits non-zero naming it, and leaves it as it was', async () => {
+    await writeFile(join(manifests, 'rollout.yaml'), rolloutYaml());
+    const s = await start();
+    await waitForStatus(s, 4, 'Healthy');
+    expect(await s.stop()).toBe(0);
+    const full = await readFile(state);
+    const truncated = full.subarray(0, Math.floor(full.length / 2));
+    await writeFile(state, truncated);
+
+    const p = runSluiceProcess([
+      'standalone',
+      manifests,
+      '--state',
+      state,
+      '--kubeconfig-out',
+      kubeconfig,
+      '--listen',
+      `127.0.0.1:${ports.listen}`,
+      '--admin',
+      `127.0.0.1:${ports.admin}`,
+    ]);
+    pids.push(p.pid);
+    const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+    expect(code, p.output()).not.toBe(0);
+    expect(code, p.output()).not.toBe('timeout');
+    expect(p.stderr()).toContain(`state file ${state}`);
+    expect(p.output()).not.toMatch(/proxy on/);
+    expect(Buffer.compare(await readFile(state), truncated)).toBe(0);
+  });
+});
