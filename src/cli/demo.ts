@@ -1,66 +1,156 @@
-// `sluice demo` (what `npm start` runs until the embedded controller lands): two small backends,
-// "stable" and "canary", and the proxy in front of them on the example routes file. Edit the routes
-// file while it runs and the proxy applies the change (or rejects it, naming the line).
+// `sluice demo` (what `npm start` runs): progressive delivery on one machine, no cluster. Flags are parsed
+// here; the story is src/standalone/demo/story.ts (standalone in-process, built-in load, the live view).
 
-import { createServer, type Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { startProxy } from '../../proxy/main.ts';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { UsageError } from './flags.ts';
+import { hostPort } from './proxy.ts';
 
-function backend(name: string, port: number): Promise<Server> {
-  const server = createServer((req, res) => {
-    const body = `${JSON.stringify({ backend: name, path: req.url })}\n`;
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'x-backend': name,
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
+export const DEMO_USAGE = `usage: sluice demo [options]
 
-export const DEMO_USAGE = `usage: sluice demo [ROUTES_FILE]
+Progressive delivery on this machine, no cluster, in about a minute and a half. Starts \`sluice standalone\`
+in-process over manifests written to a temp dir: a Rollout "demo" of sluice-demo:v1 (4 replicas, the demo
+app on loopback addresses) behind the embedded Sluice proxy with sticky sessions, steps setWeight 10 ->
+analysis -> 25 -> analysis -> 50 -> analysis -> 100, each analysis a short sluice/judge run comparing the
+canary with the stable revision on the proxy's own measurements. Built-in load (about 200 req/s through
+the proxy, half the clients keeping the sticky cookie) runs while:
 
-Starts two demo backends ("stable" on 127.0.0.1:9001, "canary" on 127.0.0.1:9002) and the Sluice proxy in
-front of them on 127.0.0.1:8080 (admin 127.0.0.1:9901), routed by ROUTES_FILE (default
-deploy/examples/routes.yaml), which is watched: edit the weights and they apply without a restart.
-Ctrl-C stops everything.
+  1. v2 (healthy) is set as the image, goes through every step and is promoted;
+  2. v3 (20% errors, or slow with --scenario latency) is set, caught by the judge and aborted
+     automatically: traffic goes back to the stable v2.
+
+The live view (redrawn on a terminal, plain timestamped lines otherwise) shows the step and phase,
+desired vs measured traffic share per version, success rate and p95/p99 per version as the load
+generator saw them, and the latest AnalysisRun's measurements. Then a summary per release: its outcome,
+how many requests it answered and how many failed, and for the aborted one the time from its first
+request to all traffic back on stable. The load stops by itself; everything started is stopped at the
+end. Exit code 0 when v2 was promoted and v3 aborted, 1 otherwise.
+
+  --scenario errors|latency  how v3 is bad (default errors: ERROR_RATE=0.2; latency: LATENCY_MS=300)
+  --error-rate N         v3's ERROR_RATE for --scenario errors (0..1, default 0.2)
+  --latency-ms N         v3's LATENCY_MS for --scenario latency (default 300)
+  --rate N               requests per second of the built-in load (default 200)
+  --time-scale N         run the analysis and the waits N times faster (default 1)
+  --report-interval DURATION
+                         the proxy's histogram interval, the judge's pace (default 250ms)
+  --listen HOST:PORT     the proxy's data port (default 127.0.0.1, any free port)
+  --summary-json FILE    write the summary as JSON: { releases: [{ version, outcome, requests, failed,
+                         abortMs }], durationS, scenario }
+  --keep-running         stay up afterwards to play with the CLI (prints the kubeconfig to use:
+                         KUBECONFIG=FILE sluice get rollout demo --watch); Ctrl-C stops
+  --plain                plain timestamped lines even on a terminal
+  --verbose              standalone's own log on stderr
+  -h, --help             this text
+
+The proxy-only demo (two fixed backends, a routes file) is \`sluice demo-proxy\`.
 `;
 
+function num(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < min || v > max)
+    throw new UsageError(`${flag}: expected a number between ${min} and ${max}, got "${text}"`);
+  return v;
+}
+
 export async function runDemo(argv: string[]): Promise<number> {
-  if (argv.some((a) => a.startsWith('-'))) {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        scenario: { type: 'string' },
+        'error-rate': { type: 'string' },
+        'latency-ms': { type: 'string' },
+        rate: { type: 'string' },
+        'time-scale': { type: 'string' },
+        'report-interval': { type: 'string' },
+        listen: { type: 'string' },
+        'summary-json': { type: 'string' },
+        'keep-running': { type: 'boolean' },
+        plain: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    values = parsed.values;
+  } catch (error) {
     process.stderr.write(
-      `sluice demo: unknown option ${argv.find((a) => a.startsWith('-'))}\n\n${DEMO_USAGE}`,
+      `sluice demo: ${error instanceof Error ? error.message : String(error)}\n\n${DEMO_USAGE}`,
     );
     return 2;
   }
-  const configPath = argv[0] ?? fileURLToPath(new URL('../../deploy/examples/routes.yaml', import.meta.url));
-  const backends = [await backend('stable', 9001), await backend('canary', 9002)];
-  const proxy = await startProxy({
-    configPath,
-    listen: { host: '127.0.0.1', port: 8080 },
-    admin: { host: '127.0.0.1', port: 9901 },
-  });
-  process.stdout.write(
-    `\nSluice demo: proxy on http://127.0.0.1:8080 (routes from ${configPath}), admin on http://127.0.0.1:9901\n` +
-      `  curl -s -H 'host: shop.example.com' http://127.0.0.1:8080/       # stable or canary by weight\n` +
-      `  curl -s -H 'host: shop.example.com' -H 'x-beta: true' http://127.0.0.1:8080/   # header route\n` +
-      `  curl -s http://127.0.0.1:9901/config | head; curl -s http://127.0.0.1:9901/metrics | grep http_requests_total\n` +
-      `Edit the weights in ${configPath} and they apply without a restart. Ctrl-C stops everything.\n\n`,
-  );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
+  if (values.help === true) {
+    process.stdout.write(DEMO_USAGE);
+    return 0;
+  }
+  let options: import('../standalone/demo/story.ts').DemoOptions;
+  try {
+    const scenario = (values.scenario as string | undefined) ?? 'errors';
+    if (scenario !== 'errors' && scenario !== 'latency')
+      throw new UsageError(`--scenario: expected errors or latency, got "${scenario}"`);
+    let reportIntervalMs = 250;
+    if (typeof values['report-interval'] === 'string') {
+      const { parseDuration } = await import('../api/duration.ts');
+      const d = parseDuration(values['report-interval']);
+      if (!d.ok || d.ms < 250)
+        throw new UsageError(
+          `--report-interval: expected a duration of at least 250ms, got "${values['report-interval']}"`,
+        );
+      reportIntervalMs = d.ms;
+    }
+    const log =
+      values.verbose === true ? (await import('pino')).default({ level: 'info' }, process.stderr) : undefined;
+    options = {
+      scenario,
+      timeScale: num('--time-scale', values['time-scale'] as string | undefined, 1, 0.1, 20),
+      ratePerSec: num('--rate', values.rate as string | undefined, 200, 1, 5_000),
+      reportIntervalMs,
+      errorRate: num('--error-rate', values['error-rate'] as string | undefined, 0.2, 0, 1),
+      latencyMs: num('--latency-ms', values['latency-ms'] as string | undefined, 300, 0, 60_000),
+      ...(typeof values.listen === 'string' ? { proxyListen: hostPort('--listen', values.listen) } : {}),
+      ...(log !== undefined ? { log } : {}),
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await proxy.close(5_000);
-  for (const b of backends) b.close();
-  return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`sluice demo: ${error.message}\n`);
+    return 2;
+  }
+
+  const { runDemoStory } = await import('../standalone/demo/story.ts');
+  const { createView } = await import('../standalone/demo/view.ts');
+  const { formatSummary } = await import('../standalone/demo/summary.ts');
+  const { rm } = await import('node:fs/promises');
+  const view = createView(process.stdout, process.stdout.isTTY === true && values.plain !== true);
+  const result = await runDemoStory({ ...options, onState: view.update, onEvent: view.event });
+  view.close();
+  process.stdout.write(formatSummary(result.summary));
+  if (typeof values['summary-json'] === 'string')
+    await writeFile(values['summary-json'], `${JSON.stringify(result.summary, null, 2)}\n`);
+  const [v2, v3] = result.summary.releases;
+  const ok = v2?.outcome === 'promoted' && v3?.outcome === 'aborted';
+  if (values['keep-running'] === true) {
+    const p = result.standalone.proxyAddress;
+    process.stdout.write(
+      `\nStill running (Ctrl-C stops): proxy on http://${p.host}:${p.port}, manifests in ${result.dir}/manifests\n` +
+        `  export KUBECONFIG=${result.kubeconfig}\n` +
+        '  node src/cli/main.ts get rollout demo --watch     # or: sluice get rollout demo --watch\n' +
+        '  node src/cli/main.ts retry rollout demo; node src/cli/main.ts set image demo app=sluice-demo:v4\n' +
+        `  curl -si http://${p.host}:${p.port}/\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+  }
+  await result.standalone.stop();
+  await rm(result.dir, { recursive: true, force: true });
+  return ok ? 0 : 1;
 }

@@ -16,7 +16,9 @@ other commands:
   controller       run the Rollout controller (sluice controller --help)
   proxy            run the weighted-routing proxy (sluice proxy --help)
   analysis run     run an AnalysisTemplate locally to completion (sluice analysis run --help)
-  demo             start two demo backends and the proxy in front of them (what \`npm start\` runs)
+  demo             progressive delivery on this machine: v2 promoted, a bad v3 aborted by the judge
+                   (what \`npm start\` runs; sluice demo --help)
+  demo-proxy       start two demo backends and the proxy in front of them (sluice demo-proxy --help)
   demo-app         run the demo application (sluice demo-app --help)
   standalone       run the controller, local workloads, the proxy and a Kubernetes API subset on one
                    machine over a folder of manifests (sluice standalone --help)
@@ -61,13 +63,12 @@ async function main(argv: string[]): Promise<number> {
       return runAnalysisCommand(rest);
     }
     case 'demo': {
-      if (rest[0] === '--help' || rest[0] === '-h') {
-        const { DEMO_USAGE } = await import('./demo.ts');
-        process.stdout.write(DEMO_USAGE);
-        return 0;
-      }
       const { runDemo } = await import('./demo.ts');
       return runDemo(rest);
+    }
+    case 'demo-proxy': {
+      const { runDemoProxy } = await import('./demo-proxy.ts');
+      return runDemoProxy(rest);
     }
     case 'standalone': {
       const { runStandaloneCommand } = await import('./standalone.ts');
