@@ -5,6 +5,7 @@
 // stops its pods; `isAlive` lets a test check that no process is left.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -56,12 +57,19 @@ export async function waitFor<T>(
   }
 }
 
+/** Whether `pid` is a running process (a zombie, exited but not yet reaped by its parent, is not). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // Linux: the state is the field after the command's closing parenthesis in /proc/PID/stat.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -3,7 +3,7 @@
 // traffic counted through its embedded proxy. Every test stops what it started (afterEach kills any
 // subprocess left and checks none is alive; demo pods are served inside the standalone process).
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +98,6 @@ beforeEach(async () => {
   state = join(dir, 'state.json');
   kubeconfig = join(dir, 'kubeconfig');
   ports = await standalonePorts();
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(manifests);
   await writeFile(join(manifests, 'services.yaml'), SERVICES);
 });
@@ -386,5 +385,105 @@ describe('sluice standalone: bad input', () => {
     expect(p.stderr()).toContain(`state file ${state}`);
     expect(p.output()).not.toMatch(/proxy on/);
     expect(Buffer.compare(await readFile(state), truncated)).toBe(0);
+  });
+});
+
+/** A Rollout whose pods are local processes (a command): each writes a file named by its pid in `pids`. */
+function processRolloutYaml(pidsDir: string): string {
+  const script = `require('fs').writeFileSync(process.env.PIDS + '/' + process.pid, '');
+require('http').createServer((q, r) => r.end('cmd')).listen(Number(process.env.PORT))`;
+  return `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: cmd
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: cmd
+  template:
+    metadata:
+      labels:
+        app: cmd
+    spec:
+      containers:
+        - name: app
+          image: local/cmd:1
+          command: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(script)}]
+          env:
+            - name: PIDS
+              value: ${JSON.stringify(pidsDir)}
+          ports:
+            - containerPort: 8080
+  strategy:
+    canary:
+      steps:
+        - setWeight: 50
+        - pause: {}
+`;
+}
+
+describe('sluice standalone: no process left', () => {
+  let pidsDir: string | undefined;
+  afterEach(async () => {
+    // Whatever happened, no pod process outlives the test.
+    if (pidsDir === undefined) return;
+    for (const f of await readdir(pidsDir).catch(() => [] as string[])) {
+      const pid = Number(f);
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    pidsDir = undefined;
+  });
+
+  async function startCmd(pidsDir: string) {
+    await writeFile(join(manifests, 'cmd.yaml'), processRolloutYaml(pidsDir));
+    const s = await start();
+    await waitFor('2 available pods of cmd', async () => {
+      const ro = await s.rollout('cmd');
+      return ro.status?.availableReplicas === 2 ? ro : undefined;
+    });
+    return s;
+  }
+  const livePids = async (): Promise<number[]> =>
+    (await readdir(pidsDir!)).map(Number).filter((pid) => isAlive(pid));
+
+  it('pods run as processes: SIGTERM leaves none', async () => {
+    pidsDir = join(dir, 'pids');
+    await mkdir(pidsDir);
+    const s = await startCmd(pidsDir);
+    await waitFor('2 pod processes', async () => ((await livePids()).length === 2 ? true : undefined));
+    expect(await s.stop()).toBe(0);
+    expect(await livePids()).toEqual([]);
+  });
+
+  // BUG (src/standalone, not fixable in standalone.ts/manifest-sync.ts): after a SIGKILL of standalone, its
+  // pod processes keep running, and a restart with the same state file does not kill them: seen "before
+  // the kill 22422,22423, now 22422,22423,22469,22475" (the old pair still alive, not zombies, next to the
+  // new pair). The runtime kills leftovers by SLUICE_POD_UID (workloads/runtime.ts findLeftovers), but Pods
+  // are not kept in the state file (state.ts UNPERSISTED_KINDS), so the restarted standalone creates Pods
+  // with new uids and never matches the old processes.
+  it.fails('pods run as processes: a restart after SIGKILL kills the ones the killed standalone left', async () => {
+    pidsDir = join(dir, 'pids');
+    await mkdir(pidsDir);
+    let s = await startCmd(pidsDir);
+    const first = await waitFor('2 pod processes', async () => {
+      const live = await livePids();
+      return live.length === 2 ? live : undefined;
+    });
+    await sleep(STATE_WRITTEN_MS);
+    await s.kill();
+    s = await startCmd(pidsDir);
+    await waitFor('2 new pod processes after the restart', async () => {
+      const fresh = (await livePids()).filter((pid) => !first.includes(pid));
+      return fresh.length === 2 ? fresh : undefined;
+    });
+    // Give the restarted runtime its chance to have killed them (it does so before starting a pod).
+    await sleep(500);
+    expect(
+      first.filter((pid) => isAlive(pid)),
+      'processes of the killed standalone still running',
+    ).toEqual([]);
+    expect(await s.stop()).toBe(0);
+    expect(await livePids()).toEqual([]);
   });
 });
