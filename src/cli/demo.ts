@@ -124,7 +124,28 @@ export async function runDemo(argv: string[]): Promise<number> {
   const { formatSummary } = await import('../standalone/demo/summary.ts');
   const { rm } = await import('node:fs/promises');
   const view = createView(process.stdout, process.stdout.isTTY === true && values.plain !== true);
-  const result = await runDemoStory({ ...options, onState: view.update, onEvent: view.event });
+  // Ctrl-C during the story stops it cleanly: the load, standalone, its temp dir.
+  const interrupted = new AbortController();
+  const onSignal = (): void => interrupted.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let result: Awaited<ReturnType<typeof runDemoStory>>;
+  try {
+    result = await runDemoStory({
+      ...options,
+      onState: view.update,
+      onEvent: view.event,
+      signal: interrupted.signal,
+    });
+  } catch (error) {
+    view.close();
+    if (!interrupted.signal.aborted) throw error;
+    process.stderr.write('\nsluice demo: interrupted; everything it started is stopped\n');
+    return 130;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   view.close();
   process.stdout.write(formatSummary(result.summary));
   if (typeof values['summary-json'] === 'string')

@@ -4,7 +4,7 @@
 // analysis after each step and is promoted; v3 (errors or latency) is caught by the judge and aborted
 // automatically. What users saw is measured by the load generator; the summary says it per release.
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +47,8 @@ export interface DemoOptions {
   readonly onState?: (state: DemoState) => void;
   /** Called with each notable event, as one line. */
   readonly onEvent?: (line: string) => void;
+  /** Stops the story early (Ctrl-C): everything started is stopped and runDemoStory rejects. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DemoResult {
@@ -86,15 +88,17 @@ async function waitFor<T>(
   timeoutMs: number,
   fn: () => T | undefined,
   tick: () => void,
+  signal?: AbortSignal,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    signal?.throwIfAborted();
     tick();
     const v = fn();
     if (v !== undefined) return v;
     if (Date.now() > deadline)
       throw new Error(`sluice demo: ${what} did not happen within ${timeoutMs / 1000} s`);
-    await sleep(100);
+    await sleep(100, undefined, { signal });
   }
 }
 
@@ -160,6 +164,7 @@ function snapshot(
 export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
   const startedAt = Date.now();
   const scale = o.timeScale > 0 ? o.timeScale : 1;
+  const ownDir = o.dir === undefined;
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-demo-')));
   const kubeconfig = join(dir, 'kubeconfig');
   const manifestsDir = join(dir, 'manifests');
@@ -169,15 +174,21 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
   event(`manifests written to ${manifestsDir}`);
 
   const log = o.log ?? pino({ level: 'silent' });
-  const standalone = await startStandalone({
-    dir: manifestsDir,
-    proxyListen: o.proxyListen ?? { host: '127.0.0.1', port: 0 },
-    adminListen: { host: '127.0.0.1', port: 0 },
-    apiListen: { host: '127.0.0.1', port: 0 },
-    kubeconfigOut: kubeconfig,
-    reportIntervalMs: o.reportIntervalMs,
-    log,
-  });
+  let standalone: Standalone;
+  try {
+    standalone = await startStandalone({
+      dir: manifestsDir,
+      proxyListen: o.proxyListen ?? { host: '127.0.0.1', port: 0 },
+      adminListen: { host: '127.0.0.1', port: 0 },
+      apiListen: { host: '127.0.0.1', port: 0 },
+      kubeconfigOut: kubeconfig,
+      reportIntervalMs: o.reportIntervalMs,
+      log,
+    });
+  } catch (error) {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   let load: Load | undefined;
   let base: Pick<DemoState, 'stage' | 'release' | 'startedAt'> = {
     stage: 'starting v1',
@@ -198,6 +209,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
         return ro?.status?.phase === 'Healthy' && (ro.status.availableReplicas ?? 0) >= 4 ? true : undefined;
       },
       tick,
+      o.signal,
     );
     event('v1 is stable: 4 replicas, all traffic');
     load = startLoad({
@@ -211,7 +223,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
     event(
       `load started: ${o.ratePerSec} req/s through the proxy, half the clients sticky (cookie ${DEMO_COOKIE})`,
     );
-    await sleep(Math.round(3_000 / scale));
+    await sleep(Math.round(3_000 / scale), undefined, { signal: o.signal });
 
     const releases: DemoRelease[] = [];
     const timeoutMs = Math.max(60_000, Math.round(150_000 / scale));
@@ -236,11 +248,12 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
         return undefined;
       },
       tick,
+      o.signal,
     );
     event(`v2 ${v2}`);
     if (v2 === 'aborted') await waitBackOnStable(load, 'v2', scale);
     releases.push(release('v2', v2, load));
-    await sleep(Math.round(3_000 / scale));
+    await sleep(Math.round(3_000 / scale), undefined, { signal: o.signal });
 
     // v3: bad, caught by the judge, aborted.
     const env: Record<string, string> =
@@ -268,6 +281,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
         return undefined;
       },
       tick,
+      o.signal,
     );
     event(
       v3 === 'aborted'
@@ -289,6 +303,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
   } catch (error) {
     await load?.stop();
     await standalone.stop();
+    if (ownDir) await rm(dir, { recursive: true, force: true });
     throw error;
   } finally {
     clearInterval(ticker);
