@@ -177,7 +177,20 @@ describe('sluice standalone: the CLI verbs against it', () => {
     await waitForStatus(s, 1, 'Paused');
     await waitForSplit(s, 20);
 
+    // SIGTERM: exits 0 and nothing it served answers any more (the proxy, the pods of both versions).
+    const endpoints = await s.list<{
+      subsets?: { addresses?: { ip: string }[]; ports?: { port: number }[] }[];
+    }>('', 'endpoints');
+    const podUrls = endpoints.flatMap((e) =>
+      (e.subsets ?? []).flatMap((sub) =>
+        (sub.addresses ?? []).flatMap((a) => (sub.ports ?? []).map((p) => `http://${a.ip}:${p.port}/`)),
+      ),
+    );
+    expect(podUrls.length).toBeGreaterThanOrEqual(3);
+    for (const url of podUrls) expect((await fetch(url)).headers.get('x-demo-version')).toMatch(/^v[12]$/);
     expect(await s.stop()).toBe(0);
+    for (const url of [`${s.proxyUrl}/`, ...podUrls])
+      await expect(fetch(url), `${url} still answers`).rejects.toThrow();
   });
 });
 
