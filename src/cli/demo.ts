@@ -8,7 +8,7 @@ import { hostPort } from './proxy.ts';
 
 export const DEMO_USAGE = `usage: sluice demo [options]
 
-Progressive delivery on this machine, no cluster, in about a minute and a half. Starts \`sluice standalone\`
+Progressive delivery on this machine, no cluster, in under a minute. Starts \`sluice standalone\`
 in-process over manifests written to a temp dir: a Rollout "demo" of sluice-demo:v1 (4 replicas, the demo
 app on loopback addresses) behind the embedded Sluice proxy with sticky sessions, steps setWeight 10 ->
 analysis -> 25 -> analysis -> 50 -> analysis -> 100, each analysis a short sluice/judge run comparing the
@@ -35,7 +35,7 @@ end. Exit code 0 when v2 was promoted and v3 aborted, 1 otherwise.
                          the proxy's histogram interval, the judge's pace (default 250ms)
   --listen HOST:PORT     the proxy's data port (default 127.0.0.1, any free port)
   --summary-json FILE    write the summary as JSON: { releases: [{ version, outcome, requests, failed,
-                         abortMs }], durationS, scenario }
+                         abortMs, p99Ms }], durationS, scenario }
   --keep-running         stay up afterwards to play with the CLI (prints the kubeconfig to use:
                          KUBECONFIG=FILE sluice get rollout demo --watch); Ctrl-C stops
   --plain                plain timestamped lines even on a terminal

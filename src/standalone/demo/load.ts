@@ -25,6 +25,8 @@ export interface VersionTotals {
   /** Epoch ms the first request this version answered was sent; the last answer it gave arrived. */
   firstSentAt: number;
   lastAnsweredAt: number;
+  /** Every answer's latency (ms), in arrival order. */
+  latencies: number[];
 }
 
 export interface Sample {
@@ -51,7 +53,7 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 }
@@ -71,11 +73,12 @@ export function startLoad(o: LoadOptions): Load {
     const now = Date.now();
     let t = totals.get(version);
     if (t === undefined) {
-      t = { requests: 0, failed: 0, firstSentAt: sentAt, lastAnsweredAt: now };
+      t = { requests: 0, failed: 0, firstSentAt: sentAt, lastAnsweredAt: now, latencies: [] };
       totals.set(version, t);
     }
     t.requests++;
     if (!ok) t.failed++;
+    t.latencies.push(now - sentAt);
     t.firstSentAt = Math.min(t.firstSentAt, sentAt);
     t.lastAnsweredAt = Math.max(t.lastAnsweredAt, now);
     samples.push({ at: now, version, ok, latencyMs: now - sentAt });

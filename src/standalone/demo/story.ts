@@ -15,7 +15,7 @@ import type { Rollout } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
 import { demoImageVersion } from '../../demo/app.ts';
 import { type Standalone, startStandalone } from '../standalone.ts';
-import { type Load, startLoad } from './load.ts';
+import { type Load, quantile, startLoad } from './load.ts';
 import {
   DEMO_COOKIE,
   DEMO_NAMESPACE,
@@ -329,6 +329,13 @@ function release(version: string, outcome: 'promoted' | 'aborted', load: Load): 
     requests: t?.requests ?? 0,
     failed: t?.failed ?? 0,
     abortMs: outcome === 'aborted' && t !== undefined ? t.lastAnsweredAt - t.firstSentAt : null,
+    p99Ms:
+      t === undefined
+        ? null
+        : quantile(
+            [...t.latencies].sort((a, b) => a - b),
+            0.99,
+          ),
   };
 }
 

@@ -9,6 +9,8 @@ export interface DemoRelease {
   readonly failed: number;
   /** Aborted: ms from the first request it answered being sent to its last answer; promoted: null. */
   readonly abortMs: number | null;
+  /** The 99th percentile of its answers' latency as the load generator measured it (ms). */
+  readonly p99Ms: number | null;
 }
 
 export interface DemoSummary {
