@@ -9,7 +9,8 @@
 // embedded proxy (sluice/proxy with its defaults) — the only router a single machine has. Other routers
 // (Istio, NGINX, SMI, Gateway API) need a cluster and are refused with a message naming the field.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { startProxy } from '../../proxy/main.ts';
 import { proxyRouterConfig } from '../api/proxy-router-config.ts';
@@ -96,7 +97,16 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       );
     }
     stops.push(await startManifests(store, o.dir, log));
-    const workloads = startLocalWorkloads(store, { log: log.child({ module: 'workloads' }) });
+    // The state file names this instance: only one live standalone holds it (its lock), so pod processes
+    // carrying its id that this run did not start are a killed predecessor's, and go.
+    const instanceId =
+      o.stateFile === undefined
+        ? undefined
+        : createHash('sha256').update(resolve(o.stateFile)).digest('hex').slice(0, 16);
+    const workloads = startLocalWorkloads(store, {
+      log: log.child({ module: 'workloads' }),
+      ...(instanceId !== undefined ? { instanceId } : {}),
+    });
     stops.push(() => workloads.stop());
 
     const queues = {

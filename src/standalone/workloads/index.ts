@@ -48,6 +48,8 @@ export interface LocalWorkloadsOptions {
   readonly restartBackoffMs?: number;
   /** Period of the full resync (default 10 s). */
   readonly resyncMs?: number;
+  /** See PodRuntimeOptions.instanceId: whose leftover processes a restart kills. */
+  readonly instanceId?: string;
 }
 
 export interface LocalWorkloads {
@@ -86,6 +88,7 @@ export function startLocalWorkloads(store: ObjectStore, options: LocalWorkloadsO
     addresses: addressMode.then((mode) => new AddressPool(mode, options.firstAddress)),
     ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
     ...(options.restartBackoffMs !== undefined ? { restartBackoffMs: options.restartBackoffMs } : {}),
+    ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
   });
 
   const replicaSets = new WorkQueue(

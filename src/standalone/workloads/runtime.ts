@@ -25,6 +25,8 @@ import { type ContainerPlan, type LocalPodPlan, planLocalPod } from './plan.ts';
 
 /** In every pod process's environment (inherited by its children): the pod's uid. */
 export const POD_UID_ENV = 'SLUICE_POD_UID';
+/** The standalone instance (its state file) a pod process belongs to, for the leftovers of a killed one. */
+export const INSTANCE_ENV = 'SLUICE_STANDALONE_ID';
 
 /** On a Pod: JSON map containerPort -> the port it listens on locally. */
 export const LOCAL_PORTS_ANNOTATION = 'sluice.io/local-ports';
@@ -120,6 +122,12 @@ export interface PodRuntimeOptions {
   readonly killGraceMs?: number;
   /** First back-off of a restarted process (default 1000 ms, doubling to 30 s). */
   readonly restartBackoffMs?: number;
+  /**
+   * The instance these pods belong to (standalone: derived from its state file, which only one live
+   * standalone holds). Processes carrying it that this runtime did not start were left by a killed
+   * predecessor — whose Pods, not persisted, had other uids — and are killed before the first pod starts.
+   */
+  readonly instanceId?: string;
 }
 
 /** Runs pods on this machine; `sync` on every Pod change, `remove` on deletion, `stopAll` at the end. */
@@ -135,6 +143,8 @@ export class LocalPodRuntime {
   readonly #children = new Set<ChildProcess>();
   #closed = false;
   #leftovers: Promise<Map<string, number[]>> | undefined;
+  #instanceLeftovers: Promise<void> | undefined;
+  readonly #instanceId: string | undefined;
   readonly #onExit = () => {
     // Last resort when this process exits without stop(): no child outlives it.
     for (const child of this.#children) killGroup(child, 'SIGKILL');
@@ -143,6 +153,7 @@ export class LocalPodRuntime {
   constructor(store: ObjectStore, options: PodRuntimeOptions) {
     this.#store = store;
     this.#log = options.log;
+    this.#instanceId = options.instanceId;
     this.#addressPool = Promise.resolve(options.addresses);
     this.#killGraceMs = options.killGraceMs ?? 3_000;
     this.#backoffMs = options.restartBackoffMs ?? 1_000;
@@ -207,8 +218,23 @@ export class LocalPodRuntime {
     process.off('exit', this.#onExit);
   }
 
+  async #killInstanceLeftovers(): Promise<void> {
+    if (this.#instanceId === undefined) return;
+    const pids = (await findLeftovers(INSTANCE_ENV)).get(this.#instanceId) ?? [];
+    if (pids.length === 0) return;
+    this.#log.info(
+      { module: 'local-workloads', pids },
+      `killing ${pids.length} pod process(es) left by an earlier run of this standalone`,
+    );
+    await killLeftovers(pids);
+  }
+
   async #start(run: PodRun, pod: Pod): Promise<void> {
     this.#addresses = await this.#addressPool;
+    if (run.stopped) return;
+    // Processes of this instance left by a runtime that was killed (SIGKILL), whatever pod they ran.
+    this.#instanceLeftovers ??= this.#killInstanceLeftovers();
+    await this.#instanceLeftovers;
     if (run.stopped) return;
     // Processes of this pod left by a runtime that was killed (SIGKILL): they would hold its ports.
     this.#leftovers ??= findLeftovers();
@@ -336,7 +362,14 @@ export class LocalPodRuntime {
     try {
       child = spawn(file ?? '', args, {
         cwd: plan.workingDir,
-        env: { ...process.env, ...plan.env, PORT: String(port), HOST: run.ip, [POD_UID_ENV]: run.uid },
+        env: {
+          ...process.env,
+          ...plan.env,
+          PORT: String(port),
+          HOST: run.ip,
+          [POD_UID_ENV]: run.uid,
+          ...(this.#instanceId !== undefined ? { [INSTANCE_ENV]: this.#instanceId } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -585,7 +618,7 @@ function stateJson(state: ContainerState): Record<string, unknown> {
  * Processes of this user that carry SLUICE_POD_UID (pod processes a killed runtime left behind), by pod
  * uid. Linux (/proc) only; elsewhere, and on any error, none.
  */
-export async function findLeftovers(): Promise<Map<string, number[]>> {
+export async function findLeftovers(envName: string = POD_UID_ENV): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>();
   let entries: string[];
   try {
@@ -593,7 +626,7 @@ export async function findLeftovers(): Promise<Map<string, number[]>> {
   } catch {
     return found;
   }
-  const prefix = `${POD_UID_ENV}=`;
+  const prefix = `${envName}=`;
   await Promise.all(
     entries
       .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)

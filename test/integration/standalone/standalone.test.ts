@@ -469,13 +469,10 @@ describe('sluice standalone: no process left', () => {
     expect(await livePids()).toEqual([]);
   });
 
-  // BUG (src/standalone, not fixable in standalone.ts/manifest-sync.ts): after a SIGKILL of standalone, its
-  // pod processes keep running, and a restart with the same state file does not kill them: seen "before
-  // the kill 22422,22423, now 22422,22423,22469,22475" (the old pair still alive, not zombies, next to the
-  // new pair). The runtime kills leftovers by SLUICE_POD_UID (workloads/runtime.ts findLeftovers), but Pods
-  // are not kept in the state file (state.ts UNPERSISTED_KINDS), so the restarted standalone creates Pods
-  // with new uids and never matches the old processes.
-  it.fails('pods run as processes: a restart after SIGKILL kills the ones the killed standalone left', async () => {
+  // Pods are not kept in the state file, so a restarted standalone's Pods have new uids: its pod processes
+  // also carry the instance id (a hash of the state file's path, held by one live standalone at a time), and
+  // the processes of that id that the new run did not start are killed before its first pod starts.
+  it('pods run as processes: a restart after SIGKILL kills the ones the killed standalone left', async () => {
     pidsDir = join(dir, 'pids');
     await mkdir(pidsDir);
     let s = await startCmd(pidsDir);
