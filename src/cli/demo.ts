@@ -21,9 +21,10 @@ the proxy, half the clients keeping the sticky cookie) runs while:
 
 The live view (redrawn on a terminal, plain timestamped lines otherwise) shows the step and phase,
 desired vs measured traffic share per version, success rate and p95/p99 per version as the load
-generator saw them, and the latest AnalysisRun's measurements. Then a summary per release: its outcome,
-how many requests it answered and how many failed, and for the aborted one the time from its first
-request to all traffic back on stable. The load stops by itself; everything started is stopped at the
+generator saw them (sticky clients stay on the revision their cookie names while it has weight, so the
+measured share of a new canary lags the desired one), and the latest AnalysisRun's measurements. Then
+a summary per release: its outcome, how many requests it answered and how many failed, their p99, and
+for the aborted one the time from its first request to all traffic back on stable. The load stops by itself; everything started is stopped at the
 end. Exit code 0 when v2 was promoted and v3 aborted, 1 otherwise.
 
   --scenario errors|latency  how v3 is bad (default errors: ERROR_RATE=0.2; latency: LATENCY_MS=300)

@@ -27,8 +27,9 @@ export function formatSummary(s: DemoSummary): string {
       r.abortMs === null
         ? ''
         : `, ${(r.abortMs / 1000).toFixed(2)} s from its first request to all traffic back on stable`;
+    const p99 = r.p99Ms === null ? '' : `, p99 ${r.p99Ms} ms`;
     lines.push(
-      `  ${r.version}: ${r.outcome.toUpperCase()}: answered ${r.requests} requests, ${r.failed} failed${share}${abort}`,
+      `  ${r.version}: ${r.outcome.toUpperCase()}: answered ${r.requests} requests, ${r.failed} failed${share}${p99}${abort}`,
     );
   }
   return `${lines.join('\n')}\n`;
