@@ -36,28 +36,56 @@ export function routerApiFlagError(flags: RouterApiFlags): string | undefined {
   return undefined;
 }
 
+/** A GET of an API path, answered as is: the controller's client, or the CLI's `rawGet`. */
+export type RawGet = (path: string) => Promise<{ readonly status: number; readonly body: unknown }>;
+
+/** The group/versions tried for each kind whose version differs between clusters, preferred first. */
+export const VERSION_ORDER: Readonly<Partial<Record<Kind, readonly string[]>>> = {
+  VirtualService: ISTIO_API_VERSIONS.map((v) => `networking.istio.io/${v}`),
+  DestinationRule: ISTIO_API_VERSIONS.map((v) => `networking.istio.io/${v}`),
+  // Argo's default v1alpha1 when served, else the newest.
+  TrafficSplit: ['v1alpha1', 'v1alpha3', 'v1alpha2'].map((v) => `split.smi-spec.io/${v}`),
+  HTTPRoute: GATEWAY_VERSIONS.map((v) => `gateway.networking.k8s.io/${v}`),
+  GRPCRoute: GATEWAY_VERSIONS.map((v) => `gateway.networking.k8s.io/${v}`),
+  TCPRoute: GATEWAY_VERSIONS.map((v) => `gateway.networking.k8s.io/${v}`),
+};
+
 /** The resource plurals a group/version serves; undefined when the API server does not serve it. */
-async function servedResources(client: KubeClient, groupVersion: string): Promise<Set<string> | undefined> {
-  const res = await client.request('GET', `/apis/${groupVersion}`, {
-    record: { verb: 'Get', resource: 'discovery', namespace: '', name: groupVersion },
-  });
+async function servedResources(get: RawGet, groupVersion: string): Promise<Set<string> | undefined> {
+  const res = await get(`/apis/${groupVersion}`);
   if (res.status !== 200) return undefined;
   const resources = (res.body as { resources?: { name?: unknown }[] } | undefined)?.resources ?? [];
   return new Set(resources.map((r) => String(r.name)));
 }
 
-async function firstServing(
-  client: KubeClient,
-  kind: Kind,
-  group: string,
-  versions: readonly string[],
-): Promise<string | undefined> {
-  const plural = RESOURCES[kind].plural;
-  for (const v of versions) {
-    const served = await servedResources(client, `${group}/${v}`);
-    if (served?.has(plural)) return `${group}/${v}`;
+/**
+ * The first group/version of VERSION_ORDER that serves each of `kinds` (each group/version asked once);
+ * a kind served by none, or whose discovery failed, is left out (its default applies).
+ */
+export async function discoverServedVersions(
+  get: RawGet,
+  kinds: readonly Kind[],
+): Promise<Partial<Record<Kind, string>>> {
+  const out: Partial<Record<Kind, string>> = {};
+  const served = new Map<string, Set<string> | undefined>();
+  for (const kind of kinds) {
+    for (const groupVersion of VERSION_ORDER[kind] ?? []) {
+      if (!served.has(groupVersion))
+        served.set(groupVersion, await servedResources(get, groupVersion).catch(() => undefined));
+      if (served.get(groupVersion)?.has(RESOURCES[kind].plural)) {
+        out[kind] = groupVersion;
+        break;
+      }
+    }
   }
-  return undefined;
+  return out;
+}
+
+function clientGet(client: KubeClient): RawGet {
+  return (path) =>
+    client.request('GET', path, {
+      record: { verb: 'Get', resource: 'discovery', namespace: '', name: path },
+    });
 }
 
 /**
@@ -72,22 +100,12 @@ export async function discoverRouterApiVersions(
   const istio = `networking.istio.io/${flags.istioApiVersion ?? 'v1alpha3'}`;
   into.VirtualService = istio;
   into.DestinationRule = istio;
-  try {
-    into.TrafficSplit =
-      flags.trafficSplitApiVersion !== undefined
-        ? `split.smi-spec.io/${flags.trafficSplitApiVersion}`
-        : ((await firstServing(client, 'TrafficSplit', 'split.smi-spec.io', [
-            'v1alpha1',
-            'v1alpha3',
-            'v1alpha2',
-          ])) ?? into.TrafficSplit);
-    for (const kind of ['HTTPRoute', 'GRPCRoute', 'TCPRoute'] as const) {
-      const found = await firstServing(client, kind, 'gateway.networking.k8s.io', GATEWAY_VERSIONS);
-      if (found !== undefined) into[kind] = found;
-    }
-  } catch {
-    // Keep the previous answer; discovery runs again at the next resync.
-  }
+  const kinds: Kind[] = ['HTTPRoute', 'GRPCRoute', 'TCPRoute'];
+  if (flags.trafficSplitApiVersion !== undefined)
+    into.TrafficSplit = `split.smi-spec.io/${flags.trafficSplitApiVersion}`;
+  else kinds.push('TrafficSplit');
+  // A failed discovery leaves a kind out: it keeps the previous answer and is asked again at the next resync.
+  Object.assign(into, await discoverServedVersions(clientGet(client), kinds));
   return into;
 }
 
@@ -102,11 +120,9 @@ export async function servedWatchedRouterKinds(client: KubeClient, versions: Api
   const out: Kind[] = [];
   for (const kind of WATCHED_ROUTER_KINDS) {
     const groupVersion = versions[kind] ?? RESOURCES[kind].apiVersion;
-    try {
-      if ((await servedResources(client, groupVersion))?.has(RESOURCES[kind].plural)) out.push(kind);
-    } catch {
-      // Not known to be served: asked again at the next resync.
-    }
+    // Not known to be served (or discovery failed): asked again at the next resync.
+    const served = await servedResources(clientGet(client), groupVersion).catch(() => undefined);
+    if (served?.has(RESOURCES[kind].plural)) out.push(kind);
   }
   return out;
 }

@@ -17,8 +17,8 @@ import { gatewayApiConfig } from '../../api/routers/gateway-api.ts';
 import { istioConfig } from '../../api/routers/istio.ts';
 import { canaryIngressName, nginxConfig } from '../../api/routers/nginx.ts';
 import { smiConfig } from '../../api/routers/smi.ts';
-import { ISTIO_API_VERSIONS } from '../../kube/discovery.ts';
-import { type ApiVersions, apiVersionOf, objectPath, RESOURCES } from '../../store/resources.ts';
+import { discoverServedVersions as discoverVersions } from '../../kube/discovery.ts';
+import { type ApiVersions, apiVersionOf, objectPath } from '../../store/resources.ts';
 import { observedRouteWeights } from '../../traffic/gateway-api/observed.ts';
 import { type ManagedRouteMap, managedIndicesOf } from '../../traffic/gateway-api/rules.ts';
 import { istioSplitTargets, observedIstioWeights } from '../../traffic/istio/observed.ts';
@@ -75,43 +75,9 @@ function hasRawGet(api: Api): api is CliApi & CliDiscovery {
   return typeof api.rawGet === 'function';
 }
 
-const DISCOVERY_ORDER: Readonly<Partial<Record<Kind, readonly string[]>>> = {
-  VirtualService: ISTIO_API_VERSIONS.map((v) => `networking.istio.io/${v}`),
-  TrafficSplit: ['v1alpha1', 'v1alpha3', 'v1alpha2'].map((v) => `split.smi-spec.io/${v}`),
-  HTTPRoute: ['v1', 'v1beta1', 'v1alpha2'].map((v) => `gateway.networking.k8s.io/${v}`),
-  GRPCRoute: ['v1', 'v1beta1', 'v1alpha2'].map((v) => `gateway.networking.k8s.io/${v}`),
-  TCPRoute: ['v1', 'v1beta1', 'v1alpha2'].map((v) => `gateway.networking.k8s.io/${v}`),
-};
-
-/**
- * The served version of each of `kinds` (as src/kube/discovery.ts resolves them for the controller: the
- * first of the group's versions that serves the resource); kinds not found keep the default.
- */
-export async function discoverServedVersions(
-  raw: CliDiscovery,
-  kinds: readonly Kind[],
-): Promise<ApiVersions> {
-  const out: Partial<Record<Kind, string>> = {};
-  const served = new Map<string, Set<string> | undefined>();
-  for (const kind of kinds) {
-    for (const groupVersion of DISCOVERY_ORDER[kind] ?? []) {
-      if (!served.has(groupVersion)) {
-        try {
-          const res = await raw.rawGet(`/apis/${groupVersion}`);
-          const resources =
-            res.status === 200 ? (res.body as { resources?: { name?: unknown }[] }).resources : [];
-          served.set(groupVersion, new Set((resources ?? []).map((r) => String(r.name))));
-        } catch {
-          served.set(groupVersion, undefined);
-        }
-      }
-      if (served.get(groupVersion)?.has(RESOURCES[kind].plural)) {
-        out[kind] = groupVersion;
-        break;
-      }
-    }
-  }
-  return out;
+/** The served version of each of `kinds`, resolved as the controller resolves them (src/kube/discovery.ts). */
+export function discoverServedVersions(raw: CliDiscovery, kinds: readonly Kind[]): Promise<ApiVersions> {
+  return discoverVersions((path) => raw.rawGet(path), kinds);
 }
 
 interface Reader {
