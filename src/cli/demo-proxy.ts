@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startProxy } from '../../proxy/main.ts';
+import { untilStopSignal } from './signals.ts';
 
 function backend(name: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -55,15 +56,7 @@ export async function runDemoProxy(argv: string[]): Promise<number> {
       `  curl -s http://127.0.0.1:9901/config | head; curl -s http://127.0.0.1:9901/metrics | grep http_requests_total\n` +
       `Edit the weights in ${configPath} and they apply without a restart. Ctrl-C stops everything.\n\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await proxy.close(5_000);
   for (const b of backends) b.close();
   return 0;

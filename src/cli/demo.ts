@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError } from './flags.ts';
 import { hostPort } from './proxy.ts';
+import { untilStopSignal } from './signals.ts';
 
 export const DEMO_USAGE = `usage: sluice demo [options]
 
@@ -162,15 +163,7 @@ export async function runDemo(argv: string[]): Promise<number> {
         '  node src/cli/main.ts retry rollout demo; node src/cli/main.ts set image demo app=sluice-demo:v4\n' +
         `  curl -si http://${p.host}:${p.port}/\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopSignal();
   }
   await result.standalone.stop();
   await rm(result.dir, { recursive: true, force: true });

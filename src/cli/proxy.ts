@@ -7,6 +7,7 @@ import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
 import { parseDuration } from '../api/duration.ts';
 import { UsageError } from './flags.ts';
+import { untilStopSignal } from './signals.ts';
 
 export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --control HOST:PORT) [options]
 
@@ -202,14 +203,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sluice proxy: ${(err as Error).message}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      proxy.close(parsed.drainMs).then(resolve, resolve);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await untilStopSignal();
+  await proxy.close(parsed.drainMs).catch(() => undefined);
   return 0;
 }

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { parseDuration } from '../api/duration.ts';
 import { UsageError } from './flags.ts';
 import { hostPort } from './proxy.ts';
+import { untilStopSignal } from './signals.ts';
 
 export const STANDALONE_USAGE = `usage: sluice standalone DIR [options]
 
@@ -87,15 +88,7 @@ export async function runStandaloneCommand(argv: string[]): Promise<number> {
       `admin on http://${running.adminAddress.host}:${running.adminAddress.port}, API on ${running.apiUrl}` +
       `${options.kubeconfigOut !== undefined ? ` (kubeconfig ${options.kubeconfigOut})` : ''}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await running.stop();
   return 0;
 }

@@ -239,14 +239,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
     const v2 = await waitFor(
       'v2 promoted or aborted',
       timeoutMs,
-      () => {
-        const ro = rollout(standalone);
-        const hash = hashOf(standalone, 'v2');
-        if (ro === undefined || hash === undefined || ro.status?.currentPodHash !== hash) return undefined;
-        if (ro.status.abort === true) return 'aborted' as const;
-        if (ro.status.stableRS === hash && ro.status.phase === 'Healthy') return 'promoted' as const;
-        return undefined;
-      },
+      () => outcomeOf(standalone, 'v2'),
       tick,
       o.signal,
     );
@@ -272,14 +265,7 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
     const v3 = await waitFor(
       'v3 promoted or aborted',
       timeoutMs,
-      () => {
-        const ro = rollout(standalone);
-        const hash = hashOf(standalone, 'v3');
-        if (ro === undefined || hash === undefined || ro.status?.currentPodHash !== hash) return undefined;
-        if (ro.status.abort === true) return 'aborted' as const;
-        if (ro.status.stableRS === hash && ro.status.phase === 'Healthy') return 'promoted' as const;
-        return undefined;
-      },
+      () => outcomeOf(standalone, 'v3'),
       tick,
       o.signal,
     );
@@ -343,4 +329,14 @@ async function setImage(s: Standalone, tag: string, env: Record<string, string>)
   await s.store.patch<Rollout>('Rollout', DEMO_NAMESPACE, DEMO_ROLLOUT, {
     spec: { template: { spec: { containers: [demoContainer(tag, env)] } } },
   });
+}
+
+/** Whether `version`'s release ended: aborted, or promoted (stable and Healthy); undefined while it runs. */
+function outcomeOf(standalone: Standalone, version: string): 'aborted' | 'promoted' | undefined {
+  const ro = rollout(standalone);
+  const hash = hashOf(standalone, version);
+  if (ro === undefined || hash === undefined || ro.status?.currentPodHash !== hash) return undefined;
+  if (ro.status.abort === true) return 'aborted';
+  if (ro.status.stableRS === hash && ro.status.phase === 'Healthy') return 'promoted';
+  return undefined;
 }
