@@ -3,25 +3,12 @@
 // alone when the rule has none, sent to the canary alone. As for HTTPRoutes, the match's own header
 // matches and the rule's filters are kept so the header route is never wider than the rule it copies.
 
-import { type BackendRef, canaryOnlyRef, type HeaderMatch, type RouteRule } from './rules.ts';
+import { type BackendRef, type HeaderMatch, headerRuleOf, type RouteRule } from './rules.ts';
 
 export function grpcHeaderRule(
   base: RouteRule,
   canaryRef: BackendRef,
   headers: readonly HeaderMatch[],
 ): RouteRule {
-  const matches = (base.matches?.length ? base.matches : [{}]).map((m) => {
-    const own = ((m.headers as HeaderMatch[] | undefined) ?? []).filter(
-      (h) => !headers.some((ours) => ours.name.toLowerCase() === h.name?.toLowerCase()),
-    );
-    return {
-      ...(m.method !== undefined ? { method: m.method } : {}),
-      headers: [...own, ...headers.map((h) => ({ ...h }))],
-    };
-  });
-  return {
-    matches,
-    ...(base.filters !== undefined ? { filters: structuredClone(base.filters) } : {}),
-    backendRefs: [canaryOnlyRef(canaryRef)],
-  };
+  return headerRuleOf(base, canaryRef, headers, ['method'], ['filters']);
 }

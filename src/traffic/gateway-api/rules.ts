@@ -144,6 +144,33 @@ export function canaryOnlyRef(canaryRef: BackendRef): BackendRef {
   };
 }
 
+/**
+ * The rule a setHeaderRoute step adds after `base` (the weighted rule): each of its matches (or one empty
+ * match when it has none) keeping `matchFields` and its own header matches that the step does not
+ * override, plus the step's headers; `ruleFields` of the rule copied; the canary alone as backend. So the
+ * header route is never wider than the rule it copies.
+ */
+export function headerRuleOf(
+  base: RouteRule,
+  canaryRef: BackendRef,
+  headers: readonly HeaderMatch[],
+  matchFields: readonly string[],
+  ruleFields: readonly string[],
+): RouteRule {
+  const matches = (base.matches?.length ? base.matches : [{}]).map((m) => {
+    const own = ((m.headers as HeaderMatch[] | undefined) ?? []).filter(
+      (h) => !headers.some((ours) => ours.name.toLowerCase() === h.name?.toLowerCase()),
+    );
+    const kept: Record<string, unknown> = {};
+    for (const field of matchFields) if (m[field] !== undefined) kept[field] = m[field];
+    return { ...kept, headers: [...own, ...headers.map((h) => ({ ...h }))] };
+  });
+  const rule: RouteRule = { matches };
+  for (const field of ruleFields) if (base[field] !== undefined) rule[field] = structuredClone(base[field]);
+  rule.backendRefs = [canaryOnlyRef(canaryRef)];
+  return rule;
+}
+
 /** Whether a rule looks like one a header route added: exactly one backendRef, the canary Service. */
 export function isCanaryOnlyRule(rule: RouteRule | undefined, canaryService: string): boolean {
   const refs = rule?.backendRefs ?? [];

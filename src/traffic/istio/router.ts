@@ -23,6 +23,7 @@ import {
   type WeightDestinationSpec,
 } from '../router.ts';
 import { destinationRuleHost, withSubsetHashes } from './destination-rule.ts';
+import { istioSplitTargets } from './observed.ts';
 import {
   type CanaryDestination,
   type JsonObject,
@@ -91,16 +92,7 @@ export class IstioRouter implements TrafficRouter {
   }
 
   get #targets(): SplitTargets {
-    const canary = this.#rollout.spec.strategy.canary;
-    const dr = this.#config.destinationRule;
-    return {
-      canaryService: canary?.canaryService ?? '',
-      stableService: canary?.stableService ?? '',
-      canarySubset: dr?.canarySubsetName ?? '',
-      stableSubset: dr?.stableSubsetName ?? '',
-      additionalSubsets: dr?.additionalSubsetNames ?? [],
-      subsetLevel: dr !== undefined,
-    };
+    return istioSplitTargets(this.#rollout, this.#config);
   }
 
   async updateHash(
