@@ -27,6 +27,8 @@ export interface ProxyOptions {
     proxyId?: string;
     /** The routes this proxy serves, told to the control plane in Hello. */
     routes?: { name: string; namespace?: string }[];
+    /** Serve every route the control plane publishes, also ones declared later (instead of `routes`). */
+    allRoutes?: boolean;
     /** How often completed histogram intervals are sent (the control client's default when absent). */
     reportIntervalMs?: number;
   };
@@ -123,6 +125,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       tls: c.tls,
       proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
       routes: c.routes ?? [],
+      ...(c.allRoutes === true
+        ? {
+            allRoutes: {
+              servedNow: () =>
+                (server.snapshot?.routes ?? []).map((r) =>
+                  r.namespace === '' ? { name: r.name } : { name: r.name, namespace: r.namespace },
+                ),
+            },
+          }
+        : {}),
       reportIntervalMs: c.reportIntervalMs,
       onSnapshot: (version: number, config: unknown) => {
         const result = apply(config, version);

@@ -62,6 +62,12 @@ export interface ControlClientOptions {
   proxyVersion?: string;
   /** The routes this proxy serves, announced in Hello: names, or names with a namespace. */
   routes: (string | { name: string; namespace?: string })[];
+  /**
+   * Serve every route the control plane publishes, including ones declared later (`routes` must then be
+   * empty). Each Hello then lists the routes served now, given by this callback (from the last applied
+   * snapshot), so a restarted control plane holds the first snapshot until they are published again.
+   */
+  allRoutes?: { servedNow(): { name: string; namespace?: string }[] };
   /** Applies a pushed snapshot; its answer becomes the ACK or the NACK reason. */
   onSnapshot(version: number, config: RoutesConfig): SnapshotResult;
   /** Completed intervals not yet exported, e.g. () => store.drainReports(). Give this or `histograms`. */
@@ -111,6 +117,9 @@ function validate(options: ControlClientOptions): void {
     throw new Error(`control: target must be host:port, got "${options.target}"`);
   }
   if (options.proxyId === '') throw new Error('control: proxyId must not be empty');
+  if (options.allRoutes !== undefined && options.routes.length > 0) {
+    throw new Error('control: give routes or allRoutes, not both');
+  }
   if ((options.drainReports === undefined) === (options.histograms === undefined)) {
     throw new Error('control: give exactly one of drainReports or histograms');
   }
@@ -312,7 +321,9 @@ export function startControlClient(options: ControlClientOptions): ControlClient
       hello: helloToWire({
         proxyId: options.proxyId,
         version: options.proxyVersion ?? '',
-        routes: servedRoutes,
+        ...(options.allRoutes !== undefined
+          ? { allRoutes: true, routes: options.allRoutes.servedNow() }
+          : { routes: servedRoutes }),
       }),
     });
   };

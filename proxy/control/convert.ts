@@ -254,12 +254,15 @@ export interface HelloInfo {
   proxyId: string;
   version: string;
   routes: { name: string; namespace?: string }[];
+  /** Serve every route the control plane publishes; `routes` are then the ones served now. */
+  allRoutes?: boolean;
 }
 
 export function helloToWire(hello: HelloInfo): WireHello {
   return {
     proxy_id: hello.proxyId,
     version: hello.version,
+    ...(hello.allRoutes === true ? { all_routes: true } : {}),
     routes: hello.routes.map((r) =>
       r.namespace !== undefined ? { name: r.name, namespace: r.namespace } : { name: r.name },
     ),
@@ -270,6 +273,7 @@ export function helloFromWire(wire: WireHello): HelloInfo {
   return {
     proxyId: wire.proxy_id ?? '',
     version: wire.version ?? '',
+    ...(wire.all_routes === true ? { allRoutes: true } : {}),
     routes: (wire.routes ?? []).map((r) =>
       r.namespace !== undefined ? { name: r.name ?? '', namespace: r.namespace } : { name: r.name ?? '' },
     ),

@@ -31,6 +31,7 @@ export interface WireHello {
   proxy_id?: string;
   version?: string;
   routes?: WireServedRoute[];
+  all_routes?: boolean;
 }
 
 export interface WireAck {

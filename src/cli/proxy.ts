@@ -20,6 +20,7 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --proxy-id ID          identity told to the control plane (default: hostname-pid)
   --route [NAMESPACE/]NAME
                          a route this proxy serves (repeatable; told to the control plane)
+  --all-routes           serve every route the control plane publishes, also ones declared later
   --report-interval DURATION
                          histogram interval sent to the control plane after it ends, e.g.
                          250ms, 1s (default 1s, at least 250ms)
@@ -105,6 +106,7 @@ export function parseProxyArgs(
         'control-key': { type: 'string' },
         'proxy-id': { type: 'string' },
         route: { type: 'string', multiple: true },
+        'all-routes': { type: 'boolean' },
         'report-interval': { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:8080' },
         admin: { type: 'string', default: '127.0.0.1:9901' },
@@ -153,13 +155,15 @@ export function parseProxyArgs(
       tls: ca !== undefined || cert !== undefined ? { ca, cert, key } : undefined,
       proxyId: str('proxy-id'),
       routes: ((values.route as string[] | undefined) ?? []).map(parseServedRoute),
+      ...(values['all-routes'] === true ? { allRoutes: true } : {}),
       reportIntervalMs: parseReportInterval(str('report-interval')),
     };
-  } else if (values.route !== undefined || str('report-interval') !== undefined) {
-    throw new UsageError(
-      `--${values.route !== undefined ? 'route' : 'report-interval'}: only with --control`,
-    );
+  } else {
+    const flag = ['route', 'all-routes', 'report-interval'].find((f) => values[f] !== undefined);
+    if (flag !== undefined) throw new UsageError(`--${flag}: only with --control`);
   }
+  if (values['all-routes'] === true && values.route !== undefined)
+    throw new UsageError('--all-routes: not with --route (it serves every route, also ones declared later)');
   const tlsCert = readFlagFile('tls-cert', str('tls-cert'));
   const tlsKey = readFlagFile('tls-key', str('tls-key'));
   if ((tlsCert === undefined) !== (tlsKey === undefined))

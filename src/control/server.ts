@@ -123,6 +123,8 @@ export interface ControlServerOptions {
 export interface ProxyStatus extends RouteDelivery {
   readonly version: string;
   readonly routes: readonly ServedRoute[];
+  /** Subscribed to every route (control.proto Hello.all_routes). */
+  readonly allRoutes: boolean;
   /** Send -> ACK of its latest ACKed snapshot, when known. */
   readonly lastAckLatencyMs?: number;
 }
@@ -154,8 +156,11 @@ interface Session {
 
 const NOOP_LOGGER: ControlServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-function covers(served: readonly ServedRoute[], namespace: string, name: string): boolean {
-  return served.some((r) => r.name === name && (r.namespace === undefined || r.namespace === namespace));
+function covers(hello: Hello, namespace: string, name: string): boolean {
+  return (
+    hello.allRoutes ||
+    hello.routes.some((r) => r.name === name && (r.namespace === undefined || r.namespace === namespace))
+  );
 }
 
 function describeRoute(r: ServedRoute): string {
@@ -245,7 +250,7 @@ export class ControlServer implements DeliveryView {
   deliveries(namespace: string, name: string): RouteDelivery[] {
     const out: RouteDelivery[] = [];
     for (const s of this.#proxies.values()) {
-      if (covers(s.hello!.routes, namespace, name)) out.push(delivery(s));
+      if (covers(s.hello!, namespace, name)) out.push(delivery(s));
     }
     return out;
   }
@@ -256,6 +261,7 @@ export class ControlServer implements DeliveryView {
       ...delivery(s),
       version: s.hello!.version,
       routes: s.hello!.routes,
+      allRoutes: s.hello!.allRoutes,
       ...(s.lastAckLatencyMs !== undefined ? { lastAckLatencyMs: s.lastAckLatencyMs } : {}),
     }));
   }
@@ -366,7 +372,13 @@ export class ControlServer implements DeliveryView {
       this.#end(session, status.INVALID_ARGUMENT, `${parsed.field}: ${parsed.message}`);
       return;
     }
-    const hello = parsed.value;
+    let hello = parsed.value;
+    if (hello.allRoutes) {
+      // The routes it serves now only hold back its first snapshot; one no Rollout declares any more
+      // (deleted while the proxy was away) is dropped from that wait, not refused.
+      const known = hello.routes.filter((r) => this.#options.routeKnown(r.namespace, r.name));
+      hello = { ...hello, routes: known };
+    }
     for (const [i, route] of hello.routes.entries()) {
       if (this.#options.routeKnown(route.namespace, route.name)) continue;
       const what = describeRoute(route);
@@ -398,7 +410,7 @@ export class ControlServer implements DeliveryView {
         proxyId: hello.proxyId,
         peer: session.peer,
         proxyVersion: hello.version,
-        routes: hello.routes.map(describeRoute),
+        routes: hello.allRoutes ? 'all' : hello.routes.map(describeRoute),
       },
       'control: proxy subscribed',
     );
@@ -475,7 +487,7 @@ export class ControlServer implements DeliveryView {
         break;
       }
       const report = parsed.value;
-      if (!covers(hello.routes, report.namespace, report.route)) {
+      if (!covers(hello, report.namespace, report.route)) {
         failure = {
           reason: 'unsubscribed_route',
           details: `${path}.route: ${report.namespace}/${report.route} is not a route this proxy subscribed to`,
@@ -516,7 +528,7 @@ export class ControlServer implements DeliveryView {
     if (published !== undefined) this.#markPublished(published.route);
     this.#metrics?.snapshotVersion(this.#routes.version);
     for (const s of [...this.#proxies.values()]) {
-      if (!covers(s.hello!.routes, namespace, name)) continue;
+      if (!covers(s.hello!, namespace, name)) continue;
       // The listener runs inside the publisher's call: one broken stream must not fail the publish.
       try {
         this.#send(s);
@@ -544,6 +556,7 @@ export class ControlServer implements DeliveryView {
 
   /** The published routes a subscription covers, each once. */
   #covered(hello: Hello): ControlRoute[] {
+    if (hello.allRoutes) return this.#routes.all().map((p) => p.route);
     const out = new Map<string, ControlRoute>();
     for (const r of hello.routes) {
       for (const p of this.#routes.find(r.name, r.namespace))

@@ -40,6 +40,7 @@ export interface WireHello {
   proxy_id?: string;
   version?: string;
   routes?: WireServedRoute[];
+  all_routes?: boolean;
 }
 
 export interface WireHistogramReport {
@@ -145,6 +146,8 @@ export interface Hello {
   readonly proxyId: string;
   readonly version: string;
   readonly routes: readonly ServedRoute[];
+  /** Serves every published route; `routes` are the ones it serves now (control.proto). */
+  readonly allRoutes: boolean;
 }
 
 export function helloFromWire(wire: WireHello): WireParse<Hello> {
@@ -158,7 +161,7 @@ export function helloFromWire(wire: WireHello): WireParse<Hello> {
     if (r.namespace === '') return bad(`hello.routes[${i}].namespace`, 'must not be empty when present');
     routes.push(r.namespace === undefined ? { name: r.name! } : { name: r.name!, namespace: r.namespace });
   }
-  return { ok: true, value: { proxyId, version: wire.version ?? '', routes } };
+  return { ok: true, value: { proxyId, version: wire.version ?? '', routes, allRoutes: wire.all_routes === true } };
 }
 
 export function ackFromWire(wire: { version?: WireLong }): WireParse<number> {

@@ -39,6 +39,23 @@ describe('--route', () => {
   });
 });
 
+describe('--all-routes', () => {
+  it('subscribes to every route the control plane publishes', () => {
+    const { options } = parseProxyArgs([...CONTROL, '--all-routes'], {});
+    expect(options.control).toMatchObject({ allRoutes: true, routes: [] });
+    expect(parseProxyArgs(CONTROL, {}).options.control?.allRoutes).toBeUndefined();
+  });
+
+  it('is refused with --route, and without --control', () => {
+    expect(() => parseProxyArgs([...CONTROL, '--all-routes', '--route', 'checkout'], {})).toThrow(
+      '--all-routes: not with --route',
+    );
+    expect(() => parseProxyArgs(['--config', 'routes.yaml', '--all-routes'], {})).toThrow(
+      '--all-routes: only with --control',
+    );
+  });
+});
+
 describe('--report-interval', () => {
   it.each([
     ['250ms', 250],
