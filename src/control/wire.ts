@@ -161,7 +161,10 @@ export function helloFromWire(wire: WireHello): WireParse<Hello> {
     if (r.namespace === '') return bad(`hello.routes[${i}].namespace`, 'must not be empty when present');
     routes.push(r.namespace === undefined ? { name: r.name! } : { name: r.name!, namespace: r.namespace });
   }
-  return { ok: true, value: { proxyId, version: wire.version ?? '', routes, allRoutes: wire.all_routes === true } };
+  return {
+    ok: true,
+    value: { proxyId, version: wire.version ?? '', routes, allRoutes: wire.all_routes === true },
+  };
 }
 
 export function ackFromWire(wire: { version?: WireLong }): WireParse<number> {
