@@ -30,7 +30,12 @@ export interface DeployKustomization {
 
 /** Every kustomization under deploy/ (render.test.ts fails when one is missing here). */
 export const KUSTOMIZATIONS: readonly DeployKustomization[] = [
+  { dir: 'aggregate-roles', kind: 'kustomization', legacy: true },
   { dir: 'base', kind: 'kustomization', legacy: true },
+  { dir: 'install', kind: 'kustomization', legacy: false },
+  { dir: 'namespace-install', kind: 'kustomization', legacy: false },
+  { dir: 'observability', kind: 'kustomization', legacy: false },
+  { dir: 'pdb', kind: 'kustomization', legacy: true },
   { dir: 'network-policy', kind: 'kustomization', legacy: true },
   { dir: 'proxy/gateway', kind: 'kustomization', legacy: true },
   { dir: 'proxy/sidecar', kind: 'component', legacy: false },
