@@ -215,7 +215,7 @@ export async function connect(
   flags: KubeFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ConnectResult> {
-  const loaded = loadKubeConfig({
+  const loaded = await loadKubeConfig({
     ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
     ...(flags.context === undefined ? {} : { context: flags.context }),
     env,

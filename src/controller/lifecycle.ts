@@ -122,7 +122,7 @@ export class Controller {
   /** Connects, serves metrics/health, and campaigns for leadership. Rejects with a message on bad config. */
   async start(): Promise<void> {
     const o = this.options;
-    const loaded = loadKubeConfig({
+    const loaded = await loadKubeConfig({
       ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
       ...(o.context !== undefined ? { context: o.context } : {}),
     });

@@ -1,72 +1,46 @@
-// Kubernetes API access: loads the kubeconfig (--kubeconfig, then $KUBECONFIG, then the in-cluster service
-// account, then ~/.kube/config) with ./kubeconfig.ts, and sends requests over one keep-alive undici
-// Agent built from its TLS settings. A client-side token bucket (qps 40, burst 80: Argo's --qps/--burst;
-// ./rate-limiter.ts) paces requests, Events in a lane that yields to everything else; watches are not
-// paced. Failures come back as StoreError with the API server's reason.
+// Kubernetes API access: takes the kubeconfig's credentials (./kubeconfig.ts: client-node's KubeConfig for
+// files, our own for the in-cluster service account) and sends requests over one keep-alive undici
+// dispatcher built from its TLS settings: an Agent, or a ProxyAgent / Socks5ProxyAgent for the cluster's
+// `proxy-url`. A client-side token bucket (qps 40, burst 80: Argo's --qps/--burst; ./rate-limiter.ts) paces
+// requests, Events in a lane that yields to everything else; watches are not paced. Failures come back as
+// StoreError with the API server's reason.
 
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { Agent, type Dispatcher, request } from 'undici';
-import { errorText } from '../api/errors.ts';
+import { Agent, type Dispatcher, ProxyAgent, request, Socks5ProxyAgent } from 'undici';
+import { SluiceError } from '../api/errors.ts';
 import { StoreError, type StoreErrorReason } from '../store/object-store.ts';
-import { KubeConfig, type KubeConfigLike } from './kubeconfig.ts';
+import type { KubeConfigLike } from './kubeconfig.ts';
 import { type Lane, RateLimiter } from './rate-limiter.ts';
+
+export { type LoadedKubeConfig, type LoadKubeConfigOptions, loadKubeConfig } from './kubeconfig.ts';
 
 export const DEFAULT_QPS = 40;
 export const DEFAULT_BURST = 80;
-const HEADER_REFRESH_MS = 60_000;
+/**
+ * How long request headers are reused before the kubeconfig is asked again. client-node caches an exec
+ * plugin's credential until its expirationTimestamp, so asking is a cache lookup; 1 s bounds how long an
+ * expired credential is sent. The service account's token file is re-read as often.
+ */
+const HEADER_REFRESH_MS = 1_000;
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+const MAX_CONNECTIONS = 64;
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
 
-export interface LoadKubeConfigOptions {
-  readonly kubeconfig?: string;
-  readonly context?: string;
-  /** Environment to read KUBECONFIG / KUBERNETES_SERVICE_HOST from (default process.env). */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-export type LoadedKubeConfig =
-  | { readonly ok: true; readonly config: KubeConfig; readonly source: string }
-  | { readonly ok: false; readonly error: string };
-
-/** Resolves the kubeconfig the way kubectl and controllers do; never throws. */
-export function loadKubeConfig(options: LoadKubeConfigOptions = {}): LoadedKubeConfig {
-  const env = options.env ?? process.env;
-  const kc = new KubeConfig();
-  let source: string;
+/** The dispatcher for the API server: direct, or through the cluster's `proxy-url` (http, https, socks5). */
+export function dispatcherFor(proxyUrl: string | undefined, tls: Record<string, unknown>): Dispatcher {
+  const pool = { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connections: MAX_CONNECTIONS };
+  if (proxyUrl === undefined || proxyUrl === '') return new Agent({ ...pool, connect: tls });
+  let scheme: string;
   try {
-    if (options.kubeconfig !== undefined && options.kubeconfig !== '') {
-      if (!existsSync(options.kubeconfig))
-        return { ok: false, error: `--kubeconfig: ${options.kubeconfig} does not exist` };
-      kc.loadFromFile(options.kubeconfig);
-      source = options.kubeconfig;
-    } else if (env.KUBECONFIG) {
-      const first = env.KUBECONFIG.split(':').find((p) => p !== '' && existsSync(p));
-      if (first === undefined) return { ok: false, error: `KUBECONFIG: no file of ${env.KUBECONFIG} exists` };
-      kc.loadFromFile(first);
-      source = first;
-    } else if (env.KUBERNETES_SERVICE_HOST) {
-      kc.loadFromCluster(env);
-      source = 'in-cluster service account';
-    } else {
-      const home = join(homedir(), '.kube', 'config');
-      if (!existsSync(home)) {
-        return { ok: false, error: 'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster' };
-      }
-      kc.loadFromFile(home);
-      source = home;
-    }
-    if (options.context !== undefined && options.context !== '') {
-      if (kc.getContextObject(options.context) === null) {
-        return { ok: false, error: `--context: no context named "${options.context}" in ${source}` };
-      }
-      kc.setCurrentContext(options.context);
-    }
-  } catch (error) {
-    return { ok: false, error: `kubeconfig: ${errorText(error)}` };
+    scheme = new URL(proxyUrl).protocol;
+  } catch {
+    throw new SluiceError('SLUICE_KUBECONFIG', `proxy-url ${proxyUrl} is not a URL`);
   }
-  if (kc.getCurrentCluster() === null)
-    return { ok: false, error: `kubeconfig ${source}: no current cluster` };
-  return { ok: true, config: kc, source };
+  // kubectl tunnels through an HTTP(S) proxy with CONNECT, for http:// servers too.
+  if (scheme === 'http:' || scheme === 'https:')
+    return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls, proxyTunnel: true });
+  if (scheme === 'socks5:' || scheme === 'socks5h:')
+    return new Socks5ProxyAgent(proxyUrl, { ...pool, requestTls: tls });
+  throw new SluiceError('SLUICE_KUBECONFIG', `proxy-url ${proxyUrl}: scheme must be http, https or socks5`);
 }
 
 export type Verb = 'Get' | 'List' | 'Watch' | 'Create' | 'Update' | 'Patch' | 'Delete';
@@ -137,6 +111,7 @@ export class KubeClient {
   readonly limiter: RateLimiter;
   #headers: Record<string, string> = {};
   #headersAtMs = 0;
+  #refreshing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(config: KubeConfigLike, dispatcher: Dispatcher, options: KubeClientOptions) {
@@ -151,10 +126,8 @@ export class KubeClient {
     const opts: Record<string, unknown> = {};
     await config.applyToHTTPSOptions(opts);
     const tls: Record<string, unknown> = {};
-    for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername']) {
-      if (opts[k] !== undefined && opts[k] !== null) tls[k] = opts[k];
-    }
-    const dispatcher = new Agent({ connect: tls, keepAliveTimeout: 30_000, connections: 64 });
+    for (const k of TLS_FIELDS) if (opts[k] !== undefined && opts[k] !== null) tls[k] = opts[k];
+    const dispatcher = dispatcherFor(config.getCurrentCluster()?.proxyUrl, tls);
     const client = new KubeClient(config, dispatcher, options);
     client.#setHeaders(opts);
     return client;
@@ -248,16 +221,24 @@ export class KubeClient {
   }
 
   async #authHeaders(): Promise<Record<string, string>> {
-    // Tokens from exec plugins and projected service-account files rotate; refresh now and then.
     if (Date.now() - this.#headersAtMs > HEADER_REFRESH_MS) {
-      const opts: Record<string, unknown> = {};
-      try {
-        await this.config.applyToHTTPSOptions(opts);
-        this.#setHeaders(opts);
-      } catch {
-        this.#headersAtMs = Date.now();
-      }
+      // One refresh at a time: an expired exec credential runs its plugin once, not once per waiting request.
+      this.#refreshing ??= this.#refreshHeaders().finally(() => {
+        this.#refreshing = undefined;
+      });
+      await this.#refreshing;
     }
     return this.#headers;
+  }
+
+  async #refreshHeaders(): Promise<void> {
+    const opts: Record<string, unknown> = {};
+    try {
+      await this.config.applyToHTTPSOptions(opts);
+      this.#setHeaders(opts);
+    } catch {
+      // Keep the last headers (the API server answers 401 if they are stale) and ask again later.
+      this.#headersAtMs = Date.now();
+    }
   }
 }

@@ -39,7 +39,7 @@ export function testClient(): Promise<KubeClient> {
 
 /** The controller's own API client (src/kube/client.ts) on the test cluster, as `sluice controller` builds it. */
 export async function controllerClient(): Promise<ControllerKubeClient> {
-  const loaded = loadKubeConfig({ kubeconfig: testKubeconfig() });
+  const loaded = await loadKubeConfig({ kubeconfig: testKubeconfig() });
   if (!loaded.ok) throw new Error(loaded.error);
   return await ControllerKubeClient.create(loaded.config);
 }

@@ -66,12 +66,12 @@ describe('sluice controller flags', () => {
 });
 
 describe('kubeconfig loading', () => {
-  it('reports which source is missing instead of throwing', () => {
-    expect(loadKubeConfig({ kubeconfig: '/nonexistent/kc' })).toEqual({
+  it('reports which source is missing instead of throwing', async () => {
+    expect(await loadKubeConfig({ kubeconfig: '/nonexistent/kc' })).toEqual({
       ok: false,
       error: '--kubeconfig: /nonexistent/kc does not exist',
     });
-    expect(loadKubeConfig({ env: { KUBECONFIG: '/nope/a:/nope/b' } })).toEqual({
+    expect(await loadKubeConfig({ env: { KUBECONFIG: '/nope/a:/nope/b' } })).toEqual({
       ok: false,
       error: 'KUBECONFIG: no file of /nope/a:/nope/b exists',
     });
