@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
 
 export interface MetricsSource {
-  render(): string;
+  /** The exposition text; prom-client renders asynchronously. */
+  render(): string | Promise<string>;
 }
 
 export interface AdminServerOptions {
@@ -66,14 +67,13 @@ function handle(options: AdminServerOptions, request: IncomingMessage, response:
   }
   switch (path) {
     case '/metrics': {
-      let body: string;
-      try {
-        body = options.metrics.render();
-      } catch (error) {
-        send(request, response, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(error)}\n`);
-        return;
-      }
-      send(request, response, 200, PROMETHEUS_CONTENT_TYPE, body);
+      Promise.resolve()
+        .then(() => options.metrics.render())
+        .then(
+          (body) => send(request, response, 200, PROMETHEUS_CONTENT_TYPE, body),
+          (error: unknown) =>
+            send(request, response, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(error)}\n`),
+        );
       return;
     }
     case '/healthz':

@@ -1,11 +1,14 @@
-// Prometheus exposition of the proxy's measurements, written by hand: recording is a few array
-// increments (no string building, no Map of label strings per request); all text is produced at
-// scrape time. Names and labels are chosen so the queries in the Argo guides work verbatim:
+// The proxy's Prometheus metrics. Recording stays a few array increments on the request path (no
+// string building, no label hashing, no Map lookup per request); prom-client renders the exposition
+// from those arrays at scrape time, through families whose samples are evaluated on each scrape.
+// Names and labels are chosen so the queries in the Argo guides work verbatim:
 //   http_requests_total{app,namespace,role,revision,status,method}       counter
 //   http_request_duration_seconds{app,namespace,role,revision,le}        histogram (cumulative)
 // Every series uses the same `le` set (DURATION_BUCKETS_SECONDS): summing _bucket across series,
 // revisions and proxies is only valid with identical bounds. The duration histogram carries no
 // status/method labels to keep the series count at one histogram per route x revision.
+
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 
 /**
  * The four labels of a route x revision series. Structurally identical to LabelSet in
@@ -50,7 +53,7 @@ const OTHER_STATUS_SLOT = STATUS_SLOTS - 1;
 const OTHER_STATUS_LABEL = 'other';
 
 const BOUNDS_US = Float64Array.from(DURATION_BUCKETS_SECONDS, (seconds) => Math.round(seconds * 1_000_000));
-const LE_LABELS = [...DURATION_BUCKETS_SECONDS.map(formatNumber), '+Inf'];
+const LE_LABELS = [...DURATION_BUCKETS_SECONDS.map(String), '+Inf'];
 
 /** Index of the first bucket whose bound is >= latencyUs (Prometheus `le` semantics); bounds.length for +Inf. */
 export function bucketIndexUs(latencyUs: number): number {
@@ -64,40 +67,13 @@ export function bucketIndexUs(latencyUs: number): number {
   return lo;
 }
 
-/** Label value escaping per the text exposition format: backslash, double quote, line feed. */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'));
-}
-
-/** HELP text escaping: backslash and line feed. */
-export function escapeHelp(text: string): string {
-  return text.replace(/[\\\n]/g, (c) => (c === '\\' ? '\\\\' : '\\n'));
-}
-
-/** Go-compatible float text: integers without exponent where exact, +Inf/-Inf/NaN spelled out. */
-export function formatNumber(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(value);
-}
-
 export function seriesKey(labels: LabelSet): string {
   return `${labels.app}\u0000${labels.namespace}\u0000${labels.role}\u0000${labels.revision}`;
-}
-
-function seriesLabelText(labels: LabelSet): string {
-  return (
-    `app="${escapeLabelValue(labels.app)}",namespace="${escapeLabelValue(labels.namespace)}",` +
-    `role="${escapeLabelValue(labels.role)}",revision="${escapeLabelValue(labels.revision)}"`
-  );
 }
 
 /** Counters and the latency histogram of one route x revision. */
 export class MetricsSeries {
   readonly labels: LabelSet;
-  /** Escaped `app=..,namespace=..,role=..,revision=..`, built once. */
-  readonly labelText: string;
   /** Per method index, counts per status slot; allocated on first use of that method. */
   readonly #countsByMethod: (Float64Array | undefined)[] = new Array(KNOWN_METHODS.length).fill(undefined);
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
@@ -107,7 +83,6 @@ export class MetricsSeries {
 
   constructor(labels: LabelSet) {
     this.labels = Object.freeze({ ...labels });
-    this.labelText = seriesLabelText(labels);
   }
 
   record(statusCode: number, method: string, latencyUs: number): void {
@@ -128,34 +103,38 @@ export class MetricsSeries {
     this.#count += 1;
   }
 
-  /** Appends this series' http_requests_total sample lines. */
-  renderRequests(out: string[]): void {
+  /** Appends this series' http_requests_total samples (non-zero status x method cells). */
+  requestSamples(out: Sample[]): void {
     for (let m = 0; m < this.#countsByMethod.length; m++) {
       const counts = this.#countsByMethod[m];
       if (counts === undefined) continue;
       const method = KNOWN_METHODS[m]!;
       for (let slot = 0; slot < counts.length; slot++) {
-        const count = counts[slot]!;
-        if (count === 0) continue;
+        const value = counts[slot]!;
+        if (value === 0) continue;
         const status = slot === OTHER_STATUS_SLOT ? OTHER_STATUS_LABEL : String(slot + MIN_STATUS);
-        out.push(`http_requests_total{${this.labelText},status="${status}",method="${method}"} ${count}\n`);
+        out.push({ labels: { ...this.labels, status, method }, value });
       }
     }
   }
 
   /** Appends this series' cumulative buckets, _sum (seconds) and _count. */
-  renderDuration(out: string[]): void {
+  durationSamples(out: Sample[]): void {
     let cumulative = 0;
     for (let i = 0; i < this.#bucketCounts.length; i++) {
       cumulative += this.#bucketCounts[i]!;
-      out.push(
-        `http_request_duration_seconds_bucket{${this.labelText},le="${LE_LABELS[i]}"} ${cumulative}\n`,
-      );
+      out.push({
+        metricName: 'http_request_duration_seconds_bucket',
+        labels: { ...this.labels, le: LE_LABELS[i]! },
+        value: cumulative,
+      });
     }
-    out.push(
-      `http_request_duration_seconds_sum{${this.labelText}} ${formatNumber(this.#sumUs / 1_000_000)}\n`,
-    );
-    out.push(`http_request_duration_seconds_count{${this.labelText}} ${this.#count}\n`);
+    out.push({
+      metricName: 'http_request_duration_seconds_sum',
+      labels: this.labels,
+      value: this.#sumUs / 1_000_000,
+    });
+    out.push({ metricName: 'http_request_duration_seconds_count', labels: this.labels, value: this.#count });
   }
 
   get requestCount(): number {
@@ -200,8 +179,11 @@ export class PrometheusMetrics {
   #reportsDropped = 0;
   #controlConnected = 0;
 
+  readonly #registry = new Registry();
+
   constructor(options: PrometheusMetricsOptions = {}) {
     this.#processStats = options.processStats ?? currentProcessStats;
+    this.#register();
   }
 
   /** The same object for the same labels for the life of the registry. */
@@ -244,72 +226,154 @@ export class PrometheusMetrics {
     this.#controlConnected = connected ? 1 : 0;
   }
 
-  render(): string {
-    const out: string[] = [];
-    const all = [...this.#series.values()];
+  /** Text exposition format 0.0.4, rendered by prom-client from the counters above. */
+  render(): Promise<string> {
+    return this.#registry.metrics();
+  }
 
-    family(
-      out,
-      'http_requests_total',
-      'counter',
-      'Requests answered by the proxy, by route, revision, status and method.',
+  #register(): void {
+    const registry = this.#registry;
+    const series = this.#series;
+    registry.registerMetric(
+      new ScrapeFamily(
+        'http_requests_total',
+        'Requests answered by the proxy, by route, revision, status and method.',
+        'counter',
+        () => {
+          const out: Sample[] = [];
+          for (const s of series.values()) s.requestSamples(out);
+          return out;
+        },
+      ).asMetric(),
     );
-    for (const series of all) series.renderRequests(out);
-
-    family(
-      out,
-      'http_request_duration_seconds',
-      'histogram',
-      'Time from the request head arriving to the response ending, in seconds.',
+    registry.registerMetric(
+      new ScrapeFamily(
+        'http_request_duration_seconds',
+        'Time from the request head arriving to the response ending, in seconds.',
+        'histogram',
+        () => {
+          const out: Sample[] = [];
+          for (const s of series.values()) s.durationSamples(out);
+          return out;
+        },
+      ).asMetric(),
     );
-    for (const series of all) series.renderDuration(out);
-
-    family(out, 'sluice_proxy_config_version', 'gauge', 'Version of the routing configuration being served.');
-    out.push(`sluice_proxy_config_version ${this.#configVersion}\n`);
-
-    family(out, 'sluice_proxy_config_reloads_total', 'counter', 'Configuration changes applied or rejected.');
-    for (const result of ['success', 'failure'] as const) {
-      out.push(`sluice_proxy_config_reloads_total{result="${result}"} ${this.#reloads[result]}\n`);
-    }
-
-    family(out, 'sluice_proxy_upstream_errors_total', 'counter', 'Proxy errors by stable error code.');
-    for (const [code, count] of this.#upstreamErrors) {
-      out.push(`sluice_proxy_upstream_errors_total{code="${escapeLabelValue(code)}"} ${count}\n`);
-    }
-
-    family(out, 'sluice_proxy_open_connections', 'gauge', 'Client connections currently open.');
-    out.push(`sluice_proxy_open_connections ${this.#openConnections}\n`);
-
-    family(out, 'sluice_proxy_control_connected', 'gauge', '1 while subscribed to a control server.');
-    out.push(`sluice_proxy_control_connected ${this.#controlConnected}\n`);
-
-    family(
-      out,
-      'sluice_proxy_histogram_reports_dropped_total',
-      'counter',
-      'Histogram reports dropped because the control backlog was full.',
+    const self = this;
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    gauge(
+      'sluice_proxy_config_version',
+      'Version of the routing configuration being served.',
+      () => self.#configVersion,
     );
-    out.push(`sluice_proxy_histogram_reports_dropped_total ${this.#reportsDropped}\n`);
-
-    const stats = this.#processStats();
-    family(out, 'process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.');
-    out.push(`process_resident_memory_bytes ${stats.residentMemoryBytes}\n`);
-    family(out, 'process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.');
-    out.push(`process_cpu_seconds_total ${formatNumber(stats.cpuSeconds)}\n`);
-    family(
-      out,
+    new Counter({
+      name: 'sluice_proxy_config_reloads_total',
+      help: 'Configuration changes applied or rejected.',
+      labelNames: ['result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const result of ['success', 'failure'] as const) this.inc({ result }, self.#reloads[result]);
+      },
+    });
+    new Counter({
+      name: 'sluice_proxy_upstream_errors_total',
+      help: 'Proxy errors by stable error code.',
+      labelNames: ['code'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, count] of self.#upstreamErrors) this.inc({ code }, count);
+      },
+    });
+    gauge('sluice_proxy_open_connections', 'Client connections currently open.', () => self.#openConnections);
+    gauge(
+      'sluice_proxy_control_connected',
+      '1 while subscribed to a control server.',
+      () => self.#controlConnected,
+    );
+    new Counter({
+      name: 'sluice_proxy_histogram_reports_dropped_total',
+      help: 'Histogram reports dropped because the control backlog was full.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.#reportsDropped);
+      },
+    });
+    // Read once per scrape by the first of these families (registration order is exposition order).
+    let stats: ProcessStats = this.#processStats();
+    gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => {
+      stats = this.#processStats();
+      return stats.residentMemoryBytes;
+    });
+    new Counter({
+      name: 'process_cpu_seconds_total',
+      help: 'Total user and system CPU time spent in seconds.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.cpuSeconds);
+      },
+    });
+    gauge(
       'process_start_time_seconds',
-      'gauge',
       'Start time of the process since unix epoch in seconds.',
+      () => stats.startTimeSeconds,
     );
-    out.push(`process_start_time_seconds ${formatNumber(stats.startTimeSeconds)}\n`);
-    family(out, 'nodejs_heap_used_bytes', 'gauge', 'V8 heap in use, in bytes.');
-    out.push(`nodejs_heap_used_bytes ${stats.heapUsedBytes}\n`);
-
-    return out.join('');
+    gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => stats.heapUsedBytes);
   }
 }
 
-function family(out: string[], name: string, type: string, help: string): void {
-  out.push(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`);
+/** One sample of a scrape-time family: its labels in exposition order, and the suffixed name for histograms. */
+interface Sample {
+  readonly metricName?: string;
+  readonly labels: LabelSet | Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * A metric family whose samples are computed from the series' arrays at each scrape, in the shape
+ * prom-client's Registry renders (what its own metrics return from get()). prom-client's Histogram can
+ * only be fed by observe() and its Counter hashes labels on every inc(); neither fits a per-request
+ * array increment, so these two families hand their values to the registry directly.
+ */
+class ScrapeFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+  readonly aggregator = 'sum';
+  readonly #samples: () => Sample[];
+
+  constructor(name: string, help: string, type: 'counter' | 'histogram', samples: () => Sample[]) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.#samples = samples;
+  }
+
+  async get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.#samples(),
+    };
+  }
+
+  /** Nothing to reset: the counts belong to the series (Registry.resetMetrics calls this). */
+  reset(): void {}
+
+  /** The registry's parameter type lists its own four classes; it reads only the members above. */
+  asMetric(): Metric {
+    return this as unknown as Metric;
+  }
 }

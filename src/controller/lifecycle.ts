@@ -326,11 +326,7 @@ export class Controller {
   #workerHooks(): WorkerHooks {
     return {
       log: this.log,
-      onError: (kind, labels) => {
-        if (kind === 'rollout') this.#metrics?.rolloutReconcileError.inc(labels);
-        else if (kind === 'experiment') this.#metrics?.experimentReconcileError.inc(labels);
-        else this.#metrics?.analysisRunReconcileError.inc(labels);
-      },
+      onError: (kind, labels) => this.#metrics?.reconcileError(kind, labels),
       onDone: (kind, labels, seconds) => {
         if (kind === 'rollout') {
           this.#metrics?.rolloutReconcile.observe(labels, seconds);

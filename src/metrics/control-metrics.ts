@@ -2,7 +2,8 @@
 // The returned object has the shape of src/control/server.ts's ControlServerMetrics (metrics/ may not
 // import control/; the lifecycle passes one to the other, and the type checker matches them there).
 
-import { Collector, Counter, Histogram, type Registry } from './registry.ts';
+import type { Histogram } from 'prom-client';
+import { collectedGauge, histogram, type Registry, Tally } from './registry.ts';
 
 /** Send -> ACK, seconds: a push within a millisecond or two on a LAN, seconds when a proxy is struggling. */
 export const ACK_LATENCY_BUCKETS_S = [
@@ -11,13 +12,13 @@ export const ACK_LATENCY_BUCKETS_S = [
 
 export interface ControlMetrics {
   readonly ackLatency: Histogram;
-  readonly snapshotsSent: Counter;
-  readonly acks: Counter;
-  readonly nacks: Counter;
-  readonly unauthenticatedStreams: Counter;
-  readonly unknownRouteSubscriptions: Counter;
-  readonly reportsIngested: Counter;
-  readonly reportsRejected: Counter;
+  readonly snapshotsSent: Tally;
+  readonly acks: Tally;
+  readonly nacks: Tally;
+  readonly unauthenticatedStreams: Tally;
+  readonly unknownRouteSubscriptions: Tally;
+  readonly reportsIngested: Tally;
+  readonly reportsRejected: Tally;
   connectedProxies(count: number): void;
   snapshotVersion(version: number): void;
   snapshotSent(): void;
@@ -32,60 +33,63 @@ export interface ControlMetrics {
 export function createControlMetrics(registry: Registry): ControlMetrics {
   let connected = 0;
   let version = 0;
-  registry.register(
-    new Collector('sluice_control_connected_proxies', 'Proxies subscribed to this controller now.', () => [
-      { labels: {}, value: connected },
-    ]),
+  collectedGauge(
+    registry,
+    'sluice_control_connected_proxies',
+    'Proxies subscribed to this controller now.',
+    [],
+    () => [{ labels: {}, value: connected }],
   );
-  registry.register(
-    new Collector(
-      'sluice_control_snapshot_version',
-      'Version of the route table the proxies are sent snapshots of.',
-      () => [{ labels: {}, value: version }],
-    ),
+  collectedGauge(
+    registry,
+    'sluice_control_snapshot_version',
+    'Version of the route table the proxies are sent snapshots of.',
+    [],
+    () => [{ labels: {}, value: version }],
   );
-  const snapshotsSent = registry.register(
-    new Counter('sluice_control_snapshots_sent_total', 'Route snapshots written to proxy streams.', []),
+  const snapshotsSent = new Tally(
+    registry,
+    'sluice_control_snapshots_sent_total',
+    'Route snapshots written to proxy streams.',
+    [],
   );
-  const ackLatency = registry.register(
-    new Histogram(
-      'sluice_control_ack_latency_seconds',
-      'Time from writing a snapshot to a proxy until its ACK.',
-      [],
-      ACK_LATENCY_BUCKETS_S,
-    ),
+  const ackLatency = histogram(
+    registry,
+    'sluice_control_ack_latency_seconds',
+    'Time from writing a snapshot to a proxy until its ACK.',
+    [],
+    ACK_LATENCY_BUCKETS_S,
   );
-  const acks = registry.register(new Counter('sluice_control_acks_total', 'Snapshots ACKed by proxies.', []));
-  const nacks = registry.register(
-    new Counter('sluice_control_nacks_total', 'Snapshots rejected (NACKed) by proxies.', []),
+  const acks = new Tally(registry, 'sluice_control_acks_total', 'Snapshots ACKed by proxies.', []);
+  const nacks = new Tally(
+    registry,
+    'sluice_control_nacks_total',
+    'Snapshots rejected (NACKed) by proxies.',
+    [],
   );
-  const unauthenticatedStreams = registry.register(
-    new Counter(
-      'sluice_control_unauthenticated_total',
-      'Control streams refused for a missing or wrong bearer token.',
-      [],
-    ),
+  const unauthenticatedStreams = new Tally(
+    registry,
+    'sluice_control_unauthenticated_total',
+    'Control streams refused for a missing or wrong bearer token.',
+    [],
   );
-  const unknownRouteSubscriptions = registry.register(
-    new Counter(
-      'sluice_control_unknown_route_subscriptions_total',
-      'Control streams refused because they subscribe to a route no Rollout declares.',
-      [],
-    ),
+  const unknownRouteSubscriptions = new Tally(
+    registry,
+    'sluice_control_unknown_route_subscriptions_total',
+    'Control streams refused because they subscribe to a route no Rollout declares.',
+    [],
   );
-  const reportsIngested = registry.register(
-    new Counter(
-      'sluice_control_reports_ingested_total',
-      'Histogram reports received from proxies and accepted, by result (stored, duplicate, stale).',
-      ['result'],
-    ),
+  const reportsIngested = new Tally(
+    registry,
+    'sluice_control_reports_ingested_total',
+    'Histogram reports received from proxies and accepted, by result (stored, duplicate, stale).',
+    ['result'],
   );
-  const reportsRejected = registry.register(
-    new Counter(
-      'sluice_control_reports_rejected_total',
-      'Histogram reports rejected (their stream is closed), by reason.',
-      ['reason'],
-    ),
+  const reportsRejected = new Tally(
+    registry,
+    'sluice_control_reports_rejected_total',
+    'Histogram reports rejected (their stream is closed), by reason.',
+    ['reason'],
   );
   return {
     ackLatency,
@@ -105,7 +109,7 @@ export function createControlMetrics(registry: Registry): ControlMetrics {
     snapshotSent: () => snapshotsSent.inc({}),
     ack: (latencySeconds) => {
       acks.inc({});
-      if (latencySeconds !== undefined) ackLatency.observe({}, latencySeconds);
+      if (latencySeconds !== undefined) ackLatency.observe(latencySeconds);
     },
     nack: () => nacks.inc({}),
     unauthenticated: () => unauthenticatedStreams.inc({}),

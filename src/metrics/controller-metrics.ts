@@ -4,9 +4,18 @@
 // and request counters are updated by the controller. Quirk kept: rollout_info's `phase` label is derived
 // from the Progressing condition's reason, not from status.phase.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { collectDefaultMetrics } from 'prom-client';
 import type { ObjectStore } from '../store/object-store.ts';
-import { Collector, Counter, Histogram, type Labels, Registry, type Sample } from './registry.ts';
+import {
+  type Counter,
+  collectedCounter,
+  collectedGauge,
+  counter,
+  type Histogram,
+  histogram,
+  type Labels,
+  Registry,
+} from './registry.ts';
 
 export const RECONCILE_BUCKETS_S = [0.01, 0.15, 0.25, 0.5, 1];
 /**
@@ -19,6 +28,18 @@ export const RECONCILE_DURATION_BUCKETS_S = [
 ];
 const ANALYSIS_PHASES = ['Pending', 'Error', 'Failed', 'Successful', 'Running', 'Inconclusive'] as const;
 const LEGACY_ROLLOUT_PHASES = ['Completed', 'Progressing', 'Paused', 'Timeout', 'Error', 'Abort'] as const;
+/**
+ * rollout_phase series Sluice adds (Argo has none): 1 when status.phase is Healthy or Degraded. The enterprise
+ * guide's alert `rollout_phase{phase="Degraded"} == 1` never fires on Argo's six calculatePhase values.
+ */
+const STATUS_ROLLOUT_PHASES = ['Healthy', 'Degraded'] as const;
+/** controller_runtime_reconcile_errors_total{controller}: the work queue names of workqueue_depth. */
+export const RECONCILE_CONTROLLERS = {
+  rollout: 'rollouts',
+  analysisrun: 'analysisruns',
+  experiment: 'experiments',
+} as const;
+export type ReconcileKind = keyof typeof RECONCILE_CONTROLLERS;
 
 /** The fields of a Rollout the metrics read; everything optional, as on a freshly applied object. */
 interface RolloutLike {
@@ -34,6 +55,7 @@ interface RolloutLike {
     replicas?: number;
     availableReplicas?: number;
     updatedReplicas?: number;
+    phase?: string;
     conditions?: { type: string; reason?: string; status?: string }[];
   };
 }
@@ -169,6 +191,10 @@ export interface ControllerMetrics {
   readonly k8sRequestDuration: Histogram;
   /** sluice_events_dropped_total: Events not written because the event queue was full. */
   readonly eventsDropped: Counter;
+  /** controller_runtime_reconcile_errors_total{controller}, as controller-runtime names it. */
+  readonly reconcileErrors: Counter;
+  /** A failed reconcile: Argo's per-object *_reconcile_error and the per-controller total. */
+  reconcileError(kind: ReconcileKind, labels: { namespace: string; name: string }): void;
   /** Exposes the API client's rate limiter: time spent waiting for a token, requests waiting per lane. */
   addRateLimiter(limiter: {
     readonly waitedMs: number;
@@ -176,13 +202,16 @@ export interface ControllerMetrics {
   }): void;
   /** Registers a work queue's depth and adds (client-go's workqueue_depth / workqueue_adds_total). */
   addQueue(name: string, queue: { readonly length: number; readonly adds: number }): void;
-  expose(): string;
+  /** Text exposition format 0.0.4. */
+  expose(): Promise<string>;
 }
 
 export interface ControllerMetricsOptions {
   readonly version: string;
   /** Whether this replica currently leads (exposed as sluice_controller_leader). */
   readonly isLeader?: () => boolean;
+  /** prom-client's default Node metrics (process_*, nodejs_* incl. event-loop lag, GC, heap spaces); default true. */
+  readonly defaultMetrics?: boolean;
 }
 
 export function createControllerMetrics(
@@ -198,30 +227,28 @@ export function createControllerMetrics(
     name: string,
     help: string,
     objects: () => Iterable<T>,
+    labelNames: readonly string[] = [],
     labels: (obj: T) => Labels = () => ({}),
   ) =>
-    registry.register(
-      new Collector(name, help, function* () {
-        for (const obj of objects()) yield { labels: { ...objectLabels(obj), ...labels(obj) }, value: 1 };
-      }),
-    );
+    collectedGauge(registry, name, help, ['namespace', 'name', ...labelNames], function* () {
+      for (const obj of objects()) yield { labels: { ...objectLabels(obj), ...labels(obj) }, value: 1 };
+    });
 
-  infoSeries('rollout_info', 'Information about rollout.', rollouts, (ro) => ({
-    strategy: rolloutStrategy(ro),
-    traffic_router: rolloutTrafficRouter(ro),
-    phase: rolloutInfoPhase(ro),
-  }));
+  infoSeries(
+    'rollout_info',
+    'Information about rollout.',
+    rollouts,
+    ['strategy', 'traffic_router', 'phase'],
+    (ro) => ({
+      strategy: rolloutStrategy(ro),
+      traffic_router: rolloutTrafficRouter(ro),
+      phase: rolloutInfoPhase(ro),
+    }),
+  );
   const replicaGauge = (suffix: string, help: string, value: (ro: RolloutLike) => number) =>
-    registry.register(
-      new Collector(`rollout_info_replicas_${suffix}`, help, function* () {
-        for (const ro of rollouts()) {
-          yield {
-            labels: objectLabels(ro),
-            value: value(ro),
-          };
-        }
-      }),
-    );
+    collectedGauge(registry, `rollout_info_replicas_${suffix}`, help, ['namespace', 'name'], function* () {
+      for (const ro of rollouts()) yield { labels: objectLabels(ro), value: value(ro) };
+    });
   replicaGauge(
     'available',
     'The number of available replicas per rollout.',
@@ -238,69 +265,73 @@ export function createControllerMetrics(
     'The number of updated replicas per rollout.',
     (ro) => ro.status?.updatedReplicas ?? 0,
   );
-  registry.register(
-    new Collector(
-      'rollout_phase',
-      'Information on the state of the rollout (DEPRECATED - use rollout_info)',
-      function* () {
-        for (const ro of rollouts()) {
-          const phase = rolloutInfoPhase(ro);
-          for (const p of LEGACY_ROLLOUT_PHASES) {
-            yield {
-              labels: {
-                ...objectLabels(ro),
-                strategy: rolloutStrategy(ro),
-                phase: p,
-              },
-              value: phase === p ? 1 : 0,
-            };
-          }
+  collectedGauge(
+    registry,
+    'rollout_phase',
+    'Information on the state of the rollout (DEPRECATED - use rollout_info)',
+    ['namespace', 'name', 'strategy', 'phase'],
+    function* () {
+      for (const ro of rollouts()) {
+        const phase = rolloutInfoPhase(ro);
+        const strategy = rolloutStrategy(ro);
+        for (const p of LEGACY_ROLLOUT_PHASES) {
+          yield { labels: { ...objectLabels(ro), strategy, phase: p }, value: phase === p ? 1 : 0 };
         }
-      },
-    ),
+        for (const p of STATUS_ROLLOUT_PHASES) {
+          yield {
+            labels: { ...objectLabels(ro), strategy, phase: p },
+            value: ro.status?.phase === p ? 1 : 0,
+          };
+        }
+      }
+    },
   );
-  const rolloutReconcile = registry.register(
-    new Histogram(
-      'rollout_reconcile',
-      'Rollout reconciliation performance.',
-      ['namespace', 'name'],
-      RECONCILE_BUCKETS_S,
-    ),
+  const rolloutReconcile = histogram(
+    registry,
+    'rollout_reconcile',
+    'Rollout reconciliation performance.',
+    ['namespace', 'name'],
+    RECONCILE_BUCKETS_S,
   );
-  const rolloutReconcileDuration = registry.register(
-    new Histogram(
-      'sluice_rollout_reconcile_duration_seconds',
-      'Duration of Rollout reconciles over all Rollouts, in finer buckets than rollout_reconcile.',
-      [],
-      RECONCILE_DURATION_BUCKETS_S,
-    ),
+  const rolloutReconcileDuration = histogram(
+    registry,
+    'sluice_rollout_reconcile_duration_seconds',
+    'Duration of Rollout reconciles over all Rollouts, in finer buckets than rollout_reconcile.',
+    [],
+    RECONCILE_DURATION_BUCKETS_S,
   );
-  const rolloutReconcileError = registry.register(
-    new Counter('rollout_reconcile_error', 'Error occurring during the rollout', ['namespace', 'name']),
+  const rolloutReconcileError = counter(
+    registry,
+    'rollout_reconcile_error',
+    'Error occurring during the rollout',
+    ['namespace', 'name'],
   );
-  const rolloutEvents = registry.register(
-    new Counter('rollout_events_total', 'Count of rollout events', ['namespace', 'name', 'type', 'reason']),
-  );
+  const rolloutEvents = counter(registry, 'rollout_events_total', 'Count of rollout events', [
+    'namespace',
+    'name',
+    'type',
+    'reason',
+  ]);
 
-  infoSeries('analysis_run_info', 'Information about analysis run.', runs, (run) => ({
+  infoSeries('analysis_run_info', 'Information about analysis run.', runs, ['phase'], (run) => ({
     phase: run.status?.phase ?? '',
   }));
-  registry.register(
-    new Collector(
-      'analysis_run_phase',
-      'Information on the state of the Analysis Run (DEPRECATED - use analysis_run_info)',
-      function* () {
-        for (const run of runs()) {
-          const phase = run.status?.phase ?? '';
-          for (const p of ANALYSIS_PHASES) {
-            yield {
-              labels: { ...objectLabels(run), phase: p },
-              value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
-            };
-          }
+  collectedGauge(
+    registry,
+    'analysis_run_phase',
+    'Information on the state of the Analysis Run (DEPRECATED - use analysis_run_info)',
+    ['namespace', 'name', 'phase'],
+    function* () {
+      for (const run of runs()) {
+        const phase = run.status?.phase ?? '';
+        for (const p of ANALYSIS_PHASES) {
+          yield {
+            labels: { ...objectLabels(run), phase: p },
+            value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
+          };
         }
-      },
-    ),
+      }
+    },
   );
   /** Argo's per-metric info series: 1 per metric of each run or template, labelled namespace, name, `labels(m)`. */
   const metricInfoSeries = <
@@ -309,62 +340,61 @@ export function createControllerMetrics(
     name: string,
     help: string,
     objects: () => Iterable<T>,
+    labelNames: readonly string[],
     labels: (metric: MetricLike) => Labels,
   ) =>
-    registry.register(
-      new Collector(name, help, function* () {
-        for (const obj of objects()) {
-          for (const m of obj.spec?.metrics ?? [])
-            yield { labels: { ...objectLabels(obj), ...labels(m) }, value: 1 };
-        }
-      }),
-    );
+    collectedGauge(registry, name, help, ['namespace', 'name', ...labelNames], function* () {
+      for (const obj of objects()) {
+        for (const m of obj.spec?.metrics ?? [])
+          yield { labels: { ...objectLabels(obj), ...labels(m) }, value: 1 };
+      }
+    });
   metricInfoSeries(
     'analysis_run_metric_type',
     'Information on the type of a specific metric in the Analysis Runs.',
     runs,
+    ['metric', 'type'],
     (m) => ({ metric: m.name, type: metricType(m) }),
   );
-  registry.register(
-    new Collector(
-      'analysis_run_metric_phase',
-      'Information on the duration of a specific metric in the Analysis Run',
-      function* () {
-        for (const run of runs()) {
-          const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
-          for (const m of run.spec?.metrics ?? []) {
-            const phase = results.get(m.name)?.phase ?? '';
-            const dryRun = String(results.get(m.name)?.dryRun ?? isDryRun(run, m.name));
-            for (const p of ANALYSIS_PHASES) {
-              yield {
-                labels: {
-                  ...objectLabels(run),
-                  metric: m.name,
-                  type: metricType(m),
-                  dry_run: dryRun,
-                  phase: p,
-                },
-                value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
-              };
-            }
+  collectedGauge(
+    registry,
+    'analysis_run_metric_phase',
+    'Information on the duration of a specific metric in the Analysis Run',
+    ['namespace', 'name', 'metric', 'type', 'dry_run', 'phase'],
+    function* () {
+      for (const run of runs()) {
+        const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
+        for (const m of run.spec?.metrics ?? []) {
+          const phase = results.get(m.name)?.phase ?? '';
+          const dryRun = String(results.get(m.name)?.dryRun ?? isDryRun(run, m.name));
+          for (const p of ANALYSIS_PHASES) {
+            yield {
+              labels: {
+                ...objectLabels(run),
+                metric: m.name,
+                type: metricType(m),
+                dry_run: dryRun,
+                phase: p,
+              },
+              value: phase === p || (p === 'Pending' && phase === '') ? 1 : 0,
+            };
           }
         }
-      },
-    ),
+      }
+    },
   );
-  const analysisRunReconcile = registry.register(
-    new Histogram(
-      'analysis_run_reconcile',
-      'Analysis Run reconciliation performance.',
-      ['namespace', 'name'],
-      RECONCILE_BUCKETS_S,
-    ),
+  const analysisRunReconcile = histogram(
+    registry,
+    'analysis_run_reconcile',
+    'Analysis Run reconciliation performance.',
+    ['namespace', 'name'],
+    RECONCILE_BUCKETS_S,
   );
-  const analysisRunReconcileError = registry.register(
-    new Counter('analysis_run_reconcile_error', 'Error occurring during the analysis run', [
-      'namespace',
-      'name',
-    ]),
+  const analysisRunReconcileError = counter(
+    registry,
+    'analysis_run_reconcile_error',
+    'Error occurring during the analysis run',
+    ['namespace', 'name'],
   );
   const templates = function* (): Iterable<TemplateLike> {
     yield* store.list<TemplateLike & { apiVersion: string; kind: string }>('AnalysisTemplate');
@@ -376,6 +406,7 @@ export function createControllerMetrics(
     'analysis_template_metric_info',
     'Information on metrics in analysis templates.',
     templates,
+    ['type', 'metric'],
     (m) => ({
       type: metricType(m),
       metric: m.name,
@@ -391,88 +422,102 @@ export function createControllerMetrics(
         metadata: { name: string; namespace?: string };
         status?: { phase?: string };
       }>('Experiment'),
+    ['phase'],
     (e) => ({ phase: e.status?.phase ?? '' }),
   );
-  const experimentReconcile = registry.register(
-    new Histogram(
-      'experiment_reconcile',
-      'Experiments reconciliation performance.',
-      ['namespace', 'name'],
-      RECONCILE_BUCKETS_S,
-    ),
+  const experimentReconcile = histogram(
+    registry,
+    'experiment_reconcile',
+    'Experiments reconciliation performance.',
+    ['namespace', 'name'],
+    RECONCILE_BUCKETS_S,
   );
-  const experimentReconcileError = registry.register(
-    new Counter('experiment_reconcile_error', 'Error occurring during the experiment', ['namespace', 'name']),
+  const experimentReconcileError = counter(
+    registry,
+    'experiment_reconcile_error',
+    'Error occurring during the experiment',
+    ['namespace', 'name'],
   );
-  const k8sRequests = registry.register(
-    new Counter(
-      'controller_clientset_k8s_request_total',
-      'Number of kubernetes requests executed during application reconciliation.',
-      ['kind', 'namespace', 'name', 'verb', 'status_code'],
-    ),
+  const reconcileErrors = counter(
+    registry,
+    'controller_runtime_reconcile_errors_total',
+    'Total number of reconciliation errors per controller',
+    ['controller'],
   );
-  registry.register(
-    new Collector('argo_rollouts_controller_info', 'Running Argo-rollouts version', () => [
-      { labels: { version: options.version }, value: 1 },
-    ]),
+  // controller-runtime starts every controller's series at 0, so rate() and increase() see the first error.
+  for (const controller of Object.values(RECONCILE_CONTROLLERS)) reconcileErrors.inc({ controller }, 0);
+  const k8sRequests = counter(
+    registry,
+    'controller_clientset_k8s_request_total',
+    'Number of kubernetes requests executed during application reconciliation.',
+    ['kind', 'namespace', 'name', 'verb', 'status_code'],
   );
-  registry.register(
-    new Collector(
-      'sluice_controller_leader',
-      'Whether this controller replica holds the leader lease (1) or not (0).',
-      () => [{ labels: {}, value: (options.isLeader?.() ?? true) ? 1 : 0 }],
-    ),
+  collectedGauge(
+    registry,
+    'argo_rollouts_controller_info',
+    'Running Argo-rollouts version',
+    ['version'],
+    () => [{ labels: { version: options.version }, value: 1 }],
+  );
+  collectedGauge(
+    registry,
+    'sluice_controller_leader',
+    'Whether this controller replica holds the leader lease (1) or not (0).',
+    [],
+    () => [{ labels: {}, value: (options.isLeader?.() ?? true) ? 1 : 0 }],
   );
   const queues = new Map<string, { readonly length: number; readonly adds: number }>();
-  registry.register(
-    new Collector('workqueue_depth', 'Current depth of workqueue', function* () {
-      for (const [name, q] of queues) yield { labels: { name }, value: q.length };
-    }),
+  collectedGauge(registry, 'workqueue_depth', 'Current depth of workqueue', ['name'], function* () {
+    for (const [name, q] of queues) yield { labels: { name }, value: q.length };
+  });
+  collectedCounter(
+    registry,
+    'workqueue_adds_total',
+    'Total number of adds handled by workqueue',
+    ['name'],
+    function* () {
+      for (const [name, q] of queues) yield { labels: { name }, value: q.adds };
+    },
   );
-  registry.register(
-    new Collector(
-      'workqueue_adds_total',
-      'Total number of adds handled by workqueue',
-      function* () {
-        for (const [name, q] of queues) yield { labels: { name }, value: q.adds };
-      },
-      'counter',
-    ),
+  const k8sRequestDuration = histogram(
+    registry,
+    'sluice_k8s_request_duration_seconds',
+    'Kubernetes API request latency (client-go rest_client_request_duration_seconds), rate-limiter wait excluded.',
+    ['verb'],
+    RECONCILE_DURATION_BUCKETS_S,
   );
-  const k8sRequestDuration = registry.register(
-    new Histogram(
-      'sluice_k8s_request_duration_seconds',
-      'Kubernetes API request latency (client-go rest_client_request_duration_seconds), rate-limiter wait excluded.',
-      ['verb'],
-      RECONCILE_DURATION_BUCKETS_S,
-    ),
-  );
-  const eventsDropped = registry.register(
-    new Counter(
-      'sluice_events_dropped_total',
-      'Kubernetes Events dropped because the event queue was full.',
-      [],
-    ),
+  const eventsDropped = counter(
+    registry,
+    'sluice_events_dropped_total',
+    'Kubernetes Events dropped because the event queue was full.',
+    [],
   );
   let limiter: { readonly waitedMs: number; readonly pending: Readonly<Record<string, number>> } | undefined;
-  registry.register(
-    new Collector(
-      'sluice_k8s_client_rate_limit_wait_seconds_total',
-      'Time API requests spent waiting for the client-side rate limiter (--qps/--burst).',
-      () => (limiter ? [{ labels: {}, value: limiter.waitedMs / 1000 }] : []),
-      'counter',
-    ),
+  collectedCounter(
+    registry,
+    'sluice_k8s_client_rate_limit_wait_seconds_total',
+    'Time API requests spent waiting for the client-side rate limiter (--qps/--burst).',
+    [],
+    () => (limiter ? [{ labels: {}, value: limiter.waitedMs / 1000 }] : []),
   );
-  registry.register(
-    new Collector(
-      'sluice_k8s_client_rate_limit_pending',
-      'API requests waiting for the client-side rate limiter, per lane (low: Events).',
-      function* () {
-        for (const [lane, n] of Object.entries(limiter?.pending ?? {})) yield { labels: { lane }, value: n };
-      },
-    ),
+  collectedGauge(
+    registry,
+    'sluice_k8s_client_rate_limit_pending',
+    'API requests waiting for the client-side rate limiter, per lane (low: Events).',
+    ['lane'],
+    function* () {
+      for (const [lane, n] of Object.entries(limiter?.pending ?? {})) yield { labels: { lane }, value: n };
+    },
   );
-  registerProcessMetrics(registry);
+  // process_cpu_seconds_total, process_resident_memory_bytes, process_start_time_seconds,
+  // process_open_fds, process_max_fds and nodejs_heap_size_used_bytes keep the names the hand-written
+  // versions had; the rest (event-loop lag, GC, heap spaces, handles) is new.
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const perKindError = {
+    rollout: rolloutReconcileError,
+    analysisrun: analysisRunReconcileError,
+    experiment: experimentReconcileError,
+  } as const;
 
   return {
     registry,
@@ -487,6 +532,11 @@ export function createControllerMetrics(
     k8sRequests,
     k8sRequestDuration,
     eventsDropped,
+    reconcileErrors,
+    reconcileError: (kind, labels) => {
+      perKindError[kind].inc(labels);
+      reconcileErrors.inc({ controller: RECONCILE_CONTROLLERS[kind] });
+    },
     addRateLimiter: (l) => {
       limiter = l;
     },
@@ -495,60 +545,4 @@ export function createControllerMetrics(
     },
     expose: () => registry.expose(),
   };
-}
-
-const START_TIME_S = Math.floor(Date.now() / 1000 - process.uptime());
-
-/** process_* metrics as the Prometheus client libraries name them. */
-export function registerProcessMetrics(registry: Registry): void {
-  registry.register(
-    new Collector(
-      'process_cpu_seconds_total',
-      'Total user and system CPU time spent in seconds.',
-      () => {
-        const u = process.cpuUsage();
-        return [{ labels: {}, value: (u.user + u.system) / 1e6 }];
-      },
-      'counter',
-    ),
-  );
-  registry.register(
-    new Collector('process_resident_memory_bytes', 'Resident memory size in bytes.', () => [
-      { labels: {}, value: process.memoryUsage.rss() },
-    ]),
-  );
-  registry.register(
-    new Collector(
-      'process_start_time_seconds',
-      'Start time of the process since unix epoch in seconds.',
-      () => [{ labels: {}, value: START_TIME_S }],
-    ),
-  );
-  registry.register(
-    new Collector('process_open_fds', 'Number of open file descriptors.', (): Sample[] => {
-      try {
-        return [{ labels: {}, value: readdirSync('/proc/self/fd').length }];
-      } catch {
-        return [];
-      }
-    }),
-  );
-  registry.register(
-    new Collector('process_max_fds', 'Maximum number of open file descriptors.', (): Sample[] => {
-      try {
-        const line = readFileSync('/proc/self/limits', 'utf8')
-          .split('\n')
-          .find((l) => l.startsWith('Max open files'));
-        const soft = line?.split(/\s+/)[3];
-        return soft && /^\d+$/.test(soft) ? [{ labels: {}, value: Number(soft) }] : [];
-      } catch {
-        return [];
-      }
-    }),
-  );
-  registry.register(
-    new Collector('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', () => [
-      { labels: {}, value: process.memoryUsage().heapUsed },
-    ]),
-  );
 }

@@ -1,6 +1,12 @@
-// A small Prometheus registry: counters, gauges and histograms with labels, plus collectors that produce
-// samples at scrape time (Argo computes rollout_info & co. from the informer cache on each scrape), and
-// the text exposition format 0.0.4. One registry per controller process.
+// The controller's metrics plumbing on prom-client: one Registry per controller process; counters and
+// histograms updated by the controller are prom-client's own; series computed from the informer cache at
+// each scrape (Argo's rollout_info & co.) are prom-client metrics whose collect() rebuilds them, so a
+// deleted object's series disappears with it. A collect() that throws leaves its family empty for that
+// scrape instead of failing the whole /metrics response (Prometheus would otherwise lose every series).
+
+import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+
+export { Counter, Gauge, Histogram };
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -9,49 +15,107 @@ export interface Sample {
   readonly value: number;
 }
 
-export interface MetricFamily {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'counter' | 'gauge' | 'histogram';
-  samples(): Iterable<{ suffix: string; labels: Labels; value: number }>;
+export class Registry extends PromRegistry {
+  /** Text exposition format 0.0.4. */
+  expose(): Promise<string> {
+    return this.metrics();
+  }
+}
+
+export function counter(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+export function histogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  buckets: readonly number[],
+) {
+  return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+}
+
+/** A gauge whose samples are computed at scrape time. */
+export function collectedGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  collect: () => Iterable<Sample>,
+): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      // reset() leaves a label-less metric at 0; an empty collection means no sample, as before.
+      this.reset();
+      if (labelNames.length === 0) this.remove({});
+      try {
+        for (const s of collect()) this.set(s.labels, s.value);
+      } catch {
+        this.reset();
+        if (labelNames.length === 0) this.remove({});
+      }
+    },
+  });
+}
+
+/** A counter whose (monotonic) totals are read at scrape time from counts kept elsewhere. */
+export function collectedCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  collect: () => Iterable<Sample>,
+): Counter {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      // reset() leaves a label-less metric at 0; an empty collection means no sample, as before.
+      this.reset();
+      if (labelNames.length === 0) this.remove({});
+      try {
+        for (const s of collect()) this.inc(s.labels, s.value);
+      } catch {
+        this.reset();
+        if (labelNames.length === 0) this.remove({});
+      }
+    },
+  });
 }
 
 function labelKey(names: readonly string[], labels: Labels): string {
   return names.map((n) => labels[n] ?? '').join('\u0000');
 }
 
-export function escapeLabelValue(value: string): string {
-  return value.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('"', '\\"');
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Number.POSITIVE_INFINITY) return '+Inf';
-  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(v);
-}
-
-function checkLabels(metric: string, names: readonly string[], labels: Labels): void {
-  for (const n of names) {
-    if (typeof labels[n] !== 'string') throw new Error(`${metric}: label "${n}" is required`);
-  }
-}
-
-export class Counter implements MetricFamily {
-  readonly type = 'counter' as const;
+/**
+ * A counter kept as plain numbers, read synchronously (`get`), exposed through a prom-client counter
+ * evaluated at scrape time. For callers that read their own counts back (the control server's tests).
+ */
+export class Tally {
   readonly name: string;
-  readonly help: string;
   readonly labelNames: readonly string[];
   readonly #values = new Map<string, { labels: Labels; value: number }>();
 
-  constructor(name: string, help: string, labelNames: readonly string[]) {
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
     this.name = name;
-    this.help = help;
     this.labelNames = labelNames;
+    const values = this.#values;
+    collectedCounter(registry, name, help, labelNames, function* () {
+      for (const e of values.values()) yield e;
+    });
   }
 
   inc(labels: Labels, by = 1): void {
-    checkLabels(this.name, this.labelNames, labels);
+    for (const n of this.labelNames) {
+      if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label "${n}" is required`);
+    }
     const key = labelKey(this.labelNames, labels);
     const entry = this.#values.get(key);
     if (entry === undefined) this.#values.set(key, { labels: { ...labels }, value: by });
@@ -60,124 +124,5 @@ export class Counter implements MetricFamily {
 
   get(labels: Labels): number {
     return this.#values.get(labelKey(this.labelNames, labels))?.value ?? 0;
-  }
-
-  /** Drops the series of one object (e.g. a deleted Rollout). */
-  remove(match: Labels): void {
-    for (const [k, e] of this.#values) {
-      if (Object.entries(match).every(([n, v]) => e.labels[n] === v)) this.#values.delete(k);
-    }
-  }
-
-  *samples() {
-    for (const e of this.#values.values()) yield { suffix: '', labels: e.labels, value: e.value };
-  }
-}
-
-export class Histogram implements MetricFamily {
-  readonly type = 'histogram' as const;
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  readonly buckets: readonly number[];
-  readonly #values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-
-  constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
-    this.name = name;
-    this.help = help;
-    this.labelNames = labelNames;
-    this.buckets = [...buckets].sort((a, b) => a - b);
-  }
-
-  observe(labels: Labels, value: number): void {
-    checkLabels(this.name, this.labelNames, labels);
-    const key = labelKey(this.labelNames, labels);
-    let entry = this.#values.get(key);
-    if (entry === undefined) {
-      entry = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#values.set(key, entry);
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) entry.counts[i]! += 1;
-    entry.sum += value;
-    entry.count += 1;
-  }
-
-  remove(match: Labels): void {
-    for (const [k, e] of this.#values) {
-      if (Object.entries(match).every(([n, v]) => e.labels[n] === v)) this.#values.delete(k);
-    }
-  }
-
-  *samples() {
-    for (const e of this.#values.values()) {
-      for (let i = 0; i < this.buckets.length; i++) {
-        yield {
-          suffix: '_bucket',
-          labels: { ...e.labels, le: formatValue(this.buckets[i]!) },
-          value: e.counts[i]!,
-        };
-      }
-      yield { suffix: '_bucket', labels: { ...e.labels, le: '+Inf' }, value: e.count };
-      yield { suffix: '_sum', labels: e.labels, value: e.sum };
-      yield { suffix: '_count', labels: e.labels, value: e.count };
-    }
-  }
-}
-
-/** A gauge (or counter) whose samples are computed at scrape time. */
-export class Collector implements MetricFamily {
-  readonly type: 'gauge' | 'counter';
-  readonly name: string;
-  readonly help: string;
-  readonly #collect: () => Iterable<Sample>;
-
-  constructor(
-    name: string,
-    help: string,
-    collect: () => Iterable<Sample>,
-    type: 'gauge' | 'counter' = 'gauge',
-  ) {
-    this.name = name;
-    this.help = help;
-    this.#collect = collect;
-    this.type = type;
-  }
-
-  *samples() {
-    for (const s of this.#collect()) yield { suffix: '', labels: s.labels, value: s.value };
-  }
-}
-
-export class Registry {
-  readonly #families: MetricFamily[] = [];
-
-  register<T extends MetricFamily>(family: T): T {
-    if (this.#families.some((f) => f.name === family.name))
-      throw new Error(`metric ${family.name} registered twice`);
-    this.#families.push(family);
-    return family;
-  }
-
-  /** Text exposition format 0.0.4. A collector that throws is skipped (with a comment), never fatal. */
-  expose(): string {
-    const lines: string[] = [];
-    for (const f of this.#families) {
-      const body: string[] = [];
-      try {
-        for (const s of f.samples()) {
-          const labels = Object.entries(s.labels)
-            .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
-            .join(',');
-          body.push(`${f.name}${s.suffix}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`);
-        }
-      } catch (error) {
-        lines.push(`# collector ${f.name} failed: ${String(error).replaceAll('\n', ' ')}`);
-        continue;
-      }
-      lines.push(`# HELP ${f.name} ${f.help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}`);
-      lines.push(`# TYPE ${f.name} ${f.type}`);
-      lines.push(...body);
-    }
-    return `${lines.join('\n')}\n`;
   }
 }

@@ -30,20 +30,24 @@ function listen(server: Server, host: string, port: number): Promise<HttpEndpoin
   });
 }
 
-export function startMetricsServer(expose: () => string, host: string, port: number): Promise<HttpEndpoint> {
+export function startMetricsServer(
+  expose: () => string | Promise<string>,
+  host: string,
+  port: number,
+): Promise<HttpEndpoint> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    let body: string;
-    try {
-      body = expose();
-    } catch (error) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+    Promise.resolve()
+      .then(expose)
+      .then(
+        (body) =>
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body),
+        (error: unknown) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
+      );
   });
   return listen(server, host, port);
 }

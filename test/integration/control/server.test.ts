@@ -85,7 +85,7 @@ describe('control server', () => {
     expect(status.lastAckLatencyMs).toBeGreaterThanOrEqual(0);
     expect(h.metrics.acks.get({})).toBe(2);
     expect(h.metrics.snapshotsSent.get({})).toBe(2);
-    const exposed = h.registry.expose();
+    const exposed = await h.registry.expose();
     expect(exposed).toContain('sluice_control_connected_proxies 2');
     expect(exposed).toContain('sluice_control_snapshot_version 3');
     expect(exposed).toContain('sluice_control_ack_latency_seconds_count 2');
@@ -457,7 +457,7 @@ describe('control server', () => {
       }),
     );
     expect(h.server.deliveries('shop', 'checkout')).toEqual([]);
-    expect(h.registry.expose()).toContain('sluice_control_connected_proxies 0');
+    expect(await h.registry.expose()).toContain('sluice_control_connected_proxies 0');
     // No onSnapshot while disconnected: the proxy serves what it has.
     h.routes.publish(withCanaryWeight(route('checkout'), 40));
     await sleep(100);

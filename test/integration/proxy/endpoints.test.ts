@@ -196,7 +196,7 @@ describe('backends given as endpoints', () => {
       message: 'no backend has weight for this route',
       detail: 'no ready endpoint for backend canary of route checkout',
     });
-    const metrics = proxy.telemetry.metrics.render();
+    const metrics = await proxy.telemetry.metrics.render();
     expect(metrics).toMatch(
       /http_requests_total\{app="checkout",namespace="shop",role="canary",revision="rev-c",status="503",method="GET"\} 5\b/,
     );

@@ -87,16 +87,14 @@ async function expectHealthy(): Promise<void> {
   expect(await eventually(() => proxy.proxy.server.openConnections === 0, 3_000)).toBe(true);
 }
 
-function metricsText(): string {
+function metricsText(): Promise<string> {
   return proxy.proxy.telemetry.metrics.render();
 }
 
 /** Value of one http_requests_total sample of the test routes (0 when absent). */
-function requestCount(app: string, status: number, method = 'GET'): number {
+async function requestCount(app: string, status: number, method = 'GET'): Promise<number> {
   const prefix = `http_requests_total{app="${app}",namespace="test",role="stable",revision="r1",status="${status}",method="${method}"} `;
-  const line = metricsText()
-    .split('\n')
-    .find((l) => l.startsWith(prefix));
+  const line = (await metricsText()).split('\n').find((l) => l.startsWith(prefix));
   return line === undefined ? 0 : Number(line.slice(prefix.length));
 }
 
@@ -207,7 +205,7 @@ describe('upstream failures after the response started destroy the client connec
   });
 
   it('records an upstream reset mid-body as a 5xx of the route', async () => {
-    const before = requestCount('short', 502);
+    const before = await requestCount('short', 502);
     upstream.on('/slow/mid-reset-metric', (s) => {
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello');
       setTimeout(() => s.resetAndDestroy(), 50);
@@ -216,8 +214,8 @@ describe('upstream failures after the response started destroy the client connec
     const reply = await rawRequest(proxy.port, 'GET /slow/mid-reset-metric HTTP/1.1\r\nHost: h.test\r\n\r\n');
     expect(reply.responses).toHaveLength(0);
     expect(reply.ending).not.toBe('open');
-    expect(requestCount('short', 502)).toBe(before + 1);
-    expect(metricsText()).toMatch(
+    expect(await requestCount('short', 502)).toBe(before + 1);
+    expect(await metricsText()).toMatch(
       /sluice_proxy_upstream_errors_total\{code="SLUICE_UPSTREAM_RESET_MID_BODY"\} [1-9]/,
     );
   });
@@ -570,7 +568,7 @@ describe('hostile clients and upstreams', () => {
       pump();
       return 'leave';
     });
-    const stallsBefore = requestCount('short', 408);
+    const stallsBefore = await requestCount('short', 408);
     const conn = await rawConnect(proxy.port);
     conn.socket.pause(); // never read
     conn.socket.write('GET /slow/big HTTP/1.1\r\nHost: h.test\r\n\r\n');
@@ -579,8 +577,8 @@ describe('hostile clients and upstreams', () => {
     ).toBe(true);
     expect(written).toBeLessThan(268_435_456);
     expect(await eventually(() => proxy.proxy.server.openConnections === 0, 3_000)).toBe(true);
-    expect(requestCount('short', 408)).toBe(stallsBefore + 1);
-    expect(metricsText()).toMatch(
+    expect(await requestCount('short', 408)).toBe(stallsBefore + 1);
+    expect(await metricsText()).toMatch(
       /sluice_proxy_upstream_errors_total\{code="SLUICE_CLIENT_WRITE_STALL"\} [1-9]/,
     );
     conn.socket.destroy();

@@ -74,11 +74,11 @@ describe('bench/lib/prom-text', () => {
     });
   });
 
-  it('reads the controller reconcile histogram as the metrics endpoint renders it', () => {
+  it('reads the controller reconcile histogram as the metrics endpoint renders it', async () => {
     const metrics = createControllerMetrics(createMemoryStore(), { version: 'test' });
     for (const seconds of [0.0015, 0.0015, 0.004, 0.012, 0.06])
       metrics.rolloutReconcileDuration.observe({}, seconds);
-    const h = histogramOf(parsePromText(metrics.expose()), 'sluice_rollout_reconcile_duration_seconds');
+    const h = histogramOf(parsePromText(await metrics.expose()), 'sluice_rollout_reconcile_duration_seconds');
     expect(h.count).toBe(5);
     expect(histogramQuantile(h, 0.5).upperBound).toBe(0.005);
     expect(histogramQuantile(h, 0.99).upperBound).toBe(0.075);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import { createControllerMetrics, rolloutInfoPhase } from '../../../src/metrics/controller-metrics.ts';
-import { Counter, Histogram, Registry } from '../../../src/metrics/registry.ts';
+import { collectedGauge, Registry, Tally } from '../../../src/metrics/registry.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../../../src/metrics/server.ts';
 import { createMemoryStore } from '../../../src/store/memory.ts';
 
@@ -55,7 +55,7 @@ async function seeded() {
 describe('controller metrics', () => {
   it("labels rollout_info with strategy, traffic router and the Progressing reason's phase", async () => {
     const metrics = createControllerMetrics(await seeded(), { version: 'v0.1.0' });
-    const text = metrics.expose();
+    const text = await metrics.expose();
     expect(lines(text, 'rollout_info').sort()).toEqual([
       'rollout_info{namespace="shop",name="api",strategy="blueGreen",traffic_router="",phase="Progressing"} 1',
       'rollout_info{namespace="shop",name="web",strategy="canary",traffic_router="Nginx",phase="Paused"} 1',
@@ -68,7 +68,8 @@ describe('controller metrics', () => {
     expect(lines(text, 'rollout_phase').filter((l) => l.includes('name="web"') && l.endsWith(' 1'))).toEqual([
       'rollout_phase{namespace="shop",name="web",strategy="canary",phase="Paused"} 1',
     ]);
-    expect(lines(text, 'rollout_phase').filter((l) => l.includes('name="web"'))).toHaveLength(6);
+    // Argo's six calculatePhase values, then Healthy and Degraded from status.phase (Sluice's addition).
+    expect(lines(text, 'rollout_phase').filter((l) => l.includes('name="web"'))).toHaveLength(8);
     expect(text).toContain('# TYPE rollout_info gauge');
   });
 
@@ -93,7 +94,7 @@ describe('controller metrics', () => {
   });
 
   it('exposes analysis run phase, metric types and per-metric phases with dry_run', async () => {
-    const text = createControllerMetrics(await seeded(), { version: 'v' }).expose();
+    const text = await createControllerMetrics(await seeded(), { version: 'v' }).expose();
     expect(text).toContain('analysis_run_info{namespace="shop",name="web-abc-2-1",phase="Running"} 1');
     expect(text).toContain('analysis_run_phase{namespace="shop",name="web-abc-2-1",phase="Running"} 1');
     expect(text).toContain('analysis_run_phase{namespace="shop",name="web-abc-2-1",phase="Failed"} 0');
@@ -121,10 +122,11 @@ describe('controller metrics', () => {
       verb: 'List',
       status_code: '200',
     });
-    const text = metrics.expose();
-    expect(text).toContain('rollout_reconcile_bucket{namespace="a",name="b",le="0.15"} 0');
-    expect(text).toContain('rollout_reconcile_bucket{namespace="a",name="b",le="0.25"} 1');
-    expect(text).toContain('rollout_reconcile_bucket{namespace="a",name="b",le="+Inf"} 1');
+    const text = await metrics.expose();
+    // prom-client writes `le` first; label order carries no meaning in the exposition format.
+    expect(text).toContain('rollout_reconcile_bucket{le="0.15",namespace="a",name="b"} 0');
+    expect(text).toContain('rollout_reconcile_bucket{le="0.25",namespace="a",name="b"} 1');
+    expect(text).toContain('rollout_reconcile_bucket{le="+Inf",namespace="a",name="b"} 1');
     expect(text).toContain('rollout_reconcile_sum{namespace="a",name="b"} 0.2');
     expect(text).toContain('rollout_reconcile_error{namespace="a",name="b"} 1');
     expect(text).toContain(
@@ -135,28 +137,100 @@ describe('controller metrics', () => {
     expect(text).toMatch(/^process_cpu_seconds_total [\d.e-]+$/m);
   });
 
-  it('exposes API request latency, the rate limiter and dropped events', () => {
+  it('exposes API request latency, the rate limiter and dropped events', async () => {
     const metrics = createControllerMetrics(createMemoryStore(), { version: 'v' });
     metrics.k8sRequestDuration.observe({ verb: 'Patch' }, 0.012);
     metrics.eventsDropped.inc({});
     metrics.addRateLimiter({ waitedMs: 2_500, pending: { normal: 3, low: 7 } });
-    const text = metrics.expose();
-    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{verb="Patch",le="0.01"} 0');
-    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{verb="Patch",le="0.015"} 1');
+    const text = await metrics.expose();
+    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{le="0.01",verb="Patch"} 0');
+    expect(text).toContain('sluice_k8s_request_duration_seconds_bucket{le="0.015",verb="Patch"} 1');
     expect(text).toContain('sluice_events_dropped_total 1');
     expect(text).toContain('sluice_k8s_client_rate_limit_wait_seconds_total 2.5');
     expect(text).toContain('sluice_k8s_client_rate_limit_pending{lane="low"} 7');
   });
 
-  it('escapes label values and refuses a sample missing a label', () => {
+  it('escapes label values and refuses a sample missing a label', async () => {
     const registry = new Registry();
-    const c = registry.register(new Counter('c_total', 'help', ['x']));
+    const c = new Tally(registry, 'c_total', 'help', ['x']);
     c.inc({ x: 'a"b\\c\nd' });
-    expect(registry.expose()).toContain('c_total{x="a\\"b\\\\c\\nd"} 1');
+    expect(await registry.expose()).toContain('c_total{x="a\\"b\\\\c\\nd"} 1');
+    expect(c.get({ x: 'a"b\\c\nd' })).toBe(1);
     expect(() => c.inc({})).toThrow(/label "x"/);
-    const h = new Histogram('h', 'help', [], [1]);
-    h.observe({}, 2);
-    expect([...h.samples()].find((s) => s.labels.le === '1')?.value).toBe(0);
+  });
+
+  it('leaves a family empty when its collector throws, and still serves the others', async () => {
+    const registry = new Registry();
+    collectedGauge(registry, 'broken', 'help', [], () => {
+      throw new Error('cache gone');
+    });
+    collectedGauge(registry, 'fine', 'help', [], () => [{ labels: {}, value: 3 }]);
+    const text = await registry.expose();
+    expect(lines(text, 'broken')).toEqual([]);
+    expect(text).toContain('fine 3');
+  });
+
+  it('counts reconcile errors per controller as controller-runtime does, starting at 0', async () => {
+    const metrics = createControllerMetrics(createMemoryStore(), { version: 'v', defaultMetrics: false });
+    expect(lines(await metrics.expose(), 'controller_runtime_reconcile_errors_total').sort()).toEqual([
+      'controller_runtime_reconcile_errors_total{controller="analysisruns"} 0',
+      'controller_runtime_reconcile_errors_total{controller="experiments"} 0',
+      'controller_runtime_reconcile_errors_total{controller="rollouts"} 0',
+    ]);
+    metrics.reconcileError('rollout', { namespace: 'shop', name: 'web' });
+    metrics.reconcileError('rollout', { namespace: 'shop', name: 'api' });
+    metrics.reconcileError('experiment', { namespace: 'shop', name: 'exp' });
+    const text = await metrics.expose();
+    expect(text).toContain('# TYPE controller_runtime_reconcile_errors_total counter');
+    expect(text).toContain('controller_runtime_reconcile_errors_total{controller="rollouts"} 2');
+    expect(text).toContain('controller_runtime_reconcile_errors_total{controller="experiments"} 1');
+    expect(text).toContain('controller_runtime_reconcile_errors_total{controller="analysisruns"} 0');
+    expect(text).toContain('rollout_reconcile_error{namespace="shop",name="web"} 1');
+    expect(text).toContain('experiment_reconcile_error{namespace="shop",name="exp"} 1');
+  });
+
+  it('sets rollout_phase{phase="Degraded"} to 1 only for a Rollout whose status.phase is Degraded', async () => {
+    const store = createMemoryStore();
+    for (const [name, phase] of [
+      ['bad', 'Degraded'],
+      ['good', 'Healthy'],
+      ['new', undefined],
+    ] as const) {
+      store.seed({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Rollout',
+        metadata: { name, namespace: 'shop' },
+        spec: { strategy: { canary: {} } },
+        ...(phase ? { status: { phase } } : {}),
+      } as KubeObject);
+    }
+    const text = await createControllerMetrics(store, { version: 'v', defaultMetrics: false }).expose();
+    const on = (p: string) =>
+      lines(text, 'rollout_phase')
+        .filter((l) => l.includes(`phase="${p}"`) && l.endsWith(' 1'))
+        .map((l) => /name="([^"]+)"/.exec(l)?.[1]);
+    expect(on('Degraded')).toEqual(['bad']);
+    expect(on('Healthy')).toEqual(['good']);
+  });
+
+  it("exposes prom-client's default Node metrics under the names the hand-written ones had", async () => {
+    const text = await createControllerMetrics(createMemoryStore(), { version: 'v' }).expose();
+    for (const [name, type] of [
+      ['process_cpu_seconds_total', 'counter'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['process_start_time_seconds', 'gauge'],
+      ['process_open_fds', 'gauge'],
+      ['process_max_fds', 'gauge'],
+      ['nodejs_heap_size_used_bytes', 'gauge'],
+      ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
+      ['nodejs_gc_duration_seconds', 'histogram'],
+      ['nodejs_heap_space_size_used_bytes', 'gauge'],
+    ]) {
+      expect(text).toContain(`# TYPE ${name} ${type}`);
+    }
+    expect(lines(text, 'nodejs_heap_space_size_used_bytes').some((l) => l.includes('space="old"'))).toBe(
+      true,
+    );
   });
 
   it('serves /metrics and /healthz over HTTP', async () => {
