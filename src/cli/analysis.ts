@@ -22,6 +22,7 @@ import {
 } from '../api/analysis-template.ts';
 import { formatDurationMs, parseDuration } from '../api/duration.ts';
 import { errorText } from '../api/errors.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
 
 export const ANALYSIS_USAGE = `usage: sluice analysis run -f FILE [flags]
@@ -40,7 +41,7 @@ flags:
   -h, --help               show this help
 
 exit codes: 0 Successful, 1 Failed, 2 Error, 3 Inconclusive
-`;
+${examplesHelp('analysis')}`;
 
 export const EXIT_CODES: Readonly<Record<AnalysisPhase, number>> = {
   Successful: 0,
@@ -340,22 +341,7 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
 }
 
 function parseFlags(args: string[]) {
-  return parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      file: { type: 'string', short: 'f' },
-      name: { type: 'string' },
-      arg: { type: 'string', multiple: true },
-      secret: { type: 'string', multiple: true },
-      prometheus: { type: 'string' },
-      'interval-scale': { type: 'string' },
-      duration: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  return parseArgs({ args, strict: true, allowPositionals: false, options: parseArgsOptions('analysis') });
 }
 
 function buildRun(

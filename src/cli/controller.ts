@@ -4,7 +4,6 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { errorText } from '../api/errors.ts';
 import { Controller } from '../controller/lifecycle.ts';
 import {
@@ -14,6 +13,9 @@ import {
   DEFAULT_EXPERIMENT_THREADS,
   DEFAULT_ROLLOUT_THREADS,
 } from '../controller/options.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
+import { UsageError } from './flags.ts';
+import { createLogger, type LogSettings, logSettings } from './logging.ts';
 
 /**
  * Node flags the controller is meant to run with: deploy/base/deployment.yaml sets them in NODE_OPTIONS,
@@ -54,11 +56,10 @@ Flags:
   --control-cert FILE        TLS on the control API with this PEM certificate (needs --control-key)
   --control-key FILE         the PEM private key of --control-cert
   --control-client-ca FILE   mTLS: proxies must present a certificate signed by this PEM CA
-  --loglevel LEVEL           debug, info, warn, error (default info)
+  --log-format text|json    log format (default text on a terminal, json otherwise)
+  --loglevel LEVEL           trace, debug, info, warn, error, fatal, silent (default info)
   -h, --help                 show this help
-`;
-
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+${examplesHelp('controller')}`;
 
 /** The control API flags as given: files are read by loadControlSettings. */
 export interface ControlFlags {
@@ -71,7 +72,7 @@ export interface ControlFlags {
 }
 
 export type ParsedControllerArgs =
-  | { ok: true; options: ControllerOptions & { logLevel: string }; control?: ControlFlags }
+  | { ok: true; options: ControllerOptions & { log: LogSettings }; control?: ControlFlags }
   | { ok: false; help?: boolean; error?: string };
 
 function port(value: string | undefined, flag: string, fallback: number): number | string {
@@ -180,7 +181,11 @@ export function loadControlSettings(
 }
 
 /** Parses the flags; errors name the flag. */
-export function parseControllerArgs(argv: readonly string[]): ParsedControllerArgs {
+export function parseControllerArgs(
+  argv: readonly string[],
+  isTTY = process.stdout.isTTY === true,
+  env: NodeJS.ProcessEnv = process.env,
+): ParsedControllerArgs {
   // --leader-elect alone means true; parseArgs wants a value for string options.
   const args = argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
   let values: Record<string, string | boolean | undefined>;
@@ -188,31 +193,7 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
     ({ values } = parseArgs({
       args,
       allowPositionals: false,
-      options: {
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        'metrics-port': { type: 'string' },
-        'healthz-port': { type: 'string' },
-        'listen-host': { type: 'string' },
-        'leader-elect': { type: 'string' },
-        'lease-namespace': { type: 'string' },
-        'instance-id': { type: 'string' },
-        'istio-api-version': { type: 'string' },
-        'traffic-split-api-version': { type: 'string' },
-        'rollout-threads': { type: 'string' },
-        'analysis-threads': { type: 'string' },
-        'experiment-threads': { type: 'string' },
-        qps: { type: 'string' },
-        burst: { type: 'string' },
-        loglevel: { type: 'string' },
-        'control-listen': { type: 'string' },
-        'control-token-file': { type: 'string' },
-        'control-cert': { type: 'string' },
-        'control-key': { type: 'string' },
-        'control-client-ca': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: parseArgsOptions('controller'),
     }));
   } catch (error) {
     return { ok: false, error: errorText(error) };
@@ -232,9 +213,13 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
     if (typeof v === 'string') return { ok: false, error: v };
     numbers[flag] = v;
   }
-  const logLevel = str('loglevel') ?? 'info';
-  if (!LOG_LEVELS.has(logLevel))
-    return { ok: false, error: `--loglevel: must be one of ${[...LOG_LEVELS].join(', ')}` };
+  let log: LogSettings;
+  try {
+    log = logSettings(values, isTTY, env);
+  } catch (error) {
+    if (error instanceof UsageError) return { ok: false, error: error.message };
+    throw error;
+  }
   const namespace = str('namespace');
   if (namespace === '') return { ok: false, error: '--namespace: must not be empty' };
   const control = controlFlags(str);
@@ -243,7 +228,7 @@ export function parseControllerArgs(argv: readonly string[]): ParsedControllerAr
     ok: true,
     ...(control !== undefined ? { control } : {}),
     options: {
-      logLevel,
+      log,
       metricsPort,
       healthzPort,
       leaderElect: elect === 'true',
@@ -279,7 +264,7 @@ export async function runControllerCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sluice controller: ${parsed.error}\n\n${CONTROLLER_USAGE}`);
     return 2;
   }
-  const { logLevel, ...options } = parsed.options;
+  const { log, ...options } = parsed.options;
   let control: ControlServerSettings | undefined;
   if (parsed.control !== undefined) {
     const loaded = loadControlSettings(parsed.control);
@@ -289,7 +274,7 @@ export async function runControllerCommand(argv: string[]): Promise<number> {
     }
     control = loaded.settings;
   }
-  const logger = pino({ level: logLevel, base: { component: 'sluice-controller' } });
+  const logger = createLogger(log, { base: { component: 'sluice-controller' } });
   const controller = new Controller({ ...options, ...(control !== undefined ? { control } : {}), logger });
   const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   if (!nodeFlags.includes('--max-semi-space-size'))

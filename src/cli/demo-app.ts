@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { errorText } from '../api/errors.ts';
 import { demoSettingsFromEnv, startDemoApp } from '../demo/app.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
 
 export const DEMO_APP_USAGE = `usage: sluice demo-app --listen HOST:PORT [flags]
 
@@ -17,7 +18,8 @@ Serves JSON naming the pod and version on every path, with the header x-demo-ver
   --error-rate R            share of requests answered 500, 0..1 (default $ERROR_RATE, else 0)
   --latency-ms MS           added to every response (default $LATENCY_MS, else 0)
   --latency-jitter-ms MS    up to this much more, uniformly (default $LATENCY_JITTER_MS, else 0)
-`;
+  -h, --help                this text
+${examplesHelp('demo-app')}`;
 
 function hostPort(value: string): { host: string; port: number } | undefined {
   const i = value.lastIndexOf(':');
@@ -36,15 +38,7 @@ export async function runDemoAppCommand(
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: {
-        listen: { type: 'string' },
-        name: { type: 'string' },
-        version: { type: 'string' },
-        'error-rate': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'latency-jitter-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: parseArgsOptions('demo-app'),
       strict: true,
     }));
   } catch (error) {

@@ -4,7 +4,11 @@
 
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { startProxy } from '../../proxy/main.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
+import { createLogger, type LogSettings, logSettings } from './logging.ts';
+import { packageFile } from './package-root.ts';
 import { untilStopSignal } from './signals.ts';
 
 function backend(name: string, port: number): Promise<Server> {
@@ -27,27 +31,43 @@ export const DEMO_PROXY_USAGE = `usage: sluice demo-proxy [ROUTES_FILE]
 
 Starts two demo backends ("stable" on 127.0.0.1:9001, "canary" on 127.0.0.1:9002) and the Sluice proxy in
 front of them on 127.0.0.1:8080 (admin 127.0.0.1:9901), routed by ROUTES_FILE (default
-deploy/examples/routes.yaml), which is watched: edit the weights and they apply without a restart.
-Ctrl-C stops everything.
-`;
+deploy/examples/routes.yaml, shipped with the package), which is watched: edit the weights and they apply
+without a restart. Ctrl-C stops everything.
+
+  --log-format text|json  the proxy's log format (default text on a terminal, json otherwise)
+  --loglevel LEVEL        trace, debug, info, warn, error, fatal, silent (default info)
+  -h, --help              this text
+${examplesHelp('demo-proxy')}`;
 
 export async function runDemoProxy(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(DEMO_PROXY_USAGE);
-    return 0;
-  }
-  if (argv.some((a) => a.startsWith('-'))) {
-    process.stderr.write(
-      `sluice demo-proxy: unknown option ${argv.find((a) => a.startsWith('-'))}\n\n${DEMO_PROXY_USAGE}`,
-    );
+  let positionals: string[];
+  let log: LogSettings;
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: parseArgsOptions('demo-proxy'),
+      allowPositionals: true,
+      strict: true,
+    });
+    if (parsed.values.help === true) {
+      process.stdout.write(DEMO_PROXY_USAGE);
+      return 0;
+    }
+    if (parsed.positionals.length > 1)
+      throw new Error(`one ROUTES_FILE at most, got ${parsed.positionals.length}`);
+    positionals = parsed.positionals;
+    log = logSettings(parsed.values, process.stdout.isTTY === true);
+  } catch (error) {
+    process.stderr.write(`sluice demo-proxy: ${(error as Error).message}\n\n${DEMO_PROXY_USAGE}`);
     return 2;
   }
-  const configPath = argv[0] ?? fileURLToPath(new URL('../../deploy/examples/routes.yaml', import.meta.url));
+  const configPath = positionals[0] ?? fileURLToPath(packageFile('deploy/examples/routes.yaml'));
   const backends = [await backend('stable', 9001), await backend('canary', 9002)];
   const proxy = await startProxy({
     configPath,
     listen: { host: '127.0.0.1', port: 8080 },
     admin: { host: '127.0.0.1', port: 9901 },
+    logger: createLogger(log, { name: 'sluice-proxy' }),
   });
   process.stdout.write(
     `\nSluice proxy demo: proxy on http://127.0.0.1:8080 (routes from ${configPath}), admin on http://127.0.0.1:9901\n` +

@@ -3,7 +3,9 @@
 
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
+import { createLogger, logSettings } from './logging.ts';
 import { hostPort } from './proxy.ts';
 import { untilStopSignal } from './signals.ts';
 
@@ -41,11 +43,13 @@ end. Exit code 0 when v2 was promoted and v3 aborted, 1 otherwise.
   --keep-running         stay up afterwards to play with the CLI (prints the kubeconfig to use:
                          KUBECONFIG=FILE sluice get rollout demo --watch); Ctrl-C stops
   --plain                plain timestamped lines even on a terminal
-  --verbose              standalone's own log on stderr
+  --verbose              standalone's own log on stderr (also on with --loglevel)
+  --log-format text|json that log's format (default text when stderr is a terminal, json otherwise)
+  --loglevel LEVEL       that log's level: trace, debug, info, warn, error, fatal (default info)
   -h, --help             this text
 
 The proxy-only demo (two fixed backends, a routes file) is \`sluice demo-proxy\`.
-`;
+${examplesHelp('demo')}`;
 
 function num(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
@@ -62,20 +66,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: false,
       strict: true,
-      options: {
-        scenario: { type: 'string' },
-        'error-rate': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        rate: { type: 'string' },
-        'time-scale': { type: 'string' },
-        'report-interval': { type: 'string' },
-        listen: { type: 'string' },
-        'summary-json': { type: 'string' },
-        'keep-running': { type: 'boolean' },
-        plain: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: parseArgsOptions('demo'),
     });
     values = parsed.values;
   } catch (error) {
@@ -103,8 +94,11 @@ export async function runDemo(argv: string[]): Promise<number> {
         );
       reportIntervalMs = d.ms;
     }
+    const logTo = logSettings(values, process.stderr.isTTY === true);
     const log =
-      values.verbose === true ? (await import('pino')).default({ level: 'info' }, process.stderr) : undefined;
+      values.verbose === true || values.loglevel !== undefined
+        ? createLogger(logTo, {}, process.stderr)
+        : undefined;
     options = {
       scenario,
       timeScale: num('--time-scale', values['time-scale'] as string | undefined, 1, 0.1, 20),

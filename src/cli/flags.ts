@@ -5,6 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { errorText, SluiceError } from '../api/errors.ts';
+import { KUBE_FLAG_DEFS } from './command-table.ts';
 
 /** A command line that cannot be run (unknown flag, bad value): printed with the usage, exit code 2. */
 export class UsageError extends SluiceError {
@@ -22,11 +23,7 @@ export interface FlagSpec {
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-export const KUBE_FLAGS: FlagSpecs = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-};
+export const KUBE_FLAGS: FlagSpecs = KUBE_FLAG_DEFS;
 
 export type FlagValue = string | boolean | string[] | undefined;
 
@@ -44,7 +41,13 @@ function flagName(message: string): string | undefined {
 
 /** Parses `argv` (after the verb) against the kubeconfig flags plus `flags`. Never throws. */
 export function parseVerbArgs(argv: readonly string[], flags: FlagSpecs = {}): ParsedArgs {
-  const specs: Record<string, FlagSpec> = { ...KUBE_FLAGS, ...flags };
+  const specs: Record<string, FlagSpec> = {};
+  for (const [name, spec] of Object.entries({ ...KUBE_FLAGS, ...flags }))
+    specs[name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+    };
   const explicitFalse = new Set<string>();
   const tokens: string[] = [];
   const byShort = new Map<string, string>();

@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
 import { parseDuration } from '../api/duration.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
+import { createLogger, type LogSettings, logSettings } from './logging.ts';
 import { untilStopSignal } from './signals.ts';
 
 export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --control HOST:PORT) [options]
@@ -35,7 +37,10 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
   --max-body-bytes N     largest request body (default unlimited)
   --trust-forwarded      keep the client's X-Forwarded-Proto/-Host (behind a trusted load balancer)
   --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
-`;
+  --log-format text|json log format (default text on a terminal, json otherwise)
+  --loglevel LEVEL       trace, debug, info, warn, error, fatal, silent (default info)
+  -h, --help             this text
+${examplesHelp('proxy')}`;
 
 export function hostPort(flag: string, value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
@@ -92,33 +97,13 @@ function readFlagFile(flag: string, path: string | undefined): Buffer | undefine
 export function parseProxyArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
-): { options: ProxyOptions; drainMs: number } {
+  isTTY = process.stdout.isTTY === true,
+): { options: ProxyOptions; drainMs: number; log: LogSettings } {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: {
-        config: { type: 'string' },
-        control: { type: 'string' },
-        'token-file': { type: 'string' },
-        'control-ca': { type: 'string' },
-        'control-cert': { type: 'string' },
-        'control-key': { type: 'string' },
-        'proxy-id': { type: 'string' },
-        route: { type: 'string', multiple: true },
-        'all-routes': { type: 'boolean' },
-        'report-interval': { type: 'string' },
-        listen: { type: 'string', default: '127.0.0.1:8080' },
-        admin: { type: 'string', default: '127.0.0.1:9901' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'cookie-keys': { type: 'string' },
-        'upstream-ca': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-body-bytes': { type: 'string' },
-        'trust-forwarded': { type: 'boolean' },
-        'drain-timeout': { type: 'string' },
-      },
+      options: parseArgsOptions('proxy'),
       strict: true,
       allowPositionals: false,
     }));
@@ -186,10 +171,14 @@ export function parseProxyArgs(
   if (maxBody !== undefined) options.data!.maxBodyBytes = maxBody;
   if (values['trust-forwarded'] === true) options.data!.trustForwarded = true;
   const drainSec = positiveInt('drain-timeout', str('drain-timeout')) ?? 10;
-  return { options, drainMs: drainSec * 1000 };
+  return { options, drainMs: drainSec * 1000, log: logSettings(values, isTTY, env) };
 }
 
 export async function runProxyCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(PROXY_USAGE);
+    return 0;
+  }
   let parsed: ReturnType<typeof parseProxyArgs>;
   try {
     parsed = parseProxyArgs(argv, process.env);
@@ -202,7 +191,10 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   }
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
-    proxy = await startProxy(parsed.options);
+    proxy = await startProxy({
+      ...parsed.options,
+      logger: createLogger(parsed.log, { name: 'sluice-proxy' }),
+    });
   } catch (err) {
     process.stderr.write(`sluice proxy: ${(err as Error).message}\n`);
     return 1;

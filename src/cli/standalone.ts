@@ -2,9 +2,10 @@
 // machine (src/standalone/). Flags are parsed once here; errors name the flag (exit code 2).
 
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { parseDuration } from '../api/duration.ts';
+import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
+import { createLogger, logSettings } from './logging.ts';
 import { hostPort } from './proxy.ts';
 import { untilStopSignal } from './signals.ts';
 
@@ -23,8 +24,10 @@ A canary with canaryService and stableService is routed by the embedded Sluice p
   --kubeconfig-out FILE  write a kubeconfig for it: KUBECONFIG=FILE sluice get rollout NAME --watch
   --report-interval DURATION
                          the proxy's histogram interval (default 1s, at least 250ms)
+  --log-format text|json log format (default text on a terminal, json otherwise)
+  --loglevel LEVEL       trace, debug, info, warn, error, fatal, silent (default $SLUICE_LOG_LEVEL, else info)
   -h, --help             this text
-`;
+${examplesHelp('standalone')}`;
 
 export async function runStandaloneCommand(argv: string[]): Promise<number> {
   let options: import('../standalone/standalone.ts').StandaloneOptions;
@@ -33,15 +36,7 @@ export async function runStandaloneCommand(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        state: { type: 'string' },
-        listen: { type: 'string' },
-        admin: { type: 'string' },
-        'api-listen': { type: 'string' },
-        'kubeconfig-out': { type: 'string' },
-        'report-interval': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: parseArgsOptions('standalone'),
     });
     if (values.help) {
       process.stdout.write(STANDALONE_USAGE);
@@ -60,7 +55,7 @@ export async function runStandaloneCommand(argv: string[]): Promise<number> {
     }
     options = {
       dir: positionals[0]!,
-      log: pino({ name: 'sluice-standalone', level: process.env.SLUICE_LOG_LEVEL ?? 'info' }),
+      log: createLogger(logSettings(values, process.stdout.isTTY === true), { name: 'sluice-standalone' }),
       ...(values.state !== undefined ? { stateFile: values.state } : {}),
       ...(values.listen !== undefined ? { proxyListen: hostPort('listen', values.listen) } : {}),
       ...(values.admin !== undefined ? { adminListen: hostPort('admin', values.admin) } : {}),

@@ -2,6 +2,7 @@
 // controller sends traffic back to stable and scales the canary down; spec.template stays the new
 // version, so `retry` resumes it and `undo` reverts it.
 
+import { examplesHelp } from '../command-table.ts';
 import { type CliIo, KUBE_FLAGS_USAGE } from './command.ts';
 import { ABORT_PATCH } from './patches.ts';
 import { patchRolloutStatus } from './status-patch.ts';
@@ -13,7 +14,7 @@ updating spec.template back (e.g. 'undo') fully reverts.
 
 Usage:
   sluice abort ROLLOUT_NAME...
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('abort')}`;
 
 // Deliberately parallel to pause.ts (and retry.ts, terminate.ts): each such verb is its usage text and
 // one parseVerb + changeEach call; what they share is written once in verb.ts.

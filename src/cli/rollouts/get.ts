@@ -7,6 +7,7 @@
 import type { KubeObject } from '../../api/meta.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import type { ReplicaSet } from '../../api/workloads.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import type { CliApi } from '../kube.ts';
 import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
@@ -25,13 +26,9 @@ Flags:
   -w, --watch                 watch live updates to the rollout
       --no-color              do not colorize output
       --timeout-seconds N     with --watch, stop after N seconds (0: never)
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('get')}`;
 
-const FLAGS = {
-  watch: { type: 'boolean', short: 'w' },
-  'no-color': { type: 'boolean' },
-  'timeout-seconds': { type: 'string' },
-} as const;
+const FLAGS = commandFlags('get');
 
 export const REDRAW_MIN_INTERVAL_MS = 200;
 export const TICK_MS = 1_000;

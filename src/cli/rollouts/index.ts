@@ -1,5 +1,5 @@
 // The rollout verbs of `sluice` / `kubectl sluice`, with the same verbs and arguments as Argo's plugin.
-// main.ts dispatches here for every verb listed in ROLLOUT_VERBS.
+// dispatch.ts dispatches here for every verb listed in ROLLOUT_VERBS (the command table's rollout group).
 
 import type { CliIo } from './command.ts';
 
@@ -21,21 +21,6 @@ export const ROLLOUT_VERBS: Readonly<Record<string, () => Promise<VerbRunner>>> 
   terminate: async () => (await import('./terminate.ts')).runTerminate,
   lint: async () => (await import('./lint.ts')).runLint,
 };
-
-export const ROLLOUT_VERBS_USAGE = `  get rollout NAME [-w]      the rollout's revisions, ReplicaSets, pods and analysis runs
-  list rollouts [-A] [-w]    list rollouts
-  promote NAME [--full]      promote a paused rollout (--full: skip all remaining steps)
-  abort NAME                 abort a rollout: traffic back to stable
-  retry rollout NAME         retry an aborted rollout
-  retry experiment NAME      restart a finished experiment
-  pause NAME                 pause a rollout
-  undo NAME [--to-revision N]  roll back to the previous (or given) revision
-  restart NAME [--in 30s]    restart the pods of a rollout
-  set image NAME CONTAINER=IMAGE  update the image of a rollout
-  status NAME [--timeout 5m] wait until Healthy (exit 0) or Degraded/timeout (exit 1)
-  terminate analysisrun|experiment NAME  end an AnalysisRun or Experiment
-  lint -f FILE               validate the Rollouts in a file
-`;
 
 export function isRolloutVerb(verb: string): boolean {
   return Object.hasOwn(ROLLOUT_VERBS, verb);

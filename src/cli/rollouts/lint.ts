@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { errorText } from '../../api/errors.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import { validateRolloutSpec } from '../../api/rollout-validation.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { stringFlag } from '../flags.ts';
 import { type CliIo, EXIT_ERROR, EXIT_OK, helpOrUsageExit, parseOrUsage, usageError } from './command.ts';
 
@@ -19,9 +20,9 @@ Usage:
 
 Flags:
   -f, --filename FILE   YAML or JSON file to lint (may hold several documents)
-`;
+${examplesHelp('lint')}`;
 
-const FLAGS = { filename: { type: 'string', short: 'f' } } as const;
+const FLAGS = commandFlags('lint');
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -4,6 +4,7 @@
 
 import { canarySteps, currentSetWeight, type Rollout } from '../../api/rollout.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { ListWatch } from './list-watch.ts';
@@ -20,14 +21,9 @@ Flags:
       --name NAME        only show the rollout with this name
   -w, --watch            watch for changes
       --timestamps       print timestamps on updates
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('list')}`;
 
-const FLAGS = {
-  'all-namespaces': { type: 'boolean', short: 'A' },
-  name: { type: 'string' },
-  watch: { type: 'boolean', short: 'w' },
-  timestamps: { type: 'boolean' },
-} as const;
+const FLAGS = commandFlags('list');
 
 export interface RolloutRow {
   namespace: string;

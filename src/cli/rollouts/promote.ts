@@ -4,6 +4,7 @@
 // patch instead. Deprecated -c/--skip-current-step and -a/--skip-all-steps are accepted as in Argo.
 
 import type { Rollout } from '../../api/rollout.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { boolFlag } from '../flags.ts';
 import { CliApiError } from '../kube.ts';
 import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, withApi } from './command.ts';
@@ -20,13 +21,9 @@ Flags:
       --full                  fully promote: skip the remaining steps, pauses and analysis
   -c, --skip-current-step     (deprecated) skip the current canary step
   -a, --skip-all-steps        (deprecated, use --full) skip the remaining steps
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('promote')}`;
 
-const FLAGS = {
-  full: { type: 'boolean' },
-  'skip-current-step': { type: 'boolean', short: 'c' },
-  'skip-all-steps': { type: 'boolean', short: 'a' },
-} as const;
+const FLAGS = commandFlags('promote');
 
 export async function runPromote(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseVerb(argv, io, PROMOTE_USAGE, 'promote', { flags: FLAGS, names: 'one' });

@@ -3,6 +3,7 @@
 
 import type { Rollout } from '../../api/rollout.ts';
 import { parsePauseDuration } from '../../api/rollout-validation.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { stringFlag } from '../flags.ts';
 import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { restartPatch } from './patches.ts';
@@ -15,9 +16,9 @@ Usage:
 
 Flags:
   -i, --in DURATION   amount of time before the restart (e.g. 30s, 5m, 1h; a bare number is seconds)
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('restart')}`;
 
-const FLAGS = { in: { type: 'string', short: 'i' } } as const;
+const FLAGS = commandFlags('restart');
 
 export async function runRestart(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseVerb(argv, io, RESTART_USAGE, 'restart', { flags: FLAGS, names: 'one' });

@@ -3,6 +3,7 @@
 // RetryExperiment, `{"status":null}` on the status subresource, so the Experiment starts again.
 
 import type { Experiment } from '../../api/experiment.ts';
+import { examplesHelp } from '../command-table.ts';
 import { type CliIo, KUBE_FLAGS_USAGE, usageError } from './command.ts';
 import { RETRY_EXPERIMENT_PATCH, RETRY_ROLLOUT_PATCH } from './patches.ts';
 import { patchRolloutStatus } from './status-patch.ts';
@@ -13,7 +14,7 @@ export const RETRY_USAGE = `Retry an aborted rollout or a finished experiment.
 Usage:
   sluice retry rollout ROLLOUT_NAME...
   sluice retry experiment EXPERIMENT_NAME...
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('retry')}`;
 
 const EXPERIMENT_ALIASES = new Set(['experiment', 'experiments', 'exp']);
 

@@ -5,6 +5,7 @@
 
 import type { Rollout } from '../../api/rollout.ts';
 import type { Deployment } from '../../api/workloads.ts';
+import { examplesHelp } from '../command-table.ts';
 import { type CliApi, CliApiError } from '../kube.ts';
 import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { parseContainerImage, setTemplateImage } from './patches.ts';
@@ -16,7 +17,7 @@ Usage:
   sluice set image ROLLOUT_NAME CONTAINER=IMAGE
 
   CONTAINER may be '*' to set the image of every container.
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('set')}`;
 
 export const SET_IMAGE_MAX_ATTEMPTS = 5;
 

@@ -6,6 +6,7 @@
 import { parseDuration } from '../../api/duration.ts';
 import type { Rollout } from '../../api/rollout.ts';
 import { getRolloutPhase } from '../../rollout/phase.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { boolFlag, stringFlag } from '../flags.ts';
 import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
 import { ListWatch } from './list-watch.ts';
@@ -20,12 +21,9 @@ Usage:
 Flags:
   -w, --watch              watch until the rollout is done (default true; --watch=false prints once)
   -t, --timeout DURATION   give up after this long, e.g. 60s, 5m (default 0: wait forever)
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('status')}`;
 
-const FLAGS = {
-  watch: { type: 'boolean', short: 'w' },
-  timeout: { type: 'string', short: 't' },
-} as const;
+const FLAGS = commandFlags('status');
 
 function line(status: { phase: string; message: string }): string {
   return status.message === '' ? status.phase : `${status.phase} - ${status.message}`;

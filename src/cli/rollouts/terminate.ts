@@ -3,6 +3,7 @@
 // unless something already failed).
 
 import type { Kind, KubeObject } from '../../api/meta.ts';
+import { examplesHelp } from '../command-table.ts';
 import { type CliIo, KUBE_FLAGS_USAGE, usageError } from './command.ts';
 import { TERMINATE_PATCH } from './patches.ts';
 import { changeEach, parseVerb, resourceTypeError } from './verb.ts';
@@ -12,7 +13,7 @@ export const TERMINATE_USAGE = `Terminate an AnalysisRun or an Experiment.
 Usage:
   sluice terminate analysisrun ANALYSISRUN_NAME...
   sluice terminate experiment EXPERIMENT_NAME...
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('terminate')}`;
 
 const TYPES: Readonly<Record<string, { kind: Kind; noun: string }>> = {
   analysisrun: { kind: 'AnalysisRun', noun: 'analysisrun' },

@@ -6,6 +6,7 @@
 import { errorText } from '../../api/errors.ts';
 import { REVISION_ANNOTATION, type Rollout } from '../../api/rollout.ts';
 import type { Deployment, LabelSelector, ReplicaSet } from '../../api/workloads.ts';
+import { commandFlags, examplesHelp } from '../command-table.ts';
 import { stringFlag } from '../flags.ts';
 import {
   type CliIo,
@@ -26,9 +27,9 @@ Usage:
 
 Flags:
       --to-revision N   the revision to roll back to (default 0: the previous revision)
-${KUBE_FLAGS_USAGE}`;
+${KUBE_FLAGS_USAGE}${examplesHelp('undo')}`;
 
-const FLAGS = { 'to-revision': { type: 'string' } } as const;
+const FLAGS = commandFlags('undo');
 
 /** matchLabels (and In/Exists expressions) as a label selector query string. */
 export function selectorQuery(selector: LabelSelector | undefined): string {

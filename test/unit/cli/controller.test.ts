@@ -7,7 +7,7 @@ describe('sluice controller flags', () => {
     const parsed = parseControllerArgs([]);
     expect(parsed).toMatchObject({
       ok: true,
-      options: { metricsPort: 8090, healthzPort: 8080, leaderElect: true, logLevel: 'info' },
+      options: { metricsPort: 8090, healthzPort: 8080, leaderElect: true, log: { level: 'info' } },
     });
   });
 
