@@ -7,14 +7,19 @@
 //
 // Routing: a canary Rollout with canaryService and stableService and no trafficRouting is routed by the
 // embedded proxy (sluice/proxy with its defaults) — the only router a single machine has. Other routers
-// (Istio, NGINX, SMI, Gateway API) need a cluster and are refused with a message naming the field.
+// (Istio, NGINX, SMI, Gateway API) need a cluster and are refused with a message naming the field. The
+// proxy subscribes to every route (Hello.all_routes), so a Rollout added while running is served too.
+//
+// With a state file the data plane outlives standalone: the proxy and every pod run as their own
+// processes (data-plane.ts, workloads/runtime.ts), keep serving with the last weights while standalone is
+// down (killed, crashed), and are adopted by the next start with the same state file; the control server
+// listens again on the port and with the token the proxy reconnects with. Without a state file there is
+// nothing to resume, and everything runs in this process.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { startProxy } from '../../proxy/main.ts';
-import { proxyRouterConfig } from '../api/proxy-router-config.ts';
-import type { Rollout } from '../api/rollout.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { RouteTable } from '../control/route-table.ts';
 import { ControlServer } from '../control/server.ts';
@@ -31,9 +36,18 @@ import { createRouters } from '../controller/routers.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import { createMemoryStore, type MemoryStore } from '../store/memory.ts';
 import { startApiServer } from './api-server.ts';
+import {
+  type DataPlaneRecord,
+  dataPlaneFiles,
+  newControlToken,
+  readDataPlaneRecord,
+  startProxyProcess,
+  writeDataPlaneRecord,
+} from './data-plane.ts';
 import { writeKubeconfig } from './kubeconfig-out.ts';
 import { startManifests } from './manifest-sync.ts';
 import { openState } from './state.ts';
+import { freePort } from './workloads/addresses.ts';
 import { startLocalWorkloads } from './workloads/index.ts';
 
 export interface StandaloneOptions {
@@ -60,15 +74,15 @@ export interface Standalone {
   readonly apiToken: string;
   readonly proxyAddress: { host: string; port: number };
   readonly adminAddress: { host: string; port: number };
+  /** The proxy's process when it runs as one (with a state file), and whether it was adopted. */
+  readonly proxyProcess?: { readonly pid: number; readonly adopted: boolean };
   /** Stops everything it started (workers, proxy, servers, workloads) after a last state write. */
   stop(): Promise<void>;
 }
 
-/** The proxy route a Rollout is served on, or undefined when the embedded proxy does not route it. */
-function proxyRoute(ro: Rollout): { name: string; namespace: string } | undefined {
-  const parsed = proxyRouterConfig(ro);
-  if (parsed === undefined || !parsed.ok) return undefined;
-  return { name: parsed.config.route, namespace: ro.metadata.namespace ?? 'default' };
+/** A fixed port for a process that outlives this one (port 0 becomes a free port now). */
+async function fixed(address: { host: string; port: number }): Promise<{ host: string; port: number }> {
+  return address.port !== 0 ? address : { host: address.host, port: await freePort() };
 }
 
 export async function startStandalone(o: StandaloneOptions): Promise<Standalone> {
@@ -103,9 +117,11 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       o.stateFile === undefined
         ? undefined
         : createHash('sha256').update(resolve(o.stateFile)).digest('hex').slice(0, 16);
+    const files = o.stateFile !== undefined ? dataPlaneFiles(o.stateFile) : undefined;
     const workloads = startLocalWorkloads(store, {
       log: log.child({ module: 'workloads' }),
       ...(instanceId !== undefined ? { instanceId } : {}),
+      ...(files !== undefined ? { durable: { logDir: files.logs } } : {}),
     });
     stops.push(() => workloads.stop());
 
@@ -117,21 +133,38 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
     const enqueue = new Enqueuer(store, queues);
     const routes = new RouteTable();
     const histograms = new HistogramStore();
-    const controlToken = randomBytes(32).toString('hex');
-    const control = new ControlServer({
-      routes,
-      histograms,
-      token: controlToken,
-      host: '127.0.0.1',
-      port: 0,
-      logger: log.child({ module: 'control' }),
-      serving: true,
-      ...controlCallbacks(
-        () => store,
-        () => enqueue,
-      ),
-    });
-    await control.listen();
+    // A proxy left running by a killed predecessor reconnects to the port and with the token it knew.
+    const previous = files !== undefined ? readDataPlaneRecord(files.record, log) : undefined;
+    const newControl = (port: number, token: string) =>
+      new ControlServer({
+        routes,
+        histograms,
+        token,
+        host: '127.0.0.1',
+        port,
+        logger: log.child({ module: 'control' }),
+        serving: true,
+        ...controlCallbacks(
+          () => store,
+          () => enqueue,
+        ),
+      });
+    let controlToken = previous?.control.token ?? newControlToken();
+    let control = newControl(previous?.control.port ?? 0, controlToken);
+    let controlPort: number;
+    try {
+      controlPort = await control.listen();
+    } catch (error) {
+      // Taken by another program meanwhile: the old proxy cannot reconnect, so it is replaced below.
+      log.warn(
+        { port: previous?.control.port, err: String(error) },
+        'the control port of the previous run is taken: starting on another one, with a new proxy',
+      );
+      await control.close();
+      controlToken = newControlToken();
+      control = newControl(0, controlToken);
+      controlPort = await control.listen();
+    }
     stops.push(() => control.close());
     const routers = createRouters(store, routes, control);
     stops.push(routers.close);
@@ -155,25 +188,54 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
     });
     enqueue.all();
 
-    // The embedded proxy serves every route a Rollout declares now (a Rollout added later with a new route
-    // needs a restart of standalone to be served: the proxy's subscription is made once, at its start).
-    const proxyRoutes = store
-      .list<Rollout>('Rollout')
-      .flatMap((ro) => proxyRoute(ro) ?? [])
-      .filter((r, i, all) => all.findIndex((x) => x.name === r.name && x.namespace === r.namespace) === i);
-    const proxy = await startProxy({
-      listen: o.proxyListen ?? { host: '127.0.0.1', port: 8080 },
-      admin: o.adminListen ?? { host: '127.0.0.1', port: 9901 },
-      control: {
-        target: `127.0.0.1:${control.port}`,
-        token: controlToken,
-        proxyId: 'standalone',
-        routes: proxyRoutes,
+    const listen = o.proxyListen ?? { host: '127.0.0.1', port: 8080 };
+    const admin = o.adminListen ?? { host: '127.0.0.1', port: 9901 };
+    let proxy: Pick<Standalone, 'proxyAddress' | 'adminAddress' | 'proxyProcess'>;
+    if (files !== undefined && instanceId !== undefined) {
+      const sameControl = previous !== undefined && previous.control.port === controlPort;
+      const started = await startProxyProcess({
+        instanceId,
+        files,
+        previous: sameControl ? previous.proxy : undefined,
+        control: { port: controlPort, token: controlToken },
+        listen: await fixed(listen),
+        admin: await fixed(admin),
         ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
-      },
-      logger: log.child({ module: 'proxy' }),
-    });
-    stops.push(() => proxy.close(2_000));
+        log: log.child({ module: 'proxy' }),
+      });
+      stops.push(() => started.stop());
+      const record: DataPlaneRecord = {
+        version: 1,
+        control: { port: controlPort, token: controlToken },
+        proxy: {
+          pid: started.pid,
+          data: started.dataAddress,
+          admin: started.adminAddress,
+          ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
+        },
+      };
+      await writeDataPlaneRecord(files.record, record);
+      proxy = {
+        proxyAddress: started.dataAddress,
+        adminAddress: started.adminAddress,
+        proxyProcess: { pid: started.pid, adopted: started.adopted },
+      };
+    } else {
+      const embedded = await startProxy({
+        listen,
+        admin,
+        control: {
+          target: `127.0.0.1:${controlPort}`,
+          token: controlToken,
+          proxyId: 'standalone',
+          allRoutes: true,
+          ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
+        },
+        logger: log.child({ module: 'proxy' }),
+      });
+      stops.push(() => embedded.close(2_000));
+      proxy = { proxyAddress: embedded.dataAddress, adminAddress: embedded.adminAddress };
+    }
 
     const apiToken = randomBytes(32).toString('hex');
     const api = await startApiServer(store, {
@@ -188,8 +250,7 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       store,
       apiUrl: api.url,
       apiToken,
-      proxyAddress: proxy.dataAddress,
-      adminAddress: proxy.adminAddress,
+      ...proxy,
       stop: stopAll,
     };
   } catch (error) {

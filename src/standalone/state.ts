@@ -1,8 +1,8 @@
 // Standalone mode's state file (`sluice standalone DIR --state FILE`): the in-memory ObjectStore persisted
 // so that a killed standalone, started again, resumes where it was (same step, same AnalysisRuns, same
 // resourceVersions). Every object of every kind is kept exactly as stored (status, uid, resourceVersion,
-// generation, creationTimestamp), with the store's resourceVersion counter, except Pods and Endpoints:
-// runtime state that the local workloads rebuild on start.
+// generation, creationTimestamp), with the store's resourceVersion counter; Pods and Endpoints too, since
+// the pods' processes outlive a killed standalone and the next one adopts them (workloads/runtime.ts).
 //
 // Format: `{"version":1,"checksum":"sha256:<hex>","content":{"resourceVersion":N,"objects":[...]}}`, the
 // checksum being the sha256 of JSON.stringify(content). Written atomically (temp file in the same folder,
@@ -21,10 +21,7 @@ import { ALL_KINDS, isKind, RESOURCES } from '../store/resources.ts';
 
 export const STATE_FILE_VERSION = 1;
 
-/** Runtime state rebuilt by the local workloads on start: never persisted. */
-export const UNPERSISTED_KINDS: readonly Kind[] = ['Pod', 'Endpoints'];
-
-export const PERSISTED_KINDS: readonly Kind[] = ALL_KINDS.filter((k) => !UNPERSISTED_KINDS.includes(k));
+export const PERSISTED_KINDS: readonly Kind[] = ALL_KINDS;
 
 /** Delay between a store change and the write it causes (changes in between share one write). */
 export const DEFAULT_STATE_DEBOUNCE_MS = 100;

@@ -1,7 +1,7 @@
 // The local stand-in for kube-controller-manager and the kubelet over an ObjectStore (the embedded mode's
 // in-memory store has neither): a ReplicaSet controller (replica-sets.ts), a pod runtime that runs Pods on
 // this machine (runtime.ts: sluice-demo images in-process, commands as child processes, each pod on its
-// own loopback address) and an Endpoints controller (endpoints.ts). startLocalWorkloads watches the store
+// own loopback address; or every container a process that outlives standalone, when pods are durable) and an Endpoints controller (endpoints.ts). startLocalWorkloads watches the store
 // and reconciles continuously until stop(), which leaves no server listening and no process running.
 
 import type { Pod, Service } from '../../api/workloads.ts';
@@ -50,6 +50,8 @@ export interface LocalWorkloadsOptions {
   readonly resyncMs?: number;
   /** See PodRuntimeOptions.instanceId: whose leftover processes a restart kills. */
   readonly instanceId?: string;
+  /** See PodRuntimeOptions.durable: pods that outlive a killed standalone, adopted by the next. */
+  readonly durable?: { readonly logDir: string };
 }
 
 export interface LocalWorkloads {
@@ -89,6 +91,7 @@ export function startLocalWorkloads(store: ObjectStore, options: LocalWorkloadsO
     ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
     ...(options.restartBackoffMs !== undefined ? { restartBackoffMs: options.restartBackoffMs } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+    ...(options.durable !== undefined ? { durable: options.durable } : {}),
   });
 
   const replicaSets = new WorkQueue(

@@ -6,22 +6,40 @@
 // log line by line. The port each container port really listens on is recorded on the Pod in the
 // `sluice.io/local-ports` annotation ({"8080": 8080}), which the Endpoints controller reads.
 //
+// Durable pods (standalone with a state file, which keeps the Pods): every container is a process,
+// sluice-demo ones too (demo-pod.ts), writing to a log file that is followed, so the pods outlive a
+// standalone that is killed and keep serving while it is down. The next runtime adopts the processes of
+// the Pods it finds running (containerID local://PID, checked against the pod uid in the process's
+// environment where /proc tells), restarts the containers whose process is gone (restartCount + 1), and
+// kills the rest.
+//
 // Status: podIP, phase Pending -> Running (Failed with a reason for an image that cannot run here, or a
 // configuration that cannot be read), Ready once every container listens (a TCP connect to its port),
 // containerStatuses with state, ready and restartCount. A process that exits is restarted with back-off
 // (CrashLoopBackOff) under restartPolicy Always; under Never / OnFailure the pod ends Succeeded or Failed.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Pod } from '../../api/workloads.ts';
 import { type DemoApp, startDemoApp } from '../../demo/app.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 import { createMergePatch } from '../../store/patch.ts';
 import { type AddressPool, freePort } from './addresses.ts';
+import { DEMO_POD_ENTRY, DEMO_POD_ENV, type DemoPodSpec } from './demo-pod.ts';
 import type { WorkloadsLog } from './log.ts';
 import { type ContainerPlan, type LocalPodPlan, planLocalPod } from './plan.ts';
+import {
+  adoptProcess,
+  environValue,
+  findByEnv,
+  isRunning,
+  killPids,
+  type LocalProcess,
+  processGroup,
+  spawnProcess,
+} from './processes.ts';
 
 /** In every pod process's environment (inherited by its children): the pod's uid. */
 export const POD_UID_ENV = 'SLUICE_POD_UID';
@@ -91,9 +109,9 @@ interface ContainerRun {
   ready: boolean;
   started: boolean;
   restartCount: number;
+  /** sluice-demo servers in this process (pods that are not durable). */
   apps: DemoApp[];
-  child?: ChildProcess;
-  exited?: Promise<void>;
+  proc?: LocalProcess;
   restartTimer?: NodeJS.Timeout;
 }
 
@@ -124,10 +142,44 @@ export interface PodRuntimeOptions {
   readonly restartBackoffMs?: number;
   /**
    * The instance these pods belong to (standalone: derived from its state file, which only one live
-   * standalone holds). Processes carrying it that this runtime did not start were left by a killed
-   * predecessor — whose Pods, not persisted, had other uids — and are killed before the first pod starts.
+   * standalone holds). Processes carrying it that belong to no Pod of the store were left by a killed
+   * predecessor, and are killed before the first pod starts.
    */
   readonly instanceId?: string;
+  /**
+   * Pods that outlive this runtime when it is killed (standalone with a state file, which keeps the
+   * Pods): every container a process with its output in a log file in `logDir`, adopted by the next
+   * runtime. A graceful stopAll() still stops them all.
+   */
+  readonly durable?: { readonly logDir: string };
+}
+
+interface RecordedContainer {
+  readonly pid: number;
+  readonly startedAt?: string;
+  readonly restartCount: number;
+}
+
+/** What a Pod's status says ran for `container` before a restart (a running local://PID), if anything. */
+function recordedContainer(pod: Pod, container: string): RecordedContainer | undefined {
+  const statuses = (pod.status as { containerStatuses?: unknown } | undefined)?.containerStatuses;
+  if (!Array.isArray(statuses)) return undefined;
+  const status = statuses.find((s) => (s as { name?: unknown }).name === container) as
+    | { containerID?: unknown; restartCount?: unknown; state?: { running?: { startedAt?: unknown } } }
+    | undefined;
+  const pid = Number(/^local:\/\/(\d+)$/.exec(String(status?.containerID ?? ''))?.[1]);
+  if (status?.state?.running === undefined || !Number.isInteger(pid) || pid <= 1) return undefined;
+  const startedAt = status.state.running.startedAt;
+  return {
+    pid,
+    ...(typeof startedAt === 'string' ? { startedAt } : {}),
+    restartCount: typeof status.restartCount === 'number' ? status.restartCount : 0,
+  };
+}
+
+function podIp(pod: Pod): string | undefined {
+  const ip = (pod.status as { podIP?: unknown } | undefined)?.podIP;
+  return typeof ip === 'string' ? ip : undefined;
 }
 
 /** Runs pods on this machine; `sync` on every Pod change, `remove` on deletion, `stopAll` at the end. */
@@ -140,24 +192,26 @@ export class LocalPodRuntime {
   readonly #backoffMs: number;
   readonly #runs = new Map<string, PodRun>();
   readonly #stopping = new Set<Promise<void>>();
-  readonly #children = new Set<ChildProcess>();
+  readonly #procs = new Set<LocalProcess>();
   #closed = false;
-  #leftovers: Promise<Map<string, number[]>> | undefined;
+  #podProcesses: Promise<Map<string, number[]>> | undefined;
   #instanceLeftovers: Promise<void> | undefined;
   readonly #instanceId: string | undefined;
+  readonly #durable: { readonly logDir: string } | undefined;
   readonly #onExit = () => {
-    // Last resort when this process exits without stop(): no child outlives it.
-    for (const child of this.#children) killGroup(child, 'SIGKILL');
+    // Last resort when this process exits without stop(): no child outlives it (unless durable).
+    for (const proc of this.#procs) proc.kill('SIGKILL');
   };
 
   constructor(store: ObjectStore, options: PodRuntimeOptions) {
     this.#store = store;
     this.#log = options.log;
     this.#instanceId = options.instanceId;
+    this.#durable = options.durable;
     this.#addressPool = Promise.resolve(options.addresses);
     this.#killGraceMs = options.killGraceMs ?? 3_000;
     this.#backoffMs = options.restartBackoffMs ?? 1_000;
-    process.on('exit', this.#onExit);
+    if (this.#durable === undefined) process.on('exit', this.#onExit);
   }
 
   /** The pods running (or starting) here, by uid. */
@@ -175,13 +229,14 @@ export class LocalPodRuntime {
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (pod.metadata.deletionTimestamp !== undefined) return;
     const now = nowTime();
+    const startTime = (pod.status as { startTime?: unknown } | undefined)?.startTime;
     const run: PodRun = {
       uid,
       namespace: pod.metadata.namespace ?? 'default',
       name: pod.metadata.name,
       containers: [],
       stopped: false,
-      startTime: now,
+      startTime: this.#durable !== undefined && typeof startTime === 'string' ? startTime : now,
       readyChangedAt: now,
       wasReady: false,
       writing: Promise.resolve(),
@@ -202,7 +257,7 @@ export class LocalPodRuntime {
     run.stopped = true;
     const stopping = (async () => {
       await run.started;
-      await Promise.all(run.containers.map((c) => this.#stopContainer(c)));
+      await Promise.all(run.containers.map((c) => this.#stopContainer(run, c)));
       if (run.ip !== undefined) (await this.#addressPool).release(run.ip);
     })();
     this.#stopping.add(stopping);
@@ -213,40 +268,77 @@ export class LocalPodRuntime {
   /** Stops every pod here; resolves once no server listens and no process runs. */
   async stopAll(): Promise<void> {
     this.#closed = true;
+    const runs = [...this.#runs.values()];
     for (const uid of [...this.#runs.keys()]) void this.remove(uid);
     await Promise.all([...this.#stopping]);
+    // Durable pods are kept in the state file: say their processes are gone, so that the next start
+    // starts them again instead of looking for processes to adopt (a pid may be reused meanwhile).
+    if (this.#durable !== undefined) await Promise.all(runs.map((run) => this.#writeStopped(run)));
     process.off('exit', this.#onExit);
   }
 
+  async #writeStopped(run: PodRun): Promise<void> {
+    await run.writing;
+    if (run.plan === undefined || run.plan.kind === 'fail') return;
+    for (const c of run.containers) {
+      c.state = { kind: 'waiting', reason: 'ContainerCreating', message: 'stopped with sluice standalone' };
+      c.ready = false;
+      c.started = false;
+    }
+    const current = this.#store.get<Pod>('Pod', run.namespace, run.name);
+    if (current === undefined || current.metadata.uid !== run.uid) return;
+    const patch = createMergePatch({ status: current.status ?? {} }, { status: this.#status(run) });
+    if (patch === undefined) return;
+    await this.#store.patchStatus('Pod', run.namespace, run.name, patch).catch((error) => {
+      this.#log.warn(
+        { module: 'local-workloads', pod: run.name, err: errorText(error) },
+        'pod status write failed',
+      );
+    });
+  }
+
+  /** Pod processes of this user by pod uid (looked up once per runtime). */
+  #processesByPod(): Promise<Map<string, number[]>> {
+    this.#podProcesses ??= findByEnv(POD_UID_ENV);
+    return this.#podProcesses;
+  }
+
+  /** Kills the processes of this instance that belong to no Pod of the store (a killed predecessor's). */
   async #killInstanceLeftovers(): Promise<void> {
     if (this.#instanceId === undefined) return;
-    const pids = (await findLeftovers(INSTANCE_ENV)).get(this.#instanceId) ?? [];
+    const pids = (await findByEnv(INSTANCE_ENV)).get(this.#instanceId) ?? [];
     if (pids.length === 0) return;
-    this.#log.info(
-      { module: 'local-workloads', pids },
-      `killing ${pids.length} pod process(es) left by an earlier run of this standalone`,
+    const live = new Set(
+      this.#store
+        .list<Pod>('Pod')
+        .filter((p) => p.metadata.deletionTimestamp === undefined)
+        .map((p) => p.metadata.uid),
     );
-    await killLeftovers(pids);
+    const byPod = await this.#processesByPod();
+    const owned = new Set([...byPod].filter(([uid]) => live.has(uid)).flatMap(([, p]) => p));
+    const strays = pids.filter((pid) => !owned.has(pid));
+    if (strays.length === 0) return;
+    this.#log.info(
+      { module: 'local-workloads', pids: strays },
+      `killing ${strays.length} pod process(es) left by an earlier run of this standalone`,
+    );
+    await killPids(strays);
   }
 
   async #start(run: PodRun, pod: Pod): Promise<void> {
     this.#addresses = await this.#addressPool;
     if (run.stopped) return;
+    // A durable pod's address is taken back before anything else waits: no new pod may take it first.
+    const previousIp = podIp(pod);
+    const kept =
+      this.#durable !== undefined && previousIp !== undefined
+        ? this.#addresses.acquire(previousIp)
+        : undefined;
+    if (kept !== undefined) run.ip = kept;
     // Processes of this instance left by a runtime that was killed (SIGKILL), whatever pod they ran.
     this.#instanceLeftovers ??= this.#killInstanceLeftovers();
     await this.#instanceLeftovers;
     if (run.stopped) return;
-    // Processes of this pod left by a runtime that was killed (SIGKILL): they would hold its ports.
-    this.#leftovers ??= findLeftovers();
-    const leftovers = (await this.#leftovers).get(run.uid);
-    if (leftovers !== undefined && leftovers.length > 0) {
-      this.#log.info(
-        { module: 'local-workloads', pod: `${run.namespace}/${run.name}`, pids: leftovers },
-        `killing ${leftovers.length} process(es) of pod ${run.name} left by an earlier run`,
-      );
-      await killLeftovers(leftovers);
-      if (run.stopped) return;
-    }
     const plan = planLocalPod(pod);
     run.plan = plan;
     if (plan.kind === 'fail') {
@@ -268,10 +360,84 @@ export class LocalPodRuntime {
         apps: [],
       });
     }
-    const previousIp =
-      typeof (pod.status as { podIP?: unknown } | undefined)?.podIP === 'string'
-        ? (pod.status as { podIP: string }).podIP
-        : undefined;
+    if (this.#durable !== undefined) await this.#startDurable(run, pod, kept === previousIp);
+    else await this.#startEphemeral(run, pod, previousIp);
+  }
+
+  /** A pod whose processes outlive this runtime: adopts the ones still running, starts the others. */
+  async #startDurable(run: PodRun, pod: Pod, sameAddress: boolean): Promise<void> {
+    run.ip ??= this.#addresses.acquire();
+    const adopted = new Set<number>();
+    for (const c of run.containers) {
+      const recorded = sameAddress ? recordedContainer(pod, c.plan.name) : undefined;
+      if (recorded !== undefined && (await this.#adopt(run, c, pod, recorded))) adopted.add(recorded.pid);
+      if (run.stopped) return;
+    }
+    // Anything else of this pod still running (a container whose record was lost) would hold its ports.
+    const strays: number[] = [];
+    for (const pid of (await this.#processesByPod()).get(run.uid) ?? []) {
+      const group = await processGroup(pid);
+      if (group === undefined || !adopted.has(group)) strays.push(pid);
+    }
+    if (strays.length > 0) {
+      this.#log.info(
+        { module: 'local-workloads', pod: `${run.namespace}/${run.name}`, pids: strays },
+        `killing ${strays.length} process(es) of pod ${run.name} left by an earlier run`,
+      );
+      await killPids(strays);
+    }
+    if (run.stopped) return;
+    const loopback = this.#addresses.mode === 'loopback';
+    for (const c of run.containers) {
+      if (c.proc !== undefined) continue;
+      for (const port of c.plan.ports) {
+        // A demo server listens on the pod's address only: its declared port there, as in a cluster.
+        const local = c.plan.kind === 'demo' && loopback ? port : await freePort(previousPort(pod, port));
+        c.ports.set(port, local);
+      }
+    }
+    if (run.stopped) return;
+    await this.#recordPorts(run);
+    for (const c of run.containers) if (c.proc === undefined) this.#spawn(run, c);
+    this.#scheduleWrite(run);
+  }
+
+  /** Takes over a container's process left running by a killed runtime, when it is still this pod's. */
+  async #adopt(run: PodRun, c: ContainerRun, pod: Pod, recorded: RecordedContainer): Promise<boolean> {
+    const carries = await environValue(recorded.pid, POD_UID_ENV);
+    // null: the process does not carry this pod's uid (gone, or the pid was reused); undefined: no /proc.
+    if (carries === null || (carries !== undefined && carries !== run.uid)) return false;
+    if (!(await isRunning(recorded.pid))) return false;
+    for (const port of c.plan.ports) c.ports.set(port, localPort(pod, port));
+    const where = `${run.namespace}/${run.name}/${c.plan.name}`;
+    const proc = adoptProcess(recorded.pid, this.#logFile(run, c), (line) => this.#line(where, 'log', line));
+    const startedAt = recorded.startedAt ?? nowTime();
+    c.proc = proc;
+    c.state = { kind: 'running', startedAt };
+    c.started = true;
+    c.restartCount = recorded.restartCount;
+    this.#procs.add(proc);
+    this.#log.info(
+      { module: 'local-workloads', pod: where, pid: recorded.pid },
+      `adopted the running process of ${where}`,
+    );
+    this.#watch(run, c, proc, startedAt);
+    void this.#probe(run, c, proc);
+    return true;
+  }
+
+  /** A pod that dies with this runtime: demo servers in this process, commands as children. */
+  async #startEphemeral(run: PodRun, pod: Pod, previousIp: string | undefined): Promise<void> {
+    // Processes of this pod left by a runtime that was killed (SIGKILL): they would hold its ports.
+    const leftovers = (await this.#processesByPod()).get(run.uid);
+    if (leftovers !== undefined && leftovers.length > 0) {
+      this.#log.info(
+        { module: 'local-workloads', pod: `${run.namespace}/${run.name}`, pids: leftovers },
+        `killing ${leftovers.length} process(es) of pod ${run.name} left by an earlier run`,
+      );
+      await killPids(leftovers);
+      if (run.stopped) return;
+    }
     // Demo servers first: when their ports are taken at this address (another program), try another.
     let lastError = '';
     for (let attempt = 0; attempt < LISTEN_ATTEMPTS && !run.stopped; attempt++) {
@@ -303,7 +469,6 @@ export class LocalPodRuntime {
     for (const c of run.containers) if (c.plan.kind === 'process') this.#spawn(run, c);
     this.#scheduleWrite(run);
   }
-
   /** Undefined when every demo server listens, else the error (the servers started are closed). */
   async #startDemoServers(run: PodRun, ip: string, previous: Pod | undefined): Promise<string | undefined> {
     const shared = this.#addresses.mode === 'shared';
@@ -352,74 +517,85 @@ export class LocalPodRuntime {
     }
   }
 
+  #logFile(run: PodRun, c: ContainerRun): string | undefined {
+    if (this.#durable === undefined) return undefined;
+    return join(this.#durable.logDir, `${run.namespace}_${run.name}_${c.plan.name}.log`);
+  }
+
+  #line(where: string, stream: string, line: string): void {
+    this.#log.info({ module: 'local-workloads', pod: where, stream }, `[${where}] ${line}`);
+  }
+
   #spawn(run: PodRun, c: ContainerRun): void {
-    if (run.stopped || c.plan.kind !== 'process' || run.ip === undefined) return;
+    if (run.stopped || run.ip === undefined) return;
     const plan = c.plan;
-    const port = c.ports.get(plan.ports[0] ?? 0) ?? 0;
-    const [file, ...args] = plan.argv;
+    if (plan.kind === 'demo' && this.#durable === undefined) return;
     const where = `${run.namespace}/${run.name}/${plan.name}`;
-    let child: ChildProcess;
+    const identity = {
+      [POD_UID_ENV]: run.uid,
+      ...(this.#instanceId !== undefined ? { [INSTANCE_ENV]: this.#instanceId } : {}),
+    };
+    let argv: readonly string[];
+    let env: NodeJS.ProcessEnv;
+    let cwd: string | undefined;
+    if (plan.kind === 'process') {
+      argv = plan.argv;
+      cwd = plan.workingDir;
+      const port = c.ports.get(plan.ports[0] ?? 0) ?? 0;
+      env = { ...process.env, ...plan.env, PORT: String(port), HOST: run.ip, ...identity };
+    } else {
+      const spec: DemoPodSpec = {
+        config: plan.config,
+        listen: plan.ports.map((port) => ({ host: run.ip!, port: c.ports.get(port) ?? port })),
+      };
+      argv = [process.execPath, fileURLToPath(DEMO_POD_ENTRY)];
+      env = { ...process.env, [DEMO_POD_ENV]: JSON.stringify(spec), ...identity };
+    }
+    let proc: LocalProcess;
     try {
-      child = spawn(file ?? '', args, {
-        cwd: plan.workingDir,
-        env: {
-          ...process.env,
-          ...plan.env,
-          PORT: String(port),
-          HOST: run.ip,
-          [POD_UID_ENV]: run.uid,
-          ...(this.#instanceId !== undefined ? { [INSTANCE_ENV]: this.#instanceId } : {}),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
+      proc = spawnProcess(argv, {
+        ...(cwd !== undefined ? { cwd } : {}),
+        env,
+        ...(this.#durable !== undefined ? { logFile: this.#logFile(run, c)! } : {}),
+        onLine: (stream, line) => this.#line(where, stream, line),
       });
     } catch (error) {
-      this.#exited(run, c, 127, `could not start ${JSON.stringify(file)}: ${errorText(error)}`);
+      this.#exited(run, c, 127, `could not start ${JSON.stringify(argv[0])}: ${errorText(error)}`);
       return;
     }
-    c.child = child;
-    this.#children.add(child);
+    c.proc = proc;
+    this.#procs.add(proc);
     const startedAt = nowTime();
     c.state = { kind: 'running', startedAt };
     c.started = true;
     c.ready = false;
-    for (const [stream, readable] of [
-      ['stdout', child.stdout],
-      ['stderr', child.stderr],
-    ] as const) {
-      if (readable === null) continue;
-      createInterface({ input: readable }).on('line', (line) => {
-        this.#log.info({ module: 'local-workloads', pod: where, stream }, `[${where}] ${line}`);
-      });
-    }
-    let spawnError: string | undefined;
-    child.once('error', (error) => {
-      spawnError = `could not start ${JSON.stringify(file)}: ${errorText(error)}`;
-    });
-    c.exited = new Promise<void>((resolve) => {
-      child.once('close', (code, signal) => {
-        this.#children.delete(child);
-        killGroup(child, 'SIGKILL');
-        if (c.child === child) c.child = undefined;
-        resolve();
-        const exitCode = code ?? (signal !== null ? 128 + 9 : 1);
-        this.#exited(
-          run,
-          c,
-          spawnError !== undefined ? 127 : exitCode,
-          spawnError ?? (signal ? `killed by ${signal}` : undefined),
-          startedAt,
-        );
-      });
-    });
+    this.#watch(run, c, proc, startedAt);
     this.#scheduleWrite(run);
-    void this.#probe(run, c, child, port);
+    void this.#probe(run, c, proc);
   }
 
-  async #probe(run: PodRun, c: ContainerRun, child: ChildProcess, port: number): Promise<void> {
-    while (!run.stopped && c.child === child && !c.ready) {
+  #watch(run: PodRun, c: ContainerRun, proc: LocalProcess, startedAt: string): void {
+    void proc.exited.then((status) => {
+      this.#procs.delete(proc);
+      if (c.proc === proc) c.proc = undefined;
+      // An adopted process is no child of this one: how it ended is not known.
+      const code = status.spawnError !== undefined ? 127 : (status.code ?? (status.signal ? 137 : 1));
+      const message =
+        status.spawnError ??
+        (status.signal
+          ? `killed by ${status.signal}`
+          : proc.adopted
+            ? 'the adopted process ended (exit status unknown)'
+            : undefined);
+      this.#exited(run, c, code, message, startedAt);
+    });
+  }
+
+  async #probe(run: PodRun, c: ContainerRun, proc: LocalProcess): Promise<void> {
+    const port = c.ports.get(c.plan.ports[0] ?? 0) ?? 0;
+    while (!run.stopped && c.proc === proc && !c.ready) {
       if (await tcpProbe(run.ip ?? '127.0.0.1', port, 500)) {
-        if (run.stopped || c.child !== child) return;
+        if (run.stopped || c.proc !== proc) return;
         c.ready = true;
         this.#scheduleWrite(run);
         return;
@@ -463,16 +639,19 @@ export class LocalPodRuntime {
     }, backoff);
   }
 
-  async #stopContainer(c: ContainerRun): Promise<void> {
+  async #stopContainer(run: PodRun, c: ContainerRun): Promise<void> {
     if (c.restartTimer !== undefined) clearTimeout(c.restartTimer);
     c.restartTimer = undefined;
     await Promise.all(c.apps.splice(0).map((app) => app.close()));
-    const child = c.child;
-    if (child === undefined) return;
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), this.#killGraceMs);
-    await c.exited;
-    clearTimeout(timer);
+    const proc = c.proc;
+    if (proc !== undefined) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), this.#killGraceMs);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    const logFile = this.#logFile(run, c);
+    if (logFile !== undefined) await unlink(logFile).catch(() => {});
   }
 
   #scheduleWrite(run: PodRun): void {
@@ -583,7 +762,7 @@ export class LocalPodRuntime {
         name: c.plan.name,
         image: c.plan.image,
         imageID: '',
-        ...(c.child?.pid !== undefined ? { containerID: `local://${c.child.pid}` } : {}),
+        ...(c.proc !== undefined ? { containerID: `local://${c.proc.pid}` } : {}),
         ready: c.ready,
         started: c.started,
         restartCount: c.restartCount,
@@ -618,66 +797,6 @@ function stateJson(state: ContainerState): Record<string, unknown> {
  * Processes of this user that carry SLUICE_POD_UID (pod processes a killed runtime left behind), by pod
  * uid. Linux (/proc) only; elsewhere, and on any error, none.
  */
-export async function findLeftovers(envName: string = POD_UID_ENV): Promise<Map<string, number[]>> {
-  const found = new Map<string, number[]>();
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return found;
-  }
-  const prefix = `${envName}=`;
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-      .map(async (e) => {
-        try {
-          const environ = await readFile(`/proc/${e}/environ`, 'utf8');
-          const entry = environ.split('\0').find((v) => v.startsWith(prefix));
-          if (entry === undefined) return;
-          const uid = entry.slice(prefix.length);
-          found.set(uid, [...(found.get(uid) ?? []), Number(e)]);
-        } catch {
-          // gone, or not ours
-        }
-      }),
-  );
-  return found;
-}
-
-async function killLeftovers(pids: readonly number[]): Promise<void> {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  // Wait (briefly) until they are gone or zombies, so their ports are free.
-  for (let i = 0; i < 40; i++) {
-    const states = await Promise.all(
-      pids.map((pid) =>
-        readFile(`/proc/${pid}/stat`, 'utf8').then(
-          (stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3),
-          () => 'gone',
-        ),
-      ),
-    );
-    if (states.every((st) => st === 'gone' || st === 'Z')) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Signals a child's whole process group (it was spawned detached, as its group's leader). */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
+export function findLeftovers(envName: string = POD_UID_ENV): Promise<Map<string, number[]>> {
+  return findByEnv(envName);
 }
