@@ -13,14 +13,20 @@
 //    status.currentStepIndex increments. Watch events are stamped locally (creationTimestamp has 1 s resolution).
 // Prints markdown tables and writes bench/results/controller.json. Cleans up: controller stopped, namespace
 // deleted; a cluster is stopped only when this run started it.
+// --auth chooses how the controller finds the API server: `in-cluster` (default; as the Deployment runs it:
+// KUBERNETES_SERVICE_HOST/PORT and a service-account directory holding the test cluster's token and CA,
+// mounted at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace, so it needs root and
+// unshare(1)) or `kubeconfig` (--kubeconfig, which loads @kubernetes/client-node; writes
+// bench/results/controller-kubeconfig.json).
 //
-//   node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S]
+//   node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S] [--auth in-cluster|kubeconfig]
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { parse as parseYaml } from 'yaml';
 import { CONTROLLER_NODE_OPTIONS } from '../src/cli/controller.ts';
 import { clusterAnswers, ensureCluster, readState, stopCluster } from '../test/cluster/control-plane.ts';
 import { KubeClient } from '../test/cluster/kube-client.ts';
@@ -70,8 +76,11 @@ const CLEANUP_RESERVE_MS = 60_000;
 const PER_SAMPLE_TIMEOUT_MS = 30_000;
 const TOUCH_PER_SECOND = 50;
 
+type Auth = 'in-cluster' | 'kubeconfig';
+
 interface Settings {
   quick: boolean;
+  auth: Auth;
   rollouts: number;
   sample: number;
   windowS: number;
@@ -88,13 +97,14 @@ function parseSettings(argv: string[]): Settings {
       rollouts: { type: 'string' },
       sample: { type: 'string' },
       'window-s': { type: 'string' },
+      auth: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'usage: node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S]\n',
+      'usage: node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S] [--auth in-cluster|kubeconfig]\n',
     );
     process.exit(0);
   }
@@ -107,8 +117,12 @@ function parseSettings(argv: string[]): Settings {
     return n;
   };
   const rollouts = int('rollouts', values.rollouts, quick ? 50 : 500);
+  const auth = values.auth ?? 'in-cluster';
+  if (auth !== 'in-cluster' && auth !== 'kubeconfig')
+    throw new Error(`--auth: expected in-cluster or kubeconfig, got "${auth}"`);
   return {
     quick,
+    auth,
     rollouts,
     sample: Math.min(rollouts, int('sample', values.sample, quick ? 10 : 20)),
     windowS: int('window-s', values['window-s'], quick ? 10 : 30),
@@ -268,6 +282,46 @@ function reconcileSummary(h: HistogramSnapshot, source: string): ReconcileSummar
   };
 }
 
+const SERVICE_ACCOUNT_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * How to start `node ARGS` as a controller authenticating the `auth` way. in-cluster: the test cluster's
+ * token and CA (from its kubeconfig) in a service-account directory mounted where a pod has it, inside a
+ * private mount namespace (tmpfs over /run), and KUBERNETES_SERVICE_HOST/PORT; nothing outside changes.
+ */
+function controllerCommand(
+  auth: Auth,
+  kubeconfig: string,
+  dir: string,
+  nodeArgs: string[],
+): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  if (auth === 'kubeconfig')
+    return { command: process.execPath, args: [...nodeArgs, '--kubeconfig', kubeconfig], env: process.env };
+  const doc = parseYaml(readFileSync(kubeconfig, 'utf8'));
+  const server = new URL(doc.clusters[0].cluster.server);
+  const sa = join(dir, 'serviceaccount');
+  mkdirSync(sa);
+  writeFileSync(join(sa, 'token'), doc.users[0].user.token);
+  writeFileSync(
+    join(sa, 'ca.crt'),
+    Buffer.from(doc.clusters[0].cluster['certificate-authority-data'], 'base64'),
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KUBERNETES_SERVICE_HOST: server.hostname,
+    KUBERNETES_SERVICE_PORT: server.port,
+    SLUICE_BENCH_SA: sa,
+  };
+  delete env.KUBECONFIG;
+  const script = `mount -t tmpfs tmpfs /run && mkdir -p ${SERVICE_ACCOUNT_MOUNT} && cp "$SLUICE_BENCH_SA"/* ${SERVICE_ACCOUNT_MOUNT}/ && exec "$@"`;
+  // unshare and sh exec into node, so the spawned pid is the controller's.
+  return {
+    command: 'unshare',
+    args: ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, ...nodeArgs],
+    env,
+  };
+}
+
 async function scrape(metricsUrl: string): Promise<ReturnType<typeof parsePromText>> {
   const res = await request(metricsUrl, { headersTimeout: 10_000, bodyTimeout: 10_000 });
   const text = await res.body.text();
@@ -403,30 +457,23 @@ async function main(): Promise<number> {
     // 1. The controller, idle with 0 Rollouts.
     const metricsPort = await freePort();
     const healthzPort = await freePort();
-    controller = spawnManaged({
-      name: 'controller',
-      command: process.execPath,
-      args: [
-        '--disable-warning=ExperimentalWarning',
-        // The flags the Deployment runs it with (NODE_OPTIONS there).
-        ...CONTROLLER_NODE_OPTIONS.split(' '),
-        SLUICE_MAIN,
-        'controller',
-        '--kubeconfig',
-        kubeconfig,
-        '--namespace',
-        namespace,
-        '--leader-elect=false',
-        '--listen-host',
-        '127.0.0.1',
-        '--metrics-port',
-        String(metricsPort),
-        '--healthz-port',
-        String(healthzPort),
-      ],
-      cwd: REPO_ROOT,
-      logDir: dir,
-    });
+    const started = controllerCommand(settings.auth, kubeconfig, dir, [
+      '--disable-warning=ExperimentalWarning',
+      // The flags the Deployment runs it with (NODE_OPTIONS there).
+      ...CONTROLLER_NODE_OPTIONS.split(' '),
+      SLUICE_MAIN,
+      'controller',
+      '--namespace',
+      namespace,
+      '--leader-elect=false',
+      '--listen-host',
+      '127.0.0.1',
+      '--metrics-port',
+      String(metricsPort),
+      '--healthz-port',
+      String(healthzPort),
+    ]);
+    controller = spawnManaged({ name: 'controller', ...started, cwd: REPO_ROOT, logDir: dir });
     const ready = await waitReady(controller, `http://127.0.0.1:${healthzPort}/healthz`, 30_000);
     if (!ready.ok) throw new Error(`controller did not start: ${ready.reason}\n${logTail(controller)}`);
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -629,7 +676,7 @@ async function main(): Promise<number> {
     );
     const latencyTable = commandLatencyTable(setImage, promote);
     const summary = [
-      `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run.`,
+      `Controller at scale: ${settings.rollouts} canary Rollouts (1 replica each), ${settings.quick ? 'quick' : 'full'} run, controller authenticating ${settings.auth === 'in-cluster' ? 'as an in-cluster service account' : 'with --kubeconfig (client-node)'}.`,
       `Created in ${fmt(createdMs / 1000, 1)} s; all Healthy ${fmt(healthyMs / 1000, 1)} s after the first create${allHealthy ? '' : ' (TIMED OUT)'}.`,
       `Controller API requests while converging: ${fmt(apiRequests.convergence)}; in the steady window: ${fmt(apiRequests.steadyWindow)}; reconcile errors (whole run): ${fmt(apiRequests.reconcileErrors)}; Rollout writes seen in the steady window: ${fmt(apiRequests.rolloutWritesInSteadyWindow)}.`,
       ...(churn.example ? [`  churn example: ${JSON.stringify(churn.example).slice(0, 1500)}`] : []),
@@ -670,31 +717,34 @@ async function main(): Promise<number> {
     ].join('\n');
     process.stdout.write(`${summary}\n`);
     const watchErrors = watches.flatMap((w) => w.errors);
-    const path = writeResult('controller.json', {
-      machine: machineInfo(),
-      settings: { ...settings, readyDelayMs: READY_DELAY_MS, imageV1: IMAGE_V1, imageV2: IMAGE_V2 },
-      cluster: { reused: !startedCluster, server: state?.server },
-      namespace,
-      createSeconds: createdMs / 1000,
-      allHealthy,
-      allHealthySecondsAfterFirstCreate: healthyMs / 1000,
-      resources: {
-        idle,
-        steady,
-        controllerRssAfterUpdatesBytes: rssAfterUpdates,
-        controllerHeapUsedSteadyBytes: heapUsedSteadyBytes,
+    const path = writeResult(
+      settings.auth === 'in-cluster' ? 'controller.json' : 'controller-kubeconfig.json',
+      {
+        machine: machineInfo(),
+        settings: { ...settings, readyDelayMs: READY_DELAY_MS, imageV1: IMAGE_V1, imageV2: IMAGE_V2 },
+        cluster: { reused: !startedCluster, server: state?.server },
+        namespace,
+        createSeconds: createdMs / 1000,
+        allHealthy,
+        allHealthySecondsAfterFirstCreate: healthyMs / 1000,
+        resources: {
+          idle,
+          steady,
+          controllerRssAfterUpdatesBytes: rssAfterUpdates,
+          controllerHeapUsedSteadyBytes: heapUsedSteadyBytes,
+        },
+        reconcile,
+        rateLimitWaitS,
+        apiWriteLatency,
+        apiRequests,
+        setImageToFirstCanaryPodMs: setImage,
+        promoteToNextStepMs: promote,
+        targets,
+        watchErrors,
+        notes,
+        totalSeconds: (performance.now() - runStarted) / 1000,
       },
-      reconcile,
-      rateLimitWaitS,
-      apiWriteLatency,
-      apiRequests,
-      setImageToFirstCanaryPodMs: setImage,
-      promoteToNextStepMs: promote,
-      targets,
-      watchErrors,
-      notes,
-      totalSeconds: (performance.now() - runStarted) / 1000,
-    });
+    );
     log(`wrote ${path}`);
     return allHealthy && setImageTimeouts === 0 && promoteTimeouts === 0 ? 0 : 1;
   } finally {
