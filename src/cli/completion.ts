@@ -35,6 +35,8 @@ Prints a completion script for sluice and kubectl-sluice, generated from the com
 resource types, flags, and flag values that are files or fixed words. kubectl (1.26+) completes
 \`kubectl sluice ...\` through the kubectl_complete-sluice executable this package installs next to
 kubectl-sluice; keep both on PATH.
+
+  -h, --help   show this help
 ${examplesHelp('completion')}`;
 
 function takesValue(def: FlagDef): boolean {

@@ -33,7 +33,9 @@ Examples:
 
 const VERSION_USAGE = `usage: sluice version
 
-Prints the version of the installed package.
+Prints the version of the installed package (also \`sluice --version\`).
+
+  -h, --help   show this help
 ${examplesHelp('version')}`;
 
 type Runner = (argv: string[]) => Promise<number>;

@@ -107,8 +107,9 @@ export async function withApi(
 }
 
 export const KUBE_FLAGS_USAGE = `
-Kubeconfig flags (all commands):
+Global flags (every rollout command):
       --kubeconfig PATH   path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
       --context NAME      kubeconfig context to use
   -n, --namespace NS      namespace (default: the context's namespace, then "default")
+  -h, --help              show this help
 `;

@@ -20,6 +20,7 @@ Usage:
 
 Flags:
   -f, --filename FILE   YAML or JSON file to lint (may hold several documents)
+  -h, --help            show this help
 ${examplesHelp('lint')}`;
 
 const FLAGS = commandFlags('lint');
