@@ -54,6 +54,8 @@ const OTHER_STATUS_LABEL = 'other';
 
 const BOUNDS_US = Float64Array.from(DURATION_BUCKETS_SECONDS, (seconds) => Math.round(seconds * 1_000_000));
 const LE_LABELS = [...DURATION_BUCKETS_SECONDS.map(String), '+Inf'];
+const LE_LABEL_SETS = LE_LABELS.map((le) => Object.freeze({ le }));
+const NO_LABELS = Object.freeze({});
 
 /** Index of the first bucket whose bound is >= latencyUs (Prometheus `le` semantics); bounds.length for +Inf. */
 export function bucketIndexUs(latencyUs: number): number {
@@ -80,6 +82,10 @@ export class MetricsSeries {
   readonly #bucketCounts = new Float64Array(BOUNDS_US.length + 1);
   #sumUs = 0;
   #count = 0;
+  /** Scrape side only: label objects of the status x method cells seen so far (see #cellLabels). */
+  readonly #requestLabels: (Map<number, LabelSet> | undefined)[] = new Array(KNOWN_METHODS.length).fill(
+    undefined,
+  );
 
   constructor(labels: LabelSet) {
     this.labels = Object.freeze({ ...labels });
@@ -103,17 +109,34 @@ export class MetricsSeries {
     this.#count += 1;
   }
 
+  /**
+   * The label set of one status x method cell, built at its first scrape and kept: prom-client caches
+   * the rendered text of a `sharedLabels` object by identity, so later scrapes format no labels.
+   */
+  #cellLabels(methodIndex: number, slot: number): LabelSet {
+    let byMethod = this.#requestLabels[methodIndex];
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.#requestLabels[methodIndex] = byMethod;
+    }
+    let labels = byMethod.get(slot);
+    if (labels === undefined) {
+      const status = slot === OTHER_STATUS_SLOT ? OTHER_STATUS_LABEL : String(slot + MIN_STATUS);
+      labels = Object.freeze({ ...this.labels, status, method: KNOWN_METHODS[methodIndex]! });
+      byMethod.set(slot, labels);
+    }
+    return labels;
+  }
+
   /** Appends this series' http_requests_total samples (non-zero status x method cells). */
   requestSamples(out: Sample[]): void {
     for (let m = 0; m < this.#countsByMethod.length; m++) {
       const counts = this.#countsByMethod[m];
       if (counts === undefined) continue;
-      const method = KNOWN_METHODS[m]!;
       for (let slot = 0; slot < counts.length; slot++) {
         const value = counts[slot]!;
         if (value === 0) continue;
-        const status = slot === OTHER_STATUS_SLOT ? OTHER_STATUS_LABEL : String(slot + MIN_STATUS);
-        out.push({ labels: { ...this.labels, status, method }, value });
+        out.push({ labels: NO_LABELS, sharedLabels: this.#cellLabels(m, slot), value });
       }
     }
   }
@@ -125,16 +148,23 @@ export class MetricsSeries {
       cumulative += this.#bucketCounts[i]!;
       out.push({
         metricName: 'http_request_duration_seconds_bucket',
-        labels: { ...this.labels, le: LE_LABELS[i]! },
+        labels: LE_LABEL_SETS[i]!,
+        sharedLabels: this.labels,
         value: cumulative,
       });
     }
     out.push({
       metricName: 'http_request_duration_seconds_sum',
-      labels: this.labels,
+      labels: NO_LABELS,
+      sharedLabels: this.labels,
       value: this.#sumUs / 1_000_000,
     });
-    out.push({ metricName: 'http_request_duration_seconds_count', labels: this.labels, value: this.#count });
+    out.push({
+      metricName: 'http_request_duration_seconds_count',
+      labels: NO_LABELS,
+      sharedLabels: this.labels,
+      value: this.#count,
+    });
   }
 
   get requestCount(): number {
@@ -335,7 +365,12 @@ export class PrometheusMetrics {
 /** One sample of a scrape-time family: its labels in exposition order, and the suffixed name for histograms. */
 interface Sample {
   readonly metricName?: string;
-  readonly labels: LabelSet | Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Labels written after `labels`, their text cached by prom-client per object (registry.js
+   * flattenSharedLabels; its Histogram passes a series' labels this way). Kept objects, never copies.
+   */
+  readonly sharedLabels?: LabelSet;
   readonly value: number;
 }
 
