@@ -35,9 +35,9 @@ export function dispatcherFor(proxyUrl: string | undefined, tls: Record<string, 
   } catch {
     throw new SluiceError('SLUICE_KUBECONFIG', `proxy-url ${proxyUrl} is not a URL`);
   }
-  // kubectl tunnels through an HTTP(S) proxy with CONNECT, for http:// servers too.
+  // As Go's transport under kubectl: CONNECT tunnels to an https:// server, absolute-form requests to http://.
   if (scheme === 'http:' || scheme === 'https:')
-    return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls, proxyTunnel: true });
+    return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls });
   if (scheme === 'socks5:' || scheme === 'socks5h:')
     return new Socks5ProxyAgent(proxyUrl, { ...pool, requestTls: tls });
   throw new SluiceError('SLUICE_KUBECONFIG', `proxy-url ${proxyUrl}: scheme must be http, https or socks5`);
