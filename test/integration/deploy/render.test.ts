@@ -5,7 +5,7 @@
 // control port, and every container runs non-root on a read-only root filesystem. The proxies' args are
 // parsed by the proxy's own flag parser.
 
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   flag,
   flags,
   KUSTOMIZATIONS,
+  type LabelSelector,
   type Manifest,
   type NetworkPolicy,
   namedPort,
@@ -484,6 +485,103 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
         find<Workload>(gateway, 'Deployment', 'sluice-gateway'),
       );
       expect(tlsExample).toHaveLength(base.length + gateway.length);
+    });
+  });
+
+  describe('the single-file installs and the namespaced install', () => {
+    interface Rule {
+      apiGroups: string[];
+      resources: string[];
+      verbs: string[];
+    }
+    type RbacRole = Manifest & { rules: Rule[] };
+    let install: Manifest[];
+    let namespaced: Manifest[];
+    let observability: Manifest[];
+
+    beforeAll(async () => {
+      [install, namespaced, observability] = await Promise.all([
+        render(modern!, join(DEPLOY_DIR, 'install')),
+        render(modern!, join(DEPLOY_DIR, 'namespace-install')),
+        render(modern!, join(DEPLOY_DIR, 'observability')),
+      ]);
+    });
+
+    it('tags every Sluice image with package.json version', () => {
+      const version = (
+        JSON.parse(readFileSync(join(DEPLOY_DIR, '..', 'package.json'), 'utf8')) as { version: string }
+      ).version;
+      for (const objects of [install, namespaced])
+        for (const w of objects.filter((o) => o.kind === 'Deployment') as Workload[])
+          expect(w.spec.template.spec.containers.map((c) => c.image)).toEqual([`sluice:${version}`]);
+    });
+
+    it('gives the controller and the gateway a PodDisruptionBudget selecting their pods', () => {
+      for (const name of ['sluice-controller', 'sluice-gateway']) {
+        const pdb = find<Manifest & { spec: { minAvailable: number; selector: LabelSelector } }>(
+          install,
+          'PodDisruptionBudget',
+          name,
+        );
+        const workload = find<Workload>(install, 'Deployment', name);
+        expect(selects(pdb.spec.selector, workload.spec.template.metadata.labels)).toBe(true);
+        expect(pdb.spec.minAvailable).toBeLessThan(workload.spec.replicas ?? 1);
+      }
+    });
+
+    it('namespace-install: the controller reconciles its own namespace and the gateway dials it there', () => {
+      const controller = find<Workload>(namespaced, 'Deployment', 'sluice-controller');
+      const c = container(controller, 'controller');
+      const [, ...args] = expand(c.args!, { POD_NAMESPACE: 'team-a' });
+      expect(parseControllerArgs(args)).toMatchObject({ ok: true, options: { namespace: 'team-a' } });
+      const gateway = find<Workload>(namespaced, 'Deployment', 'sluice-gateway');
+      const g = container(gateway, 'proxy');
+      expect(flag(expand(g.args!, { POD_NAMESPACE: 'team-a' }), 'control')).toBe(
+        'sluice-controller.team-a.svc:8443',
+      );
+    });
+
+    it('namespace-install: a Role with the ClusterRole rules but ClusterAnalysisTemplates, read through the one ClusterRole', () => {
+      const clusterRole = find<RbacRole>(install, 'ClusterRole', 'sluice-controller');
+      const role = find<RbacRole>(namespaced, 'Role', 'sluice-controller');
+      const withoutCats = clusterRole.rules.map((r) => ({
+        ...r,
+        resources: r.resources.filter((x) => x !== 'clusteranalysistemplates'),
+      }));
+      expect(role.rules).toEqual(withoutCats);
+      expect(
+        namespaced.filter((o) => o.kind.startsWith('Cluster')).map((o) => `${o.kind}/${o.metadata.name}`),
+      ).toEqual([
+        'ClusterRole/sluice-controller-cluster-analysis-templates',
+        'ClusterRoleBinding/sluice-controller-cluster-analysis-templates',
+      ]);
+      expect(namespaced.some((o) => o.kind === 'Namespace')).toBe(false);
+    });
+
+    it('observability: the ServiceMonitor and PodMonitor select the metrics Service and the gateway pods by port name', () => {
+      const sm = find<Manifest & { spec: { selector: LabelSelector; endpoints: { port: string }[] } }>(
+        observability,
+        'ServiceMonitor',
+        'sluice-controller',
+      );
+      const metricsService = find<Service>(install, 'Service', 'sluice-controller-metrics');
+      expect(selects(sm.spec.selector, metricsService.metadata.labels ?? {})).toBe(true);
+      expect(metricsService.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);
+      const pm = find<
+        Manifest & { spec: { selector: LabelSelector; podMetricsEndpoints: { port: string }[] } }
+      >(observability, 'PodMonitor', 'sluice-gateway');
+      const gateway = find<Workload>(install, 'Deployment', 'sluice-gateway');
+      expect(selects(pm.spec.selector, gateway.spec.template.metadata.labels)).toBe(true);
+      expect(namedPort(container(gateway, 'proxy'), pm.spec.podMetricsEndpoints[0]!.port)).toBe(9901);
+      const dashboard = find<Manifest & { data: Record<string, string> }>(
+        observability,
+        'ConfigMap',
+        'sluice-grafana-dashboard',
+      );
+      expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+      expect(dashboard.data['sluice.json']).toBe(
+        readFileSync(join(DEPLOY_DIR, 'observability', 'dashboard.json'), 'utf8'),
+      );
     });
   });
 });
