@@ -8,13 +8,13 @@
 // A graceful stop (SIGINT/SIGTERM) stops the data plane with standalone; only a killed standalone leaves it
 // running. Without a state file nothing can be adopted, and the proxy runs inside standalone.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './state.ts';
-import { tcpProbe } from './workloads/index.ts';
+import { INSTANCE_ENV, tcpProbe } from './workloads/index.ts';
 import {
   adoptProcess,
   environValue,
@@ -43,6 +43,21 @@ export interface DataPlaneRecord {
     readonly admin: Address;
     readonly reportIntervalMs?: number;
   };
+}
+
+/**
+ * The instance a state file names: only one live standalone holds the file (its lock), so processes that
+ * carry this id and that this run did not start are a killed predecessor's.
+ */
+export function standaloneInstanceId(stateFile: string): string {
+  return createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 16);
+}
+
+/** Every process of the data plane a standalone with this state file started (the proxy and the pods). */
+export async function dataPlanePids(stateFile: string): Promise<number[]> {
+  const id = standaloneInstanceId(stateFile);
+  const [pods, proxies] = await Promise.all([findByEnv(INSTANCE_ENV), findByEnv(PROXY_INSTANCE_ENV)]);
+  return [...(pods.get(id) ?? []), ...(proxies.get(id) ?? [])];
 }
 
 /** The folder beside the state file that holds the data plane's record and logs. */

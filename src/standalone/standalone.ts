@@ -16,10 +16,11 @@
 // listens again on the port and with the token the proxy reconnects with. Without a state file there is
 // nothing to resume, and everything runs in this process.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { startProxy } from '../../proxy/main.ts';
+import { proxyRouterConfig } from '../api/proxy-router-config.ts';
+import type { Rollout } from '../api/rollout.ts';
 import { HistogramStore } from '../control/histogram-store.ts';
 import { RouteTable } from '../control/route-table.ts';
 import { ControlServer } from '../control/server.ts';
@@ -41,6 +42,7 @@ import {
   dataPlaneFiles,
   newControlToken,
   readDataPlaneRecord,
+  standaloneInstanceId,
   startProxyProcess,
   writeDataPlaneRecord,
 } from './data-plane.ts';
@@ -80,6 +82,37 @@ export interface Standalone {
   stop(): Promise<void>;
 }
 
+/** How long start waits for the proxy to serve every Rollout's route before it says it is up anyway. */
+const ROUTES_SERVED_TIMEOUT_MS = 15_000;
+
+/**
+ * Until the proxy has ACKed a snapshot carrying the route of every Rollout routed by it (or the timeout:
+ * a Rollout whose route cannot be published yet is reported by its own status, not here). A request in
+ * between would find no route (404).
+ */
+async function routesServed(store: MemoryStore, routes: RouteTable, control: ControlServer, log: Logger) {
+  const deadline = Date.now() + ROUTES_SERVED_TIMEOUT_MS;
+  for (;;) {
+    const missing = store.list<Rollout>('Rollout').flatMap((ro) => {
+      const parsed = proxyRouterConfig(ro);
+      if (parsed === undefined || !parsed.ok) return [];
+      const namespace = ro.metadata.namespace ?? 'default';
+      const name = parsed.config.route;
+      const published = routes.get(namespace, name);
+      const served =
+        published !== undefined &&
+        control.deliveries(namespace, name).some((d) => d.ackedVersion >= published.version);
+      return served ? [] : [`${namespace}/${name}`];
+    });
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      log.warn({ routes: missing }, 'the proxy does not serve these routes yet (see the Rollouts status)');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** A fixed port for a process that outlives this one (port 0 becomes a free port now). */
 async function fixed(address: { host: string; port: number }): Promise<{ host: string; port: number }> {
   return address.port !== 0 ? address : { host: address.host, port: await freePort() };
@@ -111,12 +144,7 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       );
     }
     stops.push(await startManifests(store, o.dir, log));
-    // The state file names this instance: only one live standalone holds it (its lock), so pod processes
-    // carrying its id that this run did not start are a killed predecessor's, and go.
-    const instanceId =
-      o.stateFile === undefined
-        ? undefined
-        : createHash('sha256').update(resolve(o.stateFile)).digest('hex').slice(0, 16);
+    const instanceId = o.stateFile === undefined ? undefined : standaloneInstanceId(o.stateFile);
     const files = o.stateFile !== undefined ? dataPlaneFiles(o.stateFile) : undefined;
     const workloads = startLocalWorkloads(store, {
       log: log.child({ module: 'workloads' }),
@@ -236,6 +264,8 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       stops.push(() => embedded.close(2_000));
       proxy = { proxyAddress: embedded.dataAddress, adminAddress: embedded.adminAddress };
     }
+
+    await routesServed(store, routes, control, log);
 
     const apiToken = randomBytes(32).toString('hex');
     const api = await startApiServer(store, {

@@ -26,6 +26,7 @@ export {
 export { deletionOrder, syncReplicaSet } from './replica-sets.ts';
 export {
   findLeftovers,
+  INSTANCE_ENV,
   LOCAL_PORTS_ANNOTATION,
   LocalPodRuntime,
   localPort,

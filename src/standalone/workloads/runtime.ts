@@ -371,6 +371,21 @@ export class LocalPodRuntime {
     for (const c of run.containers) {
       const recorded = sameAddress ? recordedContainer(pod, c.plan.name) : undefined;
       if (recorded !== undefined && (await this.#adopt(run, c, pod, recorded))) adopted.add(recorded.pid);
+      else if (recorded !== undefined) {
+        // It ran, and is gone (ended while no standalone watched it): a restart, as a kubelet counts one.
+        c.restartCount = recorded.restartCount + 1;
+        c.lastTerminated = {
+          kind: 'terminated',
+          exitCode: 137,
+          reason: 'ContainerStatusUnknown',
+          finishedAt: nowTime(),
+          ...(recorded.startedAt !== undefined ? { startedAt: recorded.startedAt } : {}),
+        };
+        this.#log.info(
+          { module: 'local-workloads', pod: `${run.namespace}/${run.name}`, pid: recorded.pid },
+          `container ${c.plan.name} of pod ${run.name} ended while standalone was down: starting it again`,
+        );
+      }
       if (run.stopped) return;
     }
     // Anything else of this pod still running (a container whose record was lost) would hold its ports.

@@ -1,7 +1,8 @@
 // `sluice standalone DIR` end to end (issue 11's acceptance tests): the real command as a subprocess on
 // free loopback ports and tmp dirs, the real `sluice` verbs in process against the kubeconfig it writes,
-// traffic counted through its embedded proxy. Every test stops what it started (afterEach kills any
-// subprocess left and checks none is alive; demo pods are served inside the standalone process).
+// traffic counted through its proxy. Every test stops what it started: afterEach kills any subprocess left
+// and the data plane (proxy and pod processes, which outlive a killed standalone) of its state file, and
+// checks none is alive.
 
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AnalysisRun } from '../../../src/api/analysis-run.ts';
 import type { KubeObject } from '../../../src/api/meta.ts';
+import type { Pod } from '../../../src/api/workloads.ts';
+import { dataPlanePids } from '../../../src/standalone/data-plane.ts';
 import { runSluice } from '../../cluster/sluice-cli.ts';
 import {
   countVersions,
@@ -104,7 +107,10 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await killAll();
+  const dataPlane = await dataPlanePids(state);
+  for (const pid of dataPlane) process.kill(pid, 'SIGKILL');
   for (const pid of pids.splice(0)) expect(isAlive(pid), `process ${pid} left running`).toBe(false);
+  expect(dataPlane, 'data plane processes left running').toEqual([]);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -276,10 +282,16 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
     expect(replicaSets).toHaveLength(2);
     const before = await s.rollout();
 
-    // 1. SIGKILL during the pause.
+    // 1. SIGKILL during the pause: the proxy and the pods outlive it, traffic goes on with the same weights.
     await sleep(STATE_WRITTEN_MS);
+    const dataPlane = (await dataPlanePids(state)).sort();
+    expect(dataPlane).toHaveLength(4); // the proxy, 2 pods of v1, 1 of v2
     await s.kill();
+    expect(await countVersions(s.proxyUrl, 100)).toEqual({ v1: 80, v2: 20 });
     s = await start();
+    // Adopted, not replaced: the same processes, and the proxy never stopped serving.
+    await s.process.waitForOutput(/adopted the proxy left running/);
+    expect((await dataPlanePids(state)).sort()).toEqual(dataPlane);
     const after = await waitForStatus(s, 1, 'Paused');
     expect(after.status?.currentPodHash).toBe(before.status?.currentPodHash);
     expect(after.status?.stableRS).toBe(before.status?.stableRS);
@@ -287,8 +299,6 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
       before.status?.pauseConditions?.map((c) => c.reason),
     );
     expect(rsNames(await s.list('apps/v1', 'replicasets'))).toEqual(replicaSets);
-    // The embedded proxy dies with the process, so "traffic unchanged while it was down" cannot hold
-    // here: instead, right after the restart the proxy serves the weights it served before the kill.
     await waitForSplit(s, 20);
 
     // 2. SIGKILL while the step analysis runs: after the restart the same run continues, no second one.
@@ -303,6 +313,7 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
     expect(ro.status?.currentStepIndex).toBe(2);
     await sleep(STATE_WRITTEN_MS);
     await s.kill();
+    expect(await countVersions(s.proxyUrl, 100)).toEqual({ v1: 80, v2: 20 });
     const measuredAtKill = measured;
     s = await start();
     const restored = await s.list<AnalysisRun>('argoproj.io/v1alpha1', 'analysisruns');
@@ -331,6 +342,7 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
     await waitForSplit(s, 0);
     await sleep(STATE_WRITTEN_MS);
     await s.kill();
+    expect(await countVersions(s.proxyUrl, 100)).toEqual({ v1: 100 });
     s = await start();
     const aborted = await waitForStatus(s, 0, 'Degraded');
     expect(aborted.status?.abort).toBe(true);
@@ -469,10 +481,10 @@ describe('sluice standalone: no process left', () => {
     expect(await livePids()).toEqual([]);
   });
 
-  // Pods are not kept in the state file, so a restarted standalone's Pods have new uids: its pod processes
-  // also carry the instance id (a hash of the state file's path, held by one live standalone at a time), and
-  // the processes of that id that the new run did not start are killed before its first pod starts.
-  it('pods run as processes: a restart after SIGKILL kills the ones the killed standalone left', async () => {
+  // Pods are kept in the state file and their processes outlive a killed standalone: the next one adopts
+  // the ones still running, restarts a container whose process died meanwhile, and kills a stray process
+  // of the instance that belongs to no pod.
+  it('pods run as processes: a restart after SIGKILL adopts the running ones and restarts a dead one', async () => {
     pidsDir = join(dir, 'pids');
     await mkdir(pidsDir);
     let s = await startCmd(pidsDir);
@@ -482,17 +494,30 @@ describe('sluice standalone: no process left', () => {
     });
     await sleep(STATE_WRITTEN_MS);
     await s.kill();
+    expect((await livePids()).sort()).toEqual([...first].sort());
+    // While it is down one pod's process dies.
+    const [dead, kept] = first as [number, number];
+    process.kill(dead, 'SIGKILL');
+    await waitFor('the killed pod process gone', async () => (isAlive(dead) ? undefined : true));
     s = await startCmd(pidsDir);
-    await waitFor('2 new pod processes after the restart', async () => {
-      const fresh = (await livePids()).filter((pid) => !first.includes(pid));
-      return fresh.length === 2 ? fresh : undefined;
+    const pods = await waitFor('one pod adopted, the other restarted and ready', async () => {
+      const list = await s.list<Pod>('', 'pods');
+      const statuses = list.map(
+        (p) =>
+          (p.status as { containerStatuses?: { restartCount: number; ready: boolean }[] })
+            .containerStatuses?.[0],
+      );
+      return statuses.length === 2 &&
+        statuses.every((c) => c?.ready) &&
+        statuses.some((c) => c?.restartCount === 1)
+        ? list
+        : undefined;
     });
-    // Give the restarted runtime its chance to have killed them (it does so before starting a pod).
-    await sleep(500);
-    expect(
-      first.filter((pid) => isAlive(pid)),
-      'processes of the killed standalone still running',
-    ).toEqual([]);
+    expect(pods).toHaveLength(2);
+    const live = await livePids();
+    expect(live).toContain(kept);
+    expect(live).not.toContain(dead);
+    expect(live).toHaveLength(2);
     expect(await s.stop()).toBe(0);
     expect(await livePids()).toEqual([]);
   });
