@@ -5,7 +5,7 @@
 // checks none is alive.
 
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -352,6 +352,90 @@ describe('sluice standalone: SIGKILL and restart with the same state file', () =
     ]);
     expect(await s.stop()).toBe(0);
   }, 60_000);
+});
+
+const CART_YAML = `apiVersion: v1
+kind: Service
+metadata:
+  name: cart-stable
+spec:
+  selector:
+    app: cart
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: cart-canary
+spec:
+  selector:
+    app: cart
+  ports:
+    - port: 80
+      targetPort: 8080
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: cart
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: cart
+  template:
+    metadata:
+      labels:
+        app: cart
+    spec:
+      containers:
+        - name: app
+          image: sluice-demo:v7
+          ports:
+            - containerPort: 8080
+  strategy:
+    canary:
+      canaryService: cart-canary
+      stableService: cart-stable
+      trafficRouting:
+        plugins:
+          sluice/proxy:
+            hosts: [cart.local]
+      steps:
+        - setWeight: 50
+        - pause: {}
+`;
+
+/** The x-demo-version of a GET through the proxy with this Host header. */
+function versionFor(proxyUrl: string, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${proxyUrl}/`, { headers: { host } }, (res) => {
+      res.resume();
+      resolve(String(res.headers['x-demo-version'] ?? `status ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('sluice standalone: a Rollout added while it runs', () => {
+  it('is served by the proxy without a restart (it subscribes to every route)', async () => {
+    await writeFile(join(manifests, 'rollout.yaml'), rolloutYaml());
+    const s = await start();
+    await waitForStatus(s, 4, 'Healthy');
+    expect(await versionFor(s.proxyUrl, 'cart.local')).toBe('v1'); // shop matches any host
+    await writeFile(join(manifests, 'cart.yaml'), CART_YAML);
+    await waitFor('cart Healthy', async () =>
+      (await s.rollout('cart')).status?.phase === 'Healthy' ? true : undefined,
+    );
+    await waitFor('cart.local served by cart', async () =>
+      (await versionFor(s.proxyUrl, 'cart.local')) === 'v7' ? true : undefined,
+    );
+    expect(await versionFor(s.proxyUrl, 'shop.local')).toBe('v1');
+    expect(await s.stop()).toBe(0);
+  });
 });
 
 describe('sluice standalone: bad input', () => {
