@@ -2,9 +2,10 @@
 // dispatched command is in the table, each `sluice <command> --help` ends with the table's examples and
 // names every flag its parser accepts, and every example parses with that command's flags.
 
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { COMMANDS, type CommandDef, flagsOf } from '../../../src/cli/command-table.ts';
-import { RUNNERS, runSluice, usage } from '../../../src/cli/dispatch.ts';
+import { EXIT_CODES, RUNNERS, runSluice, usage } from '../../../src/cli/dispatch.ts';
 import { parseVerbArgs } from '../../../src/cli/flags.ts';
 import { ROLLOUT_VERBS } from '../../../src/cli/rollouts/index.ts';
 
@@ -93,6 +94,13 @@ describe('the command table', () => {
       }
     },
   );
+
+  it('documents every exit code in docs/cli.md', () => {
+    const doc = readFileSync(new URL('../../../docs/cli.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Exit codes'));
+    for (const code of Object.values(EXIT_CODES))
+      expect(section).toMatch(new RegExp(`^\\| ${code} \\| \\S`, 'm'));
+  });
 
   it('refuses an unknown command with exit 2 and the usage', async () => {
     const { code, err } = await run(['frobnicate']);
