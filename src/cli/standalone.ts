@@ -17,7 +17,9 @@ ClusterAnalysisTemplates, Services, Experiments; the same YAML as in a cluster) 
 loopback addresses; a container with a command runs as a local process with PORT in its environment.
 A canary with canaryService and stableService is routed by the embedded Sluice proxy.
 
-  --state FILE           keep every object here across restarts (a corrupted file is refused)
+  --state FILE           keep every object here across restarts (a corrupted file is refused); the
+                         proxy and the pods then run as processes that outlive a killed standalone
+                         and are adopted by the next start (FILE.d/ holds their record and logs)
   --listen HOST:PORT     the proxy's data port (default 127.0.0.1:8080)
   --admin HOST:PORT      the proxy's admin port (default 127.0.0.1:9901)
   --api-listen HOST:PORT the Kubernetes API subset for the sluice CLI (default 127.0.0.1:0, any port)
