@@ -133,8 +133,64 @@ export interface ProxyProcess {
   readonly adopted: boolean;
   readonly dataAddress: Address;
   readonly adminAddress: Address;
+  /** Resolves when the process ends without stop() having been called. */
+  readonly died: Promise<void>;
   /** Ends with the proxy (SIGTERM, then SIGKILL after a grace period). */
   stop(): Promise<void>;
+}
+
+export interface SupervisedProxy {
+  /** The process serving now (it changes when one that died is replaced). */
+  current(): ProxyProcess;
+  stop(): Promise<void>;
+}
+
+const RESTART_BACKOFF_MS = [500, 1_000, 2_000, 5_000, 10_000, 30_000];
+
+/**
+ * startProxyProcess, and a new proxy whenever one ends on its own (after a back-off that grows while they
+ * keep dying within a minute), each told to `onStarted` (standalone records its pid).
+ */
+export async function superviseProxy(
+  o: ProxyProcessOptions,
+  onStarted: (proxy: ProxyProcess) => Promise<void>,
+): Promise<SupervisedProxy> {
+  let proxy = await startProxyProcess(o);
+  await onStarted(proxy);
+  let stopping = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const watch = (p: ProxyProcess): void => {
+    const startedAt = Date.now();
+    void p.died.then(() => {
+      if (stopping) return;
+      failures = Date.now() - startedAt > 60_000 ? 0 : failures + 1;
+      const delay = RESTART_BACKOFF_MS[Math.min(failures, RESTART_BACKOFF_MS.length - 1)]!;
+      o.log.error({ pid: p.pid, restartInMs: delay }, 'the proxy process ended: starting a new one');
+      const restart = async (): Promise<void> => {
+        timer = undefined;
+        if (stopping) return;
+        try {
+          proxy = await startProxyProcess({ ...o, previous: undefined });
+          await onStarted(proxy);
+          watch(proxy);
+        } catch (error) {
+          o.log.error({ err: String(error) }, 'the proxy could not be started again; retrying');
+          timer = setTimeout(() => void restart(), RESTART_BACKOFF_MS.at(-1));
+        }
+      };
+      timer = setTimeout(() => void restart(), delay);
+    });
+  };
+  watch(proxy);
+  return {
+    current: () => proxy,
+    stop: async () => {
+      stopping = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await proxy.stop();
+    },
+  };
 }
 
 function sameAddress(a: Address | undefined, b: Address): boolean {
@@ -256,18 +312,18 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<ProxyPr
 
 function handle(proc: LocalProcess, o: ProxyProcessOptions, log: Logger): ProxyProcess {
   let stopped: Promise<void> | undefined;
-  void proc.exited.then((status) => {
-    if (stopped === undefined)
-      log.error(
-        { pid: proc.pid, ...status },
-        'the proxy process ended: traffic is not served until a restart',
-      );
+  // Resolves only for an end nobody asked for (stop() was not called).
+  const died = proc.exited.then((status) => {
+    if (stopped !== undefined) return new Promise<void>(() => {});
+    log.error({ pid: proc.pid, ...status }, 'the proxy process ended');
+    return undefined;
   });
   return {
     pid: proc.pid,
     adopted: proc.adopted,
     dataAddress: o.listen,
     adminAddress: o.admin,
+    died,
     stop: () => {
       stopped ??= (async () => {
         proc.kill('SIGTERM');

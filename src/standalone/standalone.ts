@@ -43,7 +43,7 @@ import {
   newControlToken,
   readDataPlaneRecord,
   standaloneInstanceId,
-  startProxyProcess,
+  superviseProxy,
   writeDataPlaneRecord,
 } from './data-plane.ts';
 import { writeKubeconfig } from './kubeconfig-out.ts';
@@ -221,28 +221,33 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
     let proxy: Pick<Standalone, 'proxyAddress' | 'adminAddress' | 'proxyProcess'>;
     if (files !== undefined && instanceId !== undefined) {
       const sameControl = previous !== undefined && previous.control.port === controlPort;
-      const started = await startProxyProcess({
-        instanceId,
-        files,
-        previous: sameControl ? previous.proxy : undefined,
-        control: { port: controlPort, token: controlToken },
-        listen: await fixed(listen),
-        admin: await fixed(admin),
-        ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
-        log: log.child({ module: 'proxy' }),
-      });
-      stops.push(() => started.stop());
-      const record: DataPlaneRecord = {
-        version: 1,
-        control: { port: controlPort, token: controlToken },
-        proxy: {
-          pid: started.pid,
-          data: started.dataAddress,
-          admin: started.adminAddress,
+      const supervised = await superviseProxy(
+        {
+          instanceId,
+          files,
+          previous: sameControl ? previous.proxy : undefined,
+          control: { port: controlPort, token: controlToken },
+          listen: await fixed(listen),
+          admin: await fixed(admin),
           ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
+          log: log.child({ module: 'proxy' }),
         },
-      };
-      await writeDataPlaneRecord(files.record, record);
+        (p) => {
+          const record: DataPlaneRecord = {
+            version: 1,
+            control: { port: controlPort, token: controlToken },
+            proxy: {
+              pid: p.pid,
+              data: p.dataAddress,
+              admin: p.adminAddress,
+              ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
+            },
+          };
+          return writeDataPlaneRecord(files.record, record);
+        },
+      );
+      stops.push(() => supervised.stop());
+      const started = supervised.current();
       proxy = {
         proxyAddress: started.dataAddress,
         adminAddress: started.adminAddress,

@@ -12,7 +12,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AnalysisRun } from '../../../src/api/analysis-run.ts';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Pod } from '../../../src/api/workloads.ts';
-import { dataPlanePids } from '../../../src/standalone/data-plane.ts';
+import {
+  dataPlanePids,
+  PROXY_INSTANCE_ENV,
+  standaloneInstanceId,
+} from '../../../src/standalone/data-plane.ts';
+import { findByEnv } from '../../../src/standalone/workloads/processes.ts';
 import { runSluice } from '../../cluster/sluice-cli.ts';
 import {
   countVersions,
@@ -434,6 +439,29 @@ describe('sluice standalone: a Rollout added while it runs', () => {
       (await versionFor(s.proxyUrl, 'cart.local')) === 'v7' ? true : undefined,
     );
     expect(await versionFor(s.proxyUrl, 'shop.local')).toBe('v1');
+    expect(await s.stop()).toBe(0);
+  });
+});
+
+describe('sluice standalone: a proxy process that dies', () => {
+  it('is replaced by a new one, which serves the same routes', async () => {
+    await writeFile(join(manifests, 'rollout.yaml'), rolloutYaml());
+    const s = await start();
+    await waitForStatus(s, 4, 'Healthy');
+    const id = standaloneInstanceId(state);
+    const [proxyPid] = (await findByEnv(PROXY_INSTANCE_ENV)).get(id) ?? [];
+    expect(proxyPid).toBeDefined();
+    process.kill(proxyPid!, 'SIGKILL');
+    await s.process.waitForOutput(/the proxy process ended: starting a new one/);
+    const replaced = await waitFor('a new proxy process', async () => {
+      const [pid] = (await findByEnv(PROXY_INSTANCE_ENV)).get(id) ?? [];
+      return pid !== undefined && pid !== proxyPid ? pid : undefined;
+    });
+    expect(replaced).not.toBe(proxyPid);
+    await waitFor('all traffic served again', async () => {
+      const counts = await countVersions(s.proxyUrl, 20).catch(() => ({}));
+      return (counts as Record<string, number>).v1 === 20 ? true : undefined;
+    });
     expect(await s.stop()).toBe(0);
   });
 });
