@@ -36,6 +36,28 @@ export function histogram(
   return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
 }
 
+/**
+ * Empties `metric` and puts `collect()`'s samples into it (nothing on a throw). reset() leaves a label-less
+ * metric at 0; an empty collection means no sample, as before.
+ */
+function refill(
+  metric: Gauge | Counter,
+  labelNames: readonly string[],
+  collect: () => Iterable<Sample>,
+  put: (s: Sample) => void,
+): void {
+  const empty = (): void => {
+    metric.reset();
+    if (labelNames.length === 0) metric.remove({});
+  };
+  empty();
+  try {
+    for (const s of collect()) put(s);
+  } catch {
+    empty();
+  }
+}
+
 /** A gauge whose samples are computed at scrape time. */
 export function collectedGauge(
   registry: Registry,
@@ -50,15 +72,7 @@ export function collectedGauge(
     labelNames,
     registers: [registry],
     collect() {
-      // reset() leaves a label-less metric at 0; an empty collection means no sample, as before.
-      this.reset();
-      if (labelNames.length === 0) this.remove({});
-      try {
-        for (const s of collect()) this.set(s.labels, s.value);
-      } catch {
-        this.reset();
-        if (labelNames.length === 0) this.remove({});
-      }
+      refill(this, labelNames, collect, (s) => this.set(s.labels, s.value));
     },
   });
 }
@@ -77,15 +91,7 @@ export function collectedCounter(
     labelNames,
     registers: [registry],
     collect() {
-      // reset() leaves a label-less metric at 0; an empty collection means no sample, as before.
-      this.reset();
-      if (labelNames.length === 0) this.remove({});
-      try {
-        for (const s of collect()) this.inc(s.labels, s.value);
-      } catch {
-        this.reset();
-        if (labelNames.length === 0) this.remove({});
-      }
+      refill(this, labelNames, collect, (s) => this.inc(s.labels, s.value));
     },
   });
 }
