@@ -160,6 +160,7 @@ export async function reconcileOnce(
         nowMs: startedAtMs,
         signal,
         secrets: plan.secrets,
+        ...(options.resolveSecret !== undefined ? { resolveSecret: options.resolveSecret } : {}),
         ...(run.metadata.name !== undefined ? { runName: run.metadata.name } : {}),
         ...(run.metadata.namespace !== undefined ? { runNamespace: run.metadata.namespace } : {}),
       };

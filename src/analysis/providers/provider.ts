@@ -17,6 +17,24 @@ export interface ProviderRequest {
   readonly runNamespace?: string;
   /** Secret values resolved for this run; providers redact them from every message they return. */
   readonly secrets?: readonly string[];
+  /**
+   * Reads one key of a Secret (the runner's resolver: the kube store in the controller, `--secret` in
+   * the CLI). Providers configured by a Secret (influxdb, datadog, ...) read it through this, in the
+   * controller's namespace as Argo does (see providerSecretNamespace), and redact what they read.
+   */
+  readonly resolveSecret?: (ref: {
+    readonly namespace?: string;
+    readonly name: string;
+    readonly key: string;
+  }) => Promise<{ ok: true; value: string } | { ok: false; error: string }>;
+}
+
+/** Argo's defaults.Namespace(): where provider Secrets are read ($POD_NAMESPACE, else argo-rollouts). */
+export function providerSecretNamespace(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  const ns = env.POD_NAMESPACE;
+  return ns !== undefined && ns !== '' ? ns : 'argo-rollouts';
 }
 
 export interface ProviderResult {
