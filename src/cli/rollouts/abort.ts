@@ -3,9 +3,8 @@
 // version, so `retry` resumes it and `undo` reverts it.
 
 import { examplesHelp } from '../command-table.ts';
+import { abortRollout } from './actions.ts';
 import { type CliIo, KUBE_FLAGS_USAGE } from './command.ts';
-import { ABORT_PATCH } from './patches.ts';
-import { patchRolloutStatus } from './status-patch.ts';
 import { changeEach, parseVerb } from './verb.ts';
 
 export const ABORT_USAGE = `Abort a rollout: stop progressing the current rollout and revert all steps. The
@@ -22,6 +21,6 @@ export async function runAbort(argv: readonly string[], io: CliIo): Promise<numb
   const args = parseVerb(argv, io, ABORT_USAGE, 'abort', { names: 'some' });
   if (typeof args === 'number') return args;
   return changeEach(io, args.kube, args.positionals, 'rollout', 'aborted', (api, name) =>
-    patchRolloutStatus(api, name, ABORT_PATCH),
+    abortRollout(api, api.namespace, name),
   );
 }

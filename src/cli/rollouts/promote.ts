@@ -3,12 +3,10 @@
 // spec patch to the main resource; when the status subresource is not served it sends the unified
 // patch instead. Deprecated -c/--skip-current-step and -a/--skip-all-steps are accepted as in Argo.
 
-import type { Rollout } from '../../api/rollout.ts';
 import { commandFlags, examplesHelp } from '../command-table.ts';
 import { boolFlag } from '../flags.ts';
-import { CliApiError } from '../kube.ts';
+import { promoteRollout } from './actions.ts';
 import { type CliIo, EXIT_ERROR, EXIT_OK, KUBE_FLAGS_USAGE, withApi } from './command.ts';
-import { promotePatches } from './patches.ts';
 import { parseVerb } from './verb.ts';
 
 export const PROMOTE_USAGE = `Promote a rollout: resume a rollout paused at a canary step or a paused blue-green
@@ -41,31 +39,12 @@ export async function runPromote(argv: readonly string[], io: CliIo): Promise<nu
     );
   if (options.skipAllSteps) io.err('Flag --skip-all-steps has been deprecated, use --full instead\n');
   return withApi(io, args.kube, async (api) => {
-    let ro = await api.get<Rollout>('Rollout', api.namespace, name);
-    const plan = promotePatches(ro, options);
-    if (!plan.ok) {
-      io.err(`Error: ${plan.error}\n`);
+    const promoted = await promoteRollout(api, api.namespace, name, options);
+    if (!promoted.ok) {
+      io.err(`Error: ${promoted.error}\n`);
       return EXIT_ERROR;
     }
-    let specPatch = plan.patches.spec;
-    if (plan.patches.status !== undefined) {
-      try {
-        ro = await api.patch<Rollout>(
-          'Rollout',
-          api.namespace,
-          name,
-          JSON.parse(plan.patches.status),
-          'merge',
-          'status',
-        );
-      } catch (error) {
-        if (!(error instanceof CliApiError) || error.status !== 404) throw error;
-        specPatch = plan.patches.unified;
-      }
-    }
-    if (specPatch !== undefined) {
-      ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(specPatch), 'merge');
-    }
+    const ro = promoted.value;
     io.out(
       full ? `rollout '${ro.metadata.name}' fully promoted\n` : `rollout '${ro.metadata.name}' promoted\n`,
     );

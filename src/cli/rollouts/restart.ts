@@ -1,12 +1,11 @@
 // `sluice restart NAME [-i/--in 30s]`: Argo's restart, a merge patch setting spec.restartAt to now (+in),
 // RFC 3339 UTC to the second, with Argo's patch text. The controller then evicts pods older than that.
 
-import type { Rollout } from '../../api/rollout.ts';
 import { parsePauseDuration } from '../../api/rollout-validation.ts';
 import { commandFlags, examplesHelp } from '../command-table.ts';
 import { stringFlag } from '../flags.ts';
+import { restartRollout } from './actions.ts';
 import { type CliIo, EXIT_OK, KUBE_FLAGS_USAGE, usageError, withApi } from './command.ts';
-import { restartPatch } from './patches.ts';
 import { parseVerb } from './verb.ts';
 
 export const RESTART_USAGE = `Restart the pods of a rollout.
@@ -39,8 +38,7 @@ export async function runRestart(argv: readonly string[], io: CliIo): Promise<nu
     delayMs = parsed.ms;
   }
   return withApi(io, args.kube, async (api) => {
-    const patch = restartPatch(new Date(io.nowMs() + delayMs));
-    const ro = await api.patch<Rollout>('Rollout', api.namespace, name, JSON.parse(patch), 'merge');
+    const ro = await restartRollout(api, api.namespace, name, new Date(io.nowMs() + delayMs));
     io.out(`rollout '${ro.metadata.name}' restarts in ${inFlag ?? '0s'}\n`);
     return EXIT_OK;
   });

@@ -4,9 +4,9 @@
 
 import type { Experiment } from '../../api/experiment.ts';
 import { examplesHelp } from '../command-table.ts';
+import { retryRollout } from './actions.ts';
 import { type CliIo, KUBE_FLAGS_USAGE, usageError } from './command.ts';
-import { RETRY_EXPERIMENT_PATCH, RETRY_ROLLOUT_PATCH } from './patches.ts';
-import { patchRolloutStatus } from './status-patch.ts';
+import { RETRY_EXPERIMENT_PATCH } from './patches.ts';
 import { changeEach, parseVerb, ROLLOUT_ALIASES, resourceTypeError } from './verb.ts';
 
 export const RETRY_USAGE = `Retry an aborted rollout or a finished experiment.
@@ -40,6 +40,6 @@ export async function runRetry(argv: readonly string[], io: CliIo): Promise<numb
   }
   if (names.length === 0) return usageError(io, 'retry rollout needs a ROLLOUT_NAME', RETRY_USAGE);
   return changeEach(io, args.kube, names, 'rollout', 'retried', (api, name) =>
-    patchRolloutStatus(api, name, RETRY_ROLLOUT_PATCH),
+    retryRollout(api, api.namespace, name),
   );
 }
