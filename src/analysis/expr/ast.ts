@@ -2,6 +2,7 @@
 // 0-based character offset in the source that errors point at (expr reports the operator's token for
 // binary nodes and the property token for member access, and so do we).
 
+import type { CompiledRegex } from './re2.ts';
 export type BinaryOp =
   | '||'
   | '&&'
@@ -47,7 +48,7 @@ export type Node =
       readonly r: Node;
       readonly negate: boolean;
       /** Precompiled when the pattern of `matches` is a string literal. */
-      readonly re?: RegExp;
+      readonly re?: CompiledRegex;
     }
   | {
       readonly k: 'member';

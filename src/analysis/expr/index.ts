@@ -29,10 +29,8 @@
 // - No static type check against the environment: expr (with expr.Env) rejects `result.foo` at compile
 //   time when `result` is a slice; here it is an evaluation error. Unknown function names and wrong
 //   argument counts are still compile errors; unknown variables are evaluation errors (`unknown name x`).
-// - `matches` uses JavaScript RegExp, not RE2: patterns longer than 512 characters, backreferences,
-//   lookarounds and nested unbounded quantifiers such as `(a+)+` are rejected (see safe-regex.ts), and
-//   subjects longer than 100,000 characters are an error. Leading (?i)(?m)(?s) flags are translated;
-//   RE2-only syntax such as `[[:alpha:]]` or `\pL` is not.
+// - `matches` runs on RE2 (re2js, see re2.ts) as expr runs on Go's regexp: the same syntax, the same
+//   parse errors, linear-time matching; no pattern or subject length limit beyond the evaluation budget.
 // - Strings are indexed, sliced and searched (indexOf) by UTF-16 code unit; `len` counts code points
 //   like expr counts runes.
 // - Not implemented: `let` bindings, `if {} else {}`, `$env`, `::` and bitwise builtins, date layouts

@@ -13,7 +13,7 @@ import {
   sortValues,
 } from './builtins.ts';
 import { ExprEvalError } from './eval-error.ts';
-import { compileSafeRegex, MAX_MATCH_SUBJECT_LENGTH } from './safe-regex.ts';
+import { compileRegex } from './re2.ts';
 import {
   ExprDuration,
   ExprTime,
@@ -236,15 +236,9 @@ export class Interpreter implements BuiltinContext {
         if (typeof l !== 'string' || typeof r !== 'string') throw this.mismatch(node, l, r);
         let re = node.re;
         if (!re) {
-          const compiled = compileSafeRegex(r);
+          const compiled = compileRegex(r);
           if (!compiled.ok) throw new ExprEvalError(compiled.message, node.r.pos);
           re = compiled.re;
-        }
-        if (l.length > MAX_MATCH_SUBJECT_LENGTH) {
-          throw new ExprEvalError(
-            `matches: subject too long (limit ${MAX_MATCH_SUBJECT_LENGTH} characters)`,
-            node.pos,
-          );
         }
         this.charge(l.length >> 6);
         result = re.test(l);

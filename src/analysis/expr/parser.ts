@@ -6,7 +6,7 @@
 import type { BinaryOp, Node, PointerName } from './ast.ts';
 import { FUNCTIONS } from './functions.ts';
 import { ParseError, type Token, tokenize } from './lexer.ts';
-import { compileSafeRegex } from './safe-regex.ts';
+import { compileRegex } from './re2.ts';
 
 export const MAX_SOURCE_LENGTH = 10_000;
 /** Parser recursion (parentheses, unary chains, nested calls). */
@@ -199,7 +199,7 @@ class Parser {
   private binary(opToken: Token, l: Node, r: Node, negate: boolean): Node {
     const op = normalizeOp(opToken.value);
     if (op === 'matches' && r.k === 'str') {
-      const compiled = compileSafeRegex(r.v);
+      const compiled = compileRegex(r.v);
       if (!compiled.ok) throw new ParseError(compiled.message, r.pos);
       return { k: 'binary', pos: opToken.pos, op, l, r, negate, re: compiled.re };
     }

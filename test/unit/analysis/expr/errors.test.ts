@@ -56,9 +56,11 @@ describe('compile errors point at the position like expr does', () => {
 
   it('rejects invalid and unsupported regular expressions at compile time when the pattern is a literal', () => {
     expect(compileError('"a" matches "(?=a)"').message).toContain('invalid or unsupported Perl syntax');
-    expect(compileError('"a" matches "(a)\\\\1"').message).toContain('backreferences are not supported');
+    expect(compileError('"a" matches "(a)\\\\1"').message).toBe(
+      'error parsing regexp: invalid escape sequence: `\\1` (1:13)',
+    );
     expect(compileError('"a" matches "("').message).toContain('error parsing regexp');
-    expect(compileError('"a" matches "(?U)a"').message).toContain('unsupported Perl syntax');
+    expect(compileError('"a" matches "(?x)a"').message).toContain('unsupported Perl syntax');
   });
 });
 
@@ -91,11 +93,7 @@ const EVAL_ERRORS: [source: string, env: Record<string, unknown>, message: strin
   ['len(1)', {}, 'invalid argument for len (type int) (1:1)'],
   ['max([])', {}, 'not enough arguments to call max (1:1)'],
   ['1..2.5', {}, 'invalid operation: int .. float64 (1:2)'],
-  [
-    '"x" matches result',
-    { result: '(a+)+$' },
-    'regular expression rejected: nested quantifier at offset 4 may backtrack catastrophically (1:13)',
-  ],
+  ['"x" matches result', { result: '(a' }, 'error parsing regexp: missing closing ): `(a` (1:13)'],
   ['now().Foo()', {}, 'type time.Time has no method Foo (1:7)'],
   ['int("x")', {}, 'strconv.Atoi: parsing "x": invalid syntax (1:1)'],
   ['date("yesterday") < now()', {}, 'cannot parse "yesterday" as date (RFC 3339 expected) (1:1)'],
@@ -226,26 +224,6 @@ describe('safety: no prototype access, bounded cost', () => {
       /array too long|step limit/,
     );
     expect(evalError('len(repeat("a", 1000000000))').message).toMatch(/string too long/);
-  });
-
-  it.each(['(a+)+$', '(a*)*b', '(x+x+)+y', '(\\\\w+\\\\s?)+$', '(a{2,})+', '((ab)*)+'])(
-    'rejects the catastrophic pattern %s',
-    (pattern) => {
-      expect(compileError(`"aaaa" matches "${pattern}"`).message).toMatch(/nested quantifier/);
-    },
-  );
-
-  it('accepts ordinary patterns with quantified groups', () => {
-    expect(evaluateCondition('"abab" matches "^(ab)+$" && "a-1" matches "^[a-z]+-\\\\d{1,3}$"', {})).toEqual({
-      ok: true,
-      value: true,
-    });
-  });
-
-  it('caps the subject length of matches', () => {
-    expect(evalError('result matches "a"', { result: 'a'.repeat(200_000) }).message).toMatch(
-      /subject too long/,
-    );
   });
 
   it('does not run a function placed in the environment', () => {
