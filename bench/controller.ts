@@ -16,8 +16,7 @@
 // --auth chooses how the controller finds the API server: `in-cluster` (default; as the Deployment runs it:
 // KUBERNETES_SERVICE_HOST/PORT and a service-account directory holding the test cluster's token and CA,
 // mounted at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace, so it needs root and
-// unshare(1)) or `kubeconfig` (--kubeconfig, which loads @kubernetes/client-node; writes
-// bench/results/controller-kubeconfig.json).
+// unshare(1)) or `kubeconfig` (--kubeconfig, which loads @kubernetes/client-node). The JSON records which.
 //
 //   node bench/controller.ts [--quick] [--rollouts N] [--sample N] [--window-s S] [--auth in-cluster|kubeconfig]
 import { randomBytes } from 'node:crypto';
@@ -717,34 +716,31 @@ async function main(): Promise<number> {
     ].join('\n');
     process.stdout.write(`${summary}\n`);
     const watchErrors = watches.flatMap((w) => w.errors);
-    const path = writeResult(
-      settings.auth === 'in-cluster' ? 'controller.json' : 'controller-kubeconfig.json',
-      {
-        machine: machineInfo(),
-        settings: { ...settings, readyDelayMs: READY_DELAY_MS, imageV1: IMAGE_V1, imageV2: IMAGE_V2 },
-        cluster: { reused: !startedCluster, server: state?.server },
-        namespace,
-        createSeconds: createdMs / 1000,
-        allHealthy,
-        allHealthySecondsAfterFirstCreate: healthyMs / 1000,
-        resources: {
-          idle,
-          steady,
-          controllerRssAfterUpdatesBytes: rssAfterUpdates,
-          controllerHeapUsedSteadyBytes: heapUsedSteadyBytes,
-        },
-        reconcile,
-        rateLimitWaitS,
-        apiWriteLatency,
-        apiRequests,
-        setImageToFirstCanaryPodMs: setImage,
-        promoteToNextStepMs: promote,
-        targets,
-        watchErrors,
-        notes,
-        totalSeconds: (performance.now() - runStarted) / 1000,
+    const path = writeResult('controller.json', {
+      machine: machineInfo(),
+      settings: { ...settings, readyDelayMs: READY_DELAY_MS, imageV1: IMAGE_V1, imageV2: IMAGE_V2 },
+      cluster: { reused: !startedCluster, server: state?.server },
+      namespace,
+      createSeconds: createdMs / 1000,
+      allHealthy,
+      allHealthySecondsAfterFirstCreate: healthyMs / 1000,
+      resources: {
+        idle,
+        steady,
+        controllerRssAfterUpdatesBytes: rssAfterUpdates,
+        controllerHeapUsedSteadyBytes: heapUsedSteadyBytes,
       },
-    );
+      reconcile,
+      rateLimitWaitS,
+      apiWriteLatency,
+      apiRequests,
+      setImageToFirstCanaryPodMs: setImage,
+      promoteToNextStepMs: promote,
+      targets,
+      watchErrors,
+      notes,
+      totalSeconds: (performance.now() - runStarted) / 1000,
+    });
     log(`wrote ${path}`);
     return allHealthy && setImageTimeouts === 0 && promoteTimeouts === 0 ? 0 : 1;
   } finally {

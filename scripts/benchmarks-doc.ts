@@ -203,6 +203,14 @@ function renderJudge(file: ResultsFile): string[] {
   return ['## Judge (run on its own)', runHeader(file), ...judgeLines(file.name, file.value)];
 }
 
+/** How the controller reached the API server (settings.auth; runs before it existed used --kubeconfig). */
+function startedAs(v: Json): string {
+  const auth = isRecord(v.settings) ? v.settings.auth : undefined;
+  if (auth === 'in-cluster') return 'started as the Deployment runs it (in-cluster service account)';
+  if (auth === 'kubeconfig') return 'started with `--kubeconfig` (so `@kubernetes/client-node` loaded)';
+  return 'started as the Deployment runs it';
+}
+
 // The three tables bench/controller.ts prints (same columns), rebuilt from its JSON.
 function renderController(file: ResultsFile): string[] {
   const v = file.value;
@@ -254,7 +262,7 @@ function renderController(file: ResultsFile): string[] {
     '## Controller at scale',
     runHeader(file),
     `${fmt(rollouts)} canary Rollouts (1 replica each) created in the test cluster, one controller scoped to ` +
-      `their namespace, started as the Deployment runs it (\`bench/controller.ts\`). All Healthy ` +
+      `their namespace, ${startedAs(v)} (\`bench/controller.ts\`). All Healthy ` +
       `${fmt(healthy, 1)} s after the first create${allHealthy ? '' : ' (timed out)'}. API requests while ` +
       `converging: ${fmt(requests.convergence as number)} (${requestText('convergence')}); in the steady ` +
       `window: ${fmt(requests.steadyWindow as number)}; during the updates (set image and promote on ` +
