@@ -247,6 +247,32 @@ const TABLE = [
     ],
   },
   {
+    name: 'dashboard',
+    group: 'other',
+    lines: [['dashboard', 'a web UI: Rollouts, their revision tree and analysis, live, with the actions']],
+    kube: true,
+    flags: {
+      listen: { type: 'string', default: '127.0.0.1:3100', description: 'address to serve on HOST:PORT' },
+      'all-namespaces': { type: 'boolean', short: 'A', description: 'show Rollouts of every namespace' },
+      'read-only': { type: 'boolean', description: 'no actions: they are hidden and refused (403)' },
+      'proxy-admin': {
+        type: 'string',
+        description: "a Sluice proxy's admin HOST:PORT, for its per-revision success rate and latency",
+      },
+    },
+    examples: [
+      { what: "The current context's namespace on http://127.0.0.1:3100/", command: 'sluice dashboard' },
+      {
+        what: 'Every namespace, read-only, on another port',
+        command: 'sluice dashboard -A --read-only --listen 127.0.0.1:3200',
+      },
+      {
+        what: "With the proxy's live numbers (its admin port)",
+        command: 'sluice dashboard -n shop --proxy-admin 127.0.0.1:9901',
+      },
+    ],
+  },
+  {
     name: 'controller',
     group: 'other',
     lines: [['controller', 'run the Rollout controller']],

@@ -42,6 +42,7 @@ type Runner = (argv: string[]) => Promise<number>;
 
 /** The runner of every command of the table that is not a rollout verb (rollouts/index.ts has those). */
 export const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
+  dashboard: async () => (await import('./dashboard.ts')).runDashboardCommand,
   controller: async () => (await import('./controller.ts')).runControllerCommand,
   proxy: async () => (await import('./proxy.ts')).runProxyCommand,
   analysis: async () => (await import('./analysis.ts')).runAnalysisCommand,
