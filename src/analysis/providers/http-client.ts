@@ -12,6 +12,8 @@ export interface HttpResponse {
   readonly statusCode: number;
   readonly body: string;
   readonly contentType: string | undefined;
+  /** The Retry-After header, when the server sent one (429 / 503). */
+  readonly retryAfter?: string;
 }
 
 export type HttpResult = { ok: true; response: HttpResponse } | { ok: false; error: string };
@@ -162,12 +164,16 @@ export function createHttpClient(nowMs: () => number = Date.now): HttpClient {
       });
       const text = await response.body.text();
       const contentType = response.headers['content-type'];
+      const retryAfter = response.headers['retry-after'];
       return {
         ok: true,
         response: {
           statusCode: response.statusCode,
           body: text.length > MAX_BODY_CHARS ? text.slice(0, MAX_BODY_CHARS) : text,
           contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+          ...(retryAfter !== undefined
+            ? { retryAfter: Array.isArray(retryAfter) ? retryAfter[0]! : retryAfter }
+            : {}),
         },
       };
     } catch (error) {
