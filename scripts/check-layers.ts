@@ -16,6 +16,7 @@ const BELOW_ROOT = [
   'experiment',
   'rollout',
   'metrics',
+  'notifications',
 ] as const;
 
 /**
@@ -32,6 +33,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   experiment: ['api', 'store', 'reconcile', 'analysis'],
   rollout: ['api', 'store', 'reconcile', 'analysis', 'traffic'],
   metrics: ['api', 'store'],
+  notifications: ['api', 'store', 'analysis'],
   kube: ['api', 'store'],
   demo: ['api'],
   controller: [...BELOW_ROOT, 'kube'],

@@ -25,7 +25,9 @@ import { KubeStore } from '../kube/kube-store.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createControlMetrics } from '../metrics/control-metrics.ts';
 import { type ControllerMetrics, createControllerMetrics } from '../metrics/controller-metrics.ts';
+import { createNotificationMetrics } from '../metrics/notification-metrics.ts';
 import { type HttpEndpoint, startHealthServer, startMetricsServer } from '../metrics/server.ts';
+import { Notifier, withNotifications } from '../notifications/notifier.ts';
 import { reconcileRollout } from '../rollout/reconcile.ts';
 import { controlCallbacks } from './control-wiring.ts';
 import { startWorkers } from './engine.ts';
@@ -75,6 +77,7 @@ export class Controller {
   readonly routes = new RouteTable();
   #control: ControlServer | undefined;
   #enqueuer: Enqueuer | undefined;
+  #notifier: Notifier | undefined;
   readonly #deliveries: DeliveryView = {
     deliveries: (namespace, name) => this.#control?.deliveries(namespace, name) ?? [],
   };
@@ -300,9 +303,19 @@ export class Controller {
     }, this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
     const o = this.options;
+    // Notifications on the Events the reconcilers record (Argo's EventRecorderAdapter), off the reconcile path.
+    const notifier = new Notifier({
+      store,
+      namespace: o.notifications?.namespace ?? process.env.POD_NAMESPACE ?? o.namespace ?? 'argo-rollouts',
+      ...(o.notifications?.selfService ? { selfService: true } : {}),
+      ...(o.notifications?.retry ? { retry: o.notifications.retry } : {}),
+      log: this.log.child({ module: 'notifications' }),
+      ...(this.#metrics ? { metrics: createNotificationMetrics(this.#metrics.registry) } : {}),
+    });
+    this.#notifier = notifier;
     this.#workers.push(
       ...startWorkers({
-        store,
+        store: withNotifications(store, notifier),
         queues: {
           rollouts: this.rolloutQueue,
           analysisRuns: this.analysisQueue,
@@ -357,6 +370,7 @@ export class Controller {
       }),
     ]);
     clearTimeout(drainTimer);
+    await this.#notifier?.close();
     await this.#store?.stop();
     await this.#elector?.stop();
     this.#leading = false;

@@ -64,6 +64,20 @@ export interface ControllerOptions {
   readonly logger?: Logger;
   /** Serve the proxies' control API; absent: no control server. */
   readonly control?: ControlServerSettings;
+  /**
+   * Notifications (src/notifications/): where `argo-rollouts-notification-configmap` and its Secret are read
+   * (default $POD_NAMESPACE, else --namespace, else "argo-rollouts"), Argo's
+   * --self-service-notification-enabled, and the send retry policy (tests shorten it).
+   */
+  readonly notifications?: {
+    readonly namespace?: string;
+    readonly selfService?: boolean;
+    readonly retry?: {
+      readonly attempts: number;
+      readonly initialDelayMs: number;
+      readonly maxDelayMs: number;
+    };
+  };
   /** Overrides the rollout reconciler (tests); default src/rollout/reconcile.ts. */
   readonly reconcileRollout?: ReconcileFn;
 }
