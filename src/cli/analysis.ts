@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { buildAnalysisRun, type SecretResolver } from '../analysis/args.ts';
+import { createGraphiteProvider } from '../analysis/providers/graphite.ts';
+import { createInfluxdbProvider } from '../analysis/providers/influxdb.ts';
 import { createPrometheusProvider } from '../analysis/providers/prometheus.ts';
 import { createProviderRegistry, providerType } from '../analysis/providers/registry.ts';
 import { createWebProvider } from '../analysis/providers/web.ts';
@@ -260,7 +262,9 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       values.prometheus !== undefined ? { addressOverride: values.prometheus } : {},
     );
     const web = createWebProvider();
-    const providers = createProviderRegistry([prometheus, web]);
+    const graphite = createGraphiteProvider();
+    const influxdb = createInfluxdbProvider();
+    const providers = createProviderRegistry([prometheus, web, graphite, influxdb]);
     for (const [i, metric] of run.spec.metrics.entries()) {
       const type = providerType(metric.provider);
       if (type !== undefined && providers.get(type) === undefined) {
@@ -307,7 +311,7 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       });
     } finally {
       if (io.terminateSignal === undefined) process.off('SIGINT', onSigint);
-      await Promise.all([prometheus.close(), web.close()]);
+      await Promise.all([prometheus.close(), web.close(), graphite.close(), influxdb.close()]);
     }
     const status = final.status ?? {};
     const phase = status.phase ?? 'Error';

@@ -1,6 +1,8 @@
 // The metric providers every AnalysisRun of this controller can use (the `job` provider is added per run
-// by the analysis reconciler): Prometheus, web, and Sluice's own `sluice/proxy` and `sluice/judge`, which
+// by the analysis reconciler): Prometheus, web, Graphite, InfluxDB, and Sluice's own `sluice/proxy` and `sluice/judge`, which
 // read the controller's histogram store.
+import { createGraphiteProvider } from '../analysis/providers/graphite.ts';
+import { createInfluxdbProvider } from '../analysis/providers/influxdb.ts';
 import { createJudgeProvider } from '../analysis/providers/judge.ts';
 import { createPrometheusProvider } from '../analysis/providers/prometheus.ts';
 import type { MetricProvider } from '../analysis/providers/provider.ts';
@@ -12,6 +14,8 @@ export function createAnalysisProviders(histograms: HistogramStore): MetricProvi
   return [
     createPrometheusProvider(),
     createWebProvider(),
+    createGraphiteProvider(),
+    createInfluxdbProvider(),
     createSluiceProxyProvider(histograms),
     createJudgeProvider({ store: histograms }),
   ];
