@@ -306,6 +306,12 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     }
     const asset = assets[path];
     if (asset !== undefined) return sendAsset(req, res, asset);
+    if (path === '/favicon.ico') {
+      // Browsers ask for it; no icon, and no 404 in their console.
+      res.writeHead(204, { ...SECURITY_HEADERS, 'cache-control': 'max-age=86400' });
+      res.end();
+      return;
+    }
     if (path === '/api/session') {
       return sendJson(res, 200, {
         csrfToken,

@@ -31,7 +31,10 @@ interface Sent {
 class FakeApi implements CliApi {
   readonly namespace = 'shop';
   readonly sent: Sent[] = [];
-  constructor(private readonly objects: () => Objects) {}
+  readonly objects: () => Objects;
+  constructor(objects: () => Objects) {
+    this.objects = objects;
+  }
   async get<T extends KubeObject>(kind: Kind, ns: string, name: string): Promise<T> {
     const ro = this.objects().rollouts.find((r) => r.metadata.name === name && r.metadata.namespace === ns);
     if (kind !== 'Rollout' || ro === undefined)
@@ -62,7 +65,10 @@ class FakeApi implements CliApi {
 
 class FixedSource implements ObjectSource {
   readonly #listeners = new Set<() => void>();
-  constructor(public current: Objects) {}
+  current: Objects;
+  constructor(current: Objects) {
+    this.current = current;
+  }
   objects(): Objects {
     return this.current;
   }

@@ -326,8 +326,8 @@ function renderProxy(stats, page) {
   box.replaceChildren(
     h(
       'p',
-      { class: 'muted' },
-      `route ${stats.namespace}/${stats.route}, last ${(stats.windowMs / 1000).toFixed(0)} s`,
+      { class: 'muted', id: 'proxy-window' },
+      `route ${stats.namespace}/${stats.route}, ${stats.windowMs > 0 ? `last ${(stats.windowMs / 1000).toFixed(0)} s` : 'since the proxy started'}`,
     ),
     h(
       'table',
