@@ -320,6 +320,14 @@ const TABLE = [
       },
       'control-key': { type: 'string', description: 'private key (PEM) of --control-cert', complete: FILE },
       'control-client-ca': { type: 'string', description: 'mTLS: CA (PEM) of the proxies', complete: FILE },
+      'notifications-namespace': {
+        type: 'string',
+        description: 'namespace of argo-rollouts-notification-configmap and its Secret',
+      },
+      'self-service-notification-enabled': {
+        type: 'boolean',
+        description: "also read the notification ConfigMap and Secret in each Rollout's namespace",
+      },
     },
     examples: [
       {

@@ -56,6 +56,11 @@ Flags:
   --control-cert FILE        TLS on the control API with this PEM certificate (needs --control-key)
   --control-key FILE         the PEM private key of --control-cert
   --control-client-ca FILE   mTLS: proxies must present a certificate signed by this PEM CA
+  --notifications-namespace NS
+                             namespace of argo-rollouts-notification-configmap and -secret (default
+                             $POD_NAMESPACE, else --namespace, else argo-rollouts)
+  --self-service-notification-enabled
+                             also read them in each Rollout's namespace (Argo's flag)
   --log-format text|json    log format (default text on a terminal, json otherwise)
   --loglevel LEVEL           trace, debug, info, warn, error, fatal, silent (default info)
   -h, --help                 show this help
@@ -249,6 +254,16 @@ export function parseControllerArgs(
         : {}),
       ...(numbers.qps !== undefined ? { qps: numbers.qps } : {}),
       ...(numbers.burst !== undefined ? { burst: numbers.burst } : {}),
+      ...(str('notifications-namespace') !== undefined || values['self-service-notification-enabled'] === true
+        ? {
+            notifications: {
+              ...(str('notifications-namespace') !== undefined
+                ? { namespace: str('notifications-namespace') }
+                : {}),
+              ...(values['self-service-notification-enabled'] === true ? { selfService: true } : {}),
+            },
+          }
+        : {}),
     },
   };
 }
