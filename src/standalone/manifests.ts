@@ -44,6 +44,9 @@ export const STANDALONE_KINDS: readonly Kind[] = [
   'ClusterAnalysisTemplate',
   'Service',
   'Experiment',
+  // Argo's notification configuration (argo-rollouts-notification-configmap and its Secret).
+  'ConfigMap',
+  'Secret',
 ];
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;

@@ -35,6 +35,7 @@ import {
 import { createAnalysisProviders } from '../controller/providers.ts';
 import { createRouters } from '../controller/routers.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
+import { Notifier, withNotifications } from '../notifications/notifier.ts';
 import { createMemoryStore, type MemoryStore } from '../store/memory.ts';
 import { startApiServer } from './api-server.ts';
 import {
@@ -197,8 +198,17 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
     const routers = createRouters(store, routes, control);
     stops.push(routers.close);
     for (const unsubscribe of enqueue.watch()) stops.push(unsubscribe);
-    const workers = startWorkers({
+    // Notifications as the controller sends them; the ConfigMap and Secret come from DIR, in `default` or
+    // in the Rollout's namespace.
+    const notifier = new Notifier({
       store,
+      namespace: 'default',
+      selfService: true,
+      log: log.child({ module: 'notifications' }),
+    });
+    stops.push(() => notifier.close());
+    const workers = startWorkers({
+      store: withNotifications(store, notifier),
       queues,
       routers,
       providers: createAnalysisProviders(histograms),
