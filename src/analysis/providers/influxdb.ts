@@ -344,7 +344,8 @@ export function createInfluxdbProvider(options: InfluxdbProviderOptions = {}): I
     const secret = await readSecretKeys(request, namespace, spec.value.profile, SECRET_KEYS);
     if (!secret.ok) return fail(secret.error);
     const read = secret.values;
-    for (const v of Object.values(read)) if (v !== '') secrets.push(v);
+    // The token is the credential; address and org stay readable in messages.
+    if (read.authToken) secrets.push(read.authToken);
     const { authToken = '', address = '', org = '' } = read;
     if (authToken === '' || address === '' || org === '') return fail('authToken, org, or address not found');
     const url = influxdbQueryUrl(address, org);
