@@ -86,10 +86,13 @@ describe('Argo notification catalogue', () => {
     ) as {
       data: Record<string, string>;
     };
-    const cfg = parseNotificationConfig('argo-rollouts', cm.data, { 'slack-token': 'xoxb-1' });
+    const cfg = parseNotificationConfig('argo-rollouts', cm.data, {
+      'slack-token': 'xoxb-1',
+      'slack-api-url': 'http://127.0.0.1:9/api/',
+    });
     expect(cfg.errors).toEqual([]);
     const svc = cfg.services.get('slack')!;
-    expect(svc).toMatchObject({ type: 'slack', token: 'xoxb-1' });
+    expect(svc).toMatchObject({ type: 'slack', token: 'xoxb-1', apiURL: 'http://127.0.0.1:9/api/' });
     const r = renderNotification(cfg.templates.get('rollout-aborted')!, svc, { rollout }, 0);
     expect(r.ok && r.notification.message).toBe('Rollout guestbook has been aborted.');
   });
