@@ -1,14 +1,18 @@
 // `sluice analysis run`: runs an AnalysisTemplate / ClusterAnalysisTemplate / AnalysisRun manifest
-// locally to completion with the prometheus and web providers, printing each measurement as it is
-// taken and the verdict. Exit code: 0 Successful, 1 Failed, 2 Error (also bad flags or input),
+// locally to completion with every provider that needs no cluster (prometheus, web, graphite, influxdb,
+// datadog, newRelic, cloudWatch, kayenta), printing each measurement as it is taken and the verdict. Exit code: 0 Successful, 1 Failed, 2 Error (also bad flags or input),
 // 3 Inconclusive. Ctrl-C terminates the run (judged as Argo judges a terminated run); a second Ctrl-C exits.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { buildAnalysisRun, type SecretResolver } from '../analysis/args.ts';
+import { createCloudWatchProvider } from '../analysis/providers/cloudwatch.ts';
+import { createDatadogProvider } from '../analysis/providers/datadog.ts';
 import { createGraphiteProvider } from '../analysis/providers/graphite.ts';
 import { createInfluxdbProvider } from '../analysis/providers/influxdb.ts';
+import { createKayentaProvider } from '../analysis/providers/kayenta.ts';
+import { createNewRelicProvider } from '../analysis/providers/newrelic.ts';
 import { createPrometheusProvider } from '../analysis/providers/prometheus.ts';
 import { createProviderRegistry, providerType } from '../analysis/providers/registry.ts';
 import { createWebProvider } from '../analysis/providers/web.ts';
@@ -24,6 +28,7 @@ import {
 } from '../api/analysis-template.ts';
 import { formatDurationMs, parseDuration } from '../api/duration.ts';
 import { errorText } from '../api/errors.ts';
+import { checkSaasProviderSpec } from '../api/metric-provider-specs.ts';
 import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
 
@@ -37,6 +42,7 @@ flags:
       --arg K=V            set argument K (repeatable)
       --secret N/K=V       value of key K of Secret N for valueFrom.secretKeyRef args (repeatable)
       --prometheus URL     use this Prometheus address for every prometheus metric
+      --kayenta URL        use this Kayenta address for every kayenta metric
       --interval-scale X   multiply every interval, initialDelay and the 10s error retry by X (e.g. 0.01)
       --duration D         stop metrics that have no count after D (e.g. 30s) and judge the run
   -o, --output FORMAT      text (default) or json: print the final AnalysisRun as JSON
@@ -264,9 +270,26 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
     const web = createWebProvider();
     const graphite = createGraphiteProvider();
     const influxdb = createInfluxdbProvider();
-    const providers = createProviderRegistry([prometheus, web, graphite, influxdb]);
+    const kayentaOverride = httpUrlFlag('--kayenta', values.kayenta);
+    // Datadog / New Relic credentials come from --secret datadog/api-key=... (or DD_* env), CloudWatch's
+    // from the AWS_* environment.
+    const saas = [
+      createDatadogProvider(),
+      createNewRelicProvider(),
+      createCloudWatchProvider(),
+      createKayentaProvider(kayentaOverride !== undefined ? { addressOverride: kayentaOverride } : {}),
+    ];
+    const providers = createProviderRegistry([prometheus, web, graphite, influxdb, ...saas]);
     for (const [i, metric] of run.spec.metrics.entries()) {
       const type = providerType(metric.provider);
+      const spec = checkSaasProviderSpec(metric.provider, { lenient: true });
+      if (spec.error !== undefined) {
+        throw new UsageError(
+          `metrics[${i}] (${metric.name}): provider.${spec.error.field}: ${spec.error.message}`,
+        );
+      }
+      for (const warning of spec.warnings)
+        stderr.write(`metrics[${i}] (${metric.name}): provider.${warning}\n`);
       if (type !== undefined && providers.get(type) === undefined) {
         throw new UsageError(
           `metrics[${i}] (${metric.name}): provider "${type}" cannot run locally (available: ${providers.types.join(', ')})`,
@@ -311,7 +334,13 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       });
     } finally {
       if (io.terminateSignal === undefined) process.off('SIGINT', onSigint);
-      await Promise.all([prometheus.close(), web.close(), graphite.close(), influxdb.close()]);
+      await Promise.all([
+        prometheus.close(),
+        web.close(),
+        graphite.close(),
+        influxdb.close(),
+        ...saas.map((p) => p.close()),
+      ]);
     }
     const status = final.status ?? {};
     const phase = status.phase ?? 'Error';
@@ -342,6 +371,20 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
     }
     throw error;
   }
+}
+
+function httpUrlFlag(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`${flag} ${value}: must be an http or https URL`);
+  }
+  return value;
 }
 
 function parseFlags(args: string[]) {

@@ -403,6 +403,7 @@ const TABLE = [
       arg: { type: 'string', multiple: true, description: 'set argument K=V' },
       secret: { type: 'string', multiple: true, description: 'Secret value N/K=V for secretKeyRef args' },
       prometheus: { type: 'string', description: 'Prometheus address for every prometheus metric' },
+      kayenta: { type: 'string', description: 'Kayenta address for every kayenta metric' },
       'interval-scale': { type: 'string', description: 'multiply every interval by X' },
       duration: { type: 'string', description: 'stop metrics without a count after D' },
       output: { type: 'string', short: 'o', description: 'text or json', complete: ['text', 'json'] },
