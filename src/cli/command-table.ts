@@ -437,6 +437,11 @@ const TABLE = [
       'keep-running': { type: 'boolean', description: 'stay up afterwards to play with the CLI' },
       plain: { type: 'boolean', description: 'plain timestamped lines even on a terminal' },
       verbose: { type: 'boolean', description: "standalone's own log on stderr" },
+      dashboard: { type: 'boolean', description: 'serve `sluice dashboard` on the demo (and stay up)' },
+      'dashboard-listen': {
+        type: 'string',
+        description: "the dashboard's HOST:PORT (default 127.0.0.1:3100)",
+      },
     },
     examples: [
       { what: 'The whole story in under a minute', command: 'sluice demo' },
@@ -447,6 +452,10 @@ const TABLE = [
       {
         what: 'Stay up afterwards with the log on stderr',
         command: 'sluice demo --keep-running --loglevel info',
+      },
+      {
+        what: 'Watch it in a browser (npm start -- --dashboard): the dashboard on http://127.0.0.1:3100/',
+        command: 'sluice demo --dashboard',
       },
     ],
   },

@@ -43,6 +43,10 @@ end. Exit code 0 when v2 was promoted and v3 aborted, 1 otherwise.
   --keep-running         stay up afterwards to play with the CLI (prints the kubeconfig to use:
                          KUBECONFIG=FILE sluice get rollout demo --watch); Ctrl-C stops
   --plain                plain timestamped lines even on a terminal
+  --dashboard            serve \`sluice dashboard\` against the demo's standalone (with the proxy's numbers)
+                         and print its URL; stays up afterwards as --keep-running does
+  --dashboard-listen HOST:PORT
+                         the dashboard's address (default 127.0.0.1:3100)
   --verbose              standalone's own log on stderr (also on with --loglevel)
   --log-format text|json that log's format (default text when stderr is a terminal, json otherwise)
   --loglevel LEVEL       that log's level: trace, debug, info, warn, error, fatal (default info)
@@ -80,7 +84,10 @@ export async function runDemo(argv: string[]): Promise<number> {
     return 0;
   }
   let options: import('../standalone/demo/story.ts').DemoOptions;
+  let dashboardListen: { host: string; port: number } | undefined;
   try {
+    if (typeof values['dashboard-listen'] === 'string')
+      dashboardListen = hostPort('dashboard-listen', values['dashboard-listen']);
     const scenario = (values.scenario as string | undefined) ?? 'errors';
     if (scenario !== 'errors' && scenario !== 'latency')
       throw new UsageError(`--scenario: expected errors or latency, got "${scenario}"`);
@@ -126,15 +133,35 @@ export async function runDemo(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let result: Awaited<ReturnType<typeof runDemoStory>>;
+  let dashboard: import('./dashboard.ts').OpenDashboard | undefined;
+  const withDashboard = values.dashboard === true || typeof values['dashboard-listen'] === 'string';
   try {
     result = await runDemoStory({
       ...options,
+      ...(withDashboard
+        ? {
+            onStarted: async (standalone, kubeconfig) => {
+              const { openDashboard } = await import('./dashboard.ts');
+              const admin = standalone.adminAddress;
+              dashboard = await openDashboard({
+                kube: { kubeconfig, namespace: 'default' },
+                listen: dashboardListen ?? { host: '127.0.0.1', port: 3100 },
+                allNamespaces: false,
+                readOnly: false,
+                proxyAdmin: `${admin.host}:${admin.port}`,
+              });
+              // Written before the live view's first frame, so it stays above it on a terminal.
+              process.stdout.write(`Dashboard: ${dashboard.url}#/rollouts/default/demo\n\n`);
+            },
+          }
+        : {}),
       onState: view.update,
       onEvent: view.event,
       signal: interrupted.signal,
     });
   } catch (error) {
     view.close();
+    await dashboard?.close();
     if (!interrupted.signal.aborted) throw error;
     process.stderr.write('\nsluice demo: interrupted; everything it started is stopped\n');
     return 130;
@@ -148,10 +175,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     await writeFile(values['summary-json'], `${JSON.stringify(result.summary, null, 2)}\n`);
   const [v2, v3] = result.summary.releases;
   const ok = v2?.outcome === 'promoted' && v3?.outcome === 'aborted';
-  if (values['keep-running'] === true) {
+  if (values['keep-running'] === true || dashboard !== undefined) {
     const p = result.standalone.proxyAddress;
     process.stdout.write(
       `\nStill running (Ctrl-C stops): proxy on http://${p.host}:${p.port}, manifests in ${result.dir}/manifests\n` +
+        (dashboard !== undefined ? `  dashboard on ${dashboard.url}\n` : '') +
         `  export KUBECONFIG=${result.kubeconfig}\n` +
         '  node src/cli/main.ts get rollout demo --watch     # or: sluice get rollout demo --watch\n' +
         '  node src/cli/main.ts retry rollout demo; node src/cli/main.ts set image demo app=sluice-demo:v4\n' +
@@ -159,6 +187,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     );
     await untilStopSignal();
   }
+  await dashboard?.close();
   await result.standalone.stop();
   await rm(result.dir, { recursive: true, force: true });
   return ok ? 0 : 1;

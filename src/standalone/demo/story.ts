@@ -45,6 +45,8 @@ export interface DemoOptions {
   readonly log?: Logger;
   /** Called on every change of the state (the view draws from it). */
   readonly onState?: (state: DemoState) => void;
+  /** Called once standalone is up, before the story starts (`sluice demo --dashboard` starts the dashboard). */
+  readonly onStarted?: (standalone: Standalone, kubeconfig: string) => Promise<void>;
   /** Called with each notable event, as one line. */
   readonly onEvent?: (line: string) => void;
   /** Stops the story early (Ctrl-C): everything started is stopped and runDemoStory rejects. */
@@ -186,6 +188,13 @@ export async function runDemoStory(o: DemoOptions): Promise<DemoResult> {
       log,
     });
   } catch (error) {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  try {
+    await o.onStarted?.(standalone, kubeconfig);
+  } catch (error) {
+    await standalone.stop();
     if (ownDir) await rm(dir, { recursive: true, force: true });
     throw error;
   }

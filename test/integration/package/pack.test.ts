@@ -68,6 +68,9 @@ describe('the npm package', () => {
     expect(paths).toContain('deploy/examples/routes.yaml');
     expect(paths).toContain('crds/rollout.yaml');
     expect(paths).toContain('bin/kubectl_complete-sluice.js');
+    // The dashboard's page, script and stylesheet (src/cli/dashboard/server.ts reads them at start).
+    for (const asset of ['index.html', 'app.js', 'app.css'])
+      expect(paths).toContain(`dist/src/cli/dashboard/assets/${asset}`);
     const unwanted = paths.filter(
       (p) => /^(test|bench|scripts|src|proxy|docs)\//.test(p) || p.endsWith('.ts') || p.endsWith('.map'),
     );

@@ -5,7 +5,7 @@
 // the CLI; the page shows the step, the revisions with the AnalysisRun's measurements, the proxy's
 // per-revision success rate under load; promote and abort are clicked (through the confirmation) and the
 // page follows the Rollout by its event stream. SLUICE_UPDATE_SCREENSHOTS=1 writes the screenshots shown
-// in docs/dashboard.md into docs/images/.
+// in docs/dashboard.md into docs/images/. `sluice demo --dashboard` (npm start -- --dashboard) is checked too.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -283,6 +283,28 @@ describe.skipIf(skip !== undefined)('sluice dashboard in Chromium against standa
     expect((await s.rollout()).status?.abort).toBeUndefined();
     expect(browser.problems).toEqual([]);
   }, 60_000);
+
+  it('npm start -- --dashboard: the demo prints the dashboard URL, which lists the demo Rollout with the proxy numbers', async () => {
+    const port = await freePort();
+    const demo = runSluiceProcess([
+      'demo',
+      '--dashboard',
+      '--dashboard-listen',
+      `127.0.0.1:${port}`,
+      '--plain',
+      '--time-scale',
+      '4',
+    ]);
+    const [, url] = await demo.waitForOutput(/Dashboard: (http:\/\/\S+)#\/rollouts\/default\/demo/, 30_000);
+    expect(url).toBe(`http://127.0.0.1:${port}/`);
+    browser = await openDashboardPage(`${url}#/rollouts/default/demo`);
+    await waitForText(browser.page, '#phase', (t) => t.length > 0);
+    // The demo's Rollout is routed by the proxy: the page gets its per-revision numbers.
+    await waitForText(browser.page, 'table.proxy-stats', (t) => t.includes('stable'), 30_000);
+    expect(browser.problems).toEqual([]);
+    demo.child.kill('SIGINT');
+    expect(await demo.exited).toBe(130);
+  }, 90_000);
 });
 
 if (skip !== undefined) {
