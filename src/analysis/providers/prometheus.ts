@@ -18,6 +18,7 @@ import {
   timeoutSecondsOf,
 } from './http-client.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
+import { awsEnvironment, signV4 } from './sigv4.ts';
 
 export const DEFAULT_PROMETHEUS_TIMEOUT_SECONDS = 30;
 export const PROMETHEUS_ADDRESS_ENV = 'ARGO_ROLLOUTS_PROMETHEUS_ADDRESS';
@@ -27,6 +28,8 @@ export interface PrometheusProviderOptions {
   readonly addressOverride?: string;
   /** Environment for the ARGO_ROLLOUTS_PROMETHEUS_ADDRESS fallback; defaults to process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Clock for SigV4 signing; defaults to Date.now. */
+  readonly nowMs?: () => number;
 }
 
 export interface PrometheusConfig {
@@ -38,6 +41,8 @@ export interface PrometheusConfig {
   readonly basicAuth?: { username: string; password: string };
   readonly oauth2?: { tokenUrl: string; clientId: string; clientSecret: string; scopes: readonly string[] };
   readonly rangeQuery?: { start: string; end: string; step: string };
+  /** `authentication.sigv4` (Amazon Managed Prometheus): requests signed for service "aps". */
+  readonly sigv4?: { region: string };
 }
 
 /** Parses `provider.prometheus`; errors name the field. */
@@ -82,8 +87,28 @@ export function parsePrometheusConfig(
   if (!basicAuth.ok) return basicAuth;
   const oauth2 = parseOAuth2(auth?.oauth2, 'prometheus.authentication.oauth2');
   if (!oauth2.ok) return oauth2;
-  if (auth?.sigv4 !== undefined && address.includes('aps-workspaces')) {
-    return { ok: false, error: 'prometheus.authentication.sigv4: not supported by Sluice' };
+  // Argo signs when sigv4 is not empty (prometheus/common's sigv4 round tripper, service "aps"). Sluice takes
+  // credentials from the environment only: a profile or a role to assume is refused; the region is needed.
+  let sigv4: PrometheusConfig['sigv4'];
+  const rawSigv4 = auth?.sigv4;
+  if (rawSigv4 !== undefined && rawSigv4 !== null) {
+    if (!isObject(rawSigv4))
+      return { ok: false, error: 'prometheus.authentication.sigv4: must be an object' };
+    for (const key of ['region', 'profile', 'roleArn'] as const) {
+      if (rawSigv4[key] !== undefined && rawSigv4[key] !== null && typeof rawSigv4[key] !== 'string') {
+        return { ok: false, error: `prometheus.authentication.sigv4.${key}: must be a string` };
+      }
+    }
+    for (const key of ['profile', 'roleArn'] as const) {
+      if (typeof rawSigv4[key] === 'string' && rawSigv4[key] !== '') {
+        return {
+          ok: false,
+          error: `prometheus.authentication.sigv4.${key}: not supported by Sluice (AWS credentials come from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)`,
+        };
+      }
+    }
+    // An empty sigv4 block is Argo's zero Sigv4Config: no signing.
+    if (typeof rawSigv4.region === 'string' && rawSigv4.region !== '') sigv4 = { region: rawSigv4.region };
   }
   let rangeQuery: PrometheusConfig['rangeQuery'];
   if (block.rangeQuery !== undefined && block.rangeQuery !== null) {
@@ -107,6 +132,7 @@ export function parsePrometheusConfig(
       ...(basicAuth.value ? { basicAuth: basicAuth.value } : {}),
       ...(oauth2.value ? { oauth2: oauth2.value } : {}),
       ...(rangeQuery ? { rangeQuery } : {}),
+      ...(sigv4 ? { sigv4 } : {}),
     },
   };
 }
@@ -186,7 +212,7 @@ export function createPrometheusProvider(options: PrometheusProviderOptions = {}
   const client: HttpClient = createHttpClient();
 
   const run = async (request: ProviderRequest): Promise<ProviderResult> => {
-    const secrets = request.secrets ?? [];
+    const secrets = [...(request.secrets ?? [])];
     const fail = (message: string, metadata?: Record<string, string>): ProviderResult => ({
       phase: 'Error',
       message: redact(message, secrets),
@@ -222,11 +248,33 @@ export function createPrometheusProvider(options: PrometheusProviderOptions = {}
       form.set('step', String(step.ms / 1_000));
     }
     const url = `${c.address}${path}`;
+    let signed = (_method: string, _url: string, h: Record<string, string>, _body: string) => h;
+    if (c.sigv4) {
+      const aws = awsEnvironment(options.env ?? process.env);
+      if (!aws.ok) return fail(`prometheus.authentication.sigv4: ${aws.error}`);
+      const { credentials } = aws.value;
+      secrets.push(
+        credentials.secretAccessKey,
+        ...(credentials.sessionToken ? [credentials.sessionToken] : []),
+      );
+      const region = c.sigv4.region;
+      signed = (method, target, h, body) =>
+        signV4({
+          method,
+          url: new URL(target),
+          headers: h,
+          body,
+          region,
+          service: 'aps',
+          credentials,
+          nowMs: (options.nowMs ?? Date.now)(),
+        }).headers;
+    }
     // Like the Go client: POST the form, fall back to GET when the server refuses POST.
     let sent = await client.send({
       method: 'POST',
       url,
-      headers,
+      headers: signed('POST', url, headers, form.toString()),
       body: form.toString(),
       timeoutMs: c.timeoutMs,
       insecure: c.insecure,
@@ -237,7 +285,7 @@ export function createPrometheusProvider(options: PrometheusProviderOptions = {}
       sent = await client.send({
         method: 'GET',
         url: `${url}?${form.toString()}`,
-        headers: getHeaders,
+        headers: signed('GET', `${url}?${form.toString()}`, getHeaders, ''),
         timeoutMs: c.timeoutMs,
         insecure: c.insecure,
         signal: request.signal,
