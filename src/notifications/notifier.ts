@@ -8,7 +8,7 @@
 // recorded after a successful send in the Rollout's annotation `notified.notifications.argoproj.io` (a JSON
 // map key -> unix seconds, notifications-engine's annotation), and a delivery whose key is already there is
 // skipped, so a restarted controller, or a new leader, that records the same Event again does not resend.
-// The fingerprint is the Event's reason and message with the Rollout's revision and step index.
+// The fingerprint (eventFingerprint) is the Event's reason and message with the Rollout state it is about.
 //
 // Failures: a send that fails is retried with exponential backoff (DEFAULT_RETRY) and every attempt is
 // counted (notification_send_success / notification_send_error, labels namespace, name, type, reason as
@@ -37,6 +37,8 @@ export const TEMPLATE_ERROR_REASON = 'NotificationTemplateError';
 /** Keys kept in the notified annotation (the newest). */
 export const MAX_NOTIFIED_KEYS = 100;
 export const MAX_QUEUED_EVENTS = 1_000;
+/** How long a namespace's parsed ConfigMap and Secret are reused before they are read again. */
+export const CONFIG_TTL_MS = 5_000;
 
 export interface RetryPolicy {
   /** Attempts in all (the first included). */
@@ -79,6 +81,8 @@ export interface NotifierOptions {
   /** HTTP dispatcher for the services (tests). */
   readonly dispatcher?: Dispatcher;
   readonly sendTimeoutMs?: number;
+  /** CONFIG_TTL_MS unless given (0: read on every Event). */
+  readonly configTtlMs?: number;
 }
 
 interface QueuedEvent {
@@ -90,14 +94,36 @@ interface QueuedEvent {
 
 const SILENT: NotifierLog = { info() {}, warn() {}, debug() {} };
 
-/** A stable short hash of the event and the Rollout state it is about. */
+interface FingerprintedStatus {
+  readonly currentStepIndex?: number;
+  readonly abortedAt?: string;
+  readonly pauseConditions?: readonly { readonly reason?: string; readonly startTime?: string }[];
+  readonly conditions?: readonly {
+    readonly type?: string;
+    readonly status?: string;
+    readonly reason?: string;
+    readonly lastTransitionTime?: string;
+  }[];
+}
+
+/**
+ * A short hash of the Event and of the Rollout state it is about: the revision, the step, when it was
+ * aborted, its pause conditions and its conditions' transitions. The same Event recorded again for the same
+ * state (a restarted controller, a second replica) has the same fingerprint; the same message after the
+ * Rollout moved on (paused at step 1 again after a retry, aborted again) has a new one.
+ */
 export function eventFingerprint(rollout: KubeObject, reason: string, message: string): string {
-  const ro = rollout as KubeObject & { status?: { currentStepIndex?: number } };
-  const revision = rollout.metadata.annotations?.['rollout.argoproj.io/revision'] ?? '';
-  const h = createHash('sha1')
-    .update(`${reason}\n${message}\n${revision}\n${ro.status?.currentStepIndex ?? ''}`)
-    .digest('base64url');
-  return h.slice(0, 12);
+  const status = (rollout as KubeObject & { status?: FingerprintedStatus }).status ?? {};
+  const parts = [
+    reason,
+    message,
+    rollout.metadata.annotations?.['rollout.argoproj.io/revision'] ?? '',
+    String(status.currentStepIndex ?? ''),
+    status.abortedAt ?? '',
+    ...(status.pauseConditions ?? []).map((p) => `${p.reason}@${p.startTime}`),
+    ...(status.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}@${c.lastTransitionTime}`),
+  ];
+  return createHash('sha1').update(parts.join('\n')).digest('base64url').slice(0, 12);
 }
 
 export function deliveryKey(trigger: string, fingerprint: string, d: Destination): string {
@@ -132,6 +158,10 @@ export class Notifier {
   /** Per-Rollout chain serialising the annotation writes. */
   readonly #writes = new Map<string, Promise<void>>();
   #closed = false;
+  readonly #configCache = new Map<
+    string,
+    { readonly atMs: number; readonly config: NotificationConfig | undefined }
+  >();
 
   constructor(o: NotifierOptions) {
     this.#o = o;
@@ -178,25 +208,34 @@ export class Notifier {
     if (this.#o.selfService && namespace !== this.#o.namespace) namespaces.push(namespace);
     const out: NotificationConfig[] = [];
     for (const ns of namespaces) {
-      const cm = await this.#o.store.read<KubeObject & { data?: Record<string, string> }>(
-        'ConfigMap',
-        ns,
-        NOTIFICATION_CONFIGMAP,
-      );
-      // Self-service namespaces without a ConfigMap add nothing; the controller's gets the built-ins.
-      if (cm === undefined && ns !== this.#o.namespace) continue;
-      const secret = await this.#o.store.read<KubeObject & { data?: Record<string, string> }>(
-        'Secret',
-        ns,
-        NOTIFICATION_SECRET,
-      );
-      const data = { ...(ns === this.#o.namespace ? BUILTIN_CONFIG_DATA : {}), ...(cm?.data ?? {}) };
-      const config = parseNotificationConfig(ns, data, secretValues(secret));
-      for (const e of config.errors)
-        this.#log.warn({ namespace: ns, error: e }, 'notification configuration');
-      out.push(config);
+      const config = await this.#config(ns);
+      if (config !== undefined) out.push(config);
     }
     return out;
+  }
+
+  /**
+   * The namespace's configuration (read at most every configTtlMs). The controller's namespace always has
+   * one (the built-in catalogue, then its ConfigMap's keys); another namespace only when it has a ConfigMap.
+   */
+  async #config(ns: string): Promise<NotificationConfig | undefined> {
+    const ttl = this.#o.configTtlMs ?? CONFIG_TTL_MS;
+    const cached = this.#configCache.get(ns);
+    if (cached !== undefined && this.#now() - cached.atMs < ttl) return cached.config;
+    type WithData = KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> };
+    const cm = await this.#o.store.read<WithData>('ConfigMap', ns, NOTIFICATION_CONFIGMAP);
+    let config: NotificationConfig | undefined;
+    if (cm !== undefined || ns === this.#o.namespace) {
+      // Without a ConfigMap no service is configured: nothing can be sent, the Secret is not needed.
+      const secret =
+        cm === undefined ? undefined : await this.#o.store.read<WithData>('Secret', ns, NOTIFICATION_SECRET);
+      const data = { ...(ns === this.#o.namespace ? BUILTIN_CONFIG_DATA : {}), ...(cm?.data ?? {}) };
+      config = parseNotificationConfig(ns, data, secretValues(secret));
+      for (const e of config.errors)
+        this.#log.warn({ namespace: ns, error: e }, 'notification configuration');
+    }
+    this.#configCache.set(ns, { atMs: this.#now(), config });
+    return config;
   }
 
   async #process(e: QueuedEvent): Promise<void> {
@@ -383,15 +422,27 @@ export class Notifier {
  * recording it, as Argo's EventRecorderAdapter does).
  */
 export function withNotifications<S extends ObjectStore>(inner: S, notifier: Notifier): ObjectStore {
+  const recordEvent = (
+    obj: KubeObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): void => {
+    inner.recordEvent(obj, type, reason, message);
+    notifier.onEvent(obj, type, reason, message);
+  };
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(inner, {
     get(target, prop) {
-      if (prop === 'recordEvent')
-        return (obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void => {
-          target.recordEvent(obj, type, reason, message);
-          notifier.onEvent(obj, type, reason, message);
-        };
+      if (prop === 'recordEvent') return recordEvent;
       const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
+      if (typeof v !== 'function') return v;
+      let f = bound.get(prop);
+      if (f === undefined) {
+        f = v.bind(target);
+        bound.set(prop, f);
+      }
+      return f;
     },
   });
 }

@@ -205,6 +205,33 @@ describe('notifications on a Rollout over the in-memory store', () => {
     expect(hook.requests).toHaveLength(2);
   });
 
+  it('a retried canary that pauses and is aborted again at the same revision is notified again', async () => {
+    const hook = await server();
+    const s = await pausedCanary(
+      {
+        'service.webhook.hook': `url: ${hook.url}\n`,
+        'template.rollout-aborted': 'webhook:\n  hook:\n    method: POST\n    body: aborted\n',
+        'template.rollout-paused':
+          'webhook:\n  hook:\n    method: POST\n    body: paused {{.rollout.status.currentStepIndex}}\n',
+      },
+      {
+        'notifications.argoproj.io/subscribe.on-rollout-aborted.hook': '',
+        'notifications.argoproj.io/subscribe.on-rollout-paused.hook': '',
+      },
+    );
+    expect(hook.requests.map((r) => r.body)).toEqual(['paused 1']);
+    await abort(s);
+    // Retry (what `sluice retry` writes), later: the canary pauses at step 1 again, and is aborted again.
+    s.h.nowMs += 60_000;
+    await s.h.patchStatus({ abort: false });
+    await s.h.converge();
+    expect(s.h.ro().status?.phase).toBe('Paused');
+    await s.notifier.idle();
+    s.h.nowMs += 60_000;
+    await abort(s);
+    expect(hook.requests.map((r) => r.body)).toEqual(['paused 1', 'aborted', 'paused 1', 'aborted']);
+  });
+
   it('a failing endpoint is retried with backoff and every attempt is counted', async () => {
     const hook = await server((_r, n) => (n <= 2 ? { status: 503, body: 'busy' } : { status: 200 }));
     const down = await server(() => ({ status: 500 }));
