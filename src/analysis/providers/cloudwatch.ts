@@ -48,6 +48,8 @@ export interface CloudWatchProviderOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly random?: () => number;
+  /** HTTP timeout per attempt (default CLOUDWATCH_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
 }
 
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -174,7 +176,7 @@ export function createCloudWatchProvider(options: CloudWatchProviderOptions = {}
         url: url.toString(),
         headers: signed.headers,
         body,
-        timeoutMs: CLOUDWATCH_TIMEOUT_MS,
+        timeoutMs: options.timeoutMs ?? CLOUDWATCH_TIMEOUT_MS,
         insecure: false,
         signal: request.signal,
       });

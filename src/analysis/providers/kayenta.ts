@@ -18,6 +18,8 @@ export const KAYENTA_TIMEOUT_MS = 15_000;
 export interface KayentaProviderOptions {
   /** Replaces every metric's address (the CLI's --kayenta). */
   readonly addressOverride?: string;
+  /** HTTP timeout (default KAYENTA_TIMEOUT_MS, Argo's 15 s). */
+  readonly timeoutMs?: number;
 }
 
 /** Go's json.Marshal string escaping (HTML characters as \u003c, \u003e, \u0026). */
@@ -74,7 +76,7 @@ export function createKayentaProvider(options: KayentaProviderOptions = {}): Kay
       method: 'GET',
       url,
       headers: {},
-      timeoutMs: KAYENTA_TIMEOUT_MS,
+      timeoutMs: options.timeoutMs ?? KAYENTA_TIMEOUT_MS,
       insecure: false,
       signal: request.signal,
     });
@@ -112,7 +114,7 @@ export function createKayentaProvider(options: KayentaProviderOptions = {}): Kay
       url: jobUrl,
       headers: { 'Content-Type': 'application/json' },
       body: kayentaJobPayload(k),
-      timeoutMs: KAYENTA_TIMEOUT_MS,
+      timeoutMs: options.timeoutMs ?? KAYENTA_TIMEOUT_MS,
       insecure: false,
       signal: request.signal,
     });

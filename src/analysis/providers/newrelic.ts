@@ -38,6 +38,8 @@ export const NRQL_QUERY = `query($query: Nrql!, $accountId: Int!) { actor { acco
 
 export interface NewRelicProviderOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** HTTP timeout per attempt (default NEWRELIC_TIMEOUT_MS, the Go client's 30 s). */
+  readonly timeoutMs?: number;
   /** Waits between retries (tests pass a recorder). */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -133,7 +135,7 @@ export function createNewRelicProvider(options: NewRelicProviderOptions = {}): N
         url,
         headers,
         body,
-        timeoutMs: NEWRELIC_TIMEOUT_MS,
+        timeoutMs: options.timeoutMs ?? NEWRELIC_TIMEOUT_MS,
         insecure: false,
         signal: request.signal,
       });

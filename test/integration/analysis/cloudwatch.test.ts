@@ -216,4 +216,16 @@ describe('cloudWatch', () => {
       expect(m.measurement.message).toContain(text);
     }
   });
+
+  it('a timeout is retried, then an Error', async () => {
+    const slow = createCloudWatchProvider({ env, timeoutMs: 100, sleep: async () => {}, random: () => 0 });
+    api.handle(() => {});
+    const before = api.seen.length;
+    const m = await measure(slow, cwMetric({ consecutiveErrorLimit: 0 }));
+    await slow.close();
+    expect(m.measurement.message).toMatch(
+      /exceeded maximum number of attempts, 3, .*request send failed, Post ".*": timeout after 100 ms$/,
+    );
+    expect(api.seen.length - before).toBe(3);
+  });
 });

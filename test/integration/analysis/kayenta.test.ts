@@ -175,4 +175,22 @@ describe('kayenta', () => {
       'Failed',
     ]);
   });
+
+  it('a timeout is an Error', async () => {
+    const slow = createKayentaProvider({ timeoutMs: 100 });
+    api.handle(() => {});
+    const m = await measure(
+      slow,
+      { ...kMetric(api.base), consecutiveErrorLimit: 0 },
+      {},
+      {
+        run: runOf([{ ...kMetric(api.base), consecutiveErrorLimit: 0 }], { args: ARGS }),
+      },
+    );
+    await slow.close();
+    expect(m.measurement.phase).toBe('Error');
+    expect(m.measurement.message).toMatch(
+      /^Get ".*\/canaryConfig\?application=guestbook&configurationAccountName=intuit-kayenta": timeout after 100 ms$/,
+    );
+  });
 });

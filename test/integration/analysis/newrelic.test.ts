@@ -137,4 +137,23 @@ describe('newRelic', () => {
     expect(ok.measurement.phase).toBe('Successful');
     expect(waits).toEqual([1_000, 2_000]);
   });
+
+  it('a timeout is retried as a transport error, then an Error', async () => {
+    waits.length = 0;
+    const slow = createNewRelicProvider({
+      env: {},
+      timeoutMs: 100,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    api.handle(() => {});
+    const before = api.seen.length;
+    const m = await measure(slow, nrMetric('q', { consecutiveErrorLimit: 0 }), secrets);
+    await slow.close();
+    expect(m.measurement.phase).toBe('Error');
+    expect(m.measurement.message).toMatch(/giving up after 4 attempt\(s\): Post ".*": timeout after 100 ms$/);
+    expect(api.seen.length - before).toBe(4);
+    expect(waits).toEqual([1_000, 2_000, 4_000]);
+  });
 });
