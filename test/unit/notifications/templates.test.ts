@@ -78,6 +78,17 @@ describe('Argo notification catalogue', () => {
     }
   });
 
+  it('docs/notifications.md shows the fixture ConfigMap as it is', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile('docs/notifications.md', 'utf8');
+    const block = /<!-- argo-notification-configmap -->\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    const fixture = (await readFile('test/fixtures/notifications/argo-notification-configmap.yaml', 'utf8'))
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
+    expect(block).toBe(fixture);
+  });
+
   it('renders the Argo ConfigMap used unchanged in docs/notifications.md', async () => {
     const { readFile } = await import('node:fs/promises');
     const { parse } = await import('yaml');
