@@ -20,7 +20,7 @@ import {
 import type { MirrorSender } from './mirror-sender.ts';
 import { mirrorTarget, pickBackend } from './routing/pick.ts';
 import type { RouteSnapshot } from './routing/snapshot-types.ts';
-import type { DataServerOptions } from './server-options.ts';
+import { type DataServerOptions, methodAllowed } from './server-options.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
 
@@ -188,6 +188,12 @@ export class ClientConnection implements ExchangeHost, BodySink {
     this.deadlineMs = startMs + server.options.bodyTimeoutMs;
     if (server.shuttingDown) this.closeAfter = true;
 
+    const methods = server.options.methods;
+    if (!methodAllowed(methods, head.method)) {
+      const allow = methods.allow === undefined ? '' : `allow: ${[...methods.allow].join(', ')}\r\n`;
+      this.localError('SLUICE_METHOD_REFUSED', hasBody, `${head.method} (--allow-methods)`, allow);
+      return;
+    }
     const snapshot = server.snapshot;
     const route = snapshot === null ? null : snapshot.match(head.host, head.target);
     if (route === null) {
@@ -270,10 +276,10 @@ export class ClientConnection implements ExchangeHost, BodySink {
   }
 
   /** An error answered by the proxy itself, with the request's framing still known. */
-  private localError(code: ErrorCode, hasBody: boolean, detail = ''): void {
+  private localError(code: ErrorCode, hasBody: boolean, detail = '', extraHeaders = ''): void {
     this.server.telemetry.upstreamError(code);
     const keepAlive = !hasBody && !this.closeAfter;
-    this.socket.write(errorResponse(code, keepAlive, '', detail));
+    this.socket.write(errorResponse(code, keepAlive, extraHeaders, detail));
     if (keepAlive) {
       this.state = C_HEAD;
       this.deadlineMs = clock.nowMs + this.server.options.keepAliveTimeoutMs;

@@ -10,6 +10,7 @@ export const ERRORS = {
   SLUICE_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
   SLUICE_NOT_IMPLEMENTED: { status: 501, message: 'unsupported transfer coding' },
   SLUICE_METHOD_NOT_ALLOWED: { status: 405, message: 'method not supported by the proxy' },
+  SLUICE_METHOD_REFUSED: { status: 405, message: 'method refused by the proxy method policy' },
   SLUICE_HTTP_VERSION: { status: 505, message: 'HTTP version not supported' },
   SLUICE_EXPECTATION_FAILED: { status: 417, message: 'unsupported Expect' },
   SLUICE_NO_ROUTE: { status: 404, message: 'no route matches the request' },

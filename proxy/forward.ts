@@ -115,8 +115,15 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     this.upgrade = upgrade;
     this.requestBodyDone = !requestHasBody;
     this.requestChunked = head.chunked;
-    this.closeClient = head.versionMinor === 0 || head.hasConnectionToken('close');
-    this.upstreamHead = buildUpstreamHead(head, host, upgrade);
+    // HTTP/1.0 closes after one response unless the client asked for keep-alive (RFC 9112 9.3, C.2.2).
+    this.closeClient =
+      head.versionMinor === 0 ? !head.hasConnectionToken('keep-alive') : head.hasConnectionToken('close');
+    this.upstreamHead = buildUpstreamHead(
+      head,
+      host,
+      upgrade,
+      pool.host.includes(':') ? `[${pool.host}]:${pool.port}` : `${pool.host}:${pool.port}`,
+    );
     this.deadlineMs = startMs + timeouts.connectMs;
   }
 
@@ -324,6 +331,8 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
       }
     }
     if (close) framing += 'connection: close\r\n';
+    // An HTTP/1.0 client keeps the connection only when the response says so.
+    else if (head.versionMinor === 0) framing += 'connection: keep-alive\r\n';
     if (this.setCookie !== null) {
       framing += `set-cookie: ${this.setCookie}\r\n`;
       // a shared cache must not hand one user's affinity cookie to another

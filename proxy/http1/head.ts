@@ -84,10 +84,12 @@ function classifyName(s: string, start: number, end: number): number {
 
 /**
  * Whether field line i is end-to-end (RFC 9110 7.6.1): not hop-by-hop, not framing (the proxy frames
- * each side itself) and not named in Connection. The one rule every forwarder here applies.
+ * each side itself) and not named in Connection. The one rule every forwarder here applies. Host is
+ * always end-to-end: `Connection: close, Host` must not strip it (every upstream request carries one).
  */
 export function isEndToEnd(f: Fields, i: number): boolean {
   const k = f.kinds[i];
+  if (k === FIELD_HOST) return true;
   return (
     k !== FIELD_DROP &&
     k !== FIELD_CONNECTION &&

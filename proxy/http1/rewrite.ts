@@ -23,10 +23,16 @@ export interface ForwardingPeer {
 }
 
 /**
- * Request head towards the backend: hop-by-hop fields dropped, forwarding fields added, re-framed.
+ * Request head towards the backend: hop-by-hop fields dropped (Host never), forwarding fields added,
+ * re-framed; a Host of the backend's authority when the client sent none (HTTP/1.0).
  * Forwarded field lines are copied as runs of the original head text, not rebuilt field by field.
  */
-export function buildUpstreamHead(head: RequestHead, host: ForwardingPeer, upgrade: boolean): string {
+export function buildUpstreamHead(
+  head: RequestHead,
+  host: ForwardingPeer,
+  upgrade: boolean,
+  upstreamAuthority: string,
+): string {
   const s = head.source;
   let out =
     head.versionMinor === 1 && !head.targetRewritten
@@ -59,6 +65,9 @@ export function buildUpstreamHead(head: RequestHead, host: ForwardingPeer, upgra
     else if (k === FIELD_XF_HOST) xfHost = head.value(i);
   }
   if (run >= 0) out += s.slice(run, s.length - 2);
+  // An HTTP/1.0 request may come without Host; the HTTP/1.1 request upstream must have one (RFC 9112
+  // 3.2): the backend's authority, as nginx sends its proxy_host.
+  if (head.host === '') out += `host: ${upstreamAuthority}\r\n`;
   out += `x-forwarded-for: ${xff === null ? host.clientIp : `${xff}, ${host.clientIp}`}\r\n`;
   out += `x-forwarded-proto: ${host.trustForwarded && xfProto !== null ? xfProto : host.secure ? 'https' : 'http'}\r\n`;
   if (head.host !== '') {

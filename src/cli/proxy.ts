@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
+import { parseMethodPolicy } from '../../proxy/server-options.ts';
 import { parseDuration } from '../api/duration.ts';
 import { examplesHelp, parseArgsOptions } from './command-table.ts';
 import { UsageError } from './flags.ts';
@@ -35,6 +36,8 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
                          (or env SLUICE_COOKIE_KEYS); without it a random key is used per process
   --max-connections N    client connection cap (default 10000)
   --max-body-bytes N     largest request body (default unlimited)
+  --allow-methods LIST   methods forwarded, comma-separated, or * for all (default: all but TRACE
+                         and TRACK, which get 405)
   --trust-forwarded      keep the client's X-Forwarded-Proto/-Host (behind a trusted load balancer)
   --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
   --log-format text|json log format (default text on a terminal, json otherwise)
@@ -167,6 +170,12 @@ export function parseProxyArgs(
   if (upstreamCa !== undefined) options.upstreamCa = upstreamCa;
   const maxConnections = positiveInt('max-connections', str('max-connections'));
   if (maxConnections !== undefined) options.data!.maxConnections = maxConnections;
+  const allowMethods = str('allow-methods');
+  if (allowMethods !== undefined) {
+    const policy = parseMethodPolicy(allowMethods);
+    if (typeof policy === 'string') throw new UsageError(`--allow-methods: ${policy}`);
+    options.data!.methods = policy;
+  }
   const maxBody = positiveInt('max-body-bytes', str('max-body-bytes'));
   if (maxBody !== undefined) options.data!.maxBodyBytes = maxBody;
   if (values['trust-forwarded'] === true) options.data!.trustForwarded = true;

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../../proxy/config.ts';
 import { ERRORS, type ErrorCode } from '../../../proxy/errors.ts';
+import { type MethodPolicy, parseMethodPolicy } from '../../../proxy/server-options.ts';
 import {
   eventually,
   MALFORMED_REQUESTS,
@@ -696,6 +697,79 @@ describe('hostile clients and upstreams', () => {
     expect(responses.map((r) => r.status)).toEqual([100, 200]);
     expect(responses[1]!.body).toBe('body=hello expect=none');
     conn.socket.destroy();
+  });
+});
+
+describe('method policy, Host and HTTP/1.0 keep-alive', () => {
+  it.each(['TRACE', 'TRACK'])(
+    '%s gets 405 SLUICE_METHOD_REFUSED and never reaches the backend',
+    async (method) => {
+      const before = upstream.requests.length;
+      const reply = await rawRequest(
+        proxy.port,
+        `${method} /echo HTTP/1.1\r\nHost: h.test\r\nCookie: s=1\r\n\r\n`,
+        {
+          responses: 1,
+        },
+      );
+      expectError(reply, 'SLUICE_METHOD_REFUSED');
+      expect(JSON.parse(reply.responses[0]!.body).detail).toBe(`${method} (--allow-methods)`);
+      expect(upstream.requests.length).toBe(before);
+    },
+  );
+
+  it('--allow-methods lists what is forwarded; a 405 says it in Allow', async () => {
+    const strict = await startTestProxy(routes(upstream.address, 'http://127.0.0.1:1'), {
+      methods: parseMethodPolicy('GET,HEAD') as MethodPolicy,
+    });
+    try {
+      const refused = await rawRequest(
+        strict.port,
+        'POST /x HTTP/1.1\r\nHost: h.test\r\nContent-Length: 0\r\n\r\n',
+        {
+          responses: 1,
+        },
+      );
+      expectError(refused, 'SLUICE_METHOD_REFUSED');
+      expect(refused.responses[0]!.headers.get('allow')).toBe('GET, HEAD');
+      const ok = await rawRequest(strict.port, 'GET /x HTTP/1.1\r\nHost: h.test\r\n\r\n', { responses: 1 });
+      expect(ok.responses[0]?.status).toBe(200);
+    } finally {
+      await strict.close();
+    }
+    expect(parseMethodPolicy('*')).toEqual({ refuse: new Set() });
+    expect(parseMethodPolicy('GET,CONNECT')).toContain('CONNECT is never forwarded');
+    expect(parseMethodPolicy('GET,B@D')).toBe('not a method token: "B@D"');
+  });
+
+  it('Connection naming Host does not strip it: the backend gets the Host the client sent', async () => {
+    const reply = await rawRequest(
+      proxy.port,
+      'GET /host-kept HTTP/1.1\r\nHost: h.test\r\nConnection: close, Host\r\n\r\n',
+      { responses: 1 },
+    );
+    expect(reply.responses[0]?.status).toBe(200);
+    const seen = upstream.requests.find((r) => r.target === '/host-kept');
+    expect(seen?.headers.get('host')).toBe('h.test');
+  });
+
+  it('an HTTP/1.0 request without Host goes upstream with the backend authority as Host', async () => {
+    const reply = await rawRequest(proxy.port, 'GET /no-host-10 HTTP/1.0\r\n\r\n', { responses: 1 });
+    expect(reply.responses[0]?.status).toBe(200);
+    const seen = upstream.requests.find((r) => r.target === '/no-host-10');
+    expect(seen?.headers.get('host')).toBe(`127.0.0.1:${upstream.port}`);
+  });
+
+  it('an HTTP/1.0 client asking for keep-alive gets it: two requests on one connection', async () => {
+    const one = 'GET /ka-10-a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n';
+    const two = 'GET /ka-10-b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n';
+    const reply = await rawRequest(proxy.port, one + two, { responses: 2 });
+    expect(reply.responses.map((r) => r.body)).toEqual(['ok /ka-10-a', 'ok /ka-10-b']);
+    expect(reply.responses[0]!.headers.get('connection')).toBe('keep-alive');
+    // Without keep-alive, HTTP/1.0 still gets one response and a close.
+    const plain = await rawRequest(proxy.port, 'GET /ka-10-c HTTP/1.0\r\n\r\nGET /ka-10-d HTTP/1.0\r\n\r\n');
+    expect(plain.responses.map((r) => r.body)).toEqual(['ok /ka-10-c']);
+    expect(plain.ending).not.toBe('open');
   });
 });
 

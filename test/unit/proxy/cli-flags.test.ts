@@ -56,6 +56,19 @@ describe('--all-routes', () => {
   });
 });
 
+describe('--allow-methods', () => {
+  it('sets the method policy; a bad list is refused naming the flag', () => {
+    expect(parseProxyArgs([...CONTROL, '--allow-methods', 'GET,HEAD'], {}).options.data?.methods).toEqual({
+      allow: new Set(['GET', 'HEAD']),
+      refuse: new Set(),
+    });
+    expect(parseProxyArgs(CONTROL, {}).options.data?.methods).toBeUndefined();
+    expect(() => parseProxyArgs([...CONTROL, '--allow-methods', 'GET,CONNECT'], {})).toThrow(
+      /^--allow-methods: CONNECT is never forwarded/,
+    );
+  });
+});
+
 describe('--report-interval', () => {
   it.each([
     ['250ms', 250],
