@@ -59,6 +59,8 @@ export interface NotificationLabels {
 export interface NotifierMetrics {
   sent(labels: NotificationLabels): void;
   failed(labels: NotificationLabels): void;
+  /** Seconds one send (one attempt) took. */
+  sendDuration?(labels: NotificationLabels, seconds: number): void;
 }
 
 export interface NotifierLog {
@@ -215,8 +217,9 @@ export class Notifier {
   }
 
   /**
-   * The namespace's configuration (read at most every configTtlMs). The controller's namespace always has
-   * one (the built-in catalogue, then its ConfigMap's keys); another namespace only when it has a ConfigMap.
+   * The namespace's configuration (read at most every configTtlMs): the built-in catalogue, then the
+   * ConfigMap's keys. The controller's namespace always has one; another namespace only when it has a
+   * ConfigMap.
    */
   async #config(ns: string): Promise<NotificationConfig | undefined> {
     const ttl = this.#o.configTtlMs ?? CONFIG_TTL_MS;
@@ -229,7 +232,7 @@ export class Notifier {
       // Without a ConfigMap no service is configured: nothing can be sent, the Secret is not needed.
       const secret =
         cm === undefined ? undefined : await this.#o.store.read<WithData>('Secret', ns, NOTIFICATION_SECRET);
-      const data = { ...(ns === this.#o.namespace ? BUILTIN_CONFIG_DATA : {}), ...(cm?.data ?? {}) };
+      const data = { ...BUILTIN_CONFIG_DATA, ...(cm?.data ?? {}) };
       config = parseNotificationConfig(ns, data, secretValues(secret));
       for (const e of config.errors)
         this.#log.warn({ namespace: ns, error: e }, 'notification configuration');
@@ -248,7 +251,6 @@ export class Notifier {
     const annotations = rollout.metadata.annotations ?? {};
     const fingerprint = eventFingerprint(rollout, e.reason, e.message);
     const vars = { rollout: JSON.parse(JSON.stringify(rollout)) as unknown };
-    const seen = new Set<string>();
     for (const config of await this.#configs(ns)) {
       const destinations =
         destinationsFor(config, rollout.metadata.labels ?? {}, annotations).get(trigger) ?? [];
@@ -276,9 +278,9 @@ export class Notifier {
         templates.push(...c.send);
       }
       for (const dest of destinations) {
+        // The same key from two namespaces' configurations is delivered once (#deliver's claim), by the
+        // first that has the service.
         const key = deliveryKey(trigger, fingerprint, dest);
-        if (seen.has(key)) continue;
-        seen.add(key);
         await this.#deliver(
           config,
           rollout,
@@ -340,10 +342,12 @@ export class Notifier {
   ): Promise<boolean> {
     let delay = this.#retry.initialDelayMs;
     for (let attempt = 1; ; attempt++) {
+      const startMs = performance.now();
       const r = await sendNotification(service, n, dest, {
         ...(this.#o.dispatcher ? { dispatcher: this.#o.dispatcher } : {}),
         ...(this.#o.sendTimeoutMs !== undefined ? { timeoutMs: this.#o.sendTimeoutMs } : {}),
       });
+      this.#o.metrics?.sendDuration?.(labels, (performance.now() - startMs) / 1000);
       if (r.ok) {
         if (r.skipped) return false;
         this.#o.metrics?.sent(labels);

@@ -256,10 +256,66 @@ describe('notifications on a Rollout over the in-memory store', () => {
     expect(text).toContain(
       `notification_send_success{namespace="${NS}",name="web",type="Warning",reason="RolloutAborted"} 1`,
     );
+    expect(text).toContain(
+      `notification_send_performance_count{namespace="${NS}",name="web"} ${3 + FAST_RETRY.attempts}`,
+    );
     // The one that never got through is not recorded as notified (a later event may deliver it).
     const notified = Object.keys(JSON.parse(s.h.ro().metadata.annotations![NOTIFIED_ANNOTATION]!) as object);
     expect(notified.some((k) => k.includes(':down:'))).toBe(false);
     expect(notified.some((k) => k.includes(':hook:'))).toBe(true);
+  });
+
+  it('Slack answering ok:false (not a transient error) is counted once and not retried', async () => {
+    const slack = await server(() => ({ status: 200, body: '{"ok":false,"error":"channel_not_found"}' }));
+    const s = await pausedCanary(
+      { 'service.slack': `token: $slack-token\napiURL: ${slack.url}/\n` },
+      { 'notifications.argoproj.io/subscribe.on-rollout-aborted.slack': 'nowhere' },
+    );
+    await abort(s);
+    expect(slack.requests).toHaveLength(1);
+    expect(await counter(s.registry, 'notification_send_error')).toBe(1);
+    expect(await counter(s.registry, 'notification_send_success')).toBe(0);
+    expect(s.h.ro().metadata.annotations?.[NOTIFIED_ANNOTATION]).toBeUndefined();
+  });
+
+  it("self-service: with selfService the Rollout's namespace's ConfigMap and Secret notify its subscribers", async () => {
+    const hook = await server();
+    const h = new Harness('web');
+    const registry = new Registry();
+    const notifier = new Notifier({
+      store: h.store,
+      namespace: CONTROLLER_NS,
+      selfService: true,
+      retry: FAST_RETRY,
+      metrics: createNotificationMetrics(registry),
+    });
+    notifiers.push(notifier);
+    const wrapped = withNotifications(h.store, notifier);
+    h.reconcile = () => reconcileRollout(wrapped, NS, h.name, h.nowMs, {});
+    const own = configMap({
+      'service.webhook.team-hook': 'url: $team-url\n',
+      'template.rollout-updated':
+        'webhook:\n  team-hook:\n    method: POST\n    body: updated {{.rollout.metadata.namespace}}/{{.rollout.metadata.name}} to {{index .rollout.metadata.annotations "rollout.argoproj.io/revision"}}\n',
+    });
+    own.metadata.namespace = NS;
+    const ro = webRollout({ canary: { steps: [{ setWeight: 50 }, { pause: {} }] } });
+    ro.metadata.annotations = { 'notifications.argoproj.io/subscribe.on-rollout-updated.team-hook': '' };
+    h.seed([
+      own,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'argo-rollouts-notification-secret', namespace: NS },
+        stringData: { 'team-url': hook.url },
+      } as KubeObject,
+      ro,
+    ]);
+    await h.converge();
+    await h.setImage('web:2');
+    await h.converge();
+    await notifier.idle();
+    // RolloutUpdated is recorded for the first revision too (as Argo records it).
+    expect(hook.requests.map((r) => r.body)).toEqual([`updated ${NS}/web to 1`, `updated ${NS}/web to 2`]);
   });
 
   it('a template error is a Warning Event on the Rollout and the other notifications still go out', async () => {
