@@ -1,18 +1,27 @@
 // `sluice analysis run`: runs an AnalysisTemplate / ClusterAnalysisTemplate / AnalysisRun manifest
 // locally to completion with every provider that needs no cluster (prometheus, web, graphite, influxdb,
-// datadog, newRelic, cloudWatch, kayenta), printing each measurement as it is taken and the verdict. Exit code: 0 Successful, 1 Failed, 2 Error (also bad flags or input),
+// datadog, newRelic, cloudWatch, kayenta) and metric plugins given by --metric-plugin, printing each measurement as it is taken and the verdict. Exit code: 0 Successful, 1 Failed, 2 Error (also bad flags or input),
 // 3 Inconclusive. Ctrl-C terminates the run (judged as Argo judges a terminated run); a second Ctrl-C exits.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { buildAnalysisRun, type SecretResolver } from '../analysis/args.ts';
 import { createCloudWatchProvider } from '../analysis/providers/cloudwatch.ts';
 import { createDatadogProvider } from '../analysis/providers/datadog.ts';
-import { createGraphiteProvider } from '../analysis/providers/graphite.ts';
-import { createInfluxdbProvider } from '../analysis/providers/influxdb.ts';
+import { createGraphiteProvider, parseGraphiteConfig } from '../analysis/providers/graphite.ts';
+import { isObject } from '../analysis/providers/http-client.ts';
+import { createInfluxdbProvider, parseInfluxdbSpec } from '../analysis/providers/influxdb.ts';
 import { createKayentaProvider } from '../analysis/providers/kayenta.ts';
 import { createNewRelicProvider } from '../analysis/providers/newrelic.ts';
+import {
+  BUILT_IN_PLUGIN_NAMES,
+  createPluginProvider,
+  type MetricPluginEntry,
+  mergeMetricPlugins,
+  parseMetricPluginConfigMap,
+  parseMetricPluginFlag,
+} from '../analysis/providers/plugin.ts';
 import { createPrometheusProvider } from '../analysis/providers/prometheus.ts';
 import { createProviderRegistry, providerType } from '../analysis/providers/registry.ts';
 import { createWebProvider } from '../analysis/providers/web.ts';
@@ -43,6 +52,9 @@ flags:
       --secret N/K=V       value of key K of Secret N for valueFrom.secretKeyRef args (repeatable)
       --prometheus URL     use this Prometheus address for every prometheus metric
       --kayenta URL        use this Kayenta address for every kayenta metric
+      --metric-plugin NAME=PATH
+                           serve provider.plugin.NAME from the Node module at PATH (repeatable)
+      --plugin-config FILE an argo-rollouts-config ConfigMap: its metricProviderPlugins (file:// only)
       --interval-scale X   multiply every interval, initialDelay and the 10s error retry by X (e.g. 0.01)
       --duration D         stop metrics that have no count after D (e.g. 30s) and judge the run
   -o, --output FORMAT      text (default) or json: print the final AnalysisRun as JSON
@@ -279,7 +291,10 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       createCloudWatchProvider(),
       createKayentaProvider(kayentaOverride !== undefined ? { addressOverride: kayentaOverride } : {}),
     ];
-    const providers = createProviderRegistry([prometheus, web, graphite, influxdb, ...saas]);
+    const plugins = loadPluginFlags(values['metric-plugin'] ?? [], values['plugin-config']).map((entry) =>
+      createPluginProvider(entry),
+    );
+    const providers = createProviderRegistry([prometheus, web, graphite, influxdb, ...saas, ...plugins]);
     for (const [i, metric] of run.spec.metrics.entries()) {
       const type = providerType(metric.provider);
       const spec = checkSaasProviderSpec(metric.provider, { lenient: true });
@@ -290,6 +305,18 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
       }
       for (const warning of spec.warnings)
         stderr.write(`metrics[${i}] (${metric.name}): provider.${warning}\n`);
+      const ours = checkGraphiteInfluxdbSpec(metric.provider);
+      if (ours !== undefined) throw new UsageError(`metrics[${i}] (${metric.name}): provider.${ours}`);
+      if (
+        type !== undefined &&
+        providers.get(type) === undefined &&
+        isObject(metric.provider.plugin) &&
+        !BUILT_IN_PLUGIN_NAMES.includes(type)
+      ) {
+        throw new UsageError(
+          `metrics[${i}] (${metric.name}): plugin ${type} not configured in configmap (pass --metric-plugin ${type}=PATH or --plugin-config FILE)`,
+        );
+      }
       if (type !== undefined && providers.get(type) === undefined) {
         throw new UsageError(
           `metrics[${i}] (${metric.name}): provider "${type}" cannot run locally (available: ${providers.types.join(', ')})`,
@@ -340,6 +367,7 @@ export async function runAnalysisCommand(argv: string[], io: AnalysisCommandIo =
         graphite.close(),
         influxdb.close(),
         ...saas.map((p) => p.close()),
+        ...plugins.map((p) => p.close()),
       ]);
     }
     const status = final.status ?? {};
@@ -385,6 +413,50 @@ function httpUrlFlag(flag: string, value: string | undefined): string | undefine
     throw new UsageError(`${flag} ${value}: must be an http or https URL`);
   }
   return value;
+}
+
+/** `--metric-plugin` entries and `--plugin-config`'s ConfigMap entries, checked as the controller checks them. */
+function loadPluginFlags(flags: readonly string[], configFile: string | undefined): MetricPluginEntry[] {
+  const entries: MetricPluginEntry[] = [];
+  for (const text of flags) {
+    const entry = parseMetricPluginFlag(text);
+    if (!entry.ok) throw new UsageError(entry.error);
+    entries.push(entry.value);
+  }
+  let fromFile: MetricPluginEntry[] = [];
+  if (configFile !== undefined) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(configFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--plugin-config ${configFile}: ${errorText(error)}`);
+    }
+    if (!isRecord(doc) || doc.kind !== 'ConfigMap') {
+      throw new UsageError(`--plugin-config ${configFile}: not a ConfigMap`);
+    }
+    const parsed = parseMetricPluginConfigMap(doc.data);
+    if (!parsed.ok) throw new UsageError(`--plugin-config ${configFile}: ${parsed.error}`);
+    fromFile = parsed.value;
+  }
+  const all = mergeMetricPlugins(entries, fromFile);
+  if (!all.ok) throw new UsageError(all.error);
+  return all.value;
+}
+
+/** Field-path errors of the graphite and influxdb blocks; fields still holding `{{args.x}}` are not checked. */
+function checkGraphiteInfluxdbSpec(provider: Readonly<Record<string, unknown>>): string | undefined {
+  const withArgs = (v: unknown) => typeof v === 'string' && v.includes('{{');
+  if (provider.graphite !== undefined) {
+    const block = provider.graphite;
+    const probe = isObject(block) && withArgs(block.address) ? { ...block, address: 'http://args' } : block;
+    const parsed = parseGraphiteConfig(probe);
+    if (!parsed.ok) return `${parsed.field}: ${parsed.message}`;
+  }
+  if (provider.influxdb !== undefined) {
+    const parsed = parseInfluxdbSpec(provider.influxdb);
+    if (!parsed.ok) return `${parsed.field}: ${parsed.message}`;
+  }
+  return undefined;
 }
 
 function parseFlags(args: string[]) {

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type MetricPluginEntry, parseMetricPluginFlag } from '../analysis/providers/plugin.ts';
 import { errorText } from '../api/errors.ts';
 import { Controller } from '../controller/lifecycle.ts';
 import {
@@ -46,6 +47,8 @@ Flags:
   --rollout-threads N        concurrent Rollout reconciles (default ${DEFAULT_ROLLOUT_THREADS})
   --analysis-threads N       concurrent AnalysisRun reconciles (default ${DEFAULT_ANALYSIS_THREADS})
   --experiment-threads N     concurrent Experiment reconciles (default ${DEFAULT_EXPERIMENT_THREADS})
+  --metric-plugin NAME=PATH  serve provider.plugin.NAME from the Node module at PATH (repeatable;
+                             also read: argo-rollouts-config's metricProviderPlugins, file:// only)
   --qps N, --burst N         client-side API rate limit (default 40 / 80)
   --istio-api-version V      networking.istio.io version of VirtualService/DestinationRule (default v1alpha3)
   --traffic-split-api-version V
@@ -193,7 +196,7 @@ export function parseControllerArgs(
 ): ParsedControllerArgs {
   // --leader-elect alone means true; parseArgs wants a value for string options.
   const args = argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args,
@@ -227,6 +230,12 @@ export function parseControllerArgs(
   }
   const namespace = str('namespace');
   if (namespace === '') return { ok: false, error: '--namespace: must not be empty' };
+  const metricPlugins: MetricPluginEntry[] = [];
+  for (const text of (values['metric-plugin'] as string[] | undefined) ?? []) {
+    const entry = parseMetricPluginFlag(text);
+    if (!entry.ok) return { ok: false, error: entry.error };
+    metricPlugins.push(entry.value);
+  }
   const control = controlFlags(str);
   if (typeof control === 'string') return { ok: false, error: control };
   return {
@@ -252,6 +261,7 @@ export function parseControllerArgs(
       ...(numbers['experiment-threads'] !== undefined
         ? { experimentThreads: numbers['experiment-threads'] }
         : {}),
+      ...(metricPlugins.length > 0 ? { metricPlugins } : {}),
       ...(numbers.qps !== undefined ? { qps: numbers.qps } : {}),
       ...(numbers.burst !== undefined ? { burst: numbers.burst } : {}),
       ...(str('notifications-namespace') !== undefined || values['self-service-notification-enabled'] === true

@@ -43,7 +43,7 @@ import {
   SHUTDOWN_DRAIN_MS,
   VERSION,
 } from './options.ts';
-import { createAnalysisProviders } from './providers.ts';
+import { createAnalysisProviders, loadMetricPlugins } from './providers.ts';
 import { createRouters } from './routers.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { WorkerHooks } from './workers.ts';
@@ -184,6 +184,10 @@ export class Controller {
         },
       },
     });
+    const store = this.#store;
+    this.#analysisProviders.push(
+      ...(await loadMetricPlugins((ns, name) => store.read('ConfigMap', ns, name), o.metricPlugins ?? [])),
+    );
     this.#metrics = createControllerMetrics(this.#store, { version: VERSION, isLeader: () => this.#leading });
     this.#metrics.addRateLimiter(this.#client.limiter);
     this.#metrics.addQueue('rollouts', this.rolloutQueue);

@@ -1,6 +1,7 @@
 // The `sluice controller` settings: defaults as Argo Rollouts' controller has them, and the options the
 // command line (src/cli/controller.ts) and tests pass to a Controller.
 import type { Logger } from 'pino';
+import type { MetricPluginEntry } from '../analysis/providers/plugin.ts';
 import type { ReconcileResult } from '../reconcile/result.ts';
 import type { ReconcileDeps } from '../rollout/reconcile.ts';
 import type { ObjectStore } from '../store/object-store.ts';
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   readonly trafficSplitApiVersion?: string;
   readonly rolloutThreads?: number;
   readonly analysisThreads?: number;
+  /** `--metric-plugin NAME=PATH` entries (checked); the ConfigMap's are read at start. */
+  readonly metricPlugins?: readonly MetricPluginEntry[];
   readonly experimentThreads?: number;
   readonly resyncMs?: number;
   readonly qps?: number;
