@@ -49,7 +49,8 @@ flags:
   -f, --file FILE          manifest (YAML or JSON, several documents allowed; "-" reads stdin)
       --name NAME          which template/run in FILE to run (default: the one that no other references)
       --arg K=V            set argument K (repeatable)
-      --secret N/K=V       value of key K of Secret N for valueFrom.secretKeyRef args (repeatable)
+      --secret N/K=V       value of key K of Secret N for valueFrom.secretKeyRef args and for
+                           provider Secrets, e.g. datadog/api-key=... (repeatable)
       --prometheus URL     use this Prometheus address for every prometheus metric
       --kayenta URL        use this Kayenta address for every kayenta metric
       --metric-plugin NAME=PATH
