@@ -96,6 +96,11 @@ async function callProvider(
   request: ProviderRequest,
 ): Promise<ProviderResult> {
   if (provider === undefined) {
+    // Argo's words for a plugin name that argo-rollouts-config does not list (utils/plugin/plugin.go).
+    const plugin = task.provider.plugin;
+    if (type !== undefined && typeof plugin === 'object' && plugin !== null && !type.startsWith('sluice/')) {
+      return errorResult(`plugin ${type} not configured in configmap`);
+    }
     return errorResult(`no provider registered for ${type === undefined ? 'this metric' : `"${type}"`}`);
   }
   const previous: ProviderResult = {

@@ -368,12 +368,12 @@ describe('providers never break the engine', () => {
     expect(resultOf(run, 'm').measurements[0]!.message).toBe('provider web failed: kaboom');
   });
 
-  it('a metric whose provider is not registered gets Error measurements', async () => {
+  it('a metric whose plugin is not configured gets Error measurements in Argo words', async () => {
     const run = await runScripted(
       runOf([{ name: 'm', provider: { plugin: { 'acme/x': {} } }, consecutiveErrorLimit: 0 }]),
       scriptedProvider({}),
     );
-    expect(resultOf(run, 'm').measurements[0]!.message).toBe('no provider registered for "acme/x"');
+    expect(resultOf(run, 'm').measurements[0]!.message).toBe('plugin acme/x not configured in configmap');
   });
 });
 
