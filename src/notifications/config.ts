@@ -116,7 +116,8 @@ function stringList(v: unknown, what: string): string[] {
 export function parseTemplate(name: string, yaml: string): NotificationTemplate {
   const doc = asRecord(parseYaml(yaml), `template.${name}`);
   const slackRaw = doc.slack === undefined ? undefined : asRecord(doc.slack, `template.${name}.slack`);
-  const webhook: Record<string, WebhookTemplate> = {};
+  // Null-prototype maps: keys come from YAML (a `__proto__` key stays a key).
+  const webhook: Record<string, WebhookTemplate> = Object.create(null);
   for (const [svc, raw] of Object.entries(asRecord(doc.webhook, `template.${name}.webhook`))) {
     const w = asRecord(raw, `template.${name}.webhook.${svc}`);
     webhook[svc] = {
@@ -248,7 +249,7 @@ export function parseService(
 }
 
 function parseSelector(s: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const part of s.split(',')) {
     const p = part.trim();
     if (!p) continue;
@@ -263,7 +264,7 @@ function parseSelector(s: string): Record<string, string> {
 export function secretValues(
   secret: { data?: Record<string, string>; stringData?: Record<string, string> } | undefined,
 ): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(secret?.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
   for (const [k, v] of Object.entries(secret?.stringData ?? {})) out[k] = v;
   return out;
@@ -278,7 +279,7 @@ export function parseNotificationConfig(
   const templates = new Map<string, NotificationTemplate>();
   const triggers = new Map<string, TriggerCondition[]>();
   const services = new Map<string, ServiceConfig>();
-  const serviceDefaultTriggers: Record<string, string[]> = {};
+  const serviceDefaultTriggers: Record<string, string[]> = Object.create(null);
   let defaultTriggers: string[] = [];
   let subscriptions: Subscription[] = [];
   let context: Record<string, string> = {};

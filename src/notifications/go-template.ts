@@ -863,7 +863,7 @@ const FUNCS: Readonly<Record<string, Fn>> = {
   splitList: fixed('splitList', 2, (a) => strval(a[1]).split(strval(a[0]))),
   list: (a) => [...a],
   dict: (a) => {
-    const out: Record<string, Value> = {};
+    const out: Record<string, Value> = Object.create(null);
     for (let i = 0; i + 1 < a.length; i += 2) out[strval(a[i])] = a[i + 1];
     return out;
   },

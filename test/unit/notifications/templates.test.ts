@@ -152,6 +152,19 @@ describe('Go template subset', () => {
     if (!r.ok) expect(r.error).toContain(msg);
   });
 
+  it('keeps __proto__ a plain key (dict, Secret data, ConfigMap keys)', () => {
+    expect(renderGoTemplate('t', '{{ $d := dict "__proto__" "x" }}{{ index $d "__proto__" }}', {})).toEqual({
+      ok: true,
+      text: 'x',
+    });
+    const secrets = secretValues({
+      stringData: JSON.parse('{"__proto__": "p", "k": "v"}') as Record<string, string>,
+    });
+    expect(Object.getPrototypeOf(secrets)).toBeNull();
+    expect(replaceSecrets('$__proto__ $k $toString', secrets)).toBe('p v $toString');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('stops a template that runs away instead of hanging', () => {
     const r = renderGoTemplate('t', '{{range .l}}{{range $.l}}{{range $.l}}x{{end}}{{end}}{{end}}', {
       l: Array(200).fill(0),
