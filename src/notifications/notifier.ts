@@ -147,7 +147,19 @@ export function notifiedKeys(obj: KubeObject): Record<string, number> {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());
+/** Resolves after `ms`, or at once when `signal` aborts (a closing notifier does not wait out a backoff). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 export class Notifier {
   readonly #o: NotifierOptions;
@@ -160,6 +172,7 @@ export class Notifier {
   /** Per-Rollout chain serialising the annotation writes. */
   readonly #writes = new Map<string, Promise<void>>();
   #closed = false;
+  readonly #closing = new AbortController();
   readonly #configCache = new Map<
     string,
     { readonly atMs: number; readonly config: NotificationConfig | undefined }
@@ -199,9 +212,10 @@ export class Notifier {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Stops taking events; in-flight deliveries finish (their retries are cut short). */
+  /** Stops taking events; in-flight sends finish, pending retries are given up (not recorded as notified). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     await this.idle();
   }
 
@@ -376,7 +390,8 @@ export class Notifier {
         'notification send failed',
       );
       if (last) return false;
-      await sleep(delay);
+      await sleep(delay, this.#closing.signal);
+      if (this.#closed) return false;
       delay = Math.min(delay * 2, this.#retry.maxDelayMs);
     }
   }

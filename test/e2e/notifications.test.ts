@@ -3,7 +3,8 @@
 // subscribed by annotation; `sluice abort` makes a local Slack-shaped server receive one chat.postMessage
 // with Argo's rendered message, counted in notification_send_success; the Rollout carries
 // notified.notifications.argoproj.io, and a restarted controller does not send it again. A webhook that
-// answers 503 first is retried until it succeeds, each attempt counted.
+// answers 503 first is retried until it succeeds, each attempt counted, and a broken template becomes a
+// Warning Event on the Rollout.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,7 +86,7 @@ describe('notifications with the controller on a real cluster', () => {
     expect(slack.requests).toHaveLength(1);
   }, 120_000);
 
-  it('a webhook answering 503 is retried with backoff until it succeeds, every attempt counted', async () => {
+  it('a webhook answering 503 is retried until it succeeds, every attempt counted; a broken template is a Warning Event', async () => {
     const hook = await startLocalHttp((_r, n) => (n <= 2 ? { status: 503 } : { status: 204 }));
     servers.push(hook);
     e = await E2e.create('notify-retry', {
@@ -97,6 +98,9 @@ describe('notifications with the controller on a real cluster', () => {
       metadata: { name: 'argo-rollouts-notification-configmap' },
       data: {
         'service.webhook.deploys': 'url: $hook-url\n',
+        // Broken: the Rollout gets a Warning Event, the paused notification still goes out.
+        'template.rollout-updated':
+          'webhook:\n  deploys:\n    method: POST\n    body: "{{ .rollout.metadata.name | nosuchfunction }}"\n',
         'template.rollout-paused':
           'webhook:\n  deploys:\n    method: POST\n    path: /paused/{{.rollout.metadata.name}}\n    body: \'{"step": {{.rollout.status.currentStepIndex}}}\'\n',
       },
@@ -105,6 +109,7 @@ describe('notifications with the controller on a real cluster', () => {
     const ro = canaryRollout('hooked');
     (ro.metadata as Record<string, unknown>).annotations = {
       'notifications.argoproj.io/subscribe.on-rollout-paused.deploys': '',
+      'notifications.argoproj.io/subscribe.on-rollout-updated.deploys': '',
     };
     await e.healthyRollout(ro, 'hooked');
     await e.setImage('hooked', 'example.com/app:v2');
@@ -120,5 +125,8 @@ describe('notifications with the controller on a real cluster', () => {
     const labels = `namespace="${e.namespace}",name="hooked",type="Normal",reason="RolloutPaused"`;
     expect(metrics).toContain(`notification_send_error{${labels}} 2`);
     expect(metrics).toContain(`notification_send_success{${labels}} 1`);
+    await e.waitFor('the NotificationTemplateError Event', async () =>
+      e!.eventReasons('hooked').includes('NotificationTemplateError') ? true : undefined,
+    );
   }, 120_000);
 });

@@ -265,6 +265,34 @@ describe('notifications on a Rollout over the in-memory store', () => {
     expect(notified.some((k) => k.includes(':hook:'))).toBe(true);
   });
 
+  it('closing the notifier gives up a pending backoff at once instead of waiting it out', async () => {
+    const down = await server(() => ({ status: 503 }));
+    const h = new Harness('web');
+    const notifier = new Notifier({
+      store: h.store,
+      namespace: CONTROLLER_NS,
+      retry: { attempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    const ro = webRollout({ canary: { steps: [{ setWeight: 50 }] } });
+    ro.metadata.annotations = { 'notifications.argoproj.io/subscribe.on-rollout-aborted.down': '' };
+    h.seed([
+      configMap({
+        'service.webhook.down': `url: ${down.url}\n`,
+        'template.rollout-aborted': 'webhook:\n  down:\n    method: POST\n',
+      }),
+      ro,
+    ]);
+    notifier.onEvent(h.ro(), 'Warning', 'RolloutAborted', 'Rollout aborted update to revision 1');
+    const started = Date.now();
+    while (down.requests.length === 0 && Date.now() - started < 5_000)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(down.requests).toHaveLength(1);
+    const closing = Date.now();
+    await notifier.close();
+    expect(Date.now() - closing).toBeLessThan(5_000);
+    expect(down.requests).toHaveLength(1);
+  });
+
   it('Slack answering ok:false (not a transient error) is counted once and not retried', async () => {
     const slack = await server(() => ({ status: 200, body: '{"ok":false,"error":"channel_not_found"}' }));
     const s = await pausedCanary(
