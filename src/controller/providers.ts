@@ -13,6 +13,7 @@ import {
   type MetricPluginEntry,
   mergeMetricPlugins,
   PLUGIN_CONFIGMAP_NAME,
+  type PluginProvider,
   parseMetricPluginConfigMap,
 } from '../analysis/providers/plugin.ts';
 import { createPrometheusProvider } from '../analysis/providers/prometheus.ts';
@@ -46,7 +47,7 @@ export function createAnalysisProviders(histograms: HistogramStore): MetricProvi
 export async function loadMetricPlugins(
   readConfigMap: (namespace: string, name: string) => Promise<KubeObject | undefined>,
   flags: readonly MetricPluginEntry[],
-): Promise<MetricProvider[]> {
+): Promise<PluginProvider[]> {
   const namespace = providerSecretNamespace();
   let configMap: (KubeObject & { data?: unknown }) | undefined;
   try {

@@ -58,7 +58,7 @@ describe('loadMetricPlugins', () => {
       signal: new AbortController().signal,
     });
     expect(result).toEqual({ result: 7, value: '7' });
-    await Promise.all(providers.map((p) => (p as { close(): Promise<void> }).close()));
+    await Promise.all(providers.map((p) => p.close()));
   });
 
   it('uses argo-rollouts as the namespace without $POD_NAMESPACE, and no ConfigMap is no plugins', async () => {
