@@ -183,10 +183,13 @@ describe('trigger conditions (expr over `rollout`)', () => {
         'trigger.on-two':
           "- when: len(rollout.spec.template.spec.containers) > 1 && rollout.metadata.labels.team in ['a','b']\n  send: [t]\n",
         'trigger.bad': '- when: rollout.status.phase ==\n  send: [t]\n',
+        // Argo's docs example (features/notifications.md).
+        'trigger.on-purple':
+          "- send: [t]\n  when: rollout.spec.template.spec.containers[0].image == 'registry/app:v2'\n",
       },
       {},
     );
-    for (const name of ['on-degraded', 'on-two']) {
+    for (const name of ['on-degraded', 'on-two', 'on-purple']) {
       const c = cfg.triggers.get(name)![0]!;
       expect(c.program?.ok).toBe(true);
       if (c.program?.ok)
