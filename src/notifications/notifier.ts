@@ -2,7 +2,8 @@
 // the Event reason `RolloutAborted` fires the trigger `on-rollout-aborted` for the Rollout's subscribers),
 // and so does Sluice: `withNotifications` wraps the ObjectStore so every Event recorded about a Rollout is
 // also handed to the Notifier, which never blocks the reconcile: it queues the event and works it off
-// asynchronously (config read, trigger conditions, templates, delivery with retries).
+// asynchronously (config read, trigger conditions, templates, delivery with retries), the Events of one
+// Rollout in the order they were recorded, its destinations in parallel.
 //
 // Once per subscription: each delivery has a key `<trigger>:<event fingerprint>:<service>:<recipient>`
 // recorded after a successful send in the Rollout's annotation `notified.notifications.argoproj.io` (a JSON
@@ -171,6 +172,8 @@ export class Notifier {
   readonly #claimed = new Set<string>();
   /** Per-Rollout chain serialising the annotation writes. */
   readonly #writes = new Map<string, Promise<void>>();
+  /** Per-Rollout chain keeping its Events in order. */
+  readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
   readonly #closing = new AbortController();
   readonly #configCache = new Map<
@@ -185,25 +188,32 @@ export class Notifier {
     this.#now = o.now ?? Date.now;
   }
 
-  /** Called for every Event recorded; returns at once (the work is queued). */
+  /**
+   * Called for every Event recorded; returns at once. The Rollout is taken from the cache now (its status
+   * was written just before the Event), and the Events of one Rollout are worked off in order.
+   */
   onEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
     if (this.#closed || obj.kind !== 'Rollout' || reason === TEMPLATE_ERROR_REASON) return;
+    const ns = obj.metadata.namespace ?? '';
+    const id = `${ns}/${obj.metadata.name}`;
     if (this.#pending.size >= MAX_QUEUED_EVENTS) {
-      this.#log.warn(
-        { rollout: `${obj.metadata.namespace}/${obj.metadata.name}`, reason },
-        'notification queue full; event dropped',
-      );
+      this.#log.warn({ rollout: id, reason }, 'notification queue full; event dropped');
       return;
     }
-    const p = Promise.resolve()
-      .then(() => this.#process({ rollout: obj, type, reason, message }))
+    const rollout = this.#o.store.get<KubeObject>('Rollout', ns, obj.metadata.name) ?? obj;
+    const p: Promise<void> = (this.#chains.get(id) ?? Promise.resolve())
+      .then(() => this.#process({ rollout, type, reason, message }))
       .catch((err: unknown) =>
         this.#log.warn(
-          { err: err instanceof Error ? err.message : String(err), reason },
+          { rollout: id, err: err instanceof Error ? err.message : String(err), reason },
           'notification failed',
         ),
       )
-      .finally(() => this.#pending.delete(p));
+      .finally(() => {
+        this.#pending.delete(p);
+        if (this.#chains.get(id) === p) this.#chains.delete(id);
+      });
+    this.#chains.set(id, p);
     this.#pending.add(p);
   }
 
@@ -256,10 +266,9 @@ export class Notifier {
   }
 
   async #process(e: QueuedEvent): Promise<void> {
-    const ns = e.rollout.metadata.namespace ?? '';
-    const name = e.rollout.metadata.name;
-    // The status the event is about was written just before the event was recorded: the cache has it.
-    const rollout = this.#o.store.get<KubeObject>('Rollout', ns, name) ?? e.rollout;
+    const rollout = e.rollout;
+    const ns = rollout.metadata.namespace ?? '';
+    const name = rollout.metadata.name;
     const trigger = triggerForReason(e.reason);
     const labels: NotificationLabels = { namespace: ns, name, type: e.type, reason: e.reason };
     const annotations = rollout.metadata.annotations ?? {};
@@ -291,20 +300,22 @@ export class Notifier {
         }
         templates.push(...c.send);
       }
-      for (const dest of destinations) {
-        // The same key from two namespaces' configurations is delivered once (#deliver's claim), by the
-        // first that has the service.
-        const key = deliveryKey(trigger, fingerprint, dest);
-        await this.#deliver(
-          config,
-          rollout,
-          { ...vars, context: config.context },
-          templates,
-          dest,
-          key,
-          labels,
-        );
-      }
+      // Destinations in parallel (one slow or failing endpoint does not hold the others back). The same key
+      // from two namespaces' configurations is delivered once (#deliver's claim), by the first with the service.
+      const context = { ...vars, context: config.context };
+      await Promise.all(
+        destinations.map((dest) =>
+          this.#deliver(
+            config,
+            rollout,
+            context,
+            templates,
+            dest,
+            deliveryKey(trigger, fingerprint, dest),
+            labels,
+          ),
+        ),
+      );
     }
   }
 
@@ -318,7 +329,8 @@ export class Notifier {
     labels: NotificationLabels,
   ): Promise<void> {
     const where = `${labels.namespace}/${labels.name}`;
-    if (this.#claimed.has(key) || key in notifiedKeys(rollout)) {
+    const current = this.#o.store.get<KubeObject>('Rollout', labels.namespace, labels.name) ?? rollout;
+    if (this.#claimed.has(key) || key in notifiedKeys(current)) {
       this.#log.debug({ rollout: where, key }, 'already notified');
       return;
     }
