@@ -291,7 +291,20 @@ export class Controller {
     // edit or re-creation re-reconciles the Rollouts that name them. Cached before watch() subscribes.
     await this.#watchRouterKinds(store);
     this.#unsubscribe.push(...enqueue.watch());
-    const routers = createRouters(store, this.routes, this.control, this.#apiVersions);
+    // Notifications on the Events the reconcilers record (Argo's EventRecorderAdapter), off the reconcile path.
+    const o = this.options;
+    const notifier = new Notifier({
+      store,
+      namespace: o.notifications?.namespace ?? process.env.POD_NAMESPACE ?? o.namespace ?? 'argo-rollouts',
+      ...(o.notifications?.selfService ? { selfService: true } : {}),
+      ...(o.notifications?.retry ? { retry: o.notifications.retry } : {}),
+      log: this.log.child({ module: 'notifications' }),
+      ...(this.#metrics ? { metrics: createNotificationMetrics(this.#metrics.registry) } : {}),
+    });
+    this.#notifier = notifier;
+    // The routers record Events too (TrafficSplitCreated, ...): through the same notifying store.
+    const notifying = withNotifications(store, notifier);
+    const routers = createRouters(notifying, this.routes, this.control, this.#apiVersions);
     this.#unsubscribe.push(routers.close);
     enqueue.all();
     // The caches are synced: subscriptions can be checked against the Rollouts.
@@ -306,20 +319,9 @@ export class Controller {
       else enqueue.all();
     }, this.options.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#resyncTimer.unref();
-    const o = this.options;
-    // Notifications on the Events the reconcilers record (Argo's EventRecorderAdapter), off the reconcile path.
-    const notifier = new Notifier({
-      store,
-      namespace: o.notifications?.namespace ?? process.env.POD_NAMESPACE ?? o.namespace ?? 'argo-rollouts',
-      ...(o.notifications?.selfService ? { selfService: true } : {}),
-      ...(o.notifications?.retry ? { retry: o.notifications.retry } : {}),
-      log: this.log.child({ module: 'notifications' }),
-      ...(this.#metrics ? { metrics: createNotificationMetrics(this.#metrics.registry) } : {}),
-    });
-    this.#notifier = notifier;
     this.#workers.push(
       ...startWorkers({
-        store: withNotifications(store, notifier),
+        store: notifying,
         queues: {
           rollouts: this.rolloutQueue,
           analysisRuns: this.analysisQueue,

@@ -195,9 +195,6 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       controlPort = await control.listen();
     }
     stops.push(() => control.close());
-    const routers = createRouters(store, routes, control);
-    stops.push(routers.close);
-    for (const unsubscribe of enqueue.watch()) stops.push(unsubscribe);
     // Notifications as the controller sends them; the ConfigMap and Secret come from DIR, in `default` or
     // in the Rollout's namespace.
     const notifier = new Notifier({
@@ -207,8 +204,12 @@ export async function startStandalone(o: StandaloneOptions): Promise<Standalone>
       log: log.child({ module: 'notifications' }),
     });
     stops.push(() => notifier.close());
+    const notifying = withNotifications(store, notifier);
+    const routers = createRouters(notifying, routes, control);
+    stops.push(routers.close);
+    for (const unsubscribe of enqueue.watch()) stops.push(unsubscribe);
     const workers = startWorkers({
-      store: withNotifications(store, notifier),
+      store: notifying,
       queues,
       routers,
       providers: createAnalysisProviders(histograms),
