@@ -38,6 +38,8 @@ export const TEMPLATE_ERROR_REASON = 'NotificationTemplateError';
 /** Keys kept in the notified annotation (the newest). */
 export const MAX_NOTIFIED_KEYS = 100;
 export const MAX_QUEUED_EVENTS = 1_000;
+/** Delivery keys remembered in memory (besides the annotations). */
+export const MAX_CLAIMED_KEYS = 10_000;
 /** How long a namespace's parsed ConfigMap and Secret are reused before they are read again. */
 export const CONFIG_TTL_MS = 5_000;
 
@@ -341,6 +343,8 @@ export class Notifier {
       return;
     }
     this.#claimed.add(key);
+    // Bounded: the oldest claims are long recorded in their Rollouts' annotations.
+    if (this.#claimed.size > MAX_CLAIMED_KEYS) this.#claimed.delete(this.#claimed.values().next().value!);
     let delivered = false;
     for (const name of templates) {
       const t = config.templates.get(name);
