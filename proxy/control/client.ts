@@ -68,10 +68,16 @@ export interface ControlClientOptions {
    * snapshot), so a restarted control plane holds the first snapshot until they are published again.
    */
   allRoutes?: { servedNow(): { name: string; namespace?: string }[] };
-  /** Applies a pushed snapshot; its answer becomes the ACK or the NACK reason. */
-  onSnapshot(version: number, config: RoutesConfig): SnapshotResult;
-  /** Completed intervals not yet exported, e.g. () => store.drainReports(). Give this or `histograms`. */
-  drainReports?(): HistogramReport[];
+  /**
+   * Applies a pushed snapshot; its answer becomes the ACK or the NACK reason. A promise (a multi-worker
+   * proxy applies in every worker first) is awaited; answers keep the order snapshots arrived in.
+   */
+  onSnapshot(version: number, config: RoutesConfig): SnapshotResult | Promise<SnapshotResult>;
+  /**
+   * Completed intervals not yet exported, e.g. () => store.drainReports(). Give this or `histograms`. A
+   * promise (a multi-worker proxy collects from its workers) is awaited before the batch is sent.
+   */
+  drainReports?(): HistogramReport[] | Promise<HistogramReport[]>;
   /** Shorthand for drainReports: anything with drainReports(), e.g. the proxy's HistogramRecorder. */
   histograms?: { drainReports(): HistogramReport[] };
   reportIntervalMs?: number;
@@ -217,9 +223,10 @@ export function startControlClient(options: ControlClientOptions): ControlClient
     }
   };
 
-  const collect = (): void => {
+  const collect = async (): Promise<void> => {
     try {
-      enqueue(drainReports());
+      const drained = drainReports();
+      enqueue(Array.isArray(drained) ? drained : await drained);
     } catch (error) {
       logger.error({ err: error }, 'control: drainReports failed');
     }
@@ -247,15 +254,44 @@ export function startControlClient(options: ControlClientOptions): ControlClient
       answer(call, { nack: { version: parsed.version, reason: parsed.reason } });
       return;
     }
-    let result: SnapshotResult;
-    try {
-      result = options.onSnapshot(parsed.version, parsed.config);
-    } catch (error) {
-      result = {
-        ok: false,
-        reason: `onSnapshot threw: ${error instanceof Error ? error.message : String(error)}`,
-      };
+    const threw = (error: unknown): SnapshotResult => ({
+      ok: false,
+      reason: `onSnapshot threw: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    let started: Promise<SnapshotResult> | undefined;
+    if (snapshotsInFlight === 0) {
+      let result: SnapshotResult | Promise<SnapshotResult>;
+      try {
+        result = options.onSnapshot(parsed.version, parsed.config);
+      } catch (error) {
+        result = threw(error);
+      }
+      if (!(result instanceof Promise)) {
+        answerResult(call, parsed.version, result);
+        return;
+      }
+      started = result;
     }
+    // Asynchronous: answered in arrival order, a later snapshot applied only after the earlier one.
+    snapshotsInFlight++;
+    const previous = answered;
+    answered = (async () => {
+      await previous;
+      let settled: SnapshotResult;
+      try {
+        settled = await (started ?? options.onSnapshot(parsed.version, parsed.config));
+      } catch (error) {
+        settled = threw(error);
+      }
+      snapshotsInFlight--;
+      if (current?.call === call) answerResult(call, parsed.version, settled);
+    })();
+  };
+
+  let snapshotsInFlight = 0;
+  let answered: Promise<void> = Promise.resolve();
+  const answerResult = (call: Call, version: number, result: SnapshotResult): void => {
+    const parsed = { version };
     if (result.ok) {
       logger.info({ version: parsed.version }, 'control: snapshot applied');
       answer(call, { ack: { version: parsed.version } });
@@ -335,7 +371,7 @@ export function startControlClient(options: ControlClientOptions): ControlClient
   const scheduleReport = (): void => {
     const wait = reportIntervalMs - (Date.now() % reportIntervalMs) + REPORT_ALIGN_GRACE_MS;
     reportTimer = setTimeout(() => {
-      collect();
+      void collect();
       if (!closed) scheduleReport();
     }, wait);
     reportTimer.unref();
@@ -349,7 +385,7 @@ export function startControlClient(options: ControlClientOptions): ControlClient
     backlogSize: () => backlog.length,
     async close(): Promise<void> {
       if (closed) return;
-      collect();
+      await collect();
       closed = true;
       clearTimeout(reportTimer);
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);

@@ -21,7 +21,7 @@ import type {
   SnapshotBackend,
   SnapshotDescription,
 } from './snapshot-types.ts';
-import { SwrrPicker } from './swrr.ts';
+import { type SwrrPhase, SwrrPicker } from './swrr.ts';
 import { RouteTable } from './table.ts';
 import { bpOf, DEFAULT_STICKY_MAX_AGE_SECONDS, normalisePathPrefix } from './validate.ts';
 
@@ -35,6 +35,8 @@ export interface SnapshotDeps<U> {
   defaultTimeouts: RouteTimeouts;
   /** Uniform in [0, 1) for bucket draws and endpoint cursors' start; Math.random by default. */
   random?: () => number;
+  /** This process's place among the proxy's workers: where its weight cycles start (swrr.ts). */
+  swrrPhase?: SwrrPhase;
 }
 
 function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () => number): CompiledRoute<U> {
@@ -86,7 +88,7 @@ function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () =
       ring: deps.keys,
       revisionToken: revisionToken(backends.slice(1).map((b) => b.revision)),
       ranges: bucketRanges(weightsBp),
-      sessions: new SwrrPicker(weightsBp),
+      sessions: new SwrrPicker(weightsBp, deps.swrrPhase),
       random,
       verified: new Map(),
     });
@@ -122,7 +124,7 @@ function compileRoute<U>(route: RouteConfig, deps: SnapshotDeps<U>, random: () =
     headerRoutes: Object.freeze(headerRoutes),
     sticky,
     mirror,
-    weights: new SwrrPicker(weightsBp),
+    weights: new SwrrPicker(weightsBp, deps.swrrPhase),
     picks: Object.freeze({
       weight: picksFor('weight'),
       header: picksFor('header'),

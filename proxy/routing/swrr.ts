@@ -5,18 +5,28 @@
 // picks is always n*w/total rounded (error <= 0.5), which is the accuracy guarantee of the proxy.
 // Weight 0 never picked. State is per instance (one per route per snapshot); not shared across
 // processes, so K processes multiply the bound by K. pick() allocates nothing.
+//
+// Workers (proxy/workers/): worker i of K starts its sequence i/K of a cycle in (`phase`). Each worker
+// alone keeps the bound above; started at spread-out points of the cycle, their errors cancel instead
+// of adding up (K workers all starting at the cycle's head would all send their first request to the
+// heaviest backend). The union of K workers' picks stays within K/2 of n*w per backend with two
+// backends, and is closer when the workers have served similar counts.
 
 export class SwrrPicker {
   readonly #weights: Int32Array;
   readonly #credit: Int32Array;
   readonly #total: number;
 
-  constructor(weights: readonly number[]) {
+  constructor(weights: readonly number[], phase?: SwrrPhase) {
     this.#weights = Int32Array.from(weights, (w) => (Number.isInteger(w) && w > 0 ? w : 0));
     this.#credit = new Int32Array(weights.length);
     let total = 0;
     for (const w of this.#weights) total += w;
     this.#total = total;
+    if (phase !== undefined && phase.count > 1 && total > 0) {
+      const skip = Math.floor((phase.index * cycleLength(this.#weights, total)) / phase.count);
+      for (let i = 0; i < skip; i++) this.pick();
+    }
   }
 
   /** Sum of the positive weights; 0 means nothing is pickable. */
@@ -43,4 +53,22 @@ export class SwrrPicker {
     if (best >= 0) credit[best] = bestCredit - this.#total;
     return best;
   }
+}
+
+/** Where in the cycle a picker starts: worker `index` of `count` (0-based). */
+export interface SwrrPhase {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Picks after which the credits are back to zero: total / gcd(weights). */
+export function cycleLength(weights: ArrayLike<number>, total: number): number {
+  let g = 0;
+  for (let i = 0; i < weights.length; i++) {
+    let a = weights[i]!;
+    let b = g;
+    while (b !== 0) [a, b] = [b, a % b];
+    g = a;
+  }
+  return g === 0 ? 0 : total / g;
 }

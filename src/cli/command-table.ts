@@ -376,6 +376,10 @@ const TABLE = [
       'allow-methods': { type: 'string', description: 'methods forwarded (default: all but TRACE, TRACK)' },
       'trust-forwarded': { type: 'boolean', description: "keep the client's X-Forwarded-Proto/-Host" },
       'drain-timeout': { type: 'string', description: 'graceful shutdown deadline in seconds (default 10)' },
+      workers: {
+        type: 'string',
+        description: 'worker processes sharing the data port (default: one per core)',
+      },
     },
     examples: [
       {

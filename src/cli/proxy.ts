@@ -2,6 +2,7 @@
 // plane (--control). Flags are parsed once here into ProxyOptions; errors name the flag.
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type ProxyOptions, startProxy } from '../../proxy/main.ts';
 import { parseKeyRing } from '../../proxy/routing/key-ring.ts';
@@ -40,6 +41,8 @@ export const PROXY_USAGE = `usage: sluice proxy (--config routes.yaml | --contro
                          and TRACK, which get 405)
   --trust-forwarded      keep the client's X-Forwarded-Proto/-Host (behind a trusted load balancer)
   --drain-timeout SEC    graceful shutdown deadline on SIGTERM (default 10)
+  --workers N            worker processes sharing the data port, one admin port and one control
+                         stream (default: one per core; 1 runs in this process)
   --log-format text|json log format (default text on a terminal, json otherwise)
   --loglevel LEVEL       trace, debug, info, warn, error, fatal, silent (default info)
   -h, --help             this text
@@ -101,7 +104,8 @@ export function parseProxyArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
   isTTY = process.stdout.isTTY === true,
-): { options: ProxyOptions; drainMs: number; log: LogSettings } {
+  cores = availableParallelism(),
+): { options: ProxyOptions; drainMs: number; workers: number; log: LogSettings } {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
@@ -180,7 +184,8 @@ export function parseProxyArgs(
   if (maxBody !== undefined) options.data!.maxBodyBytes = maxBody;
   if (values['trust-forwarded'] === true) options.data!.trustForwarded = true;
   const drainSec = positiveInt('drain-timeout', str('drain-timeout')) ?? 10;
-  return { options, drainMs: drainSec * 1000, log: logSettings(values, isTTY, env) };
+  const workers = positiveInt('workers', str('workers')) ?? cores;
+  return { options, drainMs: drainSec * 1000, workers, log: logSettings(values, isTTY, env) };
 }
 
 export async function runProxyCommand(argv: string[]): Promise<number> {
@@ -198,12 +203,16 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: { close(drainMs?: number): Promise<void> };
   try {
-    proxy = await startProxy({
-      ...parsed.options,
-      logger: createLogger(parsed.log, { name: 'sluice-proxy' }),
-    });
+    const logger = createLogger(parsed.log, { name: 'sluice-proxy' });
+    if (parsed.workers > 1) {
+      // Loaded only when used: one worker runs in this process without the cluster machinery.
+      const { startProxyWorkers } = await import('../../proxy/workers/supervisor.ts');
+      proxy = await startProxyWorkers({ ...parsed.options, logger, workers: parsed.workers });
+    } else {
+      proxy = await startProxy({ ...parsed.options, logger });
+    }
   } catch (err) {
     process.stderr.write(`sluice proxy: ${(err as Error).message}\n`);
     return 1;
