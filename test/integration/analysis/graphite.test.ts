@@ -52,7 +52,8 @@ describe.skipIf(skip !== undefined)('analysis against a real Graphite', () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-graphite-test-'));
     template = join(dir, 'template.yaml');
     writeFileSync(template, readFileSync(TEMPLATE, 'utf8').replace('GRAPHITE_ADDRESS', graphite.url));
-    // Every point inside the previous whole 5-minute bucket, so summarize(..., '5min', 'avg') gives one value.
+    // Every point inside the previous whole 5-minute bucket, on 10 s boundaries (the fixture's resolution),
+    // so summarize(..., '5min', 'avg') gives one value.
     const bucket = Math.floor(Date.now() / 1_000 / BUCKET_S) * BUCKET_S - BUCKET_S;
     const points = [];
     for (let i = 0; i < 5; i++) {
@@ -113,7 +114,7 @@ describe.skipIf(skip !== undefined)('analysis against a real Graphite', () => {
       '--interval-scale',
       '0.001',
       '--duration',
-      '3s',
+      '20s',
     ]);
     expect(r.stdout).toMatch(/success-rate #1 {2}Failed {2}value=\[70\.000000\]/);
     expect(r.stdout).toContain('AnalysisRun success-rate: Failed');
