@@ -3,11 +3,16 @@
 // or `,`; an empty value is one destination with no recipient, which is how webhooks are subscribed) and
 // `notifications.argoproj.io/subscribe.<service>: <recipients>` (the service's default triggers, else
 // `defaultTriggers`), merged with the ConfigMap's `subscriptions` whose selector matches the labels
-// (`recipients: [<service>:<recipient>]`, `triggers` or the default triggers).
+// (`recipients: [<service>:<recipient>]`, `triggers` or the default triggers). The engine's list form is
+// read too: `notifications.argoproj.io/subscriptions: [{trigger: [...], destinations: [{service,
+// recipients: [...]}]}]` (YAML; no trigger means the service's default triggers). An annotation that does not
+// parse subscribes nothing.
 
+import { parse as parseYaml } from 'yaml';
 import type { NotificationConfig } from './config.ts';
 
 export const SUBSCRIBE_PREFIX = 'notifications.argoproj.io/subscribe.';
+export const SUBSCRIPTIONS_ANNOTATION = 'notifications.argoproj.io/subscriptions';
 
 export interface Destination {
   readonly service: string;
@@ -50,6 +55,16 @@ export function destinationsFor(
         add(out, t, { service, recipient });
     }
   }
+  const list = annotations[SUBSCRIPTIONS_ANNOTATION];
+  if (list !== undefined) {
+    for (const sub of parseSubscriptionList(list)) {
+      for (const d of sub.destinations) {
+        const triggers = sub.triggers.length > 0 ? sub.triggers : defaults(d.service);
+        for (const recipient of d.recipients.length > 0 ? d.recipients : [''])
+          for (const t of triggers) add(out, t, { service: d.service, recipient });
+      }
+    }
+  }
   for (const [key, value] of Object.entries(annotations)) {
     if (!key.startsWith(SUBSCRIBE_PREFIX)) continue;
     const parts = key.slice(SUBSCRIBE_PREFIX.length).split('.');
@@ -60,6 +75,41 @@ export function destinationsFor(
       for (const t of triggers) add(out, t, { service, recipient });
   }
   return out;
+}
+
+interface ListedSubscription {
+  readonly triggers: readonly string[];
+  readonly destinations: readonly { readonly service: string; readonly recipients: readonly string[] }[];
+}
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v)
+    ? v.filter((x): x is string => typeof x === 'string' && x !== '')
+    : typeof v === 'string' && v
+      ? [v]
+      : [];
+
+/** The `notifications.argoproj.io/subscriptions` annotation; [] when it does not parse. */
+export function parseSubscriptionList(value: string): ListedSubscription[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(value);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(doc)) return [];
+  return doc.flatMap((raw: unknown) => {
+    if (raw === null || typeof raw !== 'object') return [];
+    const r = raw as { trigger?: unknown; destinations?: unknown };
+    const destinations = (Array.isArray(r.destinations) ? r.destinations : []).flatMap((d: unknown) => {
+      if (d === null || typeof d !== 'object') return [];
+      const dd = d as { service?: unknown; recipients?: unknown };
+      return typeof dd.service === 'string' && dd.service
+        ? [{ service: dd.service, recipients: strings(dd.recipients) }]
+        : [];
+    });
+    return [{ triggers: strings(r.trigger), destinations }];
+  });
 }
 
 /**

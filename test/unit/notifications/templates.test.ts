@@ -238,6 +238,37 @@ describe('subscriptions and configuration', () => {
     expect(parseRecipients('')).toEqual(['']);
   });
 
+  it('reads the list form notifications.argoproj.io/subscriptions (Argo docs example)', () => {
+    const cfg = parseNotificationConfig('ns', { 'defaultTriggers.hook': '[on-rollout-paused]' }, {});
+    const d = destinationsFor(
+      cfg,
+      {},
+      {
+        'notifications.argoproj.io/subscriptions': [
+          '- trigger: [on-scaling-replica-set, on-rollout-updated]',
+          '  destinations:',
+          '  - service: slack',
+          '    recipients: [my-channel-1, my-channel-2]',
+          '- trigger: [on-rollout-aborted]',
+          '  destinations:',
+          '  - service: slack',
+          '    recipients: [my-channel-21]',
+          '- destinations:',
+          '  - service: hook',
+        ].join('\n'),
+      },
+    );
+    expect(d.get('on-rollout-updated')).toEqual([
+      { service: 'slack', recipient: 'my-channel-1' },
+      { service: 'slack', recipient: 'my-channel-2' },
+    ]);
+    expect(d.get('on-rollout-aborted')).toEqual([{ service: 'slack', recipient: 'my-channel-21' }]);
+    expect(d.get('on-rollout-paused')).toEqual([{ service: 'hook', recipient: '' }]);
+    expect(destinationsFor(cfg, {}, { 'notifications.argoproj.io/subscriptions': '{not: [valid' }).size).toBe(
+      0,
+    );
+  });
+
   it('substitutes $secret references in service settings and keeps bad keys as errors', () => {
     const secrets = secretValues({
       data: { token: Buffer.from('s3cret').toString('base64') },
