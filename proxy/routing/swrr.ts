@@ -7,10 +7,11 @@
 // processes, so K processes multiply the bound by K. pick() allocates nothing.
 //
 // Workers (proxy/workers/): worker i of K starts its sequence i/K of a cycle in (`phase`). Each worker
-// alone keeps the bound above; started at spread-out points of the cycle, their errors cancel instead
-// of adding up (K workers all starting at the cycle's head would all send their first request to the
-// heaviest backend). The union of K workers' picks stays within K/2 of n*w per backend with two
-// backends, and is closer when the workers have served similar counts.
+// alone keeps the bound above over any run of its picks (error < 1), so the union of K workers' picks
+// stays within K of n*w however requests are spread over them. Started at spread-out points of the
+// cycle, their errors cancel instead of adding up: when every worker has served the same count, the
+// union is within about one request of n*w for any K (K workers all starting at the cycle's head
+// would all send their first request to the heaviest backend: an error of K/2).
 
 export class SwrrPicker {
   readonly #weights: Int32Array;
@@ -24,7 +25,8 @@ export class SwrrPicker {
     for (const w of this.#weights) total += w;
     this.#total = total;
     if (phase !== undefined && phase.count > 1 && total > 0) {
-      const skip = Math.floor((phase.index * cycleLength(this.#weights, total)) / phase.count);
+      const cycle = cycleLength(this.#weights, total);
+      const skip = Math.round((phase.index * cycle) / phase.count) % cycle;
       for (let i = 0; i < skip; i++) this.pick();
     }
   }
