@@ -8,6 +8,7 @@ import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { ArgsResult, SecretRef } from './args.ts';
+import { compileRegex } from './expr/re2.ts';
 import { garbageCollectJobs, JOB_PROVIDER_TYPE } from './providers/job.ts';
 import { providerType } from './providers/registry.ts';
 
@@ -52,11 +53,9 @@ export async function markInvalid(
 function retentionLimit(run: AnalysisRun, metricName: string): number {
   let limit = DEFAULT_MEASUREMENT_RETENTION_LIMIT;
   for (const rule of run.spec.measurementRetention ?? []) {
-    try {
-      if (new RegExp(rule.metricName, 'u').test(metricName)) limit = rule.limit;
-    } catch {
-      // invalid rules are reported by the engine
-    }
+    // Go regexp on RE2, as Argo matches; invalid rules are reported by the engine.
+    const compiled = compileRegex(rule.metricName);
+    if (compiled.ok && compiled.re.test(metricName)) limit = rule.limit;
   }
   return Math.max(1, limit);
 }

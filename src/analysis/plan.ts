@@ -23,6 +23,7 @@ import type { ArgsResult, ResolvedArgs } from './args.ts';
 import { substituteMetricArgs } from './args.ts';
 import { assessRunStatus, emptyResult, type MetricTransition } from './assess.ts';
 import { evaluateConditions } from './evaluate.ts';
+import { compileRegex } from './expr/re2.ts';
 import type { ProviderResult } from './providers/provider.ts';
 import { providerType } from './providers/registry.ts';
 import { redact, redactRecord } from './redact.ts';
@@ -120,13 +121,13 @@ function scaled(ms: number, ctx: ReconcileContext): number {
   return ms * (ctx.intervalScale ?? 1);
 }
 
-/** Go regexp MatchString: unanchored. An invalid pattern matches nothing (as Argo ignores the error). */
+/**
+ * Go regexp MatchString on RE2 (re2.ts): unanchored, Go's syntax (`(?i)`, `\pL`). An invalid pattern matches
+ * nothing (as Argo ignores the error).
+ */
 function regexMatches(pattern: string, name: string): boolean {
-  try {
-    return new RegExp(pattern, 'u').test(name);
-  } catch {
-    return false;
-  }
+  const compiled = compileRegex(pattern);
+  return compiled.ok && compiled.re.test(name);
 }
 
 export function isRunTerminating(run: AnalysisRun): boolean {

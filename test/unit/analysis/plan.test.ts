@@ -258,6 +258,18 @@ describe('dryRun and measurementRetention', () => {
     expect(run.status?.runSummary).toEqual({ count: 1, successful: 1, failed: 0, inconclusive: 0, error: 0 });
   });
 
+  it('dryRun rules are Go regexps (RE2): (?i) and \\pL are understood', async () => {
+    const p = scriptedProvider({ 'Error-Rate': [bad], latency: [ok] });
+    const run = await runScripted(
+      runOf([metric('Error-Rate', cond), metric('latency', cond)], {
+        dryRun: [{ metricName: '(?i)^error-\\pL+$' }],
+      }),
+      p,
+    );
+    expect(run.status?.phase).toBe('Successful');
+    expect(resultOf(run, 'Error-Rate')).toMatchObject({ phase: 'Failed', dryRun: true });
+  });
+
   it('a dryRun rule that matches nothing puts the run in Error', async () => {
     const p = scriptedProvider({});
     const run = await runScripted(runOf([metric('m', cond)], { dryRun: [{ metricName: '^nope$' }] }), p);
