@@ -11,6 +11,22 @@ describe('sluice controller flags', () => {
     });
   });
 
+  it('takes --metric-plugin NAME=PATH entries, refusing a missing file or a download', () => {
+    const example = new URL('../../../docs/examples/metric-plugin/http-json.mjs', import.meta.url).pathname;
+    expect(parseControllerArgs(['--metric-plugin', `example/http-json=${example}`])).toMatchObject({
+      ok: true,
+      options: { metricPlugins: [{ name: 'example/http-json', path: example, args: [] }] },
+    });
+    expect(parseControllerArgs(['--metric-plugin', 'acme/x=/nonexistent/x.mjs'])).toEqual({
+      ok: false,
+      error: '--metric-plugin acme/x: plugin acme/x not found at /nonexistent/x.mjs',
+    });
+    expect(parseControllerArgs(['--metric-plugin', 'acme/x=https://example.com/x.mjs'])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('is not a local file: Sluice does not download plugins'),
+    });
+  });
+
   it('accepts --leader-elect, --leader-elect=false and the other flags', () => {
     expect(parseControllerArgs(['--leader-elect'])).toMatchObject({
       ok: true,
