@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { parse as parseYaml } from 'yaml';
 import { compileExpression, type Program } from '../analysis/expr/index.ts';
+import { parseDuration } from '../api/duration.ts';
 import { type GoTemplate, parseGoTemplate } from './go-template.ts';
 
 export const NOTIFICATION_CONFIGMAP = 'argo-rollouts-notification-configmap';
@@ -55,6 +56,12 @@ export interface WebhookService {
   readonly url: string;
   readonly headers: readonly { readonly name: string; readonly value: string }[];
   readonly basicAuth?: { readonly username: string; readonly password: string };
+  /** Argo's retryMax / retryWaitMin / retryWaitMax, when the service sets any (else the notifier's policy). */
+  readonly retry?: {
+    readonly attempts: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
 }
 
 export interface SlackService {
@@ -212,8 +219,10 @@ export function parseService(
       };
     });
     const ba = doc.basicAuth === undefined ? undefined : asRecord(doc.basicAuth, `${what}.basicAuth`);
+    const retry = webhookRetry(doc, what);
     return {
       type: 'webhook',
+      ...(retry ? { retry } : {}),
       name,
       url,
       headers,
@@ -246,6 +255,26 @@ export function parseService(
     };
   }
   throw new Error(`${what}: service type "${type}" is not supported (webhook and slack are)`);
+}
+
+/** Argo's webhook retry settings: retryMax (default 3), retryWaitMin (1s), retryWaitMax (5s). */
+function webhookRetry(doc: Record<string, unknown>, what: string): WebhookService['retry'] {
+  if (doc.retryMax === undefined && doc.retryWaitMin === undefined && doc.retryWaitMax === undefined)
+    return undefined;
+  const duration = (v: unknown, field: string, fallbackMs: number): number => {
+    if (v === undefined || v === null) return fallbackMs;
+    const d = parseDuration(String(v));
+    if (!d.ok || d.ms < 0) throw new Error(`${what}.${field}: ${d.ok ? 'must not be negative' : d.error}`);
+    return d.ms;
+  };
+  const max = doc.retryMax === undefined ? 3 : Number(doc.retryMax);
+  if (!Number.isInteger(max) || max < 0) throw new Error(`${what}.retryMax: must be a non-negative integer`);
+  const initialDelayMs = duration(doc.retryWaitMin, 'retryWaitMin', 1_000);
+  return {
+    attempts: max + 1,
+    initialDelayMs,
+    maxDelayMs: Math.max(initialDelayMs, duration(doc.retryWaitMax, 'retryWaitMax', 5_000)),
+  };
 }
 
 function parseSelector(s: string): Record<string, string> {

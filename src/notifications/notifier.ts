@@ -370,7 +370,8 @@ export class Notifier {
     labels: NotificationLabels,
     template: string,
   ): Promise<boolean> {
-    let delay = this.#retry.initialDelayMs;
+    const policy = (service.type === 'webhook' ? service.retry : undefined) ?? this.#retry;
+    let delay = policy.initialDelayMs;
     for (let attempt = 1; ; attempt++) {
       const startMs = performance.now();
       const r = await sendNotification(service, n, dest, {
@@ -394,7 +395,7 @@ export class Notifier {
         return true;
       }
       this.#o.metrics?.failed(labels);
-      const last = !r.retryable || attempt >= this.#retry.attempts || this.#closed;
+      const last = !r.retryable || attempt >= policy.attempts || this.#closed;
       this.#log.warn(
         {
           rollout: `${labels.namespace}/${labels.name}`,
@@ -408,7 +409,7 @@ export class Notifier {
       if (last) return false;
       await sleep(delay, this.#closing.signal);
       if (this.#closed) return false;
-      delay = Math.min(delay * 2, this.#retry.maxDelayMs);
+      delay = Math.min(delay * 2, policy.maxDelayMs);
     }
   }
 

@@ -265,6 +265,20 @@ describe('notifications on a Rollout over the in-memory store', () => {
     expect(notified.some((k) => k.includes(':hook:'))).toBe(true);
   });
 
+  it("a webhook's own retryMax / retryWaitMin / retryWaitMax (Argo's settings) replace the default policy", async () => {
+    const down = await server(() => ({ status: 502 }));
+    const s = await pausedCanary(
+      {
+        'service.webhook.limited': `url: ${down.url}\nretryMax: 1\nretryWaitMin: 10ms\nretryWaitMax: 20ms\n`,
+        'template.rollout-aborted': 'webhook:\n  limited:\n    method: POST\n    body: x\n',
+      },
+      { 'notifications.argoproj.io/subscribe.on-rollout-aborted.limited': '' },
+    );
+    await abort(s);
+    expect(down.requests).toHaveLength(2);
+    expect(await counter(s.registry, 'notification_send_error')).toBe(2);
+  });
+
   it('closing the notifier gives up a pending backoff at once instead of waiting it out', async () => {
     const down = await server(() => ({ status: 503 }));
     const h = new Harness('web');

@@ -282,6 +282,8 @@ describe('subscriptions and configuration', () => {
           'url: http://h/\nheaders:\n- name: Authorization\n  value: Bearer $token\nbasicAuth:\n  username: $user\n  password: $token\n',
         'service.slack': 'token: $token\napiURL: http://127.0.0.1:1/api\n',
         'service.email': 'host: smtp\n',
+        'service.webhook.retrying': 'url: http://r/\nretryMax: 2\nretryWaitMax: 2s\n',
+        'service.webhook.wrong': 'url: http://w/\nretryWaitMin: soon\n',
         'template.bad': 'message: [unclosed\n',
       },
       secrets,
@@ -294,6 +296,13 @@ describe('subscriptions and configuration', () => {
       basicAuth: { username: 'u', password: 's3cret' },
     });
     expect(cfg.services.get('slack')).toMatchObject({ token: 's3cret', apiURL: 'http://127.0.0.1:1/api/' });
-    expect(cfg.errors.map((e) => e.split(':')[0])).toEqual(['service.email', 'template.bad']);
+    expect(cfg.services.get('retrying')).toMatchObject({
+      retry: { attempts: 3, initialDelayMs: 1_000, maxDelayMs: 2_000 },
+    });
+    expect(cfg.errors.map((e) => e.split(':')[0])).toEqual([
+      'service.email',
+      'service.webhook.wrong.retryWaitMin',
+      'template.bad',
+    ]);
   });
 });
