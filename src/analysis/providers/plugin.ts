@@ -30,6 +30,8 @@ import type { MeasurementPhase, MetricProvider, ProviderRequest, ProviderResult 
 
 export const PLUGIN_API_VERSION = 1;
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
+/** Heap limit of a plugin's worker: one that allocates without bound ends its worker, not the controller. */
+export const DEFAULT_PLUGIN_HEAP_MB = 128;
 export const PLUGIN_CONFIGMAP_NAME = 'argo-rollouts-config';
 export const PLUGIN_CONFIGMAP_KEY = 'metricProviderPlugins';
 /** Provider names served by Sluice itself; a plugin cannot take them. */
@@ -216,6 +218,7 @@ type WorkerAnswer = { ok: true; result?: unknown; missing?: boolean } | { ok: fa
 
 export interface PluginProviderOptions {
   readonly timeoutMs?: number;
+  readonly heapMb?: number;
 }
 
 export interface PluginProvider extends MetricProvider {
@@ -246,6 +249,7 @@ export function createPluginProvider(
       workerData: { moduleUrl: pathToFileURL(entry.path).href, args: entry.args },
       stdout: false,
       stderr: false,
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb ?? DEFAULT_PLUGIN_HEAP_MB },
     });
     const r: Running = { thread, pending: new Map() };
     thread.on('message', (m: { id: number } & WorkerAnswer) => {

@@ -104,6 +104,11 @@ describe('a metric plugin runs contained in its worker', () => {
       'plugin test/plugin: run: did not answer within 1000 ms',
     ],
     [
+      'allocates without bound',
+      'export function run() { const keep = []; for (;;) keep.push(new Array(1e5).fill(Math.random())) }',
+      'plugin test/plugin: run: crashed: Worker terminated due to reaching memory limit: JS heap out of memory',
+    ],
+    [
       'answers nonsense',
       'export function run() { return { phase: "Great" } }',
       'plugin test/plugin: run: returned an invalid result: phase "Great" is not one of Running, Successful, Failed, Inconclusive, Error',
