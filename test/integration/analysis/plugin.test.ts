@@ -129,6 +129,7 @@ describe('a metric plugin runs contained in its worker', () => {
         { phase: 'Error', message },
       ]);
     },
+    30_000,
   );
 
   it('refuses a module of another apiVersion, or without run()', async () => {
