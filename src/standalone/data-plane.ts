@@ -266,6 +266,9 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<ProxyPr
     '--control',
     `127.0.0.1:${o.control.port}`,
     '--all-routes',
+    // One process: a single machine's traffic needs no more, and adoption tracks one pid.
+    '--workers',
+    '1',
     '--proxy-id',
     `standalone-${basename(o.files.dir)}`,
     '--listen',
