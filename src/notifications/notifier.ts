@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { evaluateProgram } from '../analysis/expr/index.ts';
+import { abortableSleep } from '../analysis/providers/http-client.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { BUILTIN_CONFIG_DATA } from './builtins.ts';
@@ -148,20 +149,6 @@ export function notifiedKeys(obj: KubeObject): Record<string, number> {
   } catch {
     return {};
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (a closing notifier does not wait out a backoff). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class Notifier {
@@ -407,7 +394,7 @@ export class Notifier {
         'notification send failed',
       );
       if (last) return false;
-      await sleep(delay, this.#closing.signal);
+      await abortableSleep(delay, this.#closing.signal);
       if (this.#closed) return false;
       delay = Math.min(delay * 2, policy.maxDelayMs);
     }

@@ -16,7 +16,7 @@ import {
 } from '../../api/metric-provider-specs.ts';
 import { redact } from '../redact.ts';
 import { formatFloatG } from './go-format.ts';
-import { createHttpClient, type HttpClient, isObject } from './http-client.ts';
+import { abortableSleep, createHttpClient, type HttpClient, isObject } from './http-client.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
 import { awsEnvironment, signV4 } from './sigv4.ts';
 
@@ -52,18 +52,7 @@ export interface CloudWatchProviderOptions {
   readonly timeoutMs?: number;
 }
 
-const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+const defaultSleep = abortableSleep;
 
 /** awsJson encodes non-finite doubles as strings. */
 function toNumber(v: unknown): number {

@@ -10,7 +10,7 @@
 import { formatSpecError, parseNewRelicSpec } from '../../api/metric-provider-specs.ts';
 import { redact } from '../redact.ts';
 import { goJson } from './go-format.ts';
-import { createHttpClient, type HttpClient, isObject } from './http-client.ts';
+import { abortableSleep, createHttpClient, type HttpClient, isObject } from './http-client.ts';
 import {
   type MetricProvider,
   type ProviderRequest,
@@ -44,18 +44,7 @@ export interface NewRelicProviderOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+const defaultSleep = abortableSleep;
 
 interface GraphQLError {
   readonly message?: string;
