@@ -9,6 +9,7 @@
 // a fixed rate (default 2,000 req/s) for a fixed duration: p99 and the p99 added over direct.
 // Writes bench/results/proxy.json and prints markdown tables with ratios to nginx.
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type LoadResult, runClosedLoop, runPaced } from './lib/load.ts';
 import { clockTicksPerSecond, cpuUsPerRequest, readTreeCpuTicks, startRssSampler } from './lib/proc.ts';
@@ -49,6 +50,8 @@ export interface ProxyBenchResult {
   sluiceTargets: TargetCheck[] | null;
   rounds: TargetRounds[];
   tables: { throughput: string; rate: string };
+  /** The machine's 1-minute load average when the run started and ended: how busy the cores were. */
+  loadAverage?: { start: number; end: number };
 }
 
 const RATE_WARMUP_MS = 1_000;
@@ -62,6 +65,7 @@ async function startTarget(
   dir: string,
   backend: Backend,
   second: Backend | null,
+  workers: number,
 ): Promise<StartResult> {
   switch (name) {
     case 'direct':
@@ -92,8 +96,21 @@ async function startTarget(
       );
       return startSluice(dir, routesPath, 'data', name);
     }
+    case 'sluice-workers': {
+      const routesPath = join(dir, 'routes.yaml');
+      writeFileSync(
+        routesPath,
+        sluiceRoutesYaml({
+          routeName: 'bench',
+          backends: [{ name: 'stable', url: backend.url, weight: 100 }],
+        }),
+      );
+      return startSluice(dir, routesPath, 'data', name, workers);
+    }
     case 'nginx':
       return startNginx(dir, backend);
+    case 'nginx-workers':
+      return startNginx(dir, backend, workers, name);
     case 'haproxy':
       return startHaproxy(dir, backend);
     case 'node-http-proxy':
@@ -222,6 +239,7 @@ export function renderTables(
 
 export async function runProxyBenchmark(settings: BenchSettings): Promise<ProxyBenchResult> {
   const machine = machineInfo();
+  const loadAtStart = loadavg()[0]!;
   log(`# Proxy benchmark (${settings.quick ? 'quick' : 'full'})`);
   log(
     `node ${machine.node}, ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.nginx}, ${machine.haproxy}; ` +
@@ -239,7 +257,7 @@ export async function runProxyBenchmark(settings: BenchSettings): Promise<ProxyB
   const rounds = new Map<TargetName, TargetRounds>();
   try {
     for (const name of settings.targets) {
-      const started = await startTarget(name, dir, backend, second);
+      const started = await startTarget(name, dir, backend, second, settings.workers);
       if (started.ok) {
         running.push(started.target);
         rounds.set(name, { name, throughput: [], rate: [] });
@@ -298,6 +316,7 @@ export async function runProxyBenchmark(settings: BenchSettings): Promise<ProxyB
     sluiceTargets: sluice ? checkTargets(sluice) : null,
     rounds: allRounds,
     tables,
+    loadAverage: { start: loadAtStart, end: loadavg()[0]! },
   };
 }
 
@@ -339,7 +358,7 @@ async function main(): Promise<void> {
   try {
     const result = await runProxyBenchmark(parsed.settings);
     printProxyResult(result);
-    log(`\nwrote ${writeResult('proxy.json', result)}`);
+    log(`\nwrote ${writeResult(parsed.settings.resultsName, result)}`);
   } finally {
     await stopAll();
   }

@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     if (only === undefined || only === 'proxy') {
       proxy = await runProxyBenchmark(settings);
       printProxyResult(proxy);
-      process.stdout.write(`\nwrote ${writeResult('proxy.json', proxy)}\n\n`);
+      process.stdout.write(`\nwrote ${writeResult(settings.resultsName, proxy)}\n\n`);
     }
     if (only === undefined || only === 'weights') {
       weights = await runWeightsBenchmark(settings);

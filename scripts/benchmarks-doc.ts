@@ -120,9 +120,19 @@ function renderProxy(file: ResultsFile): string[] {
     field<string>(file.name, v, 'machine.haproxy', isString),
   ];
   const tables = renderTables(summary, settings);
+  const workers = file.name === 'proxy-workers.json';
   return [
-    '## Proxy throughput, latency and memory',
+    workers ? '## Proxy on all cores: 1 and N workers' : '## Proxy throughput, latency and memory',
     runHeader(file),
+    ...(workers
+      ? [
+          `\`sluice-workers\` is \`sluice proxy --workers ${fmt(Number(settings.workers))}\` and \`nginx-workers\` ` +
+            `nginx with \`worker_processes ${fmt(Number(settings.workers))}\`; their "vs nginx" ratios are to ` +
+            "`nginx-workers`, the other rows' to `nginx` (one worker). CPU is of the whole process tree (primary " +
+            'and workers). The load generator runs on the same cores, so N workers compete with it.',
+        ]
+      : []),
+    ...loadNote(v.loadAverage),
     `Peers: ${peers.join('; ')}. ${settings.targets.join(', ')} in front of one shared backend, ` +
       `${settings.rounds} interleaved round(s), medians across rounds (\`bench/proxy-throughput.ts\`).`,
     `### ${settings.connections} connections, CPU per request over ${fmt(settings.amount)} requests`,
@@ -140,6 +150,15 @@ function renderProxy(file: ResultsFile): string[] {
       checks,
     ),
     ...skipped.map((s) => `Skipped ${s.name}: ${s.reason.split('\n')[0]}`),
+  ];
+}
+
+/** The run's load average, when the results file recorded it (runs since the workers benchmark). */
+function loadNote(value: unknown): string[] {
+  if (!isRecord(value) || typeof value.start !== 'number' || typeof value.end !== 'number') return [];
+  return [
+    `Load average (1 min) ${value.start.toFixed(1)} when the run started and ${value.end.toFixed(1)} when it ` +
+      'ended: other work shared the cores, so the figures are rough; compare within the run only.',
   ];
 }
 
@@ -387,6 +406,7 @@ function renderOther(file: ResultsFile): string[] {
 
 const RENDERERS: Readonly<Record<string, (file: ResultsFile) => string[]>> = {
   'proxy.json': renderProxy,
+  'proxy-workers.json': renderProxy,
   'weights.json': renderWeights,
   'analysis.json': renderAnalysis,
   'judge.json': renderJudge,

@@ -1,6 +1,7 @@
 // Benchmark settings from flags and environment (flags win). `--quick` is for development on a shared
 // machine: one round, small counts, a few seconds per target. The full defaults keep `npm run bench`
 // under about 8 minutes on two cores.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TARGET_NAMES, TARGET_NAMES, type TargetName } from './targets.ts';
 
@@ -22,6 +23,10 @@ export interface BenchSettings {
   rateDurationMs: number;
   rateConnections: number;
   targets: TargetName[];
+  /** Worker processes of sluice-workers and nginx-workers (default: one per core). */
+  workers: number;
+  /** The results file the proxy benchmark writes in bench/results/. */
+  resultsName: string;
   /** Weights benchmark: requests per weight, sticky clients per weight. */
   weightRequests: number;
   stickyClients: number;
@@ -39,6 +44,8 @@ export const FULL_SETTINGS: BenchSettings = {
   rateDurationMs: 6_000,
   rateConnections: 64,
   targets: [...DEFAULT_TARGET_NAMES],
+  workers: availableParallelism(),
+  resultsName: 'proxy.json',
   weightRequests: 10_000,
   stickyClients: 10_000,
 };
@@ -68,6 +75,7 @@ const INTEGER_FIELDS = {
   rateReqPerSec: ['--rate', 'BENCH_RATE'],
   weightRequests: ['--weight-requests', 'BENCH_WEIGHT_REQUESTS'],
   stickyClients: ['--sticky-clients', 'BENCH_STICKY_CLIENTS'],
+  workers: ['--workers', 'BENCH_WORKERS'],
 } as const satisfies Partial<Record<keyof BenchSettings, readonly [string, string]>>;
 
 /** Parses argv (without node and script) and env into settings; errors name the flag or variable. */
@@ -110,6 +118,16 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     }
     settings.targets = names as TargetName[];
   }
+  const resultsName = values.results ?? env.BENCH_RESULTS;
+  if (resultsName !== undefined && resultsName !== '') {
+    if (!/^[a-z0-9-]+\.json$/.test(resultsName)) {
+      return {
+        ok: false,
+        error: `--results: expected a file name like proxy-workers.json, got "${resultsName}"`,
+      };
+    }
+    settings.resultsName = resultsName;
+  }
   const only = values.only;
   if (only !== undefined && only !== 'proxy' && only !== 'weights') {
     return { ok: false, error: `--only: expected "proxy" or "weights", got "${only}"` };
@@ -128,6 +146,8 @@ function parseFlags(argv: readonly string[]) {
       'rss-amount': { type: 'string' },
       'rate-duration-ms': { type: 'string' },
       rate: { type: 'string' },
+      workers: { type: 'string' },
+      results: { type: 'string' },
       'weight-requests': { type: 'string' },
       'sticky-clients': { type: 'string' },
       targets: { type: 'string' },
@@ -140,9 +160,11 @@ function parseFlags(argv: readonly string[]) {
 
 export const USAGE = `usage: node bench/run.ts [--quick] [--only proxy|weights] [--rounds N] [--targets a,b,...]
        [--connections N] [--amount N] [--rss-amount N] [--rate N] [--rate-duration-ms N]
-       [--weight-requests N] [--sticky-clients N]
+       [--weight-requests N] [--sticky-clients N] [--workers N] [--results NAME.json]
 env:   BENCH_QUICK=1 BENCH_ROUNDS BENCH_TARGETS BENCH_CONNECTIONS BENCH_AMOUNT BENCH_RSS_AMOUNT
        BENCH_RATE BENCH_RATE_DURATION_MS BENCH_WEIGHT_REQUESTS BENCH_STICKY_CLIENTS
+       BENCH_WORKERS (workers of sluice-workers and nginx-workers, default one per core)
+       BENCH_RESULTS (the proxy benchmark's results file, default proxy.json)
        BENCH_SLUICE_MAIN (Sluice CLI entry, default the tsc build dist/src/cli/main.js, built first)
        BENCH_SLUICE_BASELINE_MAIN (another build's CLI entry, measured as the sluice-baseline target)
        BENCH_RESULTS_DIR (where the JSON goes, default bench/results/)

@@ -86,15 +86,20 @@ export function summarizeRounds(
 export function summarize(all: readonly TargetRounds[]): TargetSummary[] {
   const base = all.map(summarizeRounds);
   const direct = base.find((s) => s.name === 'direct');
-  const nginx = base.find((s) => s.name === 'nginx');
-  return base.map((s) => ({
-    ...s,
-    rateP99AddedUs: direct ? s.rateP99Us - direct.rateP99Us : Number.NaN,
-    cpuVsNginx: ratio(s.cpuUsPerRequest, nginx?.cpuUsPerRequest ?? Number.NaN),
-    p99VsNginx: ratio(s.p99Us, nginx?.p99Us ?? Number.NaN),
-    rateP99VsNginx: ratio(s.rateP99Us, nginx?.rateP99Us ?? Number.NaN),
-    rateP99MinusNginxUs: nginx ? s.rateP99Us - nginx.rateP99Us : Number.NaN,
-  }));
+  const nginxOne = base.find((s) => s.name === 'nginx');
+  const nginxWorkers = base.find((s) => s.name === 'nginx-workers');
+  return base.map((s) => {
+    // N workers are compared with nginx at N workers; everything else with nginx at one.
+    const nginx = s.name.endsWith('-workers') ? nginxWorkers : nginxOne;
+    return {
+      ...s,
+      rateP99AddedUs: direct ? s.rateP99Us - direct.rateP99Us : Number.NaN,
+      cpuVsNginx: ratio(s.cpuUsPerRequest, nginx?.cpuUsPerRequest ?? Number.NaN),
+      p99VsNginx: ratio(s.p99Us, nginx?.p99Us ?? Number.NaN),
+      rateP99VsNginx: ratio(s.rateP99Us, nginx?.rateP99Us ?? Number.NaN),
+      rateP99MinusNginxUs: nginx ? s.rateP99Us - nginx.rateP99Us : Number.NaN,
+    };
+  });
 }
 
 export const SLUICE_TARGETS = {

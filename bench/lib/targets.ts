@@ -2,7 +2,7 @@
 // Sluice, nginx, HAProxy, node-http-proxy), each on 127.0.0.1 with a generated config in a temp dir.
 // A target that cannot start is reported with a reason (and its log tail), never thrown.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -43,7 +43,9 @@ export const TARGET_NAMES = [
   'sluice-baseline',
   'sluice-endpoints',
   'sluice-endpoints-rr',
+  'sluice-workers',
   'nginx',
+  'nginx-workers',
   'haproxy',
   'node-http-proxy',
 ] as const;
@@ -52,6 +54,12 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 export const DEFAULT_TARGET_NAMES: readonly TargetName[] = TARGET_NAMES.filter(
   (n) => n !== 'sluice-endpoints-rr' && n !== 'sluice-baseline',
 );
+/**
+ * sluice-workers and nginx-workers: Sluice (`--workers N`) and nginx (`worker_processes N`) with the same
+ * number of worker processes (settings.workers, one per core by default), each compared to the other;
+ * `sluice` and `nginx` are the one-worker figures.
+ */
+export const WORKER_TARGETS: readonly TargetName[] = ['sluice-workers', 'nginx-workers'];
 /** The targets that need the second backend. */
 export const ENDPOINT_TARGETS: readonly TargetName[] = ['sluice-endpoints', 'sluice-endpoints-rr'];
 
@@ -150,6 +158,8 @@ export async function startSluice(
   routesPath: string,
   probe: 'data' | 'admin' = 'data',
   name: TargetName = 'sluice',
+  /** `--workers`; 1 (one process, as measured before workers existed) unless a target asks for more. */
+  workers = 1,
 ): Promise<StartResult> {
   let main = SLUICE_MAIN;
   if (name === 'sluice-baseline') {
@@ -180,6 +190,8 @@ export async function startSluice(
       `127.0.0.1:${port}`,
       '--admin',
       `127.0.0.1:${adminPort}`,
+      // An older build (sluice-baseline) has no --workers and runs one process.
+      ...(name === 'sluice-baseline' ? [] : ['--workers', String(workers)]),
     ]),
     cwd: REPO_ROOT,
     logDir: dir,
@@ -212,24 +224,33 @@ function writeTemplate(
   return { ok: true, path };
 }
 
-export async function startNginx(dir: string, backend: Backend): Promise<StartResult> {
+export async function startNginx(
+  dir: string,
+  backend: Backend,
+  workers = 1,
+  name: TargetName = 'nginx',
+): Promise<StartResult> {
   const port = await freePort();
   // As root, nginx would drop its worker to "nobody", which cannot enter the 0700 temp dir.
   const userDirective = process.getuid?.() === 0 ? `user ${userInfo().username};` : '';
-  const conf = writeTemplate('nginx.conf', dir, {
-    dir,
+  // Its own prefix directory per target: nginx keeps its pid file and temp paths there.
+  const prefix = name === 'nginx' ? dir : join(dir, name);
+  if (prefix !== dir) mkdirSync(prefix, { recursive: true });
+  const conf = writeTemplate('nginx.conf', prefix, {
+    dir: prefix,
+    workers,
     userDirective,
     listenPort: port,
     backendPort: backend.port,
   });
-  if (!conf.ok) return { ok: false, name: 'nginx', reason: conf.error };
+  if (!conf.ok) return { ok: false, name, reason: conf.error };
   const p = spawnManaged({
-    name: 'nginx',
+    name,
     command: 'nginx',
-    args: ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf.path, '-g', 'daemon off;'],
+    args: ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf.path, '-g', 'daemon off;'],
     logDir: dir,
   });
-  return started('nginx', p, `http://127.0.0.1:${port}/`);
+  return started(name, p, `http://127.0.0.1:${port}/`);
 }
 
 export async function startHaproxy(dir: string, backend: Backend): Promise<StartResult> {

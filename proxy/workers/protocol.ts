@@ -40,7 +40,9 @@ export type WorkerMessage =
   | { readonly t: 'applied'; readonly id: number; readonly version: number; readonly describe: unknown }
   | { readonly t: 'metrics'; readonly id: number; readonly text: string }
   | { readonly t: 'reports'; readonly id: number; readonly reports: HistogramReport[] }
-  | { readonly t: 'failed'; readonly message: string };
+  | { readonly t: 'failed'; readonly message: string }
+  /** One pino JSON line: the primary logs it through its own logger (one format, one stream). */
+  | { readonly t: 'log'; readonly line: string };
 
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';

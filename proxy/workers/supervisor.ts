@@ -57,6 +57,28 @@ interface Slot {
 
 type Pending = { resolve(message: WorkerMessage | null): void; timer: NodeJS.Timeout };
 
+const LEVEL_NAMES: Readonly<Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/** Writes a worker's pino line through the primary's logger, tagged with the worker's index. */
+function relayLog(log: Logger, worker: number, line: string): void {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const { level, msg, time: _time, ...fields } = record;
+  const name = LEVEL_NAMES[typeof level === 'number' ? level : 30] ?? 'info';
+  log[name]({ worker, ...fields }, typeof msg === 'string' ? msg : '');
+}
+
 function workerEntry(): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   return new URL(`./worker-entry${ext}`, import.meta.url).pathname;
@@ -149,6 +171,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
         if (message.describe !== null) describe = message.describe;
         onListening({ host: message.host, port: message.port });
       } else if (message.t === 'failed') onFailed(new Error(`worker ${index}: ${message.message}`));
+      else if (message.t === 'log') relayLog(log, index, message.line);
       else {
         const waiting = pending.get(message.id);
         if (waiting !== undefined) {
@@ -223,7 +246,13 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
     throw error;
   }
   // The file's first config went out with init.
-  if (current !== undefined) ownMetrics.configApplied(current.version);
+  if (current !== undefined) {
+    ownMetrics.configApplied(current.version);
+    log.info(
+      { version: current.version, routes: current.routes.routes.length, workers: count },
+      'routes applied',
+    );
+  }
 
   if (options.configPath !== undefined) {
     watch = watchRoutesFile(options.configPath, {

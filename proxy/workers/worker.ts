@@ -38,7 +38,11 @@ export function runWorker(): void {
 }
 
 async function start(init: WorkerInit, send: (message: WorkerMessage) => void): Promise<void> {
-  const log = pino({ name: 'sluice-proxy', level: init.logLevel }).child({ worker: init.index });
+  // Log lines go to the primary, which writes them in the format the command was given.
+  const log = pino(
+    { level: init.logLevel, base: null },
+    { write: (line: string) => send({ t: 'log', line }) },
+  );
   const telemetry = createTelemetry(init.intervalMs === undefined ? {} : { intervalMs: init.intervalMs });
   const pools = new PoolRegistry(
     init.upstreamCa === undefined

@@ -269,3 +269,82 @@ describe('proxy with --workers 2', () => {
     await expect(fresh(proxy.dataAddress.port)).rejects.toThrow();
   });
 });
+
+describe('sluice proxy --workers 2 (the CLI)', () => {
+  async function freePort(): Promise<number> {
+    const { createServer: createNetServer } = await import('node:net');
+    const server = createNetServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it('drains both workers on SIGTERM and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const slow = await backend('slow', 500);
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-workers-cli-'));
+    try {
+      const routes = join(dir, 'routes.yaml');
+      await writeFile(routes, JSON.stringify(routesFile(slow.address, slow.address, 50)));
+      const [data, admin] = [await freePort(), await freePort()];
+      const main = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
+      const child = spawn(
+        process.execPath,
+        [
+          main,
+          'proxy',
+          '--config',
+          routes,
+          '--workers',
+          '2',
+          '--listen',
+          `127.0.0.1:${data}`,
+          '--admin',
+          `127.0.0.1:${admin}`,
+          '--loglevel',
+          'warn',
+          '--drain-timeout',
+          '5',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const ready = await fetch(`http://127.0.0.1:${admin}/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (ready === 200) break;
+        if (Date.now() > deadline) throw new Error(`proxy not ready:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Four requests in flight on fresh connections: both workers hold some.
+      const inFlight = Array.from({ length: 4 }, () => fresh(data));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      child.kill('SIGTERM');
+      const answers = await Promise.all(inFlight);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      expect(slow.peers.size).toBeGreaterThanOrEqual(2);
+      expect(await exited).toBe(0);
+      await expect(fresh(data)).rejects.toThrow();
+    } finally {
+      await new Promise((resolve) => {
+        slow.server.close(resolve);
+        slow.server.closeAllConnections();
+      });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

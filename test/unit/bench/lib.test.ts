@@ -163,10 +163,11 @@ describe('renderTemplate and the peer configs', () => {
     });
   });
 
-  it('renders nginx.conf with one worker, upstream keep-alive and raised keepalive_requests on both sides', () => {
+  it('renders nginx.conf with the given workers, upstream keep-alive and raised keepalive_requests on both sides', () => {
     const template = readFileSync(join(REPO_ROOT, 'bench', 'peers', 'nginx.conf'), 'utf8');
     const rendered = renderTemplate(template, {
       dir: '/tmp/x',
+      workers: 1,
       userDirective: '',
       listenPort: 1,
       backendPort: 2,
@@ -181,6 +182,14 @@ describe('renderTemplate and the peer configs', () => {
     expect(text).toMatch(/access_log off;/);
     expect(text).toMatch(/listen 127\.0\.0\.1:1;/);
     expect(text).toMatch(/server 127\.0\.0\.1:2;/);
+    const four = renderTemplate(template, {
+      dir: '/tmp/x',
+      workers: 4,
+      userDirective: '',
+      listenPort: 1,
+      backendPort: 2,
+    });
+    expect(four.ok && four.text).toMatch(/^worker_processes 4;$/m);
   });
 
   it('renders haproxy.cfg with one thread, connection reuse and keep-alive', () => {
