@@ -45,6 +45,8 @@ export interface RunningProxyWorkers {
   workerPids(): number[];
   /** Times a worker was forked again after it exited. */
   readonly restarts: number;
+  /** Workers whose data port is listening now. */
+  workersUp(): number;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -53,6 +55,10 @@ interface Slot {
   worker: Worker;
   listening: Promise<{ host: string; port: number }>;
   lastStartMs: number;
+  /** Init sent: the worker has the keys and the config current then, and answers requests. */
+  initialized: boolean;
+  /** Its data port is listening. */
+  up: boolean;
 }
 
 type Pending = { resolve(message: WorkerMessage | null): void; timer: NodeJS.Timeout };
@@ -148,8 +154,9 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
       onFailed = reject;
     });
     listening.catch(() => undefined);
-    const slot: Slot = { index, worker, listening, lastStartMs: Date.now() };
+    const slot: Slot = { index, worker, listening, lastStartMs: Date.now(), initialized: false, up: false };
     worker.on('online', () => {
+      slot.initialized = true;
       worker.send({
         t: 'init',
         index,
@@ -169,6 +176,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
       if (!isWorkerMessage(message)) return;
       if (message.t === 'listening') {
         if (message.describe !== null) describe = message.describe;
+        slot.up = true;
         onListening({ host: message.host, port: message.port });
       } else if (message.t === 'failed') onFailed(new Error(`worker ${index}: ${message.message}`));
       else if (message.t === 'log') relayLog(log, index, message.line);
@@ -185,7 +193,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
       onFailed(new Error(`worker ${index} exited (${signal ?? code}) before listening`));
       if (closing || slots[index]?.worker !== worker) return;
       log.error(
-        { worker: index, pid: worker.process.pid, code, signal },
+        { worker: index, workerPid: worker.process.pid, code, signal },
         'proxy worker exited; restarting it',
       );
       const wait = Math.max(0, slot.lastStartMs + RESTART_BACKOFF_MS - Date.now());
@@ -203,6 +211,8 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
     current = { version, routes };
     const answers = await Promise.all(
       slots.map(async (slot) => {
+        // Not yet started (a restart in progress): its init will carry `current`, this config.
+        if (!slot.initialized) return true;
         const answer = await request(slot, (id) => ({ t: 'apply', id, version, routes }));
         if (answer?.t === 'applied') {
           appliedVersion[slot.index] = version;
@@ -267,6 +277,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
   const allWorkers = <T>(build: (id: number) => PrimaryMessage, pick: (m: WorkerMessage) => T | undefined) =>
     Promise.all(
       slots.map(async (slot) => {
+        if (!slot.initialized || slot.worker.isDead()) return undefined;
         const answer = await request(slot, build);
         return answer === null ? undefined : pick(answer);
       }),
@@ -343,6 +354,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
     dataAddress,
     adminAddress: { host: options.admin.host, port: admin.port },
     workerPids: () => slots.map((s) => s.worker.process.pid ?? 0),
+    workersUp: () => slots.filter((s) => s.up && !s.worker.isDead()).length,
     get restarts() {
       return restarts;
     },

@@ -121,8 +121,10 @@ describe('proxy with --workers 2', () => {
     });
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     cleanups.push(() => proxy.close(1_000));
+    routesPaths.set(proxy, path);
     return proxy;
   }
+  const routesPaths = new Map<RunningProxyWorkers, string>();
 
   it('holds the weights within N requests over the union of both workers, at every prefix', async () => {
     const { stable, canary } = await backends();
@@ -245,14 +247,24 @@ describe('proxy with --workers 2', () => {
     const proxy = await fileProxy(routesFile(stable.address, canary.address, 50));
     const [victim] = proxy.workerPids();
     process.kill(victim!, 'SIGKILL');
+    // A new config while the worker is down: the restarted worker must start with it.
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(routesPaths.get(proxy)!, JSON.stringify(routesFile(stable.address, canary.address, 100)));
     await until(() => proxy.restarts === 1 && !proxy.workerPids().includes(victim!), 'restart', 10_000);
+    await until(() => proxy.workersUp() === WORKERS, 'the new worker listening', 10_000);
+    for (let i = 0; i < 100 && (await fresh(proxy.dataAddress.port)).body !== 'canary'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the file watcher's debounce
+    }
+    canary.peers.clear();
     // The primary hands connections only to listening workers: none is lost across the restart.
-    let ok = 0;
+    const bodies: string[] = [];
     for (let i = 0; i < 20; i++) {
       const answer = await fresh(proxy.dataAddress.port).catch(() => null);
-      if (answer?.status === 200) ok++;
+      bodies.push(answer?.status === 200 ? answer.body : `failed ${answer?.status}`);
     }
-    expect(ok).toBe(20);
+    // Every answer from the new config, from both workers (the new one included).
+    expect(bodies).toEqual(new Array(20).fill('canary'));
+    expect(canary.peers.size).toBeGreaterThanOrEqual(WORKERS);
     const ready = await fetch(`http://127.0.0.1:${proxy.adminAddress.port}/ready`);
     expect(ready.status).toBe(200);
   });
