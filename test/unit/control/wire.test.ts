@@ -132,7 +132,12 @@ describe('control wire conversion', () => {
         proxyId: 'gw-1',
         version: '0.1.0',
         routes: [{ name: 'checkout' }, { name: 'cart', namespace: 'shop' }],
+        allRoutes: false,
       },
+    });
+    expect(helloFromWire({ proxy_id: 'gw-1', all_routes: true })).toEqual({
+      ok: true,
+      value: { proxyId: 'gw-1', version: '', routes: [], allRoutes: true },
     });
     expect(helloFromWire({ routes: [{ name: 'checkout' }] })).toMatchObject({
       ok: false,
