@@ -156,7 +156,8 @@ describe('sluice proxy logs', () => {
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: string) => {
         out += chunk;
-        if (out.includes('proxy listening')) resolve();
+        // With workers, "routes applied" (a worker's) may come after "proxy listening" (the primary's).
+        if (out.includes('proxy listening') && out.includes('routes applied')) resolve();
       });
       child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${out}`)));
     });
