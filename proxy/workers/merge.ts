@@ -60,6 +60,29 @@ export function mergeExpositions(texts: readonly string[]): string {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * The counter and histogram families of an exposition (gauges dropped): what a worker that exited had
+ * counted when last scraped. Added to the live workers' figures, the merged counters never go down when a
+ * worker is replaced (Prometheus would read a decrease as a reset and rate() would jump).
+ */
+export function countersOnly(text: string): string {
+  const lines = text.split('\n');
+  const kept = new Set<string>();
+  for (const line of lines) {
+    const type = /^# TYPE (\S+) (counter|histogram)$/.exec(line);
+    if (type !== null) kept.add(type[1]!);
+  }
+  const out: string[] = [];
+  let keep = false;
+  for (const line of lines) {
+    if (line === '') continue;
+    const header = /^# (?:HELP|TYPE) (\S+)/.exec(line);
+    if (header !== null) keep = kept.has(header[1]!);
+    if (keep) out.push(line);
+  }
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+}
+
 function combine(how: 'min' | 'max' | undefined, a: number, b: number): number {
   if (how === 'min') return Math.min(a, b);
   if (how === 'max') return Math.max(a, b);

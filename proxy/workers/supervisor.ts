@@ -23,7 +23,7 @@ import { PrometheusMetrics } from '../metrics.ts';
 import { randomKeyRing } from '../routing/key-ring.ts';
 import { formatConfigErrors, validateRoutesConfig } from '../routing/validate.ts';
 import { type DataServerOptions, DEFAULT_DATA_SERVER_OPTIONS } from '../server.ts';
-import { mergeExpositions, mergeReports } from './merge.ts';
+import { countersOnly, mergeExpositions, mergeReports } from './merge.ts';
 import { isWorkerMessage, type PrimaryMessage, type WireCookieKey, type WorkerMessage } from './protocol.ts';
 
 /** How long the primary waits for a worker's answer to a scrape or a report drain. */
@@ -59,6 +59,8 @@ interface Slot {
   initialized: boolean;
   /** Its data port is listening. */
   up: boolean;
+  /** Its exposition at the last scrape. */
+  lastMetrics: string | undefined;
 }
 
 type Pending = { resolve(message: WorkerMessage | null): void; timer: NodeJS.Timeout };
@@ -112,6 +114,8 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
   let describe: unknown = null;
   let closing = false;
   let restarts = 0;
+  /** The counters of workers that exited, as of their last scrape. */
+  let retiredCounters = '';
   let nextId = 1;
   const pending = new Map<number, Pending>();
   const slots: Slot[] = [];
@@ -154,7 +158,15 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
       onFailed = reject;
     });
     listening.catch(() => undefined);
-    const slot: Slot = { index, worker, listening, lastStartMs: Date.now(), initialized: false, up: false };
+    const slot: Slot = {
+      index,
+      worker,
+      listening,
+      lastStartMs: Date.now(),
+      initialized: false,
+      up: false,
+      lastMetrics: undefined,
+    };
     worker.on('online', () => {
       slot.initialized = true;
       worker.send({
@@ -192,6 +204,10 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
     worker.on('exit', (code, signal) => {
       onFailed(new Error(`worker ${index} exited (${signal ?? code}) before listening`));
       if (closing || slots[index]?.worker !== worker) return;
+      // What it had counted stays in /metrics: the merged counters must not go down.
+      if (slot.lastMetrics !== undefined) {
+        retiredCounters = mergeExpositions([retiredCounters, countersOnly(slot.lastMetrics)]);
+      }
       log.error(
         { worker: index, workerPid: worker.process.pid, code, signal },
         'proxy worker exited; restarting it',
@@ -288,14 +304,16 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
     port: options.admin.port,
     metrics: {
       render: async () => {
-        const texts = await allWorkers(
-          (id) => ({ t: 'metrics', id }),
-          (m) => (m.t === 'metrics' ? m.text : undefined),
+        const texts = await Promise.all(
+          slots.map(async (slot) => {
+            if (!slot.initialized || slot.worker.isDead()) return '';
+            const answer = await request(slot, (id) => ({ t: 'metrics', id }));
+            if (answer?.t !== 'metrics') return '';
+            slot.lastMetrics = answer.text;
+            return answer.text;
+          }),
         );
-        return mergeExpositions([
-          ...texts.filter((t): t is string => t !== undefined),
-          await ownMetrics.render(),
-        ]);
+        return mergeExpositions([retiredCounters, ...texts, await ownMetrics.render()]);
       },
     },
     describeConfig: () => describe,

@@ -67,6 +67,14 @@ async function scrape(port: number): Promise<string> {
   return res.text();
 }
 
+/** The sum of http_requests_total over every series of the checkout route. */
+function requestsTotal(text: string): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('http_requests_total{') && line.includes('app="checkout"'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
 function routesFile(stable: string, canary: string, canaryWeight: number, sticky = false): unknown {
   return {
     routes: [
@@ -245,6 +253,9 @@ describe('proxy with --workers 2', () => {
   it('forks a killed worker again, which serves the current config', async () => {
     const { stable, canary } = await backends();
     const proxy = await fileProxy(routesFile(stable.address, canary.address, 50));
+    let sent = 0;
+    for (; sent < 10; sent++) expect((await fresh(proxy.dataAddress.port)).status).toBe(200);
+    expect(requestsTotal(await scrape(proxy.adminAddress.port))).toBe(sent);
     const [victim] = proxy.workerPids();
     process.kill(victim!, 'SIGKILL');
     // A new config while the worker is down: the restarted worker must start with it.
@@ -252,7 +263,9 @@ describe('proxy with --workers 2', () => {
     await writeFile(routesPaths.get(proxy)!, JSON.stringify(routesFile(stable.address, canary.address, 100)));
     await until(() => proxy.restarts === 1 && !proxy.workerPids().includes(victim!), 'restart', 10_000);
     await until(() => proxy.workersUp() === WORKERS, 'the new worker listening', 10_000);
-    for (let i = 0; i < 100 && (await fresh(proxy.dataAddress.port)).body !== 'canary'; i++) {
+    for (let i = 0; i < 100; i++) {
+      sent++;
+      if ((await fresh(proxy.dataAddress.port)).body === 'canary') break;
       await new Promise((resolve) => setTimeout(resolve, 50)); // the file watcher's debounce
     }
     canary.peers.clear();
@@ -265,6 +278,9 @@ describe('proxy with --workers 2', () => {
     // Every answer from the new config, from both workers (the new one included).
     expect(bodies).toEqual(new Array(20).fill('canary'));
     expect(canary.peers.size).toBeGreaterThanOrEqual(WORKERS);
+    sent += 20;
+    // The dead worker's counts (as of the scrape before it died) stay: the total never goes down.
+    expect(requestsTotal(await scrape(proxy.adminAddress.port))).toBe(sent);
     const ready = await fetch(`http://127.0.0.1:${proxy.adminAddress.port}/ready`);
     expect(ready.status).toBe(200);
   });

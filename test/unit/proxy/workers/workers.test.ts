@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeCompressedBase64 } from '../../../../proxy/hdr.ts';
 import { decodeLatencyHistogram, newLatencyHistogram } from '../../../../proxy/histograms.ts';
 import { cycleLength, SwrrPicker } from '../../../../proxy/routing/swrr.ts';
-import { mergeExpositions, mergeReports } from '../../../../proxy/workers/merge.ts';
+import { countersOnly, mergeExpositions, mergeReports } from '../../../../proxy/workers/merge.ts';
 import { parseProxyArgs } from '../../../../src/cli/proxy.ts';
 
 /** A deterministic 0..1 sequence (mulberry32), so failures replay. */
@@ -145,6 +145,39 @@ describe('mergeExpositions', () => {
     const a = '# TYPE m counter\nm{path="a b"} 1\n';
     const b = '# TYPE m counter\nm{path="c"} 2\nm{path="a b"} 5\n';
     expect(mergeExpositions([a, b])).toBe('# TYPE m counter\nm{path="a b"} 6\nm{path="c"} 2\n');
+  });
+});
+
+describe('countersOnly', () => {
+  it('keeps counter and histogram families with their headers and drops gauges', () => {
+    const text = [
+      '# HELP a_total A.',
+      '# TYPE a_total counter',
+      'a_total{x="1"} 3',
+      '# HELP open Open.',
+      '# TYPE open gauge',
+      'open 7',
+      '# HELP d Duration.',
+      '# TYPE d histogram',
+      'd_bucket{le="+Inf"} 2',
+      'd_sum 0.5',
+      'd_count 2',
+      '',
+    ].join('\n');
+    expect(countersOnly(text)).toBe(
+      [
+        '# HELP a_total A.',
+        '# TYPE a_total counter',
+        'a_total{x="1"} 3',
+        '# HELP d Duration.',
+        '# TYPE d histogram',
+        'd_bucket{le="+Inf"} 2',
+        'd_sum 0.5',
+        'd_count 2',
+        '',
+      ].join('\n'),
+    );
+    expect(countersOnly('# TYPE open gauge\nopen 1\n')).toBe('');
   });
 });
 
