@@ -1,8 +1,8 @@
 // `npm run bench`: the proxy benchmark (direct, Sluice, nginx, HAProxy, node-http-proxy side by side),
-// the weights benchmark, then the blast-radius benchmark (a bad canary on the test cluster, and push to
+// the weights benchmark, the proxy-memory phase (bench/proxy-memory.ts), then the blast-radius benchmark (a bad canary on the test cluster, and push to
 // 100 proxies), with results in bench/results/{proxy,weights,blast-radius}.json and the tables in
 // bench/results/summary.md (docs/benchmarks.md is generated from the JSON by scripts/benchmarks-doc.ts).
-// `--only proxy|weights|blast-radius` runs one. The blast-radius flags are taken out of argv here (the
+// `--only proxy|weights|memory|blast-radius` runs one. The blast-radius flags are taken out of argv here (the
 // shared settings parser knows only the first two). A watchdog bounds the whole run; everything started
 // is stopped on exit, error, SIGINT and SIGTERM.
 import { writeFileSync } from 'node:fs';
@@ -18,6 +18,13 @@ import {
 import { installSignalHandlers, stopAll } from './lib/processes.ts';
 import { RESULTS_DIR, writeResult } from './lib/results.ts';
 import { parseSettings, USAGE } from './lib/settings.ts';
+import {
+  FULL_MEMORY_SETTINGS,
+  type ProxyMemoryResult,
+  printMemoryResult,
+  QUICK_MEMORY_SETTINGS,
+  runProxyMemoryBenchmark,
+} from './proxy-memory.ts';
 import { type ProxyBenchResult, printProxyResult, runProxyBenchmark } from './proxy-throughput.ts';
 import { printWeightsResult, runWeightsBenchmark, type WeightsBenchResult } from './weights.ts';
 
@@ -34,7 +41,9 @@ const BLAST_VALUE_FLAGS = new Set([
 ]);
 const BLAST_BOOLEAN_FLAGS = new Set(['--push-only']);
 
-type Only = 'proxy' | 'weights' | 'blast-radius' | undefined;
+type Only = 'proxy' | 'weights' | 'memory' | 'blast-radius' | undefined;
+/** Budget of the proxy-memory phase besides its settle time (start, load, churn). */
+const MEMORY_PHASE_MS = 3 * 60_000;
 
 /** Splits argv into the shared settings' flags and the blast-radius flags; `--only blast-radius` is taken out. */
 function splitArgs(argv: readonly string[]): {
@@ -72,6 +81,7 @@ function summaryMarkdown(
   proxy: ProxyBenchResult | undefined,
   weights: WeightsBenchResult | undefined,
   blast: BlastResult | undefined,
+  memory?: ProxyMemoryResult,
 ): string {
   const parts: string[] = [];
   const machine = proxy?.machine ?? weights?.machine ?? blast?.machine;
@@ -99,6 +109,13 @@ function summaryMarkdown(
       weights.tables.sticky,
     );
     if (weights.skipped) parts.push(`Skipped: ${weights.skipped.split('\n')[0]}`);
+  }
+  if (memory) {
+    parts.push(
+      `### Proxy memory (load average ${memory.loadAverage1m.toFixed(1)} at the start)`,
+      memory.tables.memory,
+      memory.tables.targets,
+    );
   }
   if (blast) {
     const t = blast.tables;
@@ -142,8 +159,10 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${BLAST_USAGE}\n`);
     process.exit(2);
   }
+  const runMemory = only === undefined || only === 'memory';
   const watchdogMs =
     (only === 'blast-radius' ? 0 : settings.quick ? WATCHDOG_MS.quick : WATCHDOG_MS.full) +
+    (runMemory ? MEMORY_PHASE_MS + settings.memorySettleMs : 0) +
     (blastSettings?.budgetMs ?? 0);
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${watchdogMs / 1000} s, stopping everything\n`);
@@ -152,6 +171,7 @@ async function main(): Promise<void> {
   watchdog.unref();
   let proxy: ProxyBenchResult | undefined;
   let weights: WeightsBenchResult | undefined;
+  let memory: ProxyMemoryResult | undefined;
   let blast: BlastResult | undefined;
   try {
     if (only === undefined || only === 'proxy') {
@@ -164,13 +184,21 @@ async function main(): Promise<void> {
       printWeightsResult(weights);
       process.stdout.write(`\nwrote ${writeResult('weights.json', weights)}\n\n`);
     }
+    if (runMemory) {
+      memory = await runProxyMemoryBenchmark({
+        ...(settings.quick ? QUICK_MEMORY_SETTINGS : FULL_MEMORY_SETTINGS),
+        settleMs: settings.memorySettleMs,
+      });
+      printMemoryResult(memory);
+      process.stdout.write(`\nwrote ${writeResult('proxy-memory.json', memory)}\n\n`);
+    }
     if (blastSettings !== undefined) {
       blast = await runBlastRadiusBenchmark(blastSettings);
       printBlastResult(blast);
       process.stdout.write(`\nwrote ${writeResult('blast-radius.json', blast)}\n`);
     }
     const summaryPath = join(RESULTS_DIR, 'summary.md');
-    writeFileSync(summaryPath, summaryMarkdown(proxy, weights, blast));
+    writeFileSync(summaryPath, summaryMarkdown(proxy, weights, blast, memory));
     process.stdout.write(`wrote ${summaryPath}\n`);
   } finally {
     clearTimeout(watchdog);

@@ -32,6 +32,12 @@ import {
 import type { PushResult } from '../bench/lib/push-fanout.ts';
 import type { TargetCheck, TargetSummary } from '../bench/lib/summary.ts';
 import { fmt, fmtMiB, markdownTable } from '../bench/lib/table.ts';
+import {
+  type MemoryReading,
+  type MemoryTargetCheck,
+  memoryTable,
+  targetsTable,
+} from '../bench/proxy-memory.ts';
 import { renderTables } from '../bench/proxy-throughput.ts';
 import { renderWeightTables } from '../bench/weights.ts';
 
@@ -159,6 +165,32 @@ function loadNote(value: unknown): string[] {
   return [
     `Load average (1 min) ${value.start.toFixed(1)} when the run started and ${value.end.toFixed(1)} when it ` +
       'ended: other work shared the cores, so the figures are rough; compare within the run only.',
+  ];
+}
+
+function renderProxyMemory(file: ResultsFile): string[] {
+  const v = file.value;
+  const readings = field<MemoryReading[]>(file.name, v, 'readings', isArray);
+  const targets = field<MemoryTargetCheck[]>(file.name, v, 'targets', isArray);
+  const load = field<number>(file.name, v, 'loadAverage1m', isNumber);
+  const flags = field<string>(file.name, v, 'proxyExecArgv', isString);
+  const env = field<string>(file.name, v, 'proxyEnv', isString);
+  const churn = field<{ byKind: Record<string, number> }>(file.name, v, 'churn', isRecord);
+  return [
+    '## Proxy memory under load and hostile churn',
+    runHeader(file),
+    `Load average (1 min) ${load.toFixed(1)} when the phase started: other work shared the cores. RSS is ` +
+      'less sensitive to that than CPU, but the load and churn peaks depend on how fast the clients got through. ' +
+      '`sluice proxy` as published (the tsc build, `node dist/src/cli/main.js proxy`), one process, in front of ' +
+      'the shared backend (`bench/proxy-memory.ts`). RSS is VmRSS; anon is RssAnon (V8 heap, malloc, stacks), ' +
+      'file is RssFile+RssShmem (mostly the pages of the node binary in use); the V8 heap in use is the ' +
+      "proxy's `nodejs_heap_used_bytes`.",
+    `The proxy process ran with Node flags \`${flags || 'none'}\` and ${env ? `\`${env}\`` : 'no malloc variables'}. ` +
+      `The churn: ${Object.entries(churn.byKind)
+        .map(([kind, n]) => `${fmt(n)} ${kind}`)
+        .join(', ')}.`,
+    memoryTable(readings),
+    targetsTable(targets),
   ];
 }
 
@@ -407,6 +439,7 @@ function renderOther(file: ResultsFile): string[] {
 const RENDERERS: Readonly<Record<string, (file: ResultsFile) => string[]>> = {
   'proxy.json': renderProxy,
   'proxy-workers.json': renderProxy,
+  'proxy-memory.json': renderProxyMemory,
   'weights.json': renderWeights,
   'analysis.json': renderAnalysis,
   'judge.json': renderJudge,

@@ -30,6 +30,8 @@ export interface BenchSettings {
   /** Weights benchmark: requests per weight, sticky clients per weight. */
   weightRequests: number;
   stickyClients: number;
+  /** Proxy-memory phase: the wait after the hostile churn before the last reading. */
+  memorySettleMs: number;
 }
 
 export const FULL_SETTINGS: BenchSettings = {
@@ -48,6 +50,7 @@ export const FULL_SETTINGS: BenchSettings = {
   resultsName: 'proxy.json',
   weightRequests: 10_000,
   stickyClients: 10_000,
+  memorySettleMs: 60_000,
 };
 
 export const QUICK_SETTINGS: BenchSettings = {
@@ -60,10 +63,11 @@ export const QUICK_SETTINGS: BenchSettings = {
   rateDurationMs: 2_000,
   weightRequests: 2_000,
   stickyClients: 2_000,
+  memorySettleMs: 10_000,
 };
 
 export type SettingsResult =
-  | { ok: true; settings: BenchSettings; only?: 'proxy' | 'weights' }
+  | { ok: true; settings: BenchSettings; only?: 'proxy' | 'weights' | 'memory' }
   | { ok: false; error: string };
 
 const INTEGER_FIELDS = {
@@ -129,8 +133,8 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     settings.resultsName = resultsName;
   }
   const only = values.only;
-  if (only !== undefined && only !== 'proxy' && only !== 'weights') {
-    return { ok: false, error: `--only: expected "proxy" or "weights", got "${only}"` };
+  if (only !== undefined && only !== 'proxy' && only !== 'weights' && only !== 'memory') {
+    return { ok: false, error: `--only: expected "proxy", "weights" or "memory", got "${only}"` };
   }
   return only ? { ok: true, settings, only } : { ok: true, settings };
 }
@@ -150,6 +154,7 @@ function parseFlags(argv: readonly string[]) {
       results: { type: 'string' },
       'weight-requests': { type: 'string' },
       'sticky-clients': { type: 'string' },
+      'memory-settle-ms': { type: 'string' },
       targets: { type: 'string' },
       only: { type: 'string' },
     },

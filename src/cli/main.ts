@@ -3,9 +3,13 @@
 
 import { basename } from 'node:path';
 import { runSluice } from './dispatch.ts';
+import { execProxySettings } from './proxy-exec.ts';
 
 // Installed as the kubectl plugin `kubectl-sluice`, the same binary is run as `kubectl sluice ...`.
 const PROGRAM = basename(process.argv[1] ?? '').startsWith('kubectl-sluice') ? 'kubectl sluice' : 'sluice';
+
+// `sluice proxy` needs V8 and malloc settings that only apply at process start (proxy-exec.ts).
+execProxySettings(process.argv.slice(2));
 
 runSluice(process.argv.slice(2), PROGRAM).then(
   (code) => {

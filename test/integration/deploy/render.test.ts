@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseControllerArgs } from '../../../src/cli/controller.ts';
 import { parseProxyArgs } from '../../../src/cli/proxy.ts';
+import { PROXY_MALLOC_ENV, PROXY_NODE_FLAGS } from '../../../src/cli/proxy-exec.ts';
 import {
   type Container,
   container,
@@ -270,9 +271,14 @@ describe.skipIf(modern === undefined)('the rendered manifests', () => {
       expect(proxy.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'admin' });
     });
 
-    it('runs hardened, with V8 defaults rather than the controller NODE_OPTIONS of the image', () => {
+    it("runs hardened, with the proxy's start settings rather than the controller NODE_OPTIONS of the image", () => {
       expectHardened(proxy, deployment.spec.template.spec);
-      expect(envFrom(proxy, 'NODE_OPTIONS')).toEqual({ name: 'NODE_OPTIONS', value: '' });
+      expect(envFrom(proxy, 'NODE_OPTIONS')).toEqual({
+        name: 'NODE_OPTIONS',
+        value: PROXY_NODE_FLAGS.join(' '),
+      });
+      for (const [name, value] of Object.entries(PROXY_MALLOC_ENV))
+        expect(envFrom(proxy, name)).toEqual({ name, value });
       expect(envFrom(proxy, 'SLUICE_COOKIE_KEYS')?.valueFrom?.secretKeyRef).toEqual({
         name: 'sluice-proxy-cookie-keys',
         key: 'keys',

@@ -1,0 +1,69 @@
+// The process settings `sluice proxy` runs with, applied by the CLI itself (issue 15): V8 sizes the young
+// generation from the machine's memory and glibc keeps freed memory in per-thread arenas and above its
+// trim threshold, so after a burst of connections the proxy held its high-water mark (measured in
+// bench/proxy-memory.ts, docs/benchmarks.md). V8 reads the semi-space size and glibc its tunables only
+// at process start, so when either is missing the proxy command replaces its own process with one that
+// has them (process.execve: same pid, no parent left behind). A flag or variable the operator set is
+// kept; SLUICE_PROXY_EXEC=0 runs as started. deploy/proxy/** sets the same values, so there is no re-exec
+// in the cluster.
+
+/** Young generation of 1 MiB semi-spaces (V8's default grows to 16 MiB on a large machine). */
+export const PROXY_NODE_FLAGS = ['--max-semi-space-size=1'] as const;
+
+/**
+ * glibc malloc: two arenas instead of 8 per core; buffers of 128 KiB or more from mmap (returned to the
+ * kernel when freed) and free memory at the top of the heap trimmed above 128 KiB.
+ */
+export const PROXY_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  // The variables, not GLIBC_TUNABLES: glibc 2.36 (Debian 12, node:24-slim) leaves only the first tunable
+  // of a GLIBC_TUNABLES list in the environment, so a forked worker would lose the others.
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
+
+/** Set in the re-executed process, so it never executes itself again. */
+export const PROXY_EXEC_MARKER = 'SLUICE_PROXY_EXEC';
+
+export interface ExecPlan {
+  /** argv of the new process, the executable first. */
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+}
+
+/**
+ * What to execute instead of this process, or undefined to run as is: only for the `proxy` command, once,
+ * and only when a flag or variable is missing (the operator's own values win).
+ */
+export function proxyExecPlan(
+  args: readonly string[],
+  process_: {
+    execPath: string;
+    execArgv: readonly string[];
+    argv: readonly string[];
+    env: NodeJS.ProcessEnv;
+  },
+): ExecPlan | undefined {
+  const { env } = process_;
+  if (args[0] !== 'proxy' || env[PROXY_EXEC_MARKER] !== undefined) return undefined;
+  if (args.includes('-h') || args.includes('--help')) return undefined;
+  const given = `${process_.execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`;
+  const flags = PROXY_NODE_FLAGS.filter((f) => !given.includes(f.slice(0, f.indexOf('='))));
+  const missingEnv = Object.entries(PROXY_MALLOC_ENV).filter(([name]) => env[name] === undefined);
+  if (flags.length === 0 && missingEnv.length === 0) return undefined;
+  const script = process_.argv[1];
+  if (script === undefined) return undefined;
+  const clean: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) clean[name] = value;
+  return {
+    argv: [process_.execPath, ...flags, ...process_.execArgv, script, ...args],
+    env: { ...clean, ...Object.fromEntries(missingEnv), [PROXY_EXEC_MARKER]: '1' },
+  };
+}
+
+/** Replaces this process per proxyExecPlan; returns when there is nothing to do or execve is unavailable. */
+export function execProxySettings(args: readonly string[]): void {
+  const plan = proxyExecPlan(args, process);
+  if (plan === undefined || typeof process.execve !== 'function') return;
+  process.execve(plan.argv[0]!, plan.argv, plan.env);
+}
