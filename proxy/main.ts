@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { startAdminServer } from './admin.ts';
 import type { RoutesConfig } from './config.ts';
 import { loadRoutesFile, type RoutesFileWatch, watchRoutesFile } from './config-file.ts';
+import { startIdleGc } from './idle-gc.ts';
 import { MirrorSender } from './mirror-sender.ts';
 import { type CookieKeyRing, randomKeyRing } from './routing/key-ring.ts';
 import { buildSnapshot } from './routing/snapshot.ts';
@@ -149,6 +150,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
 
   log.info({ data: dataAddress, admin: admin.address }, 'proxy listening');
+  const stopIdleGc = startIdleGc();
   let closing: Promise<void> | null = null;
   return {
     dataAddress,
@@ -158,6 +160,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     apply,
     close(drainMs = 10_000) {
       closing ??= (async () => {
+        stopIdleGc();
         watch?.close();
         await control?.close();
         await server.shutdown(drainMs);

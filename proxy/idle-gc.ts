@@ -1,0 +1,75 @@
+// Returns the V8 heap's garbage to the system once traffic stops (issue 15). With the small young
+// generation the proxy runs with (--max-semi-space-size=2, src/cli/proxy-exec.ts) short-lived request
+// objects that survive two scavenges are promoted, and nothing collects the old generation again until it
+// fills: a proxy that went quiet after a burst measured 39 MiB of V8 heap in use 60 s later against 13 MiB
+// idle, and V8 keeps the pages. Every IDLE_GC_CHECK_MS this checks the process's CPU time; when the last
+// window was idle (under 1% of one core) and the heap in use has grown by IDLE_GC_MIN_GROWTH_BYTES since
+// the last collection, it runs one full collection. It never runs under load, so it adds no latency.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+export const IDLE_GC_CHECK_MS = 5_000;
+/** CPU used in one window below which the process counts as idle: 1% of a core. */
+export const IDLE_GC_MAX_CPU_US = IDLE_GC_CHECK_MS * 10;
+export const IDLE_GC_MIN_GROWTH_BYTES = 8 * 1024 * 1024;
+
+export interface IdleGcState {
+  readonly lastCpuUs: number;
+  /** Heap in use after the last collection (or at start). */
+  readonly baselineHeapBytes: number;
+}
+
+/** Whether to collect now, given the CPU time and heap in use sampled at the end of a window. */
+export function shouldCollect(state: IdleGcState, cpuUs: number, heapUsedBytes: number): boolean {
+  return (
+    cpuUs - state.lastCpuUs < IDLE_GC_MAX_CPU_US &&
+    heapUsedBytes - state.baselineHeapBytes >= IDLE_GC_MIN_GROWTH_BYTES
+  );
+}
+
+export interface IdleGcDeps {
+  cpuUs: () => number;
+  heapUsedBytes: () => number;
+  collect: () => void;
+}
+
+let v8Gc: (() => void) | undefined;
+
+/**
+ * V8's full collection, without --expose-gc on the command line: the flag is set at run time and `gc` is
+ * taken from a fresh context, once per process.
+ */
+function v8Collect(): () => void {
+  if (v8Gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    v8Gc = runInNewContext('gc') as () => void;
+  }
+  return v8Gc;
+}
+
+const processDeps = (): IdleGcDeps => ({
+  cpuUs: () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  },
+  heapUsedBytes: () => process.memoryUsage().heapUsed,
+  collect: v8Collect(),
+});
+
+/** Starts the check; the returned function stops it. The timer never keeps the process alive. */
+export function startIdleGc(deps: IdleGcDeps = processDeps(), intervalMs = IDLE_GC_CHECK_MS): () => void {
+  let state: IdleGcState = { lastCpuUs: deps.cpuUs(), baselineHeapBytes: deps.heapUsedBytes() };
+  const timer = setInterval(() => {
+    const cpuUs = deps.cpuUs();
+    const heap = deps.heapUsedBytes();
+    if (shouldCollect(state, cpuUs, heap)) {
+      deps.collect();
+      state = { lastCpuUs: deps.cpuUs(), baselineHeapBytes: deps.heapUsedBytes() };
+    } else {
+      state = { lastCpuUs: cpuUs, baselineHeapBytes: Math.min(state.baselineHeapBytes, heap) };
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
