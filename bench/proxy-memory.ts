@@ -5,7 +5,7 @@
 // /proc/<pid>/status of the process tree (so a proxy that re-execs itself or forks is charged for all of
 // it), split into anonymous and file-backed pages; the V8 heap in use comes from the proxy's /metrics.
 //
-//   node bench/proxy-memory.ts [--quick] [--settle-ms N] [--churn N]
+//   node bench/proxy-memory.ts [--quick] [--settle-ms N] [--churn N] [--churn-kinds malformed,upload,...]
 //
 // Run on a shared machine RSS is less noisy than CPU, but the load figures still depend on how fast the
 // clients get through: the results record the machine's load average at the start.
@@ -35,6 +35,8 @@ export interface MemorySettings {
   churnConcurrency: number;
   /** Wait after the churn before the last reading. */
   settleMs: number;
+  /** Only these kinds of churn request (all when empty), to find which one the memory follows. */
+  churnKinds?: ChurnKind[];
 }
 
 export const FULL_MEMORY_SETTINGS: MemorySettings = {
@@ -215,8 +217,7 @@ export function churnKind(i: number): ChurnKind {
 }
 
 /** One churn request on its own connection; resolves with whether the proxy answered anything. */
-function churnOne(port: number, i: number): Promise<boolean> {
-  const kind = churnKind(i);
+function churnOne(port: number, i: number, kind: ChurnKind): Promise<boolean> {
   return new Promise((resolve) => {
     const socket: Socket = connect(port, '127.0.0.1');
     let answered = false;
@@ -282,6 +283,7 @@ async function runChurn(
   port: number,
   total: number,
   concurrency: number,
+  only: readonly ChurnKind[] = [],
 ): Promise<{ sent: number; answered: number; byKind: Record<string, number> }> {
   let next = 0;
   let answered = 0;
@@ -289,9 +291,9 @@ async function runChurn(
   const worker = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      const kind = churnKind(i);
+      const kind = only.length > 0 ? only[i % only.length]! : churnKind(i);
       byKind[kind] = (byKind[kind] ?? 0) + 1;
-      if (await churnOne(port, i)) answered++;
+      if (await churnOne(port, i, kind)) answered++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -409,7 +411,12 @@ export async function runProxyMemoryBenchmark(settings: MemorySettings): Promise
     );
 
     const churnPeak = peakSampler(target.pid);
-    const churn = await runChurn(port, settings.churnRequests, settings.churnConcurrency);
+    const churn = await runChurn(
+      port,
+      settings.churnRequests,
+      settings.churnConcurrency,
+      settings.churnKinds,
+    );
     await read(
       'churn',
       churnPeak.stop(),
@@ -452,6 +459,7 @@ export function parseMemorySettings(argv: readonly string[], quick: boolean): Me
       quick: { type: 'boolean' },
       'settle-ms': { type: 'string' },
       churn: { type: 'string' },
+      'churn-kinds': { type: 'string' },
     },
     strict: false,
     allowPositionals: true,
@@ -466,6 +474,8 @@ export function parseMemorySettings(argv: readonly string[], quick: boolean): Me
   };
   settings.settleMs = int('settle-ms', values['settle-ms']) ?? settings.settleMs;
   settings.churnRequests = int('churn', values.churn) ?? settings.churnRequests;
+  const kinds = values['churn-kinds'];
+  if (typeof kinds === 'string') settings.churnKinds = kinds.split(',') as ChurnKind[];
   return settings;
 }
 
