@@ -2,7 +2,6 @@
 // source of routes (a watched file, or a control-plane subscription). Owns the lifecycle: the first
 // valid config makes it ready; later configs swap atomically; SIGTERM drains and exits.
 
-import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { startAdminServer } from './admin.ts';
 import type { RoutesConfig } from './config.ts';
@@ -119,24 +118,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   if (options.control !== undefined) {
     const c = options.control;
     // Loaded only when used: a file-driven proxy never pays for gRPC's memory.
-    const { startControlClient } = await import('./control/client.ts');
+    const { startControlClient, subscriptionOptions } = await import('./control/client.ts');
     control = startControlClient({
-      target: c.target,
-      token: c.token,
-      tls: c.tls,
-      proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
-      routes: c.routes ?? [],
-      ...(c.allRoutes === true
-        ? {
-            allRoutes: {
-              servedNow: () =>
-                (server.snapshot?.routes ?? []).map((r) =>
-                  r.namespace === '' ? { name: r.name } : { name: r.name, namespace: r.namespace },
-                ),
-            },
-          }
-        : {}),
-      reportIntervalMs: c.reportIntervalMs,
+      ...subscriptionOptions(c, () => server.snapshot?.routes ?? []),
       onSnapshot: (version: number, config: unknown) => {
         const result = apply(config, version);
         if (!result.ok) log.error({ version, reason: result.reason }, 'snapshot rejected (NACK)');

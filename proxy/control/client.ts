@@ -6,6 +6,7 @@
 //
 // Delivery of reports is at most once: a batch written into a stream that then breaks is lost.
 
+import { hostname } from 'node:os';
 import {
   type ChannelCredentials,
   type ChannelOptions,
@@ -89,6 +90,50 @@ export interface ControlClientOptions {
   onReportsDropped?(count: number): void;
   /** 0..1; injected in tests to make the jitter deterministic. */
   random?: () => number;
+}
+
+/** How a proxy is told to subscribe (ProxyOptions.control): what the client options derive from. */
+export interface ControlSubscription {
+  readonly target: string;
+  readonly token?: string;
+  readonly tls?: ControlTlsOptions;
+  readonly proxyId?: string;
+  readonly routes?: readonly { name: string; namespace?: string }[];
+  readonly allRoutes?: boolean;
+  readonly reportIntervalMs?: number;
+}
+
+/**
+ * The subscription part of the client options, for the single-process proxy and the workers' primary
+ * alike: `servedNow` lists the routes of the config applied now (for an all-routes Hello).
+ */
+export function subscriptionOptions(
+  c: ControlSubscription,
+  servedNow: () => readonly { name: string; namespace?: string }[],
+): Pick<
+  ControlClientOptions,
+  'target' | 'token' | 'tls' | 'proxyId' | 'routes' | 'allRoutes' | 'reportIntervalMs'
+> {
+  return {
+    target: c.target,
+    ...(c.token !== undefined ? { token: c.token } : {}),
+    ...(c.tls !== undefined ? { tls: c.tls } : {}),
+    proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
+    routes: [...(c.routes ?? [])],
+    ...(c.allRoutes === true
+      ? {
+          allRoutes: {
+            servedNow: () =>
+              servedNow().map((r) =>
+                r.namespace === undefined || r.namespace === ''
+                  ? { name: r.name }
+                  : { name: r.name, namespace: r.namespace },
+              ),
+          },
+        }
+      : {}),
+    ...(c.reportIntervalMs !== undefined ? { reportIntervalMs: c.reportIntervalMs } : {}),
+  };
 }
 
 export interface ControlClient {

@@ -12,7 +12,6 @@
 // `--workers 1` does not come here: startProxy in main.ts runs in-process as before.
 
 import cluster, { type Worker } from 'node:cluster';
-import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { startAdminServer } from '../admin.ts';
 import type { RoutesConfig } from '../config.ts';
@@ -323,26 +322,9 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
   let control: { close(): Promise<void> } | null = null;
   if (options.control !== undefined) {
     const c = options.control;
-    const { startControlClient } = await import('../control/client.ts');
+    const { startControlClient, subscriptionOptions } = await import('../control/client.ts');
     control = startControlClient({
-      target: c.target,
-      token: c.token,
-      tls: c.tls,
-      proxyId: c.proxyId ?? `${hostname()}-${process.pid}`,
-      routes: c.routes ?? [],
-      ...(c.allRoutes === true
-        ? {
-            allRoutes: {
-              servedNow: () =>
-                (current?.routes.routes ?? []).map((r) =>
-                  r.namespace === undefined || r.namespace === ''
-                    ? { name: r.name }
-                    : { name: r.name, namespace: r.namespace },
-                ),
-            },
-          }
-        : {}),
-      reportIntervalMs: c.reportIntervalMs,
+      ...subscriptionOptions(c, () => current?.routes.routes ?? []),
       onSnapshot: async (version: number, config: unknown) => {
         const checked = validate(config);
         if (!checked.ok) {
