@@ -46,6 +46,8 @@ metadata: { name: error-rate }
 spec:
   metrics:
     - name: error-rate
+      # Enough canary samples first: rate() of a series with one sample is empty, 0/0 is NaN.
+      initialDelay: 4s
       interval: 2s
       count: 4
       failureLimit: 0
@@ -54,8 +56,8 @@ spec:
         prometheus:
           address: ${prometheusUrl}
           query: |
-            sum(rate(http_requests_total{app="shop",role="canary",status=~"5.."}[5s]))
-            / sum(rate(http_requests_total{app="shop",role="canary"}[5s]))
+            sum(rate(http_requests_total{app="shop",role="canary",status=~"5.."}[10s]))
+            / sum(rate(http_requests_total{app="shop",role="canary"}[10s]))
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -135,13 +137,14 @@ describe.skipIf(skip !== undefined)('sluice standalone with a Prometheus Analysi
           const runs = await s.list<AnalysisRun>('argoproj.io/v1alpha1', 'analysisruns');
           return runs.find((r) => r.status?.phase === 'Failed');
         },
-        30_000,
+        45_000,
       );
       const measurements = run.status?.metricResults?.[0]?.measurements ?? [];
       const failed = measurements.filter((m) => m.phase === 'Failed');
       expect(failed.length).toBeGreaterThanOrEqual(1);
-      // Every canary request failed: the measured error rate is 1.
-      expect(Number(JSON.parse(failed[0]!.value ?? '[]')[0])).toBeCloseTo(1, 5);
+      // Every v2 request fails. The rate is near 1, not exactly 1: right after the canary Service's
+      // selector switch its Endpoints may still list v1 pods for a moment (measured 0.96 once in CI).
+      expect(Number(JSON.parse(failed[0]!.value ?? '[]')[0])).toBeGreaterThan(0.9);
       const ro = await waitFor('shop aborted', async () => {
         const r = await s.rollout();
         return r.status?.abort === true && r.status.phase === 'Degraded' ? r : undefined;
