@@ -118,12 +118,7 @@ export class Exchange implements PoolClient, UpstreamOwner, BodySink {
     // HTTP/1.0 closes after one response unless the client asked for keep-alive (RFC 9112 9.3, C.2.2).
     this.closeClient =
       head.versionMinor === 0 ? !head.hasConnectionToken('keep-alive') : head.hasConnectionToken('close');
-    this.upstreamHead = buildUpstreamHead(
-      head,
-      host,
-      upgrade,
-      pool.host.includes(':') ? `[${pool.host}]:${pool.port}` : `${pool.host}:${pool.port}`,
-    );
+    this.upstreamHead = buildUpstreamHead(head, host, upgrade, pool.authority);
     this.deadlineMs = startMs + timeouts.connectMs;
   }
 

@@ -158,6 +158,8 @@ export class UpstreamPool {
   readonly address: string;
   readonly host: string;
   readonly port: number;
+  /** host:port as a Host field value ([v6]:port), for requests that came without one. */
+  readonly authority: string;
   readonly tls: boolean;
   readonly options: PoolOptions;
   private readonly idle: UpstreamConnection[] = [];
@@ -177,6 +179,7 @@ export class UpstreamPool {
     this.address = address;
     this.host = host;
     this.port = port;
+    this.authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.tls = tls;
     this.options = options;
   }

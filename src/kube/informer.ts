@@ -6,11 +6,11 @@
 
 import { errorText } from '../api/errors.ts';
 import type { Kind, KubeObject } from '../api/meta.ts';
+import { abortableSleep } from '../api/sleep.ts';
 import { deepFreeze } from '../store/freeze.ts';
 import { StoreError, type WatchEventType } from '../store/object-store.ts';
 import { type ApiVersions, collectionPath, RESOURCES } from '../store/resources.ts';
 import { type KubeClient, toStoreError } from './client.ts';
-import { abortableSleep } from './sleep.ts';
 import { errorBody, streamLines } from './stream.ts';
 
 const LIST_PAGE_SIZE = 500;

@@ -7,8 +7,8 @@
 
 import { errorText } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
+import { abortableSleep } from '../api/sleep.ts';
 import { type ObjectStore, StoreError } from '../store/object-store.ts';
-import { abortableSleep } from './sleep.ts';
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;

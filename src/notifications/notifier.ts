@@ -19,8 +19,8 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { evaluateProgram } from '../analysis/expr/index.ts';
-import { abortableSleep } from '../analysis/providers/http-client.ts';
 import type { KubeObject } from '../api/meta.ts';
+import { abortableSleep } from '../api/sleep.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import { BUILTIN_CONFIG_DATA } from './builtins.ts';
 import {

@@ -235,8 +235,9 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<ProxyPr
     sameAddress(p.admin, o.admin) &&
     p.reportIntervalMs === o.reportIntervalMs
   ) {
+    // Ours when /proc says so, or (no /proc) on trust; running, and answering on its admin port.
     const carries = await environValue(p.pid, PROXY_INSTANCE_ENV);
-    const ours = carries === o.instanceId || (carries === undefined && (await isRunning(p.pid)));
+    const ours = carries === o.instanceId || carries === undefined;
     if (ours && (await isRunning(p.pid)) && (await tcpProbe(o.admin.host, o.admin.port, 1_000))) {
       const proc = adoptProcess(p.pid, logFile, (line) => relay(log, line));
       log.info(

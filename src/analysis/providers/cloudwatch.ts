@@ -14,9 +14,10 @@ import {
   formatSpecError,
   parseCloudWatchSpec,
 } from '../../api/metric-provider-specs.ts';
+import { abortableSleep } from '../../api/sleep.ts';
 import { redact } from '../redact.ts';
 import { formatFloatG } from './go-format.ts';
-import { abortableSleep, createHttpClient, type HttpClient, isObject } from './http-client.ts';
+import { createHttpClient, type HttpClient, isObject } from './http-client.ts';
 import type { MetricProvider, ProviderRequest, ProviderResult } from './provider.ts';
 import { awsEnvironment, signV4 } from './sigv4.ts';
 

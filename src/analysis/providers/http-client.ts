@@ -249,17 +249,3 @@ export function createHttpClient(nowMs: () => number = Date.now): HttpClient {
     },
   };
 }
-
-/** Resolves after `ms`, or at once when `signal` aborts (a stopping caller does not wait out a backoff). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

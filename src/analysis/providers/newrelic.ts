@@ -8,9 +8,10 @@
 // attempt(s)". 401 / BAD_API_KEY is an Error with the client's message; the key is never printed.
 
 import { formatSpecError, parseNewRelicSpec } from '../../api/metric-provider-specs.ts';
+import { abortableSleep } from '../../api/sleep.ts';
 import { redact } from '../redact.ts';
 import { goJson } from './go-format.ts';
-import { abortableSleep, createHttpClient, type HttpClient, isObject } from './http-client.ts';
+import { createHttpClient, type HttpClient, isObject } from './http-client.ts';
 import {
   type MetricProvider,
   type ProviderRequest,

@@ -25,36 +25,14 @@ import {
   killAll,
   REPO,
   runSluiceProcess,
+  SHOP_SERVICES,
   type Standalone,
   standalonePorts,
   startStandalone,
   waitFor,
 } from './standalone-fixture.ts';
 
-const MANIFESTS = `apiVersion: v1
-kind: Service
-metadata:
-  name: shop-stable
-spec:
-  selector:
-    app: shop
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: shop-canary
-spec:
-  selector:
-    app: shop
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
----
+const MANIFESTS = `${SHOP_SERVICES}---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
 metadata:

@@ -24,6 +24,7 @@ import {
   isAlive,
   killAll,
   runSluiceProcess,
+  SHOP_SERVICES,
   type Standalone,
   type StandalonePorts,
   sleep,
@@ -31,31 +32,6 @@ import {
   startStandalone,
   waitFor,
 } from './standalone-fixture.ts';
-
-const SERVICES = `apiVersion: v1
-kind: Service
-metadata:
-  name: shop-stable
-spec:
-  selector:
-    app: shop
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: shop-canary
-spec:
-  selector:
-    app: shop
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
-`;
 
 /** The example's canary (examples/standalone/rollout.yaml) with indefinite pauses and extra steps. */
 function rolloutYaml(o: { replicas?: number; steps?: string } = {}): string {
@@ -107,7 +83,7 @@ beforeEach(async () => {
   kubeconfig = join(dir, 'kubeconfig');
   ports = await standalonePorts();
   await mkdir(manifests);
-  await writeFile(join(manifests, 'services.yaml'), SERVICES);
+  await writeFile(join(manifests, 'services.yaml'), SHOP_SERVICES);
 });
 
 afterEach(async () => {

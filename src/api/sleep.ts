@@ -1,5 +1,5 @@
-// The one abortable wait of the Kubernetes access layer: informer re-list back-off and leader-election
-// retry periods end early (resolve, never reject) when their owner stops.
+// The one abortable wait: informer re-list back-off, leader-election retry periods, the metric providers'
+// retry waits and the notifier's back-off end early (resolve, never reject) when their owner stops.
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
