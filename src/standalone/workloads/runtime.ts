@@ -26,7 +26,7 @@ import type { Pod } from '../../api/workloads.ts';
 import { type DemoApp, startDemoApp } from '../../demo/app.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 import { createMergePatch } from '../../store/patch.ts';
-import { type AddressPool, freePort } from './addresses.ts';
+import { type AddressPool, freePort, portFree } from './addresses.ts';
 import { DEMO_POD_ENTRY, DEMO_POD_ENV, type DemoPodSpec } from './demo-pod.ts';
 import type { WorkloadsLog } from './log.ts';
 import { type ContainerPlan, type LocalPodPlan, planLocalPod } from './plan.ts';
@@ -403,6 +403,18 @@ export class LocalPodRuntime {
     }
     if (run.stopped) return;
     const loopback = this.#addresses.mode === 'loopback';
+    if (loopback && adopted.size === 0) {
+      // Its demo servers listen on the pod's address at their declared ports: another program (another
+      // standalone, whose addresses start at the same 127.0.0.2) may hold one there; then another address.
+      const demoPorts = run.containers.flatMap((c) => (c.plan.kind === 'demo' ? c.plan.ports : []));
+      for (let attempt = 1; attempt < LISTEN_ATTEMPTS && !run.stopped; attempt++) {
+        const ip = run.ip;
+        const free = await Promise.all(demoPorts.map((port) => portFree(ip, port)));
+        if (free.every(Boolean)) break;
+        this.#addresses.release(ip);
+        run.ip = this.#addresses.acquire();
+      }
+    }
     for (const c of run.containers) {
       if (c.proc !== undefined) continue;
       for (const port of c.plan.ports) {
