@@ -64,7 +64,11 @@ export class ClientConnection implements ExchangeHost, BodySink {
   /** Looks headers of the current request up; one closure per connection, not per request. */
   private readonly lookup: (name: string) => string | undefined;
 
-  constructor(socket: Socket, server: ConnectionHost) {
+  /**
+   * readsByCallback: the socket reads through `onread` (proxy/shared-read.ts), whose callback calls
+   * onData; otherwise (TLS) its 'data' events do.
+   */
+  constructor(socket: Socket, server: ConnectionHost, readsByCallback = false) {
     this.socket = socket;
     this.server = server;
     const ip = socket.remoteAddress ?? '';
@@ -79,7 +83,7 @@ export class ClientConnection implements ExchangeHost, BodySink {
       return name === 'cookie' ? head.cookie : head.get(name);
     };
     socket.setNoDelay(true);
-    socket.on('data', (buf: Buffer) => this.onData(buf));
+    if (!readsByCallback) socket.on('data', (buf: Buffer) => this.onData(buf));
     socket.on('drain', () => {
       const ex = this.exchange;
       if (ex !== null) ex.onClientDrain();
@@ -92,7 +96,8 @@ export class ClientConnection implements ExchangeHost, BodySink {
 
   private currentHead: RequestHead | null = null;
 
-  private onData(chunk: Buffer): void {
+  /** One read of the client socket; the chunk is ours to keep. */
+  onData(chunk: Buffer): void {
     tick();
     if (this.state === C_TUNNEL) {
       const ex = this.exchange!;
@@ -299,6 +304,10 @@ export class ClientConnection implements ExchangeHost, BodySink {
   private endGracefully(): void {
     this.state = C_CLOSED;
     this.socket.end();
+    // Read on (and drop what comes) to see the client's FIN: a socket paused for pipelined bytes no
+    // longer reads at all (shared-read sockets stop at the kernel), and would wait for the deadline.
+    this.pending = null;
+    this.resumeClient();
     // a peer that never reads its answer must not hold the socket open
     this.deadlineMs = clock.nowMs + 5_000;
   }

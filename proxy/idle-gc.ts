@@ -3,8 +3,9 @@
 // objects that survive two scavenges are promoted, and nothing collects the old generation again until it
 // fills: a proxy that went quiet after a burst measured 39 MiB of V8 heap in use 60 s later against 13 MiB
 // idle, and V8 keeps the pages. Every IDLE_GC_CHECK_MS this checks the process's CPU time; when the last
-// window was idle (under 1% of one core) and the heap in use has grown by IDLE_GC_MIN_GROWTH_BYTES since
-// the last collection, it runs one full collection. It never runs under load, so it adds no latency.
+// window was idle (under 1% of one core) and the heap in use plus ArrayBuffer memory (dead body copies,
+// proxy/read-copies.ts) has grown by IDLE_GC_MIN_GROWTH_BYTES since the last collection, it runs one
+// full collection. It never runs under load, so it adds no latency.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -34,18 +35,26 @@ export interface IdleGcDeps {
   collect: () => void;
 }
 
-let v8Gc: (() => void) | undefined;
+/** V8's `gc`: a full collection without options, a scavenge with `{ type: 'minor' }`. */
+export type V8Gc = (options?: { type: 'minor' | 'major' }) => void;
+
+let v8GcFn: V8Gc | undefined;
 
 /**
- * V8's full collection, without --expose-gc on the command line: the flag is set at run time and `gc` is
- * taken from a fresh context, once per process.
+ * V8's `gc` without --expose-gc on the command line: the flag is set at run time and `gc` is taken from
+ * a fresh context, once per process.
  */
-function v8Collect(): () => void {
-  if (v8Gc === undefined) {
+export function v8Gc(): V8Gc {
+  if (v8GcFn === undefined) {
     setFlagsFromString('--expose-gc');
-    v8Gc = runInNewContext('gc') as () => void;
+    v8GcFn = runInNewContext('gc') as V8Gc;
   }
-  return v8Gc;
+  return v8GcFn;
+}
+
+function v8Collect(): () => void {
+  const gc = v8Gc();
+  return () => gc();
 }
 
 const processDeps = (): IdleGcDeps => ({
@@ -53,7 +62,11 @@ const processDeps = (): IdleGcDeps => ({
     const u = process.cpuUsage();
     return u.user + u.system;
   },
-  heapUsedBytes: () => process.memoryUsage().heapUsed,
+  heapUsedBytes: () => {
+    // ArrayBuffers count too: dead body copies hold malloc'd memory until a collection frees them.
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  },
   collect: v8Collect(),
 });
 

@@ -11,6 +11,7 @@ import { tick } from './clock.ts';
 import type { MirrorSender } from './mirror-sender.ts';
 import type { RouteSnapshot } from './routing/snapshot-types.ts';
 import type { DataServerOptions } from './server-options.ts';
+import { adoptWithSharedRead } from './shared-read.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { PoolRegistry, UpstreamPool } from './upstream/pool.ts';
 
@@ -51,10 +52,24 @@ export class DataServer implements ConnectionHost {
       this.telemetry.connectionOpened();
       this.connections.add(new ClientConnection(socket, this));
     };
+    // Plain sockets read into one shared buffer (proxy/shared-read.ts); TLS sockets decrypt into
+    // their own buffers, so they keep 'data' events.
+    const onPlainConnection = (raw: Socket): void => {
+      let conn: ClientConnection | null = null;
+      const socket = adoptWithSharedRead(raw, (chunk) => conn?.onData(chunk));
+      if (socket === undefined) {
+        raw.resume();
+        onConnection(raw);
+        return;
+      }
+      this.telemetry.connectionOpened();
+      conn = new ClientConnection(socket, this, true);
+      this.connections.add(conn);
+    };
     this.server =
       options.tls !== undefined
         ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onConnection)
-        : createNetServer(onConnection);
+        : createNetServer({ pauseOnConnect: true }, onPlainConnection);
     this.server.maxConnections = options.maxConnections;
   }
 

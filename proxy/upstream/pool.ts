@@ -11,6 +11,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { rootCertificates, connect as tlsConnect } from 'node:tls';
 import { clock, tick } from '../clock.ts';
 import type { ErrorCode } from '../errors.ts';
+import { copyRead } from '../read-copies.ts';
 
 export interface PoolOptions {
   /** Open (busy + idle + connecting) sockets per backend. */
@@ -92,9 +93,7 @@ export class UpstreamConnection {
         onread: {
           buffer: READ_BUFFER,
           callback: (nread: number, buf: Uint8Array): boolean => {
-            const chunk = Buffer.allocUnsafe(nread);
-            chunk.set(buf.subarray(0, nread));
-            onChunk(chunk);
+            onChunk(copyRead(buf, nread));
             return true;
           },
         },

@@ -138,12 +138,19 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
         resolve(null);
       }, WORKER_ANSWER_TIMEOUT_MS);
       pending.set(id, { resolve, timer });
-      try {
-        slot.worker.send(build(id));
-      } catch {
+      const unanswered = (): void => {
         clearTimeout(timer);
         pending.delete(id);
         resolve(null);
+      };
+      try {
+        // With a callback a closed channel (a worker that just died) is reported here; without one
+        // Node emits it as an 'error' event on the worker, which nothing handles.
+        slot.worker.send(build(id), undefined, undefined, (err: Error | null) => {
+          if (err) unanswered();
+        });
+      } catch {
+        unanswered();
       }
     });
   };
@@ -166,6 +173,9 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<Runnin
       up: false,
       lastMetrics: undefined,
     };
+    // A send to a worker that just died fails with ERR_IPC_CHANNEL_CLOSED as an 'error' event; its
+    // 'exit' (below) is what handles the death.
+    worker.on('error', () => undefined);
     worker.on('online', () => {
       slot.initialized = true;
       worker.send({
