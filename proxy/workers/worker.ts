@@ -7,6 +7,7 @@
 
 import pino from 'pino';
 import type { RoutesConfig } from '../config.ts';
+import { startIdleGc } from '../idle-gc.ts';
 import { MirrorSender } from '../mirror-sender.ts';
 import { createKeyRing } from '../routing/key-ring.ts';
 import { buildSnapshot } from '../routing/snapshot.ts';
@@ -52,6 +53,8 @@ async function start(init: WorkerInit, send: (message: WorkerMessage) => void): 
   const keys = createKeyRing(init.keys);
   const mirror = new MirrorSender();
   const server = new DataServer(init.data, telemetry, pools, mirror);
+  // Each worker is its own V8 heap: the same heap growth and idle collection as a single process.
+  startIdleGc();
   const phase = { index: init.index, count: init.count };
 
   const apply = (routes: RoutesConfig, version: number): unknown => {
