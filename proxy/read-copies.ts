@@ -10,6 +10,12 @@
 
 import { v8Gc } from './idle-gc.ts';
 
+/**
+ * The one read buffer of every socket that reads through `onread` in this process: a read is copied out
+ * before its callback returns, and callbacks never nest, so one buffer serves them all.
+ */
+export const SHARED_READ_BUFFER = Buffer.allocUnsafe(65_536);
+
 /** Reads up to this size are copied into Node's Buffer pool (Buffer.poolSize >>> 1), not counted. */
 const POOLED_COPY_MAX_BYTES = 4_096;
 export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;

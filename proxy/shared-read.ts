@@ -17,10 +17,7 @@
 // shared buffer.
 
 import { Socket } from 'node:net';
-import { copyRead } from './read-copies.ts';
-
-/** One read buffer shared by every adopted client socket of this process. */
-const CLIENT_READ_BUFFER = Buffer.allocUnsafe(65_536);
+import { copyRead, SHARED_READ_BUFFER } from './read-copies.ts';
 
 interface HandleHolder {
   _handle: { useUserBuffer?: unknown; readStart?: unknown } | null;
@@ -52,7 +49,7 @@ export function adoptWithSharedRead(raw: Socket, onChunk: (chunk: Buffer) => voi
     readable: true,
     writable: true,
     onread: {
-      buffer: CLIENT_READ_BUFFER,
+      buffer: SHARED_READ_BUFFER,
       callback: (nread: number, buf: Uint8Array): boolean => {
         onChunk(copyRead(buf, nread));
         return true;

@@ -11,7 +11,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { rootCertificates, connect as tlsConnect } from 'node:tls';
 import { clock, tick } from '../clock.ts';
 import type { ErrorCode } from '../errors.ts';
-import { copyRead } from '../read-copies.ts';
+import { copyRead, SHARED_READ_BUFFER } from '../read-copies.ts';
 
 export interface PoolOptions {
   /** Open (busy + idle + connecting) sockets per backend. */
@@ -32,9 +32,6 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   idleTimeoutMs: 4_000,
   queueTimeoutMs: 5_000,
 };
-
-/** One read buffer shared by all upstream sockets (reads are copied out of it at once). */
-const READ_BUFFER = Buffer.allocUnsafe(65_536);
 
 /** What the pool calls back on an exchange waiting for a connection. */
 export interface PoolClient {
@@ -61,9 +58,6 @@ export class UpstreamConnection {
     this.pool = pool;
     this.waiter = waiter;
     this.connectDeadlineMs = nowMs + connectTimeoutMs;
-    // onread hands each read to us directly, skipping the Readable stream machinery (the data path's
-    // hottest overhead after the syscalls). The bytes are copied out of the shared read buffer, since
-    // they may be queued on the client socket after this callback returns.
     const onChunk = (chunk: Buffer): void => {
       tick();
       if (this.tunnelData !== null) this.tunnelData(chunk);
@@ -85,13 +79,13 @@ export class UpstreamConnection {
     } else {
       // onread hands each read to us directly, skipping the Readable stream machinery (the data
       // path's hottest overhead after the syscalls). The bytes are copied out of the shared read
-      // buffer, since they may be queued on the client socket after this callback returns.
+      // buffer (read-copies.ts), since they may be queued on the client socket after this returns.
       socket = netConnect({
         host: pool.host,
         port: pool.port,
         noDelay: true,
         onread: {
-          buffer: READ_BUFFER,
+          buffer: SHARED_READ_BUFFER,
           callback: (nread: number, buf: Uint8Array): boolean => {
             onChunk(copyRead(buf, nread));
             return true;
