@@ -1,6 +1,7 @@
 // A Service's ready endpoints for the proxy router, like a mesh's EDS: the Endpoints object the
 // endpoints controller keeps for the Service (same name), its ready addresses at the port the router is
-// configured with. Not-ready addresses are left out: a pod takes traffic once its readiness says so.
+// configured with. Not-ready addresses are left out: a pod takes traffic once its readiness says so, and
+// so are the pods of another revision than the side's.
 // Also the route shape both strategies publish (proxyRoute).
 
 import type { ProxyRouterConfig } from '../../api/proxy-router-config.ts';
@@ -8,7 +9,14 @@ import type { Endpoints, Service, ServicePort } from '../../api/workloads.ts';
 import type { ControlBackend, ControlRoute } from '../../control/route-table.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 
-export type EndpointsResult = { ok: true; endpoints: string[] } | { ok: false; error: string };
+export type EndpointsResult =
+  | {
+      ok: true;
+      endpoints: string[];
+      /** Ready addresses left out because their pod belongs to another revision (see readyEndpoints). */
+      otherRevisions: number;
+    }
+  | { ok: false; error: string };
 
 /** The Service port the router uses: the configured one (by name or number), else the only one. */
 export function servicePort(service: Service, config: ProxyRouterConfig): ServicePort | string {
@@ -24,12 +32,33 @@ export function servicePort(service: Service, config: ProxyRouterConfig): Servic
   return found ?? `service "${name}" has no port ${JSON.stringify(config.port)} (plugins.sluice/proxy.port)`;
 }
 
-/** http://ip:port of each ready address behind the Service, sorted (a stable order gives stable content). */
+/** Kubernetes' name generator keeps at most this much of a generateName (63 minus 5 random characters). */
+const MAX_GENERATE_NAME_BASE = 58;
+
+/**
+ * The name prefix of the pods of one revision: a ReplicaSet `<rollout>-<pod-template-hash>` names its pods
+ * `<replicaset>-<random>` (generateName), in the cluster and in standalone alike. Kubernetes cuts a longer
+ * base to 58 characters; with a Rollout name of 47 characters or more that cut reaches the hash, and
+ * revisions can no longer be told apart by name (every pod then passes).
+ */
+export function revisionPodPrefix(rolloutName: string, podTemplateHash: string): string {
+  return `${rolloutName}-${podTemplateHash}-`.slice(0, MAX_GENERATE_NAME_BASE);
+}
+
+/**
+ * http://ip:port of each ready address behind the Service, sorted (a stable order gives stable content).
+ * With `podPrefix`, an address whose Pod (targetRef) is named outside that revision is left out and
+ * counted: right after a selector switch the endpoints controller still lists the previous revision's
+ * pods for a moment, and a request of one side must never reach the other side's version (its series
+ * would count the other version's answers). An address without a Pod targetRef is kept: nothing says
+ * whose it is.
+ */
 export function readyEndpoints(
   store: ObjectStore,
   namespace: string,
   serviceName: string,
   config: ProxyRouterConfig,
+  podPrefix?: string,
 ): EndpointsResult {
   const service = store.get<Service>('Service', namespace, serviceName);
   if (service === undefined) return { ok: false, error: `service "${serviceName}" not found` };
@@ -37,13 +66,20 @@ export function readyEndpoints(
   if (typeof port === 'string') return { ok: false, error: port };
   const endpoints = store.get<Endpoints>('Endpoints', namespace, serviceName);
   const out = new Set<string>();
+  const others = new Set<string>();
   for (const subset of endpoints?.subsets ?? []) {
     // The endpoints controller names each subset port after the Service port it serves.
     const target = (subset.ports ?? []).find((p) => (p.name ?? '') === (port.name ?? ''));
     if (target === undefined) continue;
-    for (const address of subset.addresses ?? []) out.add(`http://${hostPort(address.ip, target.port)}`);
+    for (const address of subset.addresses ?? []) {
+      const url = `http://${hostPort(address.ip, target.port)}`;
+      const ref = address.targetRef;
+      const pod = ref?.kind === 'Pod' ? ref.name : undefined;
+      if (podPrefix !== undefined && pod !== undefined && !pod.startsWith(podPrefix)) others.add(url);
+      else out.add(url);
+    }
   }
-  return { ok: true, endpoints: [...out].sort() };
+  return { ok: true, endpoints: [...out].sort(), otherRevisions: others.size };
 }
 
 function hostPort(ip: string, port: number): string {

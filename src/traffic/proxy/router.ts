@@ -22,7 +22,7 @@ import {
 import type { ControlBackend, ControlRoute, DeliveryView, RouteTable } from '../../control/route-table.ts';
 import type { ObjectStore } from '../../store/object-store.ts';
 import type { RouterResult, TrafficRouter, Verification } from '../router.ts';
-import { proxyRoute, readyEndpoints } from './backends.ts';
+import { proxyRoute, readyEndpoints, revisionPodPrefix } from './backends.ts';
 import { blueGreenRoute } from './blue-green.ts';
 import {
   CANARY_BACKEND,
@@ -233,11 +233,18 @@ export class ProxyRouter implements TrafficRouter {
   #publish(): RouterResult {
     const route = this.#route();
     if (typeof route === 'string') return { ok: false, error: route };
+    if ('ok' in route) return route;
     this.#routing.table.publish(route);
     return { ok: true };
   }
 
-  #route(): ControlRoute | string {
+  /**
+   * The route as the state says, an error naming what is missing, or a wait: a side that takes traffic
+   * while its Service's endpoints still list only another revision's pods (the endpoints controller lags
+   * a selector switch). The proxies keep the route they have until the endpoints catch up, which
+   * re-reconciles the Rollout.
+   */
+  #route(): ControlRoute | string | (RouterResult & { ok: false }) {
     const s = this.#state;
     const c = this.#ro.spec.strategy.canary;
     const stableService = c?.stableService;
@@ -245,10 +252,26 @@ export class ProxyRouter implements TrafficRouter {
     if (!stableService || !canaryService)
       return 'spec.strategy.canary.stableService and canaryService are required by the sluice/proxy router';
     const store = this.#routing.store;
-    const stable = readyEndpoints(store, s.namespace, stableService, this.#config);
+    const name = this.#ro.metadata.name;
+    const prefix = (hash: string): string | undefined =>
+      hash === '' ? undefined : revisionPodPrefix(name, hash);
+    const stable = readyEndpoints(store, s.namespace, stableService, this.#config, prefix(s.stableHash));
     if (!stable.ok) return stable.error;
-    const canary = readyEndpoints(store, s.namespace, canaryService, this.#config);
+    const canary = readyEndpoints(store, s.namespace, canaryService, this.#config, prefix(s.canaryHash));
     if (!canary.ok) return canary.error;
+    const sides = [
+      { service: stableService, hash: s.stableHash, result: stable, weight: 100 - s.canaryPercent },
+      { service: canaryService, hash: s.canaryHash, result: canary, weight: s.canaryPercent },
+    ];
+    for (const side of sides) {
+      if (side.weight > 0 && side.result.endpoints.length === 0 && side.result.otherRevisions > 0) {
+        return {
+          ok: false,
+          waiting: true,
+          error: `service "${side.service}" endpoints list only pods of other revisions than ${side.hash} (the endpoints controller has not followed the selector yet)`,
+        };
+      }
+    }
     const backends: ControlBackend[] = [
       {
         name: STABLE_BACKEND,

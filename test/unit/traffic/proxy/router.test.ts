@@ -332,3 +332,86 @@ describe('sluice/proxy router for blue-green', () => {
     expect(routing.publishBlueGreen(ro)).toEqual({ ok: false, error: 'service "nope" not found' });
   });
 });
+
+describe('sluice/proxy router: each side only reaches the pods of its revision', () => {
+  /** Endpoints whose addresses name their pods, as the endpoints controller writes them. */
+  function podEndpoints(name: string, pods: Record<string, string>) {
+    return {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: NS },
+      subsets: [
+        {
+          addresses: Object.entries(pods).map(([ip, pod]) => ({
+            ip,
+            targetRef: { kind: 'Pod', name: pod, namespace: NS },
+          })),
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        },
+      ],
+    };
+  }
+
+  it('leaves out the pods of another revision the endpoints controller still lists', async () => {
+    const { store, table, routing, ro } = setup();
+    // right after the canary Service's selector switch: one new pod ready, one old one still listed
+    store.seed(
+      podEndpoints('checkout-canary', {
+        '10.244.0.3': 'checkout-v2hash-abcde',
+        '10.244.0.1': 'checkout-v1hash-fghij',
+      }) as never,
+    );
+    store.seed(podEndpoints('checkout-stable', { '10.244.0.1': 'checkout-v1hash-fghij' }) as never);
+    const router = routing.routerFor(ro)!;
+    expect(await router.updateHash('v2hash', 'v1hash')).toEqual({ ok: true });
+    expect(await router.setWeight(10)).toEqual({ ok: true });
+    const backends = table.get(NS, 'checkout')!.route.backends;
+    expect(backends.map((b) => [b.name, b.endpoints])).toEqual([
+      ['stable', ['http://10.244.0.1:8080']],
+      ['canary', ['http://10.244.0.3:8080']],
+    ]);
+  });
+
+  it('waits, keeping the published route, while a side with weight lists only the other revision', async () => {
+    const { store, table, routing, ro } = setup();
+    store.seed(podEndpoints('checkout-stable', { '10.244.0.1': 'checkout-v1hash-fghij' }) as never);
+    store.seed(podEndpoints('checkout-canary', { '10.244.0.1': 'checkout-v1hash-fghij' }) as never);
+    const router = routing.routerFor(ro)!;
+    // weight 0: the canary side's stale endpoints take no traffic, the route is published
+    expect(await router.updateHash('v2hash', 'v1hash')).toEqual({ ok: true });
+    const before = table.get(NS, 'checkout')!;
+    expect(before.route.backends[1]!.endpoints).toEqual([]);
+    const waited = await router.setWeight(10);
+    expect(waited).toEqual({
+      ok: false,
+      waiting: true,
+      error:
+        'service "checkout-canary" endpoints list only pods of other revisions than v2hash (the endpoints controller has not followed the selector yet)',
+    });
+    expect(table.get(NS, 'checkout')!.version).toBe(before.version);
+    // the endpoints controller catches up: the weight goes out
+    store.seed(podEndpoints('checkout-canary', { '10.244.0.3': 'checkout-v2hash-abcde' }) as never);
+    expect(await router.setWeight(10)).toEqual({ ok: true });
+    const after = table.get(NS, 'checkout')!.route.backends[1]!;
+    expect([after.endpoints, after.weight]).toEqual([['http://10.244.0.3:8080'], 10]);
+  });
+
+  it('keeps addresses without a Pod reference, and matches the 58-character cut of long pod names', async () => {
+    const { routing, table, store } = setup();
+    const long = 'a-rollout-name-that-is-forty-five-characters-x';
+    const ro = rollout();
+    ro.metadata.name = long;
+    // Kubernetes cuts generateName `<rollout>-<hash>-` to 58 characters before the 5 random ones
+    const podName = `${`${long}-v2hash-`.slice(0, 58)}zzzzz`;
+    store.seed(podEndpoints('checkout-canary', { '10.244.0.3': podName }) as never);
+    store.seed(endpoints('checkout-stable', ['10.244.0.1']) as never);
+    const router = routing.routerFor(ro)!;
+    await router.updateHash('v2hash', 'v1hash');
+    expect(await router.setWeight(10)).toEqual({ ok: true });
+    // the route is named after the Rollout
+    expect(table.get(NS, long)!.route.backends.map((b) => b.endpoints)).toEqual([
+      ['http://10.244.0.1:8080'],
+      ['http://10.244.0.3:8080'],
+    ]);
+  });
+});
