@@ -71,7 +71,8 @@ async function startTarget(
     case 'direct':
       return { ok: true, target: directTarget(backend) };
     case 'sluice':
-    case 'sluice-baseline': {
+    case 'sluice-baseline':
+    case 'sluice-workers': {
       const routesPath = join(dir, 'routes.yaml');
       writeFileSync(
         routesPath,
@@ -80,7 +81,7 @@ async function startTarget(
           backends: [{ name: 'stable', url: backend.url, weight: 100 }],
         }),
       );
-      return startSluice(dir, routesPath, 'data', name);
+      return startSluice(dir, routesPath, 'data', name, name === 'sluice-workers' ? workers : 1);
     }
     case 'sluice-endpoints':
     case 'sluice-endpoints-rr': {
@@ -95,17 +96,6 @@ async function startTarget(
         }),
       );
       return startSluice(dir, routesPath, 'data', name);
-    }
-    case 'sluice-workers': {
-      const routesPath = join(dir, 'routes.yaml');
-      writeFileSync(
-        routesPath,
-        sluiceRoutesYaml({
-          routeName: 'bench',
-          backends: [{ name: 'stable', url: backend.url, weight: 100 }],
-        }),
-      );
-      return startSluice(dir, routesPath, 'data', name, workers);
     }
     case 'nginx':
       return startNginx(dir, backend);

@@ -61,11 +61,6 @@ export function v8Gc(): V8Gc {
   return v8GcFn;
 }
 
-function v8Collect(): () => void {
-  const gc = v8Gc();
-  return () => gc();
-}
-
 const processDeps = (): IdleGcDeps => ({
   cpuUs: () => {
     const u = process.cpuUsage();
@@ -76,7 +71,7 @@ const processDeps = (): IdleGcDeps => ({
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   },
-  collect: v8Collect(),
+  collect: () => v8Gc()(),
 });
 
 /**

@@ -21,7 +21,6 @@ const POOLED_COPY_MAX_BYTES = 4_096;
 export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
 let largeCopiedBytes = 0;
-let scavenge: (() => void) | undefined;
 
 /** A copy of buf[0, nread) that the caller owns. */
 export function copyRead(buf: Uint8Array, nread: number): Buffer {
@@ -31,11 +30,7 @@ export function copyRead(buf: Uint8Array, nread: number): Buffer {
     largeCopiedBytes += nread;
     if (largeCopiedBytes >= SCAVENGE_EVERY_BYTES) {
       largeCopiedBytes = 0;
-      if (scavenge === undefined) {
-        const gc = v8Gc();
-        scavenge = () => gc({ type: 'minor' });
-      }
-      scavenge();
+      v8Gc()({ type: 'minor' });
     }
   }
   return chunk;

@@ -48,9 +48,11 @@ export class DataServer implements ConnectionHost {
     this.pools = pools;
     this.mirror = mirror;
     this.secure = options.tls !== undefined;
-    const onConnection = (socket: Socket): void => {
+    const accept = (socket: Socket, readsByCallback: boolean): ClientConnection => {
       this.telemetry.connectionOpened();
-      this.connections.add(new ClientConnection(socket, this));
+      const conn = new ClientConnection(socket, this, readsByCallback);
+      this.connections.add(conn);
+      return conn;
     };
     // Plain sockets read into one shared buffer (proxy/shared-read.ts); TLS sockets decrypt into
     // their own buffers, so they keep 'data' events.
@@ -59,16 +61,14 @@ export class DataServer implements ConnectionHost {
       const socket = adoptWithSharedRead(raw, (chunk) => conn?.onData(chunk));
       if (socket === undefined) {
         raw.resume();
-        onConnection(raw);
-        return;
+        accept(raw, false);
+      } else {
+        conn = accept(socket, true);
       }
-      this.telemetry.connectionOpened();
-      conn = new ClientConnection(socket, this, true);
-      this.connections.add(conn);
     };
     this.server =
       options.tls !== undefined
-        ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onConnection)
+        ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => accept(socket, false))
         : createNetServer({ pauseOnConnect: true }, onPlainConnection);
     this.server.maxConnections = options.maxConnections;
   }

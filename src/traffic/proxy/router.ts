@@ -232,7 +232,6 @@ export class ProxyRouter implements TrafficRouter {
 
   #publish(): RouterResult {
     const route = this.#route();
-    if (typeof route === 'string') return { ok: false, error: route };
     if ('ok' in route) return route;
     this.#routing.table.publish(route);
     return { ok: true };
@@ -244,21 +243,24 @@ export class ProxyRouter implements TrafficRouter {
    * a selector switch). The proxies keep the route they have until the endpoints catch up, which
    * re-reconciles the Rollout.
    */
-  #route(): ControlRoute | string | (RouterResult & { ok: false }) {
+  #route(): ControlRoute | (RouterResult & { ok: false }) {
     const s = this.#state;
     const c = this.#ro.spec.strategy.canary;
     const stableService = c?.stableService;
     const canaryService = c?.canaryService;
     if (!stableService || !canaryService)
-      return 'spec.strategy.canary.stableService and canaryService are required by the sluice/proxy router';
+      return {
+        ok: false,
+        error: 'spec.strategy.canary.stableService and canaryService are required by the sluice/proxy router',
+      };
     const store = this.#routing.store;
     const name = this.#ro.metadata.name;
     const prefix = (hash: string): string | undefined =>
       hash === '' ? undefined : revisionPodPrefix(name, hash);
     const stable = readyEndpoints(store, s.namespace, stableService, this.#config, prefix(s.stableHash));
-    if (!stable.ok) return stable.error;
+    if (!stable.ok) return stable;
     const canary = readyEndpoints(store, s.namespace, canaryService, this.#config, prefix(s.canaryHash));
-    if (!canary.ok) return canary.error;
+    if (!canary.ok) return canary;
     const sides = [
       { service: stableService, hash: s.stableHash, result: stable, weight: 100 - s.canaryPercent },
       { service: canaryService, hash: s.canaryHash, result: canary, weight: s.canaryPercent },

@@ -243,23 +243,10 @@ export async function countVersions(proxyUrl: string, n = 100): Promise<Record<s
   return counts;
 }
 
-/** The stable and canary Services of the `shop` Rollout the standalone tests deploy. */
-export const SHOP_SERVICES = `apiVersion: v1
+const shopService = (name: string): string => `apiVersion: v1
 kind: Service
 metadata:
-  name: shop-stable
-spec:
-  selector:
-    app: shop
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: shop-canary
+  name: ${name}
 spec:
   selector:
     app: shop
@@ -268,3 +255,6 @@ spec:
       port: 80
       targetPort: 8080
 `;
+
+/** The stable and canary Services of the `shop` Rollout the standalone tests deploy. */
+export const SHOP_SERVICES = `${shopService('shop-stable')}---\n${shopService('shop-canary')}`;
